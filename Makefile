@@ -1,0 +1,41 @@
+# flexspim: one-command set-up and test tiers. Everything runs inside ./.venv.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+# pytest-xdist workers; CI machines have 2 cores.
+JOBS   ?= 2
+APT_PACKAGES := g++ make perl ccache
+
+.PHONY: install test regress bench bench-golden lint clean help
+
+help:
+	@echo "make install       system packages (apt-get, when root) + .venv with flexspim[dev]"
+	@echo "make test          fast tier: golden model + RTL tests (CI runs this)"
+	@echo "make regress       long tier: more seeds, bigger geometries"
+	@echo "make bench-golden  golden-model throughput table"
+
+install:
+	@if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	  pkgs="$(APT_PACKAGES)"; \
+	  $(PYTHON) -c "import ensurepip" 2>/dev/null || pkgs="$$pkgs python3-venv"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$pkgs >/dev/null) \
+	    || echo "warning: apt-get install $$pkgs failed; ccache is optional, a C++ compiler is not"; \
+	else echo "note: not root or no apt-get; make sure g++, make and perl are installed"; fi
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[dev]"
+	@$(VENV)/bin/flexspim --version
+
+test:
+	$(PY) -m pytest -n $(JOBS) -q
+
+regress:
+	FLEXSPIM_TIER=regress $(PY) -m pytest -n $(JOBS) -q
+
+bench: bench-golden
+
+bench-golden:
+	$(PY) bench/bench_golden.py
+
+clean:
+	rm -rf build sim_build .pytest_cache

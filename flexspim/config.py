@@ -1,0 +1,333 @@
+"""The one configuration module every part of flexspim reads.
+
+Two kinds of settings exist, and they live in different places of the chip:
+
+* **Geometry** (`MacroConfig`): fixed when the Verilog is generated -- array rows and
+  columns and the batch size ``P`` (how many weight operands one accumulate adds at once).
+* **Run-time settings** (`LayerConfig`, `AccumulateOp`, `FireOp`): chosen per layer or per
+  operation after tape-out -- weight/potential resolutions, saturate or wrap, leak, threshold,
+  reset, and where the operands sit in the array.
+
+Every value is validated here, once, with a `ValueError` that names the parameter, the bad
+value and the allowed range. The RTL generators (``flexspim.hdl``), the golden model
+(``flexspim.golden``) and the testbenches all take these objects, so they cannot drift.
+All classes are frozen (hashable) and have a stable `digest()` for naming build folders.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+__all__ = [
+    "MAX_ROWS", "MAX_COLS", "MAX_BATCH", "MAX_BITS",
+    "LEAK_MODES", "RESET_MODES", "THRESHOLD_SOURCES",
+    "MacroConfig", "LayerConfig", "Operand", "AccumulateOp", "FireOp",
+    "check_disjoint", "signed_range", "digest",
+]
+
+#: Largest array the generator accepts (rows x cols bits; beyond this Verilator builds of the
+#: behavioural array are impractical, and a real macro would be split into several).
+MAX_ROWS = 4096
+MAX_COLS = 4096
+#: Largest batch (weight operands activated in one accumulate): the adder tree is a popcount
+#: of P + 2 inputs per column.
+MAX_BATCH = 64
+#: Largest operand resolution. The golden model computes in int64 and the RTL sizes its
+#: threshold and leak registers from this, so resolutions are capped at 32 bits.
+MAX_BITS = 32
+
+LEAK_MODES = ("none", "sub", "shift")
+RESET_MODES = ("hard", "soft")
+THRESHOLD_SOURCES = ("register", "array")
+
+
+def _check_int(name: str, value: Any, lo: int, hi: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"`{name}` must be an integer in [{lo}, {hi}], not {value!r}")
+    if not lo <= value <= hi:
+        raise ValueError(f"`{name}` must be an integer in [{lo}, {hi}], not {value}")
+
+
+def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ValueError(f"`{name}` must be one of {', '.join(choices)}; not {value!r}")
+
+
+def _check_bool(name: str, value: Any) -> None:
+    if not isinstance(value, bool):
+        raise ValueError(f"`{name}` must be a bool (true or false), not {value!r}")
+
+
+def signed_range(bits: int) -> tuple[int, int]:
+    """Inclusive range of a two's-complement integer of ``bits`` bits."""
+    return -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+
+
+def digest(*objs: Any) -> str:
+    """Stable short hash of dataclass configs (same values -> same name on every machine)."""
+    payload = json.dumps([[type(o).__name__, dataclasses.asdict(o)] for o in objs],
+                         sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(payload.encode()).hexdigest()[:12]
+
+
+class _Config:
+    """Shared helpers: dict round trip (for TOML/JSON) and a stable digest."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)  # type: ignore[call-overload]
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]):
+        names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise ValueError(f"unknown {cls.__name__} parameter(s) {', '.join(unknown)}; "
+                             f"allowed: {', '.join(sorted(names))}")
+        return cls(**d)
+
+    def digest(self) -> str:
+        return digest(self)
+
+
+@dataclass(frozen=True)
+class MacroConfig(_Config):
+    """Geometry of one CIM macro, fixed at generation time.
+
+    Attributes:
+        rows: bit rows of the array (1..MAX_ROWS). Operands are stored vertically, so ``rows``
+            bounds every resolution and the number of operands a column holds.
+        cols: columns (1..MAX_COLS); one neuron (or one operand stack) per column, each with
+            its own bit-serial adder.
+        batch_max: ``P``, weight operands added in one accumulate (1..MAX_BATCH).
+    """
+
+    rows: int
+    cols: int
+    batch_max: int = 1
+
+    def __post_init__(self):
+        _check_int("rows", self.rows, 1, MAX_ROWS)
+        _check_int("cols", self.cols, 1, MAX_COLS)
+        _check_int("batch_max", self.batch_max, 1, MAX_BATCH)
+
+    @property
+    def row_addr_width(self) -> int:
+        """Width of a row address (at least 1 bit, also for a one-row array)."""
+        return max(1, (self.rows - 1).bit_length())
+
+    @property
+    def max_bits(self) -> int:
+        """Largest operand resolution this macro can hold."""
+        return min(self.rows, MAX_BITS)
+
+    @property
+    def bits_width(self) -> int:
+        """Width of a field holding a resolution 1..max_bits."""
+        return self.max_bits.bit_length()
+
+    @property
+    def guard_cycles(self) -> int:
+        """Saturation guard cycles: ``ceil(log2(P + 1)) + 1``.
+
+        The exact sum ``V + W_1 + ... + W_P`` (bw <= bv) lies in
+        ``[-(P+1) 2**(bv-1), (P+1) 2**(bv-1)]`` and so fits in ``bv + ceil(log2(P+1))``
+        signed bits; computing ``bv + guard_cycles`` bits is therefore one more than needed
+        (the margin of the architecture document), and exact.
+        """
+        return self.batch_max.bit_length() + 1  # ceil(log2(n)) == (n - 1).bit_length()
+
+    @property
+    def carry_width(self) -> int:
+        """Bits of each column's carry register.
+
+        Each cycle adds at most ``P`` weight bits, one potential bit and the carry ``c``; if
+        ``c <= P + 1`` then the sum is ``<= 2P + 2`` and the new carry ``<= P + 1``, so the
+        carry never exceeds ``P + 1``.
+        """
+        return (self.batch_max + 1).bit_length()
+
+
+@dataclass(frozen=True)
+class LayerConfig(_Config):
+    """Run-time arithmetic settings of one layer (written into configuration registers).
+
+    Attributes:
+        bw: weight resolution in bits, 1..MAX_BITS, two's complement (so a 1-bit weight is
+            -1 or 0). ``bw > bv`` is rejected: a weight wider than the potential could not
+            be added exactly in ``bv`` bit-serial cycles.
+        bv: membrane potential (and per-neuron threshold) resolution, 1..MAX_BITS.
+        saturate: True (default): each accumulate batch's result is clamped to
+            ``[-2**(bv-1), 2**(bv-1)-1]``. False: it wraps modulo ``2**bv``.
+        leak_mode: "none"; "sub": ``|V|`` decreases by ``leak`` and stops at 0 (never
+            crosses zero); "shift": ``V = V - (V >>> leak)`` (arithmetic shift, which rounds
+            towards minus infinity, so a negative V decays by ``ceil(|V| / 2**leak)``).
+        leak: "sub": 0..2**(bv-1)-1; "shift": 0..bv-1 (0 empties V every step);
+            "none": must be 0.
+        threshold: per-layer threshold, a ``bv``-bit signed value (used when
+            ``threshold_source`` is "register"). A neuron spikes when ``V >= threshold``.
+        threshold_source: "register" (one per layer) or "array" (one per neuron, stored in
+            the array as a ``bv``-bit operand beside the potential).
+        reset: "hard" (``V = 0`` after a spike) or "soft" (``V = V - threshold``, clamped to
+            the maximum when a negative threshold makes it overflow).
+    """
+
+    bw: int
+    bv: int
+    saturate: bool = True
+    leak_mode: str = "none"
+    leak: int = 0
+    threshold: int = 0
+    threshold_source: str = "register"
+    reset: str = "hard"
+
+    def __post_init__(self):
+        _check_int("bw", self.bw, 1, MAX_BITS)
+        _check_int("bv", self.bv, 1, MAX_BITS)
+        if self.bw > self.bv:
+            raise ValueError(f"`bw` must be in [1, bv={self.bv}] (a weight cannot be wider than "
+                             f"the potential it is added to), not {self.bw}")
+        _check_bool("saturate", self.saturate)
+        _check_choice("leak_mode", self.leak_mode, LEAK_MODES)
+        if self.leak_mode == "sub":
+            _check_int("leak", self.leak, 0, signed_range(self.bv)[1])
+        elif self.leak_mode == "shift":
+            _check_int("leak", self.leak, 0, self.bv - 1)
+        else:
+            _check_int("leak", self.leak, 0, 0)
+        _check_int("threshold", self.threshold, *signed_range(self.bv))
+        _check_choice("threshold_source", self.threshold_source, THRESHOLD_SOURCES)
+        _check_choice("reset", self.reset, RESET_MODES)
+
+    def check_fits(self, macro: MacroConfig) -> None:
+        """Raise `ValueError` if this layer's operands cannot exist in ``macro``."""
+        _check_int("bv", self.bv, 1, macro.max_bits)
+
+    @property
+    def v_range(self) -> tuple[int, int]:
+        return signed_range(self.bv)
+
+    @property
+    def w_range(self) -> tuple[int, int]:
+        return signed_range(self.bw)
+
+
+@dataclass(frozen=True)
+class Operand(_Config):
+    """Placement of one vertical operand: rows ``row .. row + bits - 1`` of every column,
+    least significant bit in the lowest row."""
+
+    row: int
+    bits: int
+
+    def __post_init__(self):
+        _check_int("row", self.row, 0, MAX_ROWS - 1)
+        _check_int("bits", self.bits, 1, MAX_BITS)
+
+    @property
+    def stop(self) -> int:
+        return self.row + self.bits
+
+    def check_fits(self, macro: MacroConfig, name: str = "operand") -> None:
+        if self.stop > macro.rows:
+            raise ValueError(f"`{name}` rows {self.row}..{self.stop - 1} do not fit the array: "
+                             f"rows must be in [0, {macro.rows - 1}]")
+
+    def overlaps(self, other: "Operand") -> bool:
+        return self.row < other.stop and other.row < self.stop
+
+
+def check_disjoint(named: Iterable[tuple[str, Operand]]) -> None:
+    """Raise `ValueError` if two of the named operands share a row."""
+    items = list(named)
+    for i, (na, a) in enumerate(items):
+        for nb, b in items[i + 1:]:
+            if a.overlaps(b):
+                raise ValueError(f"`{na}` (rows {a.row}..{a.stop - 1}) overlaps `{nb}` "
+                                 f"(rows {b.row}..{b.stop - 1}); operands must not share rows")
+
+
+@dataclass(frozen=True)
+class AccumulateOp(_Config):
+    """One accumulate batch: ``V += W_1 + ... + W_n`` in every enabled column.
+
+    Attributes:
+        v_row: lowest row of the potential ``V`` (``bv`` rows).
+        bv: potential resolution.
+        w_rows: lowest rows of the ``n <= P`` weight operands (``bw`` rows each); distinct,
+            since one physical row activated twice still contributes its bit once. ``n = 0``
+            is allowed (the potential is unchanged; the cycles are still spent).
+        bw: weight resolution, ``1 <= bw <= bv``.
+        saturate: clamp (True) or wrap (False) the batch's total.
+
+    The weight operands may overlap each other (they are only read) but none may overlap
+    ``V`` (which is written while they are read).
+    """
+
+    v_row: int
+    bv: int
+    w_rows: tuple[int, ...]
+    bw: int
+    saturate: bool = True
+
+    def __post_init__(self):
+        object.__setattr__(self, "w_rows", tuple(self.w_rows))
+        _check_int("v_row", self.v_row, 0, MAX_ROWS - 1)
+        _check_int("bv", self.bv, 1, MAX_BITS)
+        _check_int("bw", self.bw, 1, self.bv)
+        _check_bool("saturate", self.saturate)
+        for i, r in enumerate(self.w_rows):
+            _check_int(f"w_rows[{i}]", r, 0, MAX_ROWS - 1)
+        if len(set(self.w_rows)) != len(self.w_rows):
+            raise ValueError(f"`w_rows` must be distinct (a row activated twice adds its bit "
+                             f"once), not {list(self.w_rows)}")
+
+    def check_fits(self, macro: MacroConfig) -> None:
+        if len(self.w_rows) > macro.batch_max:
+            raise ValueError(f"`w_rows` holds {len(self.w_rows)} operands; the batch size must "
+                             f"be in [0, batch_max={macro.batch_max}]")
+        _check_int("bv", self.bv, 1, macro.max_bits)
+        v = Operand(self.v_row, self.bv)
+        v.check_fits(macro, "v_row")
+        for i, r in enumerate(self.w_rows):
+            w = Operand(r, self.bw)
+            w.check_fits(macro, f"w_rows[{i}]")
+            check_disjoint([("v_row", v), (f"w_rows[{i}]", w)])
+
+
+@dataclass(frozen=True)
+class FireOp(_Config):
+    """One fire pass over a neuron slot: leak, compare with the threshold, reset.
+
+    Attributes:
+        v_row: lowest row of the potential (``layer.bv`` rows).
+        layer: the layer's arithmetic settings.
+        theta_row: lowest row of the per-neuron thresholds (``layer.bv`` rows) when
+            ``layer.threshold_source == "array"``; must be None otherwise.
+    """
+
+    v_row: int
+    layer: LayerConfig
+    theta_row: int | None = None
+
+    def __post_init__(self):
+        _check_int("v_row", self.v_row, 0, MAX_ROWS - 1)
+        if not isinstance(self.layer, LayerConfig):
+            raise ValueError(f"`layer` must be a LayerConfig, not {self.layer!r}")
+        if self.layer.threshold_source == "array":
+            _check_int("theta_row", self.theta_row, 0, MAX_ROWS - 1)
+        elif self.theta_row is not None:
+            raise ValueError(f"`theta_row` must be None when threshold_source is 'register', "
+                             f"not {self.theta_row!r}")
+
+    def check_fits(self, macro: MacroConfig) -> None:
+        self.layer.check_fits(macro)
+        v = Operand(self.v_row, self.layer.bv)
+        v.check_fits(macro, "v_row")
+        if self.theta_row is not None:
+            t = Operand(self.theta_row, self.layer.bv)
+            t.check_fits(macro, "theta_row")
+            check_disjoint([("v_row", v), ("theta_row", t)])

@@ -1,0 +1,51 @@
+"""Cycle counts of the macro operations: the timing half of the specification.
+
+The RTL sequencer is busy for exactly these many clock cycles per operation (its tests
+measure them), and the mapper, energy model and sweep read the same formulas.
+
+Accumulate (all columns in parallel, so independent of ``cols`` and of how many weights
+the batch holds):
+
+* ``bv`` add cycles: cycle ``k`` reads bit ``k`` of V and bit ``min(k, bw-1)`` of every
+  weight (repeating the sign row is sign extension), writes bit ``k`` of the sum;
+* saturate mode only: ``guard_cycles`` cycles that keep sign-extending without writing
+  (they compute the bits above the potential's MSB, see `MacroConfig.guard_cycles`), then a
+  ``bv``-cycle clamp pass that writes the maximum or minimum into the overflowed columns.
+  The clamp pass always runs (with its writes masked), so timing never depends on data.
+
+Fire (one neuron slot, all columns in parallel):
+
+* leak: "none" 0, "shift" ``bv`` (one subtract pass), "sub" ``2 bv`` (a subtract pass,
+  then a pass that writes 0 where the result crossed zero);
+* compare: ``bv`` (V - theta computed in ``bv + 1`` bits, nothing written);
+* reset: "hard" ``bv`` (zeros written where a spike fired), "soft" ``2 bv`` (a subtract
+  pass, then a clamp pass for the overflow a negative threshold can cause).
+
+Row reads and row writes through the row port take one cycle each.
+"""
+
+from __future__ import annotations
+
+from flexspim.config import LayerConfig, MacroConfig
+
+__all__ = ["ROW_CYCLES", "accumulate_cycles", "fire_cycles", "leak_cycles", "reset_cycles"]
+
+ROW_CYCLES = 1
+
+
+def accumulate_cycles(macro: MacroConfig, bv: int, saturate: bool) -> int:
+    """Cycles of one accumulate batch."""
+    return bv + (macro.guard_cycles + bv if saturate else 0)
+
+
+def leak_cycles(layer: LayerConfig) -> int:
+    return {"none": 0, "shift": 1, "sub": 2}[layer.leak_mode] * layer.bv
+
+
+def reset_cycles(layer: LayerConfig) -> int:
+    return {"hard": 1, "soft": 2}[layer.reset] * layer.bv
+
+
+def fire_cycles(layer: LayerConfig) -> int:
+    """Cycles of one fire pass over one neuron slot (every column at once)."""
+    return leak_cycles(layer) + layer.bv + reset_cycles(layer)

@@ -1,0 +1,261 @@
+"""Level-2 golden model: the CIM macro as a ``rows x cols`` bit matrix.
+
+This is the specification the RTL is checked against, bit for bit and cycle for cycle.
+
+Storage: ``bits[r, c]`` is the bitcell at row ``r``, column ``c``. An operand of ``b`` bits
+at row ``a`` is the two's-complement integer ``sum(bits[a + i, c] << i) - bits[a+b-1, c] << b``
+of column ``c`` (LSB in the lowest row). Weights, potentials and thresholds share the array;
+which rows hold what is only an address map (`flexspim.config.Operand`).
+
+Arithmetic decisions (each tested at its boundaries in ``tests/golden``):
+
+* Accumulate: ``T = V + W_1 + ... + W_n`` exactly (weights sign-extended to ``bv`` bits by
+  repeating their sign row). Wrap mode writes ``T mod 2**bv`` (two's complement). Saturate
+  mode writes ``T`` clamped to ``[-2**(bv-1), 2**(bv-1)-1]``. Saturation applies once, to
+  the batch's total: ``V = max`` plus weights ``(+1, -1)`` in one batch gives ``max``
+  (``T`` is in range), while the same weights in two batches give ``max - 1`` (the first
+  batch clamps). The guard-bit rule of the hardware (`accumulate_bitserial`) flags
+  overflow exactly when ``T`` is out of range, so the two descriptions are one function.
+* Fire, per column: leak, then compare, then reset (see `fire`).
+* Disabled columns (``col_mask`` False) are neither read nor written and never spike.
+
+`accumulate_bitserial` replays the hardware's cycles (per-column carry register, guard
+cycles, clamp pass) and is the bridge between this integer description and the RTL.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from flexspim.config import AccumulateOp, FireOp, MacroConfig, Operand, signed_range
+
+from .cycles import ROW_CYCLES, accumulate_cycles, fire_cycles
+
+__all__ = ["MacroModel", "AccumulateResult", "FireResult", "accumulate_bitserial",
+           "to_bits", "from_bits", "leak", "wrap"]
+
+
+class AccumulateResult(NamedTuple):
+    cycles: int
+    overflow: np.ndarray  # bool per column: the batch total was clamped (saturate mode only)
+
+
+class FireResult(NamedTuple):
+    cycles: int
+    spikes: np.ndarray  # bool per column
+
+
+def to_bits(values: np.ndarray, bits: int) -> np.ndarray:
+    """Two's-complement bit slices, shape ``(bits, len(values))``, LSB first (wraps)."""
+    v = np.asarray(values, dtype=np.int64)
+    return ((v[None, :] >> np.arange(bits, dtype=np.int64)[:, None]) & 1).astype(np.uint8)
+
+
+def from_bits(slices: np.ndarray) -> np.ndarray:
+    """Signed integers from bit slices of shape ``(bits, n)``, LSB first."""
+    b = slices.shape[0]
+    u = (slices.astype(np.int64) << np.arange(b, dtype=np.int64)[:, None]).sum(axis=0)
+    return u - ((u >> (b - 1)) & 1) * (1 << b)
+
+
+def wrap(values: np.ndarray, bits: int) -> np.ndarray:
+    """Reduce integers modulo ``2**bits`` into the signed range (two's-complement wrap)."""
+    v = np.asarray(values, dtype=np.int64)
+    return ((v + (1 << (bits - 1))) & ((1 << bits) - 1)) - (1 << (bits - 1))
+
+
+def leak(v: np.ndarray, mode: str, amount: int) -> np.ndarray:
+    """The leak step of the fire phase; never overflows.
+
+    * "none": unchanged.
+    * "sub": ``|V|`` shrinks by ``amount`` and stops at 0: ``max(V - a, 0)`` for ``V > 0``,
+      ``min(V + a, 0)`` for ``V < 0``; 0 stays 0.
+    * "shift": ``V - (V >> amount)`` with an arithmetic (floor) shift: 100 -> 50 for
+      amount 1, but -3 -> -1 (it decays by ``ceil(|V| / 2**amount)``); amount 0 gives 0.
+    """
+    v = np.asarray(v, dtype=np.int64)
+    if mode == "none":
+        return v.copy()
+    if mode == "sub":
+        return np.where(v > 0, np.maximum(v - amount, 0), np.minimum(v + amount, 0))
+    if mode == "shift":
+        return v - (v >> amount)
+    raise ValueError(f"`leak_mode` must be one of none, sub, shift; not {mode!r}")
+
+
+def _mask(col_mask, cols: int) -> np.ndarray:
+    if col_mask is None:
+        return np.ones(cols, dtype=bool)
+    m = np.asarray(col_mask, dtype=bool)
+    if m.shape != (cols,):
+        raise ValueError(f"`col_mask` must have shape ({cols},), not {m.shape}")
+    return m
+
+
+class MacroModel:
+    """Bit-exact, cycle-exact model of one macro.
+
+    Every operation validates its arguments against the geometry (`ValueError`) and returns
+    the clock cycles the hardware takes (`golden.cycles`).
+    """
+
+    def __init__(self, config: MacroConfig):
+        if not isinstance(config, MacroConfig):
+            raise ValueError(f"`config` must be a MacroConfig, not {config!r}")
+        self.config = config
+        self.bits = np.zeros((config.rows, config.cols), dtype=np.uint8)
+
+    # -- row port ------------------------------------------------------------------------
+    def _check_row(self, row: int) -> None:
+        if isinstance(row, bool) or not isinstance(row, (int, np.integer)) \
+                or not 0 <= row < self.config.rows:
+            raise ValueError(f"`row` must be an integer in [0, {self.config.rows - 1}], "
+                             f"not {row!r}")
+
+    def write_row(self, row: int, data, col_mask=None) -> int:
+        """Write one row (``data``: ``cols`` bits) in the enabled columns; 1 cycle."""
+        self._check_row(row)
+        d = np.asarray(data)
+        if d.shape != (self.config.cols,) or np.any((d != 0) & (d != 1)):
+            raise ValueError(f"`data` must be {self.config.cols} bits (0/1)")
+        m = _mask(col_mask, self.config.cols)
+        self.bits[row, m] = d[m]
+        return ROW_CYCLES
+
+    def read_row(self, row: int) -> np.ndarray:
+        """One row's ``cols`` bits (a copy); 1 cycle on the row port."""
+        self._check_row(row)
+        return self.bits[row].copy()
+
+    # -- host helpers (row-port traffic: one row write/read per bit) --------------------
+    def load(self, operand: Operand, values, col_mask=None) -> int:
+        """Store signed ``values`` (one per column) as a vertical operand; ``bits`` cycles.
+
+        Values outside the operand's signed range are rejected, not wrapped.
+        """
+        operand.check_fits(self.config)
+        v = np.asarray(values, dtype=np.int64)
+        if v.shape != (self.config.cols,):
+            raise ValueError(f"`values` must have shape ({self.config.cols},), not {v.shape}")
+        lo, hi = signed_range(operand.bits)
+        if v.size and (v.min() < lo or v.max() > hi):
+            raise ValueError(f"`values` must be in [{lo}, {hi}] for a {operand.bits}-bit "
+                             f"operand, got [{v.min()}, {v.max()}]")
+        m = _mask(col_mask, self.config.cols)
+        self.bits[operand.row:operand.stop, m] = to_bits(v, operand.bits)[:, m]
+        return operand.bits * ROW_CYCLES
+
+    def peek(self, operand: Operand) -> np.ndarray:
+        """Signed values of a vertical operand in every column (no side effect)."""
+        operand.check_fits(self.config)
+        return from_bits(self.bits[operand.row:operand.stop])
+
+    # -- compute -------------------------------------------------------------------------
+    def accumulate(self, op: AccumulateOp, col_mask=None) -> AccumulateResult:
+        """``V += sum(W)`` over the batch, wrapped or saturated once on the total."""
+        op.check_fits(self.config)
+        m = _mask(col_mask, self.config.cols)
+        v = self.peek(Operand(op.v_row, op.bv))
+        total = v + sum((self.peek(Operand(r, op.bw)) for r in op.w_rows),
+                        np.zeros_like(v))
+        lo, hi = signed_range(op.bv)
+        if op.saturate:
+            overflow = ((total < lo) | (total > hi)) & m
+            new = np.clip(total, lo, hi)
+        else:
+            overflow = np.zeros_like(m)
+            new = wrap(total, op.bv)
+        self.bits[op.v_row:op.v_row + op.bv, m] = to_bits(new, op.bv)[:, m]
+        return AccumulateResult(accumulate_cycles(self.config, op.bv, op.saturate), overflow)
+
+    def fire(self, op: FireOp, col_mask=None) -> FireResult:
+        """Leak, compare and reset one neuron slot in every enabled column.
+
+        1. ``V = leak(V)`` (see `leak`; cannot overflow);
+        2. ``spike = V >= theta`` (exact, theta from the layer register or the array);
+        3. where spiked: hard reset ``V = 0``; soft reset ``V = min(V - theta, 2**(bv-1)-1)``
+           (``V - theta >= 0`` after a spike, so only a negative theta can overflow, and
+           that saturates to the maximum whatever the layer's ``saturate`` setting).
+        """
+        op.check_fits(self.config)
+        layer = op.layer
+        m = _mask(col_mask, self.config.cols)
+        vop = Operand(op.v_row, layer.bv)
+        v = leak(self.peek(vop), layer.leak_mode, layer.leak)
+        if layer.threshold_source == "array":
+            theta = self.peek(Operand(op.theta_row, layer.bv))
+        else:
+            theta = np.full(self.config.cols, layer.threshold, dtype=np.int64)
+        spikes = (v >= theta) & m
+        if layer.reset == "hard":
+            v = np.where(spikes, 0, v)
+        else:
+            v = np.where(spikes, np.minimum(v - theta, signed_range(layer.bv)[1]), v)
+        self.bits[vop.row:vop.stop, m] = to_bits(v, layer.bv)[:, m]
+        return FireResult(fire_cycles(layer), spikes)
+
+
+class BitSerialTrace(NamedTuple):
+    bits: np.ndarray        # the array after the operation
+    cycles: int
+    overflow: np.ndarray    # bool per column
+    max_carry: int          # largest carry-register value seen (must fit carry_width bits)
+
+
+def accumulate_bitserial(macro: MacroConfig, bits: np.ndarray, op: AccumulateOp,
+                         col_mask=None) -> BitSerialTrace:
+    """Replay an accumulate the way the hardware runs it, one clock cycle per step.
+
+    Per column: a carry register ``c`` (``carry_width`` bits, starts at 0) and the bit-serial
+    sum. Cycle ``k`` (``0 <= k < bv``) adds the activated bits ``bits[w + min(k, bw-1)]`` of
+    every weight, bit ``k`` of V and ``c``; bit 0 of the sum is written to row ``v_row + k``
+    and the rest becomes ``c``. In saturate mode, ``guard_cycles`` more cycles keep
+    sign-extending V (from a register holding V's original sign bit, since its row was
+    just overwritten) and the weights without writing; a column overflowed if any bit they
+    produce differs from the bit written at ``k = bv - 1``; the last guard bit is the sign of
+    the exact total, which selects the clamp value (max for positive, min for negative)
+    written during the following ``bv``-cycle clamp pass.
+    """
+    op.check_fits(macro)
+    m = _mask(col_mask, macro.cols)
+    out = bits.copy()
+    cols = macro.cols
+    carry = np.zeros(cols, dtype=np.int64)
+    max_carry = 0
+    cycles = 0
+    msb = np.zeros(cols, dtype=np.int64)
+    overflow = np.zeros(cols, dtype=bool)
+    last = np.zeros(cols, dtype=np.int64)
+    vsign = np.zeros(cols, dtype=np.int64)
+    n_add = op.bv + (macro.guard_cycles if op.saturate else 0)
+    for k in range(n_add):
+        kw = min(k, op.bw - 1)
+        if k < op.bv:
+            vbit = out[op.v_row + k].astype(np.int64)
+            vsign = vbit  # kept in a register: row v_row+bv-1 is overwritten at k = bv-1
+        else:
+            vbit = vsign
+        s = carry + vbit
+        for r in op.w_rows:
+            s = s + out[r + kw]
+        bit = s & 1
+        carry = s >> 1
+        max_carry = max(max_carry, int(carry.max(initial=0)))
+        if k < op.bv:
+            out[op.v_row + k, m] = bit[m]
+            if k == op.bv - 1:
+                msb = bit
+        else:
+            overflow |= bit != msb
+            last = bit
+        cycles += 1
+    if op.saturate:
+        overflow &= m
+        lo, hi = signed_range(op.bv)
+        clamp = to_bits(np.where(last == 1, lo, hi), op.bv)
+        for k in range(op.bv):
+            out[op.v_row + k, overflow] = clamp[k, overflow]
+            cycles += 1
+    return BitSerialTrace(out, cycles, overflow, max_carry)

@@ -1,0 +1,1 @@
+"""Amaranth RTL of flexspim. Never imports `flexspim.golden`."""

@@ -1,0 +1,1 @@
+"""cocotb harness, drivers and monitors; the one place that imports both golden and hdl."""
