@@ -7,17 +7,21 @@ a traceback.
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 import tomllib
 from pathlib import Path
 
 from . import __version__
-from .config import LayerConfig, MacroConfig
+from .config import MacroConfig
 
-__all__ = ["main"]
+__all__ = ["main", "COMMANDS", "geometry_args", "macro_from_args", "load_toml"]
+
+#: Sub-command modules under ``flexspim/commands/``; each has ``register(subparsers)``.
+COMMANDS = ("cycles",)
 
 
-def _geometry_args(p: argparse.ArgumentParser) -> None:
+def geometry_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("geometry")
     g.add_argument("--config", type=Path, metavar="FILE.toml",
                    help="TOML file with a [macro] table (rows, cols, batch_max); command-line "
@@ -52,23 +56,6 @@ def macro_from_args(args: argparse.Namespace) -> MacroConfig:
     return MacroConfig.from_dict(d)
 
 
-def _cmd_cycles(args: argparse.Namespace) -> int:
-    from .golden.cycles import accumulate_cycles, fire_cycles
-
-    macro = macro_from_args(args)
-    layer = LayerConfig(bw=min(args.bw, args.bv), bv=args.bv, saturate=not args.wrap,
-                        leak_mode=args.leak_mode, leak=args.leak, reset=args.reset)
-    layer.check_fits(macro)
-    acc = accumulate_cycles(macro, layer.bv, layer.saturate)
-    print(f"geometry: rows={macro.rows} cols={macro.cols} P={macro.batch_max} "
-          f"(guard cycles {macro.guard_cycles}, carry register {macro.carry_width} bits)")
-    print(f"accumulate (bv={layer.bv}, {'saturate' if layer.saturate else 'wrap'}): "
-          f"{acc} cycles for up to {macro.batch_max * macro.cols} synaptic operations")
-    print(f"fire (leak={layer.leak_mode}, reset={layer.reset}): "
-          f"{fire_cycles(layer)} cycles per neuron slot")
-    return 0
-
-
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="flexspim",
@@ -76,16 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "accelerators (FlexSpIM architecture).")
     p.add_argument("--version", action="version", version=f"flexspim {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
-
-    c = sub.add_parser("cycles", help="print the golden model's cycle counts for a geometry")
-    _geometry_args(c)
-    c.add_argument("--bv", type=int, default=16, help="potential bits (default 16)")
-    c.add_argument("--bw", type=int, default=8, help="weight bits (default 8)")
-    c.add_argument("--wrap", action="store_true", help="wrap instead of saturate")
-    c.add_argument("--leak-mode", default="none", choices=["none", "sub", "shift"])
-    c.add_argument("--leak", type=int, default=0)
-    c.add_argument("--reset", default="hard", choices=["hard", "soft"])
-    c.set_defaults(func=_cmd_cycles)
+    for name in COMMANDS:
+        importlib.import_module(f".commands.{name}", __package__).register(sub)
     return p
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import numbers
 from dataclasses import dataclass
 from typing import Any, Iterable
 
@@ -46,7 +47,7 @@ THRESHOLD_SOURCES = ("register", "array")
 
 
 def _check_int(name: str, value: Any, lo: int, hi: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise ValueError(f"`{name}` must be an integer in [{lo}, {hi}], not {value!r}")
     if not lo <= value <= hi:
         raise ValueError(f"`{name}` must be an integer in [{lo}, {hi}], not {value}")
@@ -70,7 +71,7 @@ def signed_range(bits: int) -> tuple[int, int]:
 def digest(*objs: Any) -> str:
     """Stable short hash of dataclass configs (same values -> same name on every machine)."""
     payload = json.dumps([[type(o).__name__, dataclasses.asdict(o)] for o in objs],
-                         sort_keys=True, separators=(",", ":"))
+                         sort_keys=True, separators=(",", ":"), default=int)
     return hashlib.sha256(payload.encode()).hexdigest()[:12]
 
 
@@ -274,7 +275,9 @@ class AccumulateOp(_Config):
     saturate: bool = True
 
     def __post_init__(self):
-        object.__setattr__(self, "w_rows", tuple(self.w_rows))
+        object.__setattr__(self, "w_rows", tuple(
+            int(r) if isinstance(r, numbers.Integral) and not isinstance(r, bool) else r
+            for r in self.w_rows))
         _check_int("v_row", self.v_row, 0, MAX_ROWS - 1)
         _check_int("bv", self.bv, 1, MAX_BITS)
         _check_int("bw", self.bw, 1, self.bv)

@@ -25,6 +25,7 @@ cycles, clamp pass) and is the bridge between this integer description and the R
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 import numpy as np
@@ -50,14 +51,45 @@ class FireResult(NamedTuple):
 def to_bits(values: np.ndarray, bits: int) -> np.ndarray:
     """Two's-complement bit slices, shape ``(bits, len(values))``, LSB first (wraps)."""
     v = np.asarray(values, dtype=np.int64)
-    return ((v[None, :] >> np.arange(bits, dtype=np.int64)[:, None]) & 1).astype(np.uint8)
+    return ((v[None, :] >> _shifts(bits)) & 1).astype(np.uint8)
+
+
+@functools.lru_cache(maxsize=None)
+def _place_values(bits: int) -> np.ndarray:
+    """Two's-complement weight of each bit: 1, 2, 4, ..., -2**(bits-1)."""
+    w = np.array([1 << i for i in range(bits)], dtype=np.int64)
+    w[-1] = -w[-1]
+    w.flags.writeable = False
+    return w
+
+
+@functools.lru_cache(maxsize=4096)
+def _check_fits(op, macro: MacroConfig) -> None:
+    """Validate once per distinct (operation, geometry); both are frozen and hashable."""
+    op.check_fits(macro)
+
+
+@functools.lru_cache(maxsize=4096)
+def _check_accumulate(op: AccumulateOp, macro: MacroConfig) -> np.ndarray | None:
+    """Validate, and return the ``(n, bw)`` row indices of the batch's weight bits."""
+    op.check_fits(macro)
+    if not op.w_rows:
+        return None
+    rows = np.add.outer(np.asarray(op.w_rows), np.arange(op.bw))
+    rows.flags.writeable = False
+    return rows
+
+
+@functools.lru_cache(maxsize=None)
+def _shifts(bits: int) -> np.ndarray:
+    s = np.arange(bits, dtype=np.int64)[:, None]
+    s.flags.writeable = False
+    return s
 
 
 def from_bits(slices: np.ndarray) -> np.ndarray:
     """Signed integers from bit slices of shape ``(bits, n)``, LSB first."""
-    b = slices.shape[0]
-    u = (slices.astype(np.int64) << np.arange(b, dtype=np.int64)[:, None]).sum(axis=0)
-    return u - ((u >> (b - 1)) & 1) * (1 << b)
+    return _place_values(slices.shape[0]) @ slices.astype(np.int64)
 
 
 def wrap(values: np.ndarray, bits: int) -> np.ndarray:
@@ -155,20 +187,32 @@ class MacroModel:
     # -- compute -------------------------------------------------------------------------
     def accumulate(self, op: AccumulateOp, col_mask=None) -> AccumulateResult:
         """``V += sum(W)`` over the batch, wrapped or saturated once on the total."""
-        op.check_fits(self.config)
-        m = _mask(col_mask, self.config.cols)
-        v = self.peek(Operand(op.v_row, op.bv))
-        total = v + sum((self.peek(Operand(r, op.bw)) for r in op.w_rows),
-                        np.zeros_like(v))
+        w_rows = _check_accumulate(op, self.config)
+        m = None if col_mask is None else _mask(col_mask, self.config.cols)
+        vsl = slice(op.v_row, op.v_row + op.bv)
+        v = from_bits(self.bits[vsl])
+        if w_rows is not None:
+            # per bit position, how many weights have a 1 there (the adder tree's popcount);
+            # the sign row weighs -2**(bw-1)
+            counts = self.bits[w_rows].sum(axis=0, dtype=np.uint8)      # (bw, cols)
+            v += _place_values(op.bw) @ counts
         lo, hi = signed_range(op.bv)
         if op.saturate:
-            overflow = ((total < lo) | (total > hi)) & m
-            new = np.clip(total, lo, hi)
+            overflow = (v < lo) | (v > hi)
+            new = np.minimum(np.maximum(v, lo), hi)
         else:
-            overflow = np.zeros_like(m)
-            new = wrap(total, op.bv)
-        self.bits[op.v_row:op.v_row + op.bv, m] = to_bits(new, op.bv)[:, m]
+            overflow = np.zeros(self.config.cols, dtype=bool)
+            new = wrap(v, op.bv)
+        self._store(vsl, to_bits(new, op.bv), m)
+        if m is not None:
+            overflow &= m
         return AccumulateResult(accumulate_cycles(self.config, op.bv, op.saturate), overflow)
+
+    def _store(self, rows: slice, data: np.ndarray, m: np.ndarray | None) -> None:
+        if m is None:
+            self.bits[rows] = data
+        else:
+            self.bits[rows] = np.where(m, data, self.bits[rows])
 
     def fire(self, op: FireOp, col_mask=None) -> FireResult:
         """Leak, compare and reset one neuron slot in every enabled column.
@@ -179,7 +223,7 @@ class MacroModel:
            (``V - theta >= 0`` after a spike, so only a negative theta can overflow, and
            that saturates to the maximum whatever the layer's ``saturate`` setting).
         """
-        op.check_fits(self.config)
+        _check_fits(op, self.config)
         layer = op.layer
         m = _mask(col_mask, self.config.cols)
         vop = Operand(op.v_row, layer.bv)
