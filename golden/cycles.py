@@ -3,9 +3,15 @@
 The RTL sequencer is busy for exactly these many clock cycles per operation (its tests
 measure them), and the mapper, energy model and sweep read the same formulas.
 
+Every operation starts with one **issue** cycle: the sequencer accepts the command
+(valid/ready handshake) and registers its fields. A new command can be accepted in the cycle
+right after the previous one's last cycle, so these counts are also the sustained cost of
+back-to-back operations.
+
 Accumulate (all columns in parallel, so independent of ``cols`` and of how many weights
 the batch holds):
 
+* 1 issue cycle;
 * ``bv`` add cycles: cycle ``k`` reads bit ``k`` of V and bit ``min(k, bw-1)`` of every
   weight (repeating the sign row is sign extension), writes bit ``k`` of the sum;
 * saturate mode only: ``guard_cycles`` cycles that keep sign-extending without writing
@@ -15,6 +21,7 @@ the batch holds):
 
 Fire (one neuron slot, all columns in parallel):
 
+* 1 issue cycle;
 * leak: "none" 0, "shift" ``bv`` (one subtract pass), "sub" ``2 bv`` (a subtract pass,
   then a pass that writes 0 where the result crossed zero);
 * compare: ``bv`` (V - theta computed in ``bv + 1`` bits, nothing written);
@@ -28,14 +35,15 @@ from __future__ import annotations
 
 from flexspim.config import LayerConfig, MacroConfig
 
-__all__ = ["ROW_CYCLES", "accumulate_cycles", "fire_cycles", "leak_cycles", "reset_cycles"]
+__all__ = ["ISSUE_CYCLES", "ROW_CYCLES", "accumulate_cycles", "fire_cycles", "leak_cycles", "reset_cycles"]
 
 ROW_CYCLES = 1
+ISSUE_CYCLES = 1
 
 
 def accumulate_cycles(macro: MacroConfig, bv: int, saturate: bool) -> int:
     """Cycles of one accumulate batch."""
-    return bv + (macro.guard_cycles + bv if saturate else 0)
+    return ISSUE_CYCLES + bv + (macro.guard_cycles + bv if saturate else 0)
 
 
 def leak_cycles(layer: LayerConfig) -> int:
@@ -48,4 +56,4 @@ def reset_cycles(layer: LayerConfig) -> int:
 
 def fire_cycles(layer: LayerConfig) -> int:
     """Cycles of one fire pass over one neuron slot (every column at once)."""
-    return leak_cycles(layer) + layer.bv + reset_cycles(layer)
+    return ISSUE_CYCLES + leak_cycles(layer) + layer.bv + reset_cycles(layer)

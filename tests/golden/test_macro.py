@@ -80,11 +80,11 @@ def test_bw_equal_bv_and_empty_batch():
 
 def test_cycle_formula():
     m = MacroConfig(rows=64, cols=64, batch_max=8)
-    assert accumulate_cycles(m, 16, True) == 16 + 5 + 16
-    assert accumulate_cycles(m, 16, False) == 16
-    assert fire_cycles(LayerConfig(bw=1, bv=8)) == 8 + 8
-    assert fire_cycles(LayerConfig(bw=1, bv=8, leak_mode="sub", leak=1, reset="soft")) == 40
-    assert fire_cycles(LayerConfig(bw=1, bv=8, leak_mode="shift", leak=1)) == 24
+    assert accumulate_cycles(m, 16, True) == 1 + 16 + 5 + 16
+    assert accumulate_cycles(m, 16, False) == 1 + 16
+    assert fire_cycles(LayerConfig(bw=1, bv=8)) == 1 + 8 + 8
+    assert fire_cycles(LayerConfig(bw=1, bv=8, leak_mode="sub", leak=1, reset="soft")) == 41
+    assert fire_cycles(LayerConfig(bw=1, bv=8, leak_mode="shift", leak=1)) == 25
 
 
 def test_column_mask_and_row_port():

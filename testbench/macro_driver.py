@@ -1,0 +1,180 @@
+"""cocotb driver for `flexspim.hdl.macro.CimMacro` and random command generation.
+
+The driver speaks the macro's ports (names documented in `hdl/macro.py` and
+``manifest.json``); the checker is the golden `MacroModel`. Long operations are started and
+then awaited on ``acc__done`` instead of waking Python every clock.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from flexspim.config import AccumulateOp, MacroConfig
+
+__all__ = ["to_int", "to_bits_vec", "AccFields", "random_accumulate", "MacroDriver"]
+
+
+def to_int(bits) -> int:
+    """Column bit vector (index = column) to an integer (column 0 = LSB)."""
+    b = np.asarray(bits, dtype=np.uint8)
+    return int.from_bytes(np.packbits(b, bitorder="little").tobytes(), "little")
+
+
+def to_bits_vec(value: int, n: int) -> np.ndarray:
+    raw = np.frombuffer(int(value).to_bytes((n + 7) // 8, "little"), dtype=np.uint8)
+    return np.unpackbits(raw, bitorder="little")[:n]
+
+
+class AccFields(NamedTuple):
+    """Raw values for the accumulate port (possibly invalid on purpose)."""
+
+    v_row: int
+    bv: int
+    w_rows: tuple[int, ...]   # one per slot (P of them)
+    w_en: tuple[bool, ...]
+    bw: int
+    col_en: np.ndarray
+    saturate: bool
+
+    def fits_ports(self, cfg: MacroConfig) -> bool:
+        """Whether every field can be put on the port at all (its width allows it)."""
+        aw, bw = cfg.row_addr_width, cfg.bits_width
+        return (self.v_row < (1 << aw) and all(r < (1 << aw) for r in self.w_rows)
+                and self.bv < (1 << bw) and self.bw < (1 << bw)
+                and len(self.w_rows) == len(self.w_en) == cfg.batch_max)
+
+    def golden_op(self) -> AccumulateOp:
+        """The equivalent golden operation; raises ValueError when the command is invalid."""
+        return AccumulateOp(self.v_row, self.bv,
+                            tuple(r for r, e in zip(self.w_rows, self.w_en) if e),
+                            self.bw, self.saturate)
+
+
+def random_accumulate(rng: np.random.Generator, cfg: MacroConfig,
+                      invalid_rate: float = 0.0) -> AccFields:
+    """A random accumulate command; valid unless drawn into the ``invalid_rate``."""
+    P, rows, aw = cfg.batch_max, cfg.rows, cfg.row_addr_width
+    col_en = (rng.random(cfg.cols) < 0.85).astype(np.uint8)
+    if rng.random() < invalid_rate:
+        bmax = (1 << cfg.bits_width) - 1
+        return AccFields(int(rng.integers(0, 1 << aw)), int(rng.integers(0, bmax + 1)),
+                         tuple(int(x) for x in rng.integers(0, 1 << aw, size=P)),
+                         tuple(bool(x) for x in rng.integers(0, 2, size=P)),
+                         int(rng.integers(0, bmax + 1)), col_en, bool(rng.integers(0, 2)))
+    bv = int(rng.integers(1, cfg.max_bits + 1))
+    if rng.random() < 0.5:   # favour resolutions that leave room for weights
+        bv = int(rng.integers(1, max(1, min(cfg.max_bits, rows // 2)) + 1))
+    bw = int(rng.integers(1, bv + 1))
+    v_row = int(rng.integers(0, rows - bv + 1))
+    free = [r for r in range(rows - bw + 1) if r + bw <= v_row or r >= v_row + bv]
+    n = int(rng.integers(0, min(P, len(free)) + 1))
+    chosen = [int(x) for x in rng.permutation(free)[:n]] if n else []
+    slots = rng.permutation(P)[:n]
+    w_rows = [int(x) for x in rng.integers(0, 1 << aw, size=P)]   # junk in disabled slots
+    w_en = [False] * P
+    for s, r in zip(slots, chosen):
+        w_rows[s], w_en[s] = r, True
+    return AccFields(v_row, bv, tuple(w_rows), tuple(w_en), bw, col_en,
+                     bool(rng.integers(0, 2)))
+
+
+class MacroDriver:
+    """Drives one `CimMacro` DUT. All methods are coroutines of the cocotb test."""
+
+    PERIOD_NS = 10
+
+    def __init__(self, dut, cfg: MacroConfig):
+        self.dut, self.cfg = dut, cfg
+        self.aw = cfg.row_addr_width
+
+    async def start(self) -> None:
+        from cocotb.clock import Clock
+
+        Clock(self.dut.clk, self.PERIOD_NS, unit="ns").start()
+        d = self.dut
+        for name in ("row__we", "row__wdata", "row__wmask", "row__addr", "acc__valid",
+                     "acc__v_row", "acc__bv", "acc__bw", "acc__w_rows", "acc__w_en",
+                     "acc__col_en", "acc__saturate"):
+            getattr(d, name).value = 0
+        await self.reset()
+
+    async def reset(self, cycles: int = 2) -> None:
+        from cocotb.triggers import RisingEdge
+
+        self.dut.rst.value = 1
+        for _ in range(cycles):
+            await RisingEdge(self.dut.clk)
+        self.dut.rst.value = 0
+
+    # -- row port -------------------------------------------------------------------------
+    async def write_row(self, row: int, bits, mask=None) -> None:
+        from cocotb.triggers import RisingEdge
+
+        d = self.dut
+        assert int(d.row__ready.value) == 1, "row port used while an operation runs"
+        d.row__addr.value = int(row)
+        d.row__wdata.value = to_int(bits)
+        d.row__wmask.value = (1 << self.cfg.cols) - 1 if mask is None else to_int(mask)
+        d.row__we.value = 1
+        await RisingEdge(d.clk)
+        d.row__we.value = 0
+
+    async def read_row(self, row: int) -> np.ndarray:
+        from cocotb.triggers import FallingEdge, RisingEdge
+
+        d = self.dut
+        d.row__addr.value = int(row)
+        await FallingEdge(d.clk)
+        value = int(d.row__rdata.value)
+        await RisingEdge(d.clk)
+        return to_bits_vec(value, self.cfg.cols)
+
+    async def write_array(self, bits: np.ndarray) -> None:
+        for r in range(self.cfg.rows):
+            await self.write_row(r, bits[r])
+
+    async def read_array(self) -> np.ndarray:
+        return np.array([await self.read_row(r) for r in range(self.cfg.rows)], dtype=np.uint8)
+
+    # -- accumulate -----------------------------------------------------------------------
+    def _drive(self, f: AccFields) -> None:
+        if not f.fits_ports(self.cfg):
+            raise ValueError(f"command fields do not fit the port widths: {f}")
+        d = self.dut
+        d.acc__v_row.value = f.v_row
+        d.acc__bv.value = f.bv
+        d.acc__bw.value = f.bw
+        d.acc__w_rows.value = sum(int(r) << (i * self.aw) for i, r in enumerate(f.w_rows))
+        d.acc__w_en.value = sum(int(e) << i for i, e in enumerate(f.w_en))
+        d.acc__col_en.value = to_int(f.col_en)
+        d.acc__saturate.value = int(f.saturate)
+        d.acc__valid.value = 1
+
+    async def accumulate(self, f: AccFields) -> tuple[int, np.ndarray, bool]:
+        """Issue one command (the macro must be idle) and await ``done``.
+
+        Returns ``(cycles, overflow, error)`` where ``cycles`` counts the clock cycles from
+        the issue cycle to the last cycle of the operation (the golden formula's meaning):
+        ``(t_done - t_accept) / period + 1``.
+        """
+        from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
+        from cocotb.utils import get_sim_time
+
+        d = self.dut
+        self._drive(f)
+        await RisingEdge(d.clk)                     # accepted here: the macro is idle
+        t0 = get_sim_time("ns")
+        d.acc__valid.value = 0
+        await ReadOnly()
+        if int(d.acc__done.value):                  # rejected in the issue cycle
+            overflow, error = int(d.acc__overflow.value), int(d.acc__error.value)
+            await FallingEdge(d.clk)                # leave the read-only phase
+            t1 = t0
+        else:
+            await RisingEdge(d.acc__done)
+            t1 = get_sim_time("ns")
+            overflow, error = int(d.acc__overflow.value), int(d.acc__error.value)
+        cycles = round((t1 - t0) / self.PERIOD_NS) + 1
+        return cycles, to_bits_vec(overflow, self.cfg.cols).astype(bool), bool(error)
