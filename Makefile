@@ -6,13 +6,15 @@ PY     := $(VENV)/bin/python
 JOBS   ?= 2
 APT_PACKAGES := g++ make perl ccache
 
-.PHONY: install test regress bench bench-golden lint clean help
+.PHONY: install test regress bench bench-golden bench-macro lint clean help
 
 help:
 	@echo "make install       system packages (apt-get, when root) + .venv with flexspim[dev]"
 	@echo "make test          fast tier: golden model + RTL tests (CI runs this)"
 	@echo "make regress       long tier: more seeds, bigger geometries"
+	@echo "make bench         all benchmark tables (bench-golden, bench-macro)"
 	@echo "make bench-golden  golden-model throughput table"
+	@echo "make bench-macro   macro conversion/build/simulation table (16..256)"
 
 install:
 	@if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
@@ -32,10 +34,13 @@ test:
 regress:
 	FLEXSPIM_TIER=regress $(PY) -m pytest -n $(JOBS) -q
 
-bench: bench-golden
+bench: bench-golden bench-macro
 
 bench-golden:
 	$(PY) bench/bench_golden.py
+
+bench-macro:
+	$(PY) bench/bench_macro.py
 
 clean:
 	rm -rf build sim_build .pytest_cache

@@ -46,6 +46,10 @@ def macro_from_args(args: argparse.Namespace) -> MacroConfig:
     d: dict = {}
     if args.config is not None:
         d.update(load_toml(args.config).get("macro", {}))
+    unknown = sorted(set(d) - {"rows", "cols", "batch_max"})
+    if unknown:
+        raise ValueError(f"unknown MacroConfig parameter(s) {', '.join(unknown)} in [macro] of "
+                         f"{args.config}; allowed: batch_max, cols, rows")
     for k in ("rows", "cols", "batch_max"):
         if getattr(args, k) is not None:
             d[k] = getattr(args, k)

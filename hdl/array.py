@@ -61,7 +61,9 @@ class CimArray(wiring.Component):
         m = Module()
         cfg = self.config
         n, aw, cols = cfg.batch_max + 1, cfg.row_addr_width, cfg.cols
-        m.submodules.mem = mem = Memory(shape=cols, depth=cfg.rows, init=[])
+        # Verilog has no zero-width address: a one-row array becomes a two-word memory
+        # whose second word is never addressed (the sequencer rejects rows >= 1).
+        m.submodules.mem = mem = Memory(shape=cols, depth=max(cfg.rows, 2), init=[])
 
         wp = mem.write_port(granularity=1)
         m.d.comb += [wp.addr.eq(self.wr_addr), wp.data.eq(self.wr_data),

@@ -117,8 +117,9 @@ class CimMacro(wiring.Component):
         cfg, acc = self.config, self.acc
         aw, P = cfg.row_addr_width, cfg.batch_max
         w = [acc.w_rows[i * aw:(i + 1) * aw] for i in range(P)]
-        ok = [acc.bv >= 1, acc.bv <= cfg.max_bits, acc.bw >= 1, acc.bw <= acc.bv,
-              acc.v_row + acc.bv <= cfg.rows]
+        ok = [acc.bv >= 1, acc.bw >= 1, acc.bw <= acc.bv, acc.v_row + acc.bv <= cfg.rows]
+        if (1 << cfg.bits_width) - 1 > cfg.max_bits:   # else the field cannot exceed it
+            ok.append(acc.bv <= cfg.max_bits)
         for i in range(P):
             fits = (w[i] + acc.bw <= cfg.rows) & (
                 (w[i] + acc.bw <= acc.v_row) | (acc.v_row + acc.bv <= w[i]))
@@ -151,7 +152,7 @@ class CimMacro(wiring.Component):
         # -- bit-serial state ---------------------------------------------------------------
         k = Signal(range(cfg.max_bits + 1))        # bit index in ADD / CLAMP
         g = Signal(range(cfg.guard_cycles + 1))    # guard cycle index
-        kw = Signal(range(cfg.max_bits))           # min(k, bw - 1): the weights' active bit
+        kw = Signal(range(cfg.max_bits + 1))       # min(k, bw - 1): the weights' active bit
         msb = Signal(cols)                         # bit bv-1 of the written sum
         vsign = Signal(cols)                       # V's original sign bit
         last = Signal(cols)                        # latest guard bit: sign of the exact total

@@ -213,7 +213,7 @@ def run_macro_tests(cfg: MacroConfig, seed: int, trials: int, testcase=None):
 
     build = build_dir_for("macro", cfg)
     src = emit_verilog(CimMacro(cfg), "flexspim_macro", build)
-    return run_cocotb(toplevel="flexspim_macro", sources=[src], test_module="test_macro",
+    return run_cocotb(toplevel="flexspim_macro", sources=[src], test_module="test_rtl_macro",
                       build_dir=build, seed=seed, testcase=testcase,
                       extra_env={"FLEXSPIM_MACRO": json.dumps(cfg.to_dict()),
                                  "FLEXSPIM_SEED": str(seed), "FLEXSPIM_TRIALS": str(trials)})

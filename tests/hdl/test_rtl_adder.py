@@ -121,7 +121,7 @@ def _run(cfg: MacroConfig, seed: int, component_cls=None, name="adder"):
     cls = component_cls or BitSerialAdderArray
     build = build_dir_for(f"{name}", cfg)
     src = emit_verilog(cls(cfg), "adder_array", build)
-    run_cocotb(toplevel="adder_array", sources=[src], test_module="test_adder",
+    run_cocotb(toplevel="adder_array", sources=[src], test_module="test_rtl_adder",
                build_dir=build, seed=seed,
                extra_env={"FLEXSPIM_MACRO": json.dumps(cfg.to_dict()),
                           "FLEXSPIM_SEED": str(seed),
