@@ -1,43 +1,29 @@
-"""The CIM macro: array + bit-serial column adders + the accumulate sequencer.
+"""The CIM macro: the storage array, the accumulate unit, the fire unit and the host row port.
 
-Timing and arithmetic follow `flexspim.golden.cycles` and `flexspim.golden.macro` exactly
-(the cocotb tests check both, bit for bit and cycle for cycle):
+One operation runs at a time. In ``IDLE`` the row port works and a command is taken from the
+accumulate port or, if none is offered, from the fire port (valid/ready handshakes). The
+cycle that accepts a command is its *issue* cycle (`flexspim.golden.cycles`); its unit then
+runs alone until its last cycle, after which ``done`` pulses for one cycle and the macro is
+back in ``IDLE`` (ready for the next command in that same cycle).
 
-* ``IDLE``: the row port works; an accumulate command is accepted (``acc.valid`` and
-  ``acc.ready``) and checked. An invalid command (a field outside what
-  `flexspim.config.AccumulateOp.check_fits` allows) is not executed: ``acc.done`` and
-  ``acc.error`` pulse in the next cycle and the array is untouched.
-* ``ADD`` (``bv`` cycles): cycle ``k`` activates row ``w + min(k, bw-1)`` of every enabled
-  weight slot and row ``v_row + k``, and writes bit 0 of the column sums back to row
-  ``v_row + k`` of the enabled columns.
-* ``GUARD`` (saturate only, ``guard_cycles``): the sums go on with sign-extended operands (V's
-  sign comes from a register: its row was just overwritten) and nothing is written; a column
-  overflowed if any guard bit differs from the bit written last in ``ADD``.
-* ``CLAMP`` (saturate only, ``bv`` cycles): writes the maximum, or the minimum when the last
-  guard bit (the sign of the exact total) is 1, into the overflowed enabled columns.
-
-``acc.done`` pulses for one cycle when the macro is back in ``IDLE``; ``acc.overflow`` holds
-the overflow flags of the last accumulate until the next one is accepted.
+A command whose fields break a rule of `flexspim.config` (what `AccumulateOp.check_fits` or
+`FireOp.check_fits` rejects) is not executed: ``done`` and ``error`` pulse in the next cycle
+and the array is untouched. Nothing is dropped silently.
 """
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Const, Module, Signal
+from amaranth.hdl import Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from flexspim.config import MacroConfig
 
-from .adder import BitSerialAdderArray
+from .accumulate import AccumulateFields, AccumulateUnit, check_config
 from .array import CimArray
+from .lif import FireFields, FireUnit
 
-__all__ = ["RowPortSignature", "AccumulateSignature", "CimMacro"]
-
-
-def _check(config) -> MacroConfig:
-    if not isinstance(config, MacroConfig):
-        raise ValueError(f"`config` must be a MacroConfig, not {config!r}")
-    return config
+__all__ = ["RowPortSignature", "AccumulateSignature", "FireSignature", "CimMacro"]
 
 
 class RowPortSignature(wiring.Signature):
@@ -52,7 +38,7 @@ class RowPortSignature(wiring.Signature):
     """
 
     def __init__(self, config: MacroConfig):
-        c = _check(config)
+        c = check_config(config)
         super().__init__({
             "addr": In(c.row_addr_width),
             "rdata": Out(c.cols),
@@ -66,8 +52,7 @@ class RowPortSignature(wiring.Signature):
 class AccumulateSignature(wiring.Signature):
     """Accumulate command port, seen from the macro (``BW`` = ``bits_width``).
 
-    * ``valid``: in, 1; ``ready``: out, 1. Handshake: the command is taken at the clock edge
-      where both are high.
+    * ``valid``: in, 1; ``ready``: out, 1. The command is taken at the edge where both are 1.
     * ``v_row``: in, AW. Lowest row of the potential; ``bv``: in, BW. Its resolution.
     * ``w_rows``: in, ``P * AW``. Slot ``i``'s weight base row at ``i*AW``; ``w_en``: in, P.
       Slots taking part (their rows must be distinct); ``bw``: in, BW.
@@ -78,169 +63,113 @@ class AccumulateSignature(wiring.Signature):
     """
 
     def __init__(self, config: MacroConfig):
-        c = _check(config)
-        aw, bw, P = c.row_addr_width, c.bits_width, c.batch_max
+        c = check_config(config)
         super().__init__({
-            "valid": In(1),
-            "ready": Out(1),
-            "v_row": In(aw),
-            "bv": In(bw),
-            "w_rows": In(P * aw),
-            "w_en": In(P),
-            "bw": In(bw),
-            "col_en": In(c.cols),
-            "saturate": In(1),
-            "done": Out(1),
-            "error": Out(1),
-            "overflow": Out(c.cols),
+            "valid": In(1), "ready": Out(1), **AccumulateFields(c),
+            "done": Out(1), "error": Out(1), "overflow": Out(c.cols),
+        })
+
+
+class FireSignature(wiring.Signature):
+    """Fire command port, seen from the macro (``MB`` = ``max_bits``).
+
+    * ``valid``: in, 1; ``ready``: out, 1. Handshake, as for ``acc`` (which has priority).
+    * ``v_row``: in, AW; ``bv``: in, BW. The potential of the neuron slot.
+    * ``leak_mode``: in, 2 (0 none, 1 sub, 2 shift; 3 is invalid); ``leak``: in, MB.
+    * ``threshold``: in, MB, two's complement (must fit ``bv`` bits); ``theta_src``: in, 1
+      (1: per-neuron thresholds from rows ``theta_row..``); ``theta_row``: in, AW.
+    * ``soft_reset``: in, 1 (0 = hard reset); ``col_en``: in, cols.
+    * ``done``, ``error``: out, 1, as for ``acc``; ``spikes``: out, cols. The columns that fired
+      in the last fire pass, held until the next one starts.
+    """
+
+    def __init__(self, config: MacroConfig):
+        c = check_config(config)
+        super().__init__({
+            "valid": In(1), "ready": Out(1), **FireFields(c),
+            "done": Out(1), "error": Out(1), "spikes": Out(c.cols),
         })
 
 
 class CimMacro(wiring.Component):
-    """One CIM macro for geometry ``config``: `CimArray` + `BitSerialAdderArray` + sequencer.
+    """One CIM macro for geometry ``config``.
 
-    Ports: ``row`` (`RowPortSignature`), ``acc`` (`AccumulateSignature`), ``busy`` (out, 1:
-    an operation is running), plus the ``clk``/``rst`` of the sync domain. In Verilog the
-    members are flattened as ``row__addr``, ``acc__valid``, ...
+    Ports: ``row`` (`RowPortSignature`), ``acc`` (`AccumulateSignature`), ``fire``
+    (`FireSignature`), ``busy`` (out, 1: an operation is running), plus ``clk``/``rst`` of
+    the sync domain (``rst`` resets the sequencers, not the storage). In Verilog the members
+    are flattened as ``row__addr``, ``acc__valid``, ``fire__spikes``, ...
     """
 
     def __init__(self, config: MacroConfig):
-        self.config = _check(config)
+        self.config = check_config(config)
         super().__init__({
             "row": Out(RowPortSignature(config)),
             "acc": Out(AccumulateSignature(config)),
+            "fire": Out(FireSignature(config)),
             "busy": Out(1),
         })
-
-    def _valid_command(self, m: Module) -> Signal:
-        """The checks of `AccumulateOp.check_fits`, on the command port's fields."""
-        cfg, acc = self.config, self.acc
-        aw, P = cfg.row_addr_width, cfg.batch_max
-        w = [acc.w_rows[i * aw:(i + 1) * aw] for i in range(P)]
-        ok = [acc.bv >= 1, acc.bw >= 1, acc.bw <= acc.bv, acc.v_row + acc.bv <= cfg.rows]
-        if (1 << cfg.bits_width) - 1 > cfg.max_bits:   # else the field cannot exceed it
-            ok.append(acc.bv <= cfg.max_bits)
-        for i in range(P):
-            fits = (w[i] + acc.bw <= cfg.rows) & (
-                (w[i] + acc.bw <= acc.v_row) | (acc.v_row + acc.bv <= w[i]))
-            ok.append(~acc.w_en[i] | fits)
-            for j in range(i + 1, P):
-                ok.append(~(acc.w_en[i] & acc.w_en[j]) | (w[i] != w[j]))
-        valid = Signal(name="cmd_ok")
-        m.d.comb += valid.eq(Cat(*ok).all())
-        return valid
 
     def elaborate(self, platform):
         m = Module()
         cfg = self.config
         cols, P, aw = cfg.cols, cfg.batch_max, cfg.row_addr_width
-        acc, row = self.acc, self.row
-
         m.submodules.array = array = CimArray(cfg)
-        m.submodules.adders = adders = BitSerialAdderArray(cfg)
+        m.submodules.acc_unit = acc_u = AccumulateUnit(cfg)
+        m.submodules.fire_unit = fire_u = FireUnit(cfg)
 
-        # -- command registers (latched at acceptance) ------------------------------------
-        v_row = Signal(aw)
-        bv = Signal(cfg.bits_width)
-        bw = Signal(cfg.bits_width)
-        w_rows = [Signal(aw, name=f"w_row{i}") for i in range(P)]
-        w_en = Signal(P)
-        col_en = Signal(cols)
-        saturate = Signal()
-        cmd_ok = self._valid_command(m)
+        for name in AccumulateFields(cfg):
+            m.d.comb += getattr(acc_u, name).eq(getattr(self.acc, name))
+        for name in FireFields(cfg):
+            m.d.comb += getattr(fire_u, name).eq(getattr(self.fire, name))
+        m.d.comb += [self.acc.overflow.eq(acc_u.overflow), self.fire.spikes.eq(fire_u.spikes)]
 
-        # -- bit-serial state ---------------------------------------------------------------
-        k = Signal(range(cfg.max_bits + 1))        # bit index in ADD / CLAMP
-        g = Signal(range(cfg.guard_cycles + 1))    # guard cycle index
-        kw = Signal(range(cfg.max_bits + 1))       # min(k, bw - 1): the weights' active bit
-        msb = Signal(cols)                         # bit bv-1 of the written sum
-        vsign = Signal(cols)                       # V's original sign bit
-        last = Signal(cols)                        # latest guard bit: sign of the exact total
-        overflow = Signal(cols)
-        m.d.comb += acc.overflow.eq(overflow)
+        # the units drive the array only while they run: combine them with an OR, and give
+        # the row port the write port and the V read port when idle
+        idle = Signal()
+        v_port = slice(P * aw, (P + 1) * aw)
+        row_rd = Signal(aw)
+        m.d.comb += [
+            row_rd.eq(self.row.addr & idle.replicate(aw)),
+            array.rd_addr.eq(acc_u.array.rd_addr | fire_u.array.rd_addr),
+            array.rd_addr[v_port].eq(acc_u.array.rd_addr[v_port] |
+                                     fire_u.array.rd_addr[v_port] | row_rd),
+            array.wr_addr.eq(acc_u.array.wr_addr | fire_u.array.wr_addr |
+                             (self.row.addr & idle.replicate(aw))),
+            array.wr_data.eq(acc_u.array.wr_data | fire_u.array.wr_data |
+                             (self.row.wdata & idle.replicate(cols))),
+            array.wr_en.eq(acc_u.array.wr_en | fire_u.array.wr_en |
+                           (self.row.wmask & (idle & self.row.we).replicate(cols))),
+            acc_u.array.rd_data.eq(array.rd_data),
+            fire_u.array.rd_data.eq(array.rd_data),
+            self.row.rdata.eq(array.rd_data[P * cols:]),
+        ]
 
-        rd = [array.rd_data[i * cols:(i + 1) * cols] for i in range(P + 1)]
-        v_port = P                                 # the last read port reads V (or the row port)
-        m.d.comb += row.rdata.eq(rd[v_port])
-
-        # weights' read addresses: base + min(k, bw-1); disabled slots contribute 0
-        for i in range(P):
-            m.d.comb += array.rd_addr[i * aw:(i + 1) * aw].eq(w_rows[i] + kw)
-            m.d.comb += adders.operands[i * cols:(i + 1) * cols].eq(
-                rd[i] & w_en[i].replicate(cols))
-
-        m.d.sync += [acc.done.eq(0), acc.error.eq(0)]
-
+        m.d.sync += [self.acc.done.eq(0), self.acc.error.eq(0),
+                     self.fire.done.eq(0), self.fire.error.eq(0)]
         with m.FSM(name="seq"):
             with m.State("IDLE"):
-                m.d.comb += [
-                    row.ready.eq(1),
-                    acc.ready.eq(1),
-                    array.rd_addr[v_port * aw:(v_port + 1) * aw].eq(row.addr),
-                    array.wr_addr.eq(row.addr),
-                    array.wr_data.eq(row.wdata),
-                    array.wr_en.eq(row.wmask & row.we.replicate(cols)),
-                ]
-                with m.If(acc.valid):
-                    with m.If(cmd_ok):
-                        m.d.sync += [
-                            v_row.eq(acc.v_row), bv.eq(acc.bv), bw.eq(acc.bw),
-                            w_en.eq(acc.w_en), col_en.eq(acc.col_en),
-                            saturate.eq(acc.saturate),
-                            k.eq(0), kw.eq(0), g.eq(0), overflow.eq(0),
-                        ]
-                        m.d.sync += [w_rows[i].eq(acc.w_rows[i * aw:(i + 1) * aw])
-                                     for i in range(P)]
-                        m.next = "ADD"
+                m.d.comb += [idle.eq(1), self.row.ready.eq(1), self.acc.ready.eq(1),
+                             self.fire.ready.eq(~self.acc.valid)]
+                with m.If(self.acc.valid):
+                    with m.If(acc_u.ok):
+                        m.d.comb += acc_u.start.eq(1)
+                        m.next = "ACC"
                     with m.Else():
-                        m.d.sync += [acc.done.eq(1), acc.error.eq(1)]
-
-            with m.State("ADD"):
-                m.d.comb += [
-                    self.busy.eq(1),
-                    array.rd_addr[v_port * aw:(v_port + 1) * aw].eq(v_row + k),
-                    adders.operands[v_port * cols:].eq(rd[v_port]),
-                    adders.first.eq(k == 0),
-                    adders.en.eq(1),
-                    array.wr_addr.eq(v_row + k),
-                    array.wr_data.eq(adders.sum),
-                    array.wr_en.eq(col_en),
-                ]
-                m.d.sync += k.eq(k + 1)
-                with m.If(kw + 1 < bw):
-                    m.d.sync += kw.eq(kw + 1)
-                with m.If(k + 1 == bv):
-                    m.d.sync += [msb.eq(adders.sum), vsign.eq(rd[v_port])]
-                    with m.If(saturate):
-                        m.next = "GUARD"
+                        m.d.sync += [self.acc.done.eq(1), self.acc.error.eq(1)]
+                with m.Elif(self.fire.valid):
+                    with m.If(fire_u.ok):
+                        m.d.comb += fire_u.start.eq(1)
+                        m.next = "FIRE"
                     with m.Else():
-                        m.d.sync += acc.done.eq(1)
-                        m.next = "IDLE"
-
-            with m.State("GUARD"):
-                m.d.comb += [
-                    self.busy.eq(1),
-                    adders.operands[v_port * cols:].eq(vsign),
-                    adders.en.eq(1),
-                ]
-                m.d.sync += [g.eq(g + 1), last.eq(adders.sum),
-                             overflow.eq(overflow | ((adders.sum ^ msb) & col_en))]
-                with m.If(g + 1 == cfg.guard_cycles):
-                    m.d.sync += k.eq(0)
-                    m.next = "CLAMP"
-
-            with m.State("CLAMP"):
-                top = Signal()
-                m.d.comb += [
-                    top.eq(k + 1 == bv),
-                    self.busy.eq(1),
-                    array.wr_addr.eq(v_row + k),
-                    # max = 0111..1, min = 1000..0: bit k is (k < bv-1) xor sign
-                    array.wr_data.eq(last ^ (~top).replicate(cols)),
-                    array.wr_en.eq(overflow),
-                ]
-                m.d.sync += k.eq(k + 1)
-                with m.If(top):
-                    m.d.sync += acc.done.eq(1)
+                        m.d.sync += [self.fire.done.eq(1), self.fire.error.eq(1)]
+            with m.State("ACC"):
+                m.d.comb += self.busy.eq(1)
+                with m.If(acc_u.done):
+                    m.d.sync += self.acc.done.eq(1)
+                    m.next = "IDLE"
+            with m.State("FIRE"):
+                m.d.comb += self.busy.eq(1)
+                with m.If(fire_u.done):
+                    m.d.sync += self.fire.done.eq(1)
                     m.next = "IDLE"
         return m

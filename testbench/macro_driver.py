@@ -11,9 +11,10 @@ from typing import NamedTuple
 
 import numpy as np
 
-from flexspim.config import AccumulateOp, MacroConfig
+from flexspim.config import LEAK_MODES, AccumulateOp, FireOp, LayerConfig, MacroConfig
 
-__all__ = ["to_int", "to_bits_vec", "AccFields", "random_accumulate", "MacroDriver"]
+__all__ = ["to_int", "to_bits_vec", "AccFields", "FireCmd", "random_accumulate",
+           "random_fire", "MacroDriver"]
 
 
 def to_int(bits) -> int:
@@ -50,6 +51,68 @@ class AccFields(NamedTuple):
         return AccumulateOp(self.v_row, self.bv,
                             tuple(r for r, e in zip(self.w_rows, self.w_en) if e),
                             self.bw, self.saturate)
+
+
+class FireCmd(NamedTuple):
+    """Raw values for the fire port (possibly invalid on purpose)."""
+
+    v_row: int
+    bv: int
+    leak_mode: int        # 0 none, 1 sub, 2 shift, 3 invalid
+    leak: int
+    threshold: int        # signed; driven as max_bits-bit two's complement
+    theta_src: bool
+    theta_row: int
+    soft_reset: bool
+    col_en: np.ndarray
+
+    def fits_ports(self, cfg: MacroConfig) -> bool:
+        aw, bw, mb = cfg.row_addr_width, cfg.bits_width, cfg.max_bits
+        return (self.v_row < (1 << aw) and self.theta_row < (1 << aw)
+                and self.bv < (1 << bw) and 0 <= self.leak_mode < 4
+                and 0 <= self.leak < (1 << mb)
+                and -(1 << (mb - 1)) <= self.threshold < (1 << (mb - 1)))
+
+    def golden_op(self) -> FireOp:
+        """The equivalent golden operation; raises ValueError when the command is invalid."""
+        if self.leak_mode == 3:
+            raise ValueError("`leak_mode` 3 is not an encoding")
+        layer = LayerConfig(bw=1, bv=self.bv, leak_mode=LEAK_MODES[self.leak_mode],
+                            leak=self.leak, threshold=self.threshold,
+                            threshold_source="array" if self.theta_src else "register",
+                            reset="soft" if self.soft_reset else "hard")
+        return FireOp(self.v_row, layer, self.theta_row if self.theta_src else None)
+
+
+def random_fire(rng: np.random.Generator, cfg: MacroConfig,
+                invalid_rate: float = 0.0) -> FireCmd:
+    """A random fire command; valid unless drawn into the ``invalid_rate``."""
+    rows, aw, mb = cfg.rows, cfg.row_addr_width, cfg.max_bits
+    col_en = (rng.random(cfg.cols) < 0.85).astype(np.uint8)
+    if rng.random() < invalid_rate:
+        return FireCmd(int(rng.integers(0, 1 << aw)), int(rng.integers(0, 1 << cfg.bits_width)),
+                       int(rng.integers(0, 4)), int(rng.integers(0, 1 << min(mb, 6))),
+                       int(rng.integers(-(1 << (mb - 1)), 1 << (mb - 1))),
+                       bool(rng.integers(0, 2)), int(rng.integers(0, 1 << aw)),
+                       bool(rng.integers(0, 2)), col_en)
+    theta_src = rows >= 2 and bool(rng.integers(0, 2))
+    bv_max = min(mb, rows // 2 if theta_src else rows)
+    bv = int(rng.integers(1, bv_max + 1))
+    v_row = int(rng.integers(0, rows - bv + 1))
+    theta_row = 0
+    if theta_src:
+        free = [r for r in range(rows - bv + 1) if r + bv <= v_row or r >= v_row + bv]
+        if free:
+            theta_row = int(rng.choice(free))
+        else:
+            theta_src = False
+    mode = int(rng.integers(0, 3))
+    leak = {0: 0, 1: int(rng.integers(0, 1 << (bv - 1))), 2: int(rng.integers(0, bv))}[mode]
+    lo, hi = -(1 << (bv - 1)), (1 << (bv - 1)) - 1
+    threshold = int(rng.integers(lo, hi + 1)) if rng.random() < 0.3 else \
+        int(rng.integers(0, hi + 1))
+    return FireCmd(v_row, bv, mode, leak, threshold, theta_src, theta_row,
+                   bool(rng.integers(0, 2)), col_en)
 
 
 def random_accumulate(rng: np.random.Generator, cfg: MacroConfig,
@@ -96,7 +159,9 @@ class MacroDriver:
         d = self.dut
         for name in ("row__we", "row__wdata", "row__wmask", "row__addr", "acc__valid",
                      "acc__v_row", "acc__bv", "acc__bw", "acc__w_rows", "acc__w_en",
-                     "acc__col_en", "acc__saturate"):
+                     "acc__col_en", "acc__saturate", "fire__valid", "fire__v_row", "fire__bv",
+                     "fire__leak_mode", "fire__leak", "fire__threshold", "fire__theta_src",
+                     "fire__theta_row", "fire__soft_reset", "fire__col_en"):
             getattr(d, name).value = 0
         await self.reset()
 
@@ -152,6 +217,27 @@ class MacroDriver:
         d.acc__saturate.value = int(f.saturate)
         d.acc__valid.value = 1
 
+    def _drive_fire(self, f: FireCmd) -> None:
+        if not f.fits_ports(self.cfg):
+            raise ValueError(f"fire command fields do not fit the port widths: {f}")
+        d, mb = self.dut, self.cfg.max_bits
+        d.fire__v_row.value = f.v_row
+        d.fire__bv.value = f.bv
+        d.fire__leak_mode.value = f.leak_mode
+        d.fire__leak.value = f.leak
+        d.fire__threshold.value = f.threshold & ((1 << mb) - 1)
+        d.fire__theta_src.value = int(f.theta_src)
+        d.fire__theta_row.value = f.theta_row
+        d.fire__soft_reset.value = int(f.soft_reset)
+        d.fire__col_en.value = to_int(f.col_en)
+        d.fire__valid.value = 1
+
+    async def fire(self, f: FireCmd) -> tuple[int, np.ndarray, bool]:
+        """Issue one fire pass and await ``done``: ``(cycles, spikes, error)``."""
+        self._drive_fire(f)
+        cycles, spikes, error = await self._complete("fire", "spikes")
+        return cycles, spikes, error
+
     async def accumulate(self, f: AccFields) -> tuple[int, np.ndarray, bool]:
         """Issue one command (the macro must be idle) and await ``done``.
 
@@ -159,22 +245,27 @@ class MacroDriver:
         the issue cycle to the last cycle of the operation (the golden formula's meaning):
         ``(t_done - t_accept) / period + 1``.
         """
+        self._drive(f)
+        return await self._complete("acc", "overflow")
+
+    async def _complete(self, port: str, result: str) -> tuple[int, np.ndarray, bool]:
         from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
         from cocotb.utils import get_sim_time
 
         d = self.dut
-        self._drive(f)
+        valid, done = getattr(d, f"{port}__valid"), getattr(d, f"{port}__done")
+        res, err = getattr(d, f"{port}__{result}"), getattr(d, f"{port}__error")
         await RisingEdge(d.clk)                     # accepted here: the macro is idle
         t0 = get_sim_time("ns")
-        d.acc__valid.value = 0
+        valid.value = 0
         await ReadOnly()
-        if int(d.acc__done.value):                  # rejected in the issue cycle
-            overflow, error = int(d.acc__overflow.value), int(d.acc__error.value)
+        if int(done.value):                         # rejected in the issue cycle
+            value, error = int(res.value), int(err.value)
             await FallingEdge(d.clk)                # leave the read-only phase
             t1 = t0
         else:
-            await RisingEdge(d.acc__done)
+            await RisingEdge(done)
             t1 = get_sim_time("ns")
-            overflow, error = int(d.acc__overflow.value), int(d.acc__error.value)
+            value, error = int(res.value), int(err.value)
         cycles = round((t1 - t0) / self.PERIOD_NS) + 1
-        return cycles, to_bits_vec(overflow, self.cfg.cols).astype(bool), bool(error)
+        return cycles, to_bits_vec(value, self.cfg.cols).astype(bool), bool(error)

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from flexspim.config import MacroConfig, Operand, signed_range
-from flexspim.golden.cycles import accumulate_cycles
+from flexspim.golden.cycles import accumulate_cycles, fire_cycles
 from flexspim.golden.macro import MacroModel
 
 try:
@@ -62,6 +62,32 @@ class Checker:
         if check_rows:
             for r in range(op.v_row, op.v_row + op.bv):
                 await self.compare_row(r, tag)
+
+    async def fire(self, f, check_rows=True):
+        cfg = self.golden.config
+        try:
+            op = f.golden_op()
+            op.check_fits(cfg)
+        except ValueError as e:
+            op, why = None, str(e)
+        cycles, spikes, error = await self.drv.fire(f)
+        tag = f"op {self.n} {f._replace(col_en=None)}"
+        self.n += 1
+        if op is None:
+            assert error, f"{tag}: invalid ({why}) but the DUT did not flag an error"
+            assert cycles == 1, f"{tag}: rejected command took {cycles} cycles, not 1"
+            return
+        assert not error, f"{tag}: valid command flagged as an error"
+        before = self.golden.peek(Operand(op.v_row, op.layer.bv))
+        want = self.golden.fire(op, col_mask=f.col_en.astype(bool))
+        assert cycles == want.cycles == fire_cycles(op.layer), (
+            f"{tag}: {cycles} cycles, golden {want.cycles}")
+        bad = np.flatnonzero(spikes != want.spikes)
+        assert bad.size == 0, (f"{tag}: spike of column {bad[0]} is {spikes[bad[0]]}, golden "
+                               f"{want.spikes[bad[0]]} (V before: {before[bad[0]]})")
+        if check_rows:
+            for r in range(op.v_row, op.v_row + op.layer.bv):
+                await self.compare_row(r, f"{tag} (V before: {before})")
 
     async def compare_row(self, r, tag):
         got = await self.drv.read_row(r)
@@ -164,6 +190,61 @@ if cocotb is not None:
                     fields(0, 1, [1, 1], 1, True)):               # duplicate slots
             if bad.fits_ports(cfg):
                 await chk.accumulate(bad)
+        await chk.compare_array("after the directed cases")
+
+    @cocotb.test()
+    async def macro_fire_random(dut):
+        """Fire passes (all leak modes, both resets, register and array thresholds, 5%
+        invalid) interleaved with accumulates, back to back."""
+        from flexspim.testbench.macro_driver import random_accumulate, random_fire
+
+        cfg, rng, trials, drv, golden, chk = await _bring_up(dut)
+        for t in range(trials):
+            if rng.random() < 0.3:
+                await chk.accumulate(random_accumulate(rng, cfg), check_rows=False)
+            await chk.fire(random_fire(rng, cfg, invalid_rate=0.05), check_rows=t % 3 == 0)
+            if t % 25 == 24:
+                await chk.compare_array(f"after op {t}")
+        await chk.compare_array("at the end")
+
+    @cocotb.test()
+    async def macro_fire_directed(dut):
+        """Fire corners: leak crossing zero both ways, 0 staying 0, shift leak of negative
+        values and by 0, V == theta, negative thresholds with soft reset (overflow), per-neuron
+        thresholds, 1-bit potentials, no enabled column."""
+        from flexspim.testbench.macro_driver import FireCmd
+
+        cfg, rng, trials, drv, golden, chk = await _bring_up(dut)
+        cols = cfg.cols
+        ones = np.ones(cols, dtype=np.uint8)
+
+        async def case(bv, values, mode, leak, theta, soft, thetas=None):
+            if bv > cfg.max_bits or (thetas is not None and 2 * bv > cfg.rows):
+                return
+            for start in range(0, len(values), cols):   # narrow macros: several passes
+                chunk = (list(values[start:start + cols]) * cols)[:cols]
+                golden.load(Operand(0, bv), chunk)
+                rows = list(range(bv))
+                if thetas is not None:
+                    tchunk = (list(thetas[start:start + cols]) * cols)[:cols]
+                    golden.load(Operand(bv, bv), tchunk)
+                    rows += list(range(bv, 2 * bv))
+                await chk.sync_rows(rows)
+                await chk.fire(FireCmd(0, bv, mode, leak, theta, thetas is not None,
+                                       bv if thetas is not None else 0, soft, ones))
+
+        for soft in (False, True):
+            await case(8, [10, 3, 2, 0, -2, -3, -10, -128, 127], 1, 3, 127, soft)  # sub leak
+            await case(8, [100, 3, 1, 0, -1, -3, -128, 126], 2, 1, 127, soft)      # shift 1
+            await case(8, [100, -128, 5], 2, 0, 127, soft)                         # shift 0
+            await case(8, [126, -1, -128], 2, 7, 127, soft)                        # shift 7
+            await case(8, [9, 10, 11, -128, 127], 0, 0, 10, soft)                  # V == theta
+            await case(8, [127, 0, -6, -128], 0, 0, -5, soft)                      # theta < 0
+            await case(8, [127, 0, -6, -128], 0, 0, -128, soft)                    # theta = min
+            await case(4, [3, 3, -8, 7], 0, 0, 0, soft, thetas=[3, 4, -8, -1])     # per neuron
+            await case(1, [0, -1], 0, 0, 0, soft)                                  # 1-bit V
+            await case(1, [0, -1], 0, 0, -1, soft)
+        await chk.fire(FireCmd(0, 1, 0, 0, 0, False, 0, False, np.zeros(cols, np.uint8)))
         await chk.compare_array("after the directed cases")
 
     @cocotb.test()
