@@ -26,7 +26,7 @@ from typing import Any, Iterable
 __all__ = [
     "MAX_ROWS", "MAX_COLS", "MAX_BATCH", "MAX_BITS",
     "LEAK_MODES", "RESET_MODES", "THRESHOLD_SOURCES",
-    "MacroConfig", "LayerConfig", "Operand", "AccumulateOp", "FireOp",
+    "MacroConfig", "LayerConfig", "Operand", "AccumulateOp", "FireOp", "CoreConfig", "FCLayout",
     "check_disjoint", "signed_range", "digest",
 ]
 
@@ -334,3 +334,103 @@ class FireOp(_Config):
             t = Operand(self.theta_row, self.layer.bv)
             t.check_fits(macro, "theta_row")
             check_disjoint([("v_row", v), ("theta_row", t)])
+
+
+@dataclass(frozen=True)
+class CoreConfig(_Config):
+    """Geometry of a neuron core (one macro + event FIFO + controller), fixed at generation.
+
+    Attributes:
+        macro: the macro's geometry.
+        fifo_depth: input event FIFO depth, 1..4096. When it is full the input stream is
+            back-pressured (``ready`` low); nothing is dropped.
+        index_bits: width of an event's neuron/source index, 1..24: a layer can have up to
+            ``2**index_bits`` inputs and outputs.
+    """
+
+    macro: MacroConfig
+    fifo_depth: int = 16
+    index_bits: int = 16
+
+    def __post_init__(self):
+        if isinstance(self.macro, dict):
+            object.__setattr__(self, "macro", MacroConfig.from_dict(self.macro))
+        if not isinstance(self.macro, MacroConfig):
+            raise ValueError(f"`macro` must be a MacroConfig, not {self.macro!r}")
+        _check_int("fifo_depth", self.fifo_depth, 1, 4096)
+        _check_int("index_bits", self.index_bits, 1, 24)
+
+
+@dataclass(frozen=True)
+class FCLayout(_Config):
+    """Where a fully connected layer lives in one macro (written to the core's registers).
+
+    Output neuron ``j`` is column ``j % cols`` of neuron slot ``j // cols``. For slot ``s``:
+    the potential is at row ``v_base + s * v_stride`` (``bv`` rows), the per-neuron threshold
+    (threshold_source "array") at ``theta_base + s * v_stride``, and the weight of input
+    ``i`` at ``w_base + s * w_stride + i * bw`` (``bw`` rows). `check` rejects layouts whose
+    operands leave the array or share a row.
+    """
+
+    n_in: int
+    n_out: int
+    v_base: int
+    v_stride: int
+    w_base: int
+    w_stride: int
+    theta_base: int = 0
+
+    def __post_init__(self):
+        for name in ("n_in", "n_out"):
+            _check_int(name, getattr(self, name), 1, 1 << 24)
+        for name in ("v_base", "v_stride", "w_base", "w_stride", "theta_base"):
+            _check_int(name, getattr(self, name), 0, MAX_ROWS * 64)
+
+    def slots(self, macro: MacroConfig) -> int:
+        return -(-self.n_out // macro.cols)
+
+    def operands(self, macro: MacroConfig, layer: LayerConfig) -> list[tuple[str, Operand]]:
+        out = []
+        for s in range(self.slots(macro)):
+            out.append((f"V of slot {s}", (self.v_base + s * self.v_stride, layer.bv)))
+            if layer.threshold_source == "array":
+                out.append((f"threshold of slot {s}",
+                            (self.theta_base + s * self.v_stride, layer.bv)))
+            out.append((f"weights of slot {s}",
+                        (self.w_base + s * self.w_stride, self.n_in * layer.bw)))
+        return out
+
+    def check(self, core: CoreConfig, layer: LayerConfig) -> None:
+        """Raise `ValueError` unless the layer fits the core as laid out."""
+        macro = core.macro
+        layer.check_fits(macro)
+        lim = 1 << core.index_bits
+        _check_int("n_in", self.n_in, 1, lim)
+        _check_int("n_out", self.n_out, 1, lim)
+        spans = []
+        for name, (row, bits) in self.operands(macro, layer):
+            if row + bits > macro.rows:
+                raise ValueError(f"`{name}` needs rows {row}..{row + bits - 1} but the array "
+                                 f"has rows 0..{macro.rows - 1}")
+            spans.append((row, row + bits, name))
+        spans.sort()
+        for (a0, a1, na), (b0, b1, nb) in zip(spans, spans[1:]):
+            if b0 < a1:
+                raise ValueError(f"`{na}` (rows {a0}..{a1 - 1}) overlaps `{nb}` "
+                                 f"(rows {b0}..{b1 - 1}); operands must not share rows")
+
+    @classmethod
+    def packed(cls, core: CoreConfig, layer: LayerConfig, n_in: int, n_out: int) -> "FCLayout":
+        """The densest layout: all potentials (and thresholds), then the weight blocks."""
+        macro = core.macro
+        per_v = layer.bv * (2 if layer.threshold_source == "array" else 1)
+        slots = -(-n_out // macro.cols)
+        lay = cls(n_in=n_in, n_out=n_out, v_base=0, v_stride=per_v, theta_base=layer.bv,
+                  w_base=slots * per_v, w_stride=n_in * layer.bw)
+        need = slots * (per_v + n_in * layer.bw)
+        if need > macro.rows:
+            raise ValueError(f"a {n_in} -> {n_out} layer at bw={layer.bw}, bv={layer.bv} needs "
+                             f"{need} rows ({slots} slots of {macro.cols} columns); the array "
+                             f"has {macro.rows}")
+        lay.check(core, layer)
+        return lay

@@ -1,0 +1,142 @@
+"""Core-level golden model: one fully connected layer on one macro, driven by events.
+
+This is what the neuron core RTL (`flexspim.hdl.core`) does, step by step, on top of the
+level-2 `MacroModel`; its results must equal the level-1 network reference (a test checks it).
+
+Controller behaviour (the RTL's, exactly):
+
+* Input events are handled in arrival order with the batching rule (`golden.batching`). A
+  batch runs as soon as it holds ``P`` events, when the next event repeats one of its sources,
+  or at a tick. A partial batch is **never** closed by idle time, so results do not depend
+  on input timing; an open batch at the end of a stream stays pending (a later event or tick
+  runs it), which is where this model differs from level 1 (which integrates the tail).
+* A batch runs one accumulate per neuron slot ``s`` (ascending), on the slot's potential
+  with the weights ``w_base + s * w_stride + source * bw`` and the slot's columns enabled
+  (the last slot may be partial: columns ``>= n_out - s * cols`` are disabled).
+* A tick fires every slot (ascending) and emits the slot's spikes as output events
+  ``s * cols + c`` in ascending ``c``, then one tick: output indices ascend within a step.
+* An input event whose source is ``>= n_in`` is dropped and counted in ``errors``;
+  so is a macro command the macro rejects (only possible with a layout that `FCLayout.check`
+  would refuse, since addresses are computed from the registers).
+
+Work cycles (the RTL's ``CYCLES`` status counter counts the same thing; cycles spent waiting
+for input or for the output stream are not work):
+
+* 1 per input event taken from the FIFO (source, dropped source, or tick);
+* 1 to close a batch that is not full (before a repeated source or a tick);
+* per accumulate or fire command: its macro cycles (`golden.cycles`) + 1 (the cycle in which
+  the controller sees ``done``); a command the macro rejects costs 2;
+* per fired slot: 1 per output spike + 1 to finish the slot; per tick: 1 to send it.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from flexspim.config import AccumulateOp, CoreConfig, FCLayout, FireOp, LayerConfig, Operand
+
+from .batching import TICK
+from .macro import MacroModel
+from .network import FCLayer
+
+__all__ = ["CoreModel", "CoreRun"]
+
+
+class CoreRun(NamedTuple):
+    events: np.ndarray     # output event stream (neuron indices, TICK)
+    cycles: int            # controller work cycles
+    batches: int           # accumulate batches run (each = one accumulate per slot)
+    errors: int            # dropped input events + rejected macro commands
+
+
+class CoreModel:
+    """One layer on one core; state (array, open batch, counters) persists across `run`."""
+
+    def __init__(self, core: CoreConfig, layer: LayerConfig, layout: FCLayout):
+        if not isinstance(core, CoreConfig):
+            raise ValueError(f"`core` must be a CoreConfig, not {core!r}")
+        layout.check(core, layer)
+        self.core, self.layer, self.layout = core, layer, layout
+        self.macro = MacroModel(core.macro)
+        self.open: list[int] = []
+        cols = core.macro.cols
+        self.slots = layout.slots(core.macro)
+        self.masks = [np.arange(cols) < layout.n_out - s * cols for s in range(self.slots)]
+
+    # -- loading (row-port traffic in the hardware) ----------------------------------------
+    def load(self, fc: FCLayer) -> None:
+        """Write the layer's weights (and thresholds) and zero its potentials."""
+        L, lay, cols = self.layer, self.layout, self.core.macro.cols
+        if fc.weights.shape != (lay.n_out, lay.n_in):
+            raise ValueError(f"`weights` must have shape ({lay.n_out}, {lay.n_in}), not "
+                             f"{fc.weights.shape}")
+        if fc.config != L:
+            raise ValueError("the FCLayer's config differs from the core's layer config")
+        for s in range(self.slots):
+            cols_s = np.zeros((lay.n_in, cols), dtype=np.int64)
+            n = int(self.masks[s].sum())
+            cols_s[:, :n] = fc.weights[s * cols:s * cols + n].T
+            for i in range(lay.n_in):
+                self.macro.load(Operand(lay.w_base + s * lay.w_stride + i * L.bw, L.bw),
+                                cols_s[i])
+            self.macro.load(Operand(lay.v_base + s * lay.v_stride, L.bv), np.zeros(cols))
+            if L.threshold_source == "array":
+                th = np.zeros(cols, dtype=np.int64)
+                th[:n] = fc.thresholds[s * cols:s * cols + n]
+                self.macro.load(Operand(lay.theta_base + s * lay.v_stride, L.bv), th)
+
+    def potentials(self) -> np.ndarray:
+        """Membrane potentials of the layer's ``n_out`` neurons."""
+        L, lay, cols = self.layer, self.layout, self.core.macro.cols
+        v = [self.macro.peek(Operand(lay.v_base + s * lay.v_stride, L.bv))
+             for s in range(self.slots)]
+        return np.concatenate(v)[:lay.n_out]
+
+    # -- event processing ----------------------------------------------------------------
+    def _run_batch(self) -> tuple[int, int]:
+        L, lay = self.layer, self.layout
+        cycles = errors = 0
+        for s in range(self.slots):
+            op = AccumulateOp(lay.v_base + s * lay.v_stride, L.bv,
+                              tuple(lay.w_base + s * lay.w_stride + i * L.bw
+                                    for i in self.open), L.bw, L.saturate)
+            try:
+                cycles += self.macro.accumulate(op, col_mask=self.masks[s]).cycles + 1
+            except ValueError:
+                cycles, errors = cycles + 2, errors + 1
+        self.open = []
+        return cycles, errors
+
+    def run(self, events) -> CoreRun:
+        L, lay, P = self.layer, self.layout, self.core.macro.batch_max
+        cols = self.core.macro.cols
+        out: list[int] = []
+        cycles = batches = errors = 0
+        for e in np.asarray(events, dtype=np.int64).tolist():
+            if e != TICK and e >= lay.n_in:
+                cycles, errors = cycles + 1, errors + 1          # popped and dropped
+                continue
+            if (e == TICK or e in self.open) and self.open:
+                cycles += 1                                      # close the batch
+                c, err = self._run_batch()
+                cycles, errors, batches = cycles + c, errors + err, batches + 1
+            cycles += 1                                          # pop
+            if e != TICK:
+                self.open.append(e)
+                if len(self.open) == P:
+                    c, err = self._run_batch()
+                    cycles, errors, batches = cycles + c, errors + err, batches + 1
+                continue
+            for s in range(self.slots):
+                op = FireOp(lay.v_base + s * lay.v_stride, L,
+                            lay.theta_base + s * lay.v_stride
+                            if L.threshold_source == "array" else None)
+                res = self.macro.fire(op, col_mask=self.masks[s])
+                idx = np.flatnonzero(res.spikes)
+                out.extend((s * cols + idx).tolist())
+                cycles += res.cycles + 1 + len(idx) + 1
+            out.append(TICK)
+            cycles += 1
+        return CoreRun(np.asarray(out, dtype=np.int64), cycles, batches, errors)

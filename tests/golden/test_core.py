@@ -1,0 +1,93 @@
+"""Core golden model against the level-1 network reference, and its controller rules."""
+
+import numpy as np
+
+from flexspim.config import CoreConfig, FCLayout, LayerConfig, MacroConfig
+from flexspim.golden.batching import TICK
+from flexspim.golden.core import CoreModel
+from flexspim.golden.cycles import accumulate_cycles, fire_cycles
+from flexspim.golden.network import FCLayer, run_layer
+
+
+def random_case(rng, max_rows=96):
+    """A random layer that fits a random core (retries until it does)."""
+    while True:
+        P = int(rng.integers(1, 9))
+        cols = int(rng.integers(1, 17))
+        rows = int(rng.integers(8, max_rows + 1))
+        core = CoreConfig(MacroConfig(rows=rows, cols=cols, batch_max=P),
+                          fifo_depth=int(rng.integers(1, 9)), index_bits=10)
+        bv = int(rng.integers(2, 17))
+        bw = int(rng.integers(1, min(8, bv) + 1))
+        mode = str(rng.choice(["none", "sub", "shift"]))
+        leak = {"none": 0, "sub": int(rng.integers(0, 1 << (bv - 2) if bv > 2 else 2)),
+                "shift": int(rng.integers(0, bv))}[mode]
+        src = str(rng.choice(["register", "array"]))
+        hi = (1 << (bv - 1)) - 1
+        layer = LayerConfig(bw=bw, bv=bv, saturate=bool(rng.integers(0, 2)), leak_mode=mode,
+                            leak=leak, threshold=int(rng.integers(0, hi + 1) // 4),
+                            threshold_source=src, reset=str(rng.choice(["hard", "soft"])))
+        n_in = int(rng.integers(1, 12))
+        n_out = int(rng.integers(1, 3 * cols + 1))
+        try:
+            layout = FCLayout.packed(core, layer, n_in, n_out)
+        except ValueError:
+            continue
+        w = rng.integers(-(1 << (bw - 1)), 1 << (bw - 1), size=(n_out, n_in))
+        th = rng.integers(-(hi + 1) // 4, hi + 1, size=n_out) if src == "array" else None
+        return core, layer, layout, FCLayer(w, layer, th)
+
+
+def random_stream(rng, n_in, n, tick_rate=0.1):
+    ev = rng.integers(0, n_in, size=n)
+    ev[rng.random(n) < tick_rate] = TICK
+    return np.append(ev, TICK)          # end with a tick: nothing left pending
+
+
+def test_core_model_equals_network_reference(rng, regress):
+    for trial in range(150 if regress else 40):
+        core, layer, layout, fc = random_case(rng)
+        model = CoreModel(core, layer, layout)
+        model.load(fc)
+        ev = random_stream(rng, layout.n_in, int(rng.integers(1, 300)))
+        got = model.run(ev)
+        want, v = run_layer(fc, ev, core.macro.batch_max)
+        tag = f"trial {trial}: {core} {layer} {layout}"
+        assert got.events.tolist() == want.tolist(), tag
+        assert model.potentials().tolist() == v.tolist(), tag
+        assert got.errors == 0
+
+
+def test_out_of_range_sources_are_counted_not_applied():
+    core = CoreConfig(MacroConfig(rows=16, cols=2, batch_max=2))
+    layer = LayerConfig(bw=2, bv=4, threshold=1)
+    layout = FCLayout.packed(core, layer, 2, 2)
+    m = CoreModel(core, layer, layout)
+    m.load(FCLayer(np.array([[1, 1], [1, 1]]), layer))
+    run = m.run([0, 5, 7, TICK])
+    assert run.errors == 2 and run.events.tolist() == [0, 1, TICK]
+
+
+def test_open_batch_stays_pending_until_a_tick():
+    core = CoreConfig(MacroConfig(rows=16, cols=1, batch_max=4))
+    layer = LayerConfig(bw=2, bv=4, threshold=7)
+    layout = FCLayout.packed(core, layer, 3, 1)
+    m = CoreModel(core, layer, layout)
+    m.load(FCLayer(np.array([[1, 1, 1]]), layer))
+    assert m.run([0, 1]).batches == 0 and m.potentials().tolist() == [0]
+    assert m.run([TICK]).batches == 1 and m.potentials().tolist() == [2]
+
+
+def test_work_cycles_formula():
+    P = 2
+    core = CoreConfig(MacroConfig(rows=32, cols=4, batch_max=P))
+    layer = LayerConfig(bw=2, bv=6, threshold=1)
+    layout = FCLayout.packed(core, layer, 3, 6)            # two slots
+    m = CoreModel(core, layer, layout)
+    m.load(FCLayer(np.ones((6, 3), dtype=int), layer))
+    acc = accumulate_cycles(core.macro, 6, True) + 1
+    fire = fire_cycles(layer) + 1
+    # events 0,1 (full batch), 2 (closed by the tick), tick: all six neurons fire
+    run = m.run([0, 1, 2, TICK])
+    want = 2 + 2 * acc + 1 + 1 + 2 * acc + 1 + (fire + 4 + 1) + (fire + 2 + 1) + 1
+    assert run.cycles == want and run.events.tolist() == [0, 1, 2, 3, 4, 5, TICK]
