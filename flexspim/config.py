@@ -384,7 +384,7 @@ class FCLayout(_Config):
         for name in ("n_in", "n_out"):
             _check_int(name, getattr(self, name), 1, 1 << 24)
         for name in ("v_base", "v_stride", "w_base", "w_stride", "theta_base"):
-            _check_int(name, getattr(self, name), 0, MAX_ROWS * 64)
+            _check_int(name, getattr(self, name), 0, MAX_ROWS)
 
     def slots(self, macro: MacroConfig) -> int:
         return -(-self.n_out // macro.cols)
@@ -425,12 +425,12 @@ class FCLayout(_Config):
         macro = core.macro
         per_v = layer.bv * (2 if layer.threshold_source == "array" else 1)
         slots = -(-n_out // macro.cols)
-        lay = cls(n_in=n_in, n_out=n_out, v_base=0, v_stride=per_v, theta_base=layer.bv,
-                  w_base=slots * per_v, w_stride=n_in * layer.bw)
         need = slots * (per_v + n_in * layer.bw)
         if need > macro.rows:
             raise ValueError(f"a {n_in} -> {n_out} layer at bw={layer.bw}, bv={layer.bv} needs "
                              f"{need} rows ({slots} slots of {macro.cols} columns); the array "
                              f"has {macro.rows}")
+        lay = cls(n_in=n_in, n_out=n_out, v_base=0, v_stride=per_v, theta_base=layer.bv,
+                  w_base=slots * per_v, w_stride=n_in * layer.bw)
         lay.check(core, layer)
         return lay

@@ -1,0 +1,353 @@
+"""Neuron core: one macro running one fully connected layer from an address-event stream.
+
+Behaviour, cycle costs included, is specified by `flexspim.golden.core` (read its docstring):
+events are taken from an input FIFO in order, grouped into batches by the batching rule,
+each batch runs one accumulate per neuron slot, and a tick fires every slot and sends its
+spikes (ascending neuron index) and then a tick on the output stream.
+
+Configuration registers (``cfg`` bus, 32-bit data, word addresses) -- see `REGISTERS`. A write
+is taken when ``cfg.we`` and ``cfg.ready`` (the core is idle: nothing in the FIFO and the
+controller waiting for events); a value that does not fit its register, a write to a
+read-only or unknown address, sets the sticky error bit and counts in ``ERRORS`` instead of
+being truncated. Reads are combinational.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Cat, Const, Module, Signal
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.fifo import SyncFIFO
+from amaranth.lib.wiring import In, Out
+
+from flexspim.config import MAX_ROWS, CoreConfig
+
+from .lif import LEAK_NONE  # noqa: F401  (documents the leak_mode encoding of FLAGS)
+from .macro import CimMacro, RowPortSignature
+
+__all__ = ["EventLayout", "ConfigBusSignature", "REGISTERS", "NeuronCore", "register_values"]
+
+#: Width of the layout registers (bases and strides): any row of the largest array.
+ROW_REG_BITS = MAX_ROWS.bit_length()
+
+
+def EventLayout(index_bits: int) -> data.StructLayout:
+    """An address-event: ``index`` (bits ``0..index_bits-1``) and ``tick`` (the top bit)."""
+    return data.StructLayout({"index": index_bits, "tick": 1})
+
+
+class ConfigBusSignature(wiring.Signature):
+    """Register bus, seen from the core: ``addr`` (in, 5), ``wdata`` (in, 32), ``we`` (in, 1),
+    ``ready`` (out, 1: a write is taken at the clock edge), ``rdata`` (out, 32: register
+    ``addr``, combinationally)."""
+
+    def __init__(self):
+        super().__init__({"addr": In(5), "wdata": In(32), "we": In(1), "ready": Out(1),
+                          "rdata": Out(32)})
+
+
+def REGISTERS(core: CoreConfig) -> dict[str, tuple[int, int, str]]:
+    """Register map: name -> (address, width, access). ``rw`` registers hold layer settings
+    (`LayerConfig` and `FCLayout` fields); ``ro`` ones are status counters (32-bit, wrap).
+
+    FLAGS bits: 0 saturate, 2..1 leak_mode (0 none, 1 sub, 2 shift), 3 soft reset,
+    4 threshold from the array. THRESHOLD is two's complement in ``max_bits`` bits.
+    STATUS (read): bit 0 idle, bit 1 sticky error; writing bit 1 clears the error, bit 2
+    clears the counters.
+    """
+    m = core.macro
+    ib = core.index_bits
+    return {
+        "STATUS": (0, 3, "rw"),
+        "BV": (1, m.bits_width, "rw"), "BW": (2, m.bits_width, "rw"),
+        "FLAGS": (3, 5, "rw"), "LEAK": (4, m.max_bits, "rw"),
+        "THRESHOLD": (5, m.max_bits, "rw"),
+        "N_IN": (6, ib + 1, "rw"), "N_OUT": (7, ib + 1, "rw"),
+        "V_BASE": (8, ROW_REG_BITS, "rw"), "V_STRIDE": (9, ROW_REG_BITS, "rw"),
+        "THETA_BASE": (10, ROW_REG_BITS, "rw"), "W_BASE": (11, ROW_REG_BITS, "rw"),
+        "W_STRIDE": (12, ROW_REG_BITS, "rw"),
+        "EVENTS_IN": (16, 32, "ro"), "SPIKES_OUT": (17, 32, "ro"), "TICKS": (18, 32, "ro"),
+        "BATCHES": (19, 32, "ro"), "ERRORS": (20, 32, "ro"), "CYCLES": (21, 32, "ro"),
+    }
+
+
+class NeuronCore(wiring.Component):
+    """Ports:
+
+    * ``ev_in``: in, stream of `EventLayout` (``valid``/``ready``/``payload``): input events.
+    * ``ev_out``: out, stream of `EventLayout`: output spikes and ticks.
+    * ``cfg``: `ConfigBusSignature`; ``row``: the macro's `RowPortSignature` (loading
+      weights, reading potentials), whose ``ready`` is high only while the core is idle.
+    * ``idle``: out, 1 (see ``cfg``); ``error``: out, 1 (the sticky error bit).
+    """
+
+    def __init__(self, config: CoreConfig):
+        if not isinstance(config, CoreConfig):
+            raise ValueError(f"`config` must be a CoreConfig, not {config!r}")
+        self.config = config
+        ev = stream.Signature(EventLayout(config.index_bits))
+        super().__init__({
+            "ev_in": In(ev),
+            "ev_out": Out(ev),
+            "cfg": Out(ConfigBusSignature()),
+            "row": Out(RowPortSignature(config.macro)),
+            "idle": Out(1),
+            "error": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        core = self.config
+        mc = core.macro
+        cols, P, aw, ib = mc.cols, mc.batch_max, mc.row_addr_width, core.index_bits
+        m.submodules.macro = macro = CimMacro(mc)
+        m.submodules.fifo = fifo = SyncFIFO(width=ib + 1, depth=core.fifo_depth)
+
+        # -- input FIFO: back-pressure when full ------------------------------------------
+        m.d.comb += [fifo.w_data.eq(self.ev_in.payload.as_value()),
+                     fifo.w_en.eq(self.ev_in.valid), self.ev_in.ready.eq(fifo.w_rdy)]
+        head = data.View(EventLayout(ib), fifo.r_data)
+
+        # -- registers ----------------------------------------------------------------------
+        regs = REGISTERS(core)
+        r = {name: Signal(w, name=f"reg_{name.lower()}")
+             for name, (_, w, acc) in regs.items() if acc == "rw" and name != "STATUS"}
+        cnt = {name: Signal(32, name=f"cnt_{name.lower()}")
+               for name, (_, _, acc) in regs.items() if acc == "ro"}
+        sticky = Signal()
+        m.d.comb += self.error.eq(sticky)
+        saturate, leak_mode = r["FLAGS"][0], r["FLAGS"][1:3]
+        soft, theta_src = r["FLAGS"][3], r["FLAGS"][4]
+
+        idle = Signal()
+        m.d.comb += [self.idle.eq(idle), self.cfg.ready.eq(idle)]
+        with m.Switch(self.cfg.addr):
+            for name, (addr, w, acc) in regs.items():
+                with m.Case(addr):
+                    if name == "STATUS":
+                        m.d.comb += self.cfg.rdata.eq(Cat(idle, sticky))
+                    else:
+                        src = r[name] if acc == "rw" else cnt[name]
+                        m.d.comb += self.cfg.rdata.eq(src)
+        cfg_err = Signal()
+        clear_cnt = Signal()                       # applied last: it wins over increments
+        with m.If(self.cfg.we & idle):
+            with m.Switch(self.cfg.addr):
+                for name, (addr, w, acc) in regs.items():
+                    with m.Case(addr):
+                        if name == "STATUS":
+                            with m.If(self.cfg.wdata[1]):
+                                m.d.sync += sticky.eq(0)
+                            m.d.comb += clear_cnt.eq(self.cfg.wdata[2])
+                        elif acc == "ro":
+                            m.d.comb += cfg_err.eq(1)
+                        elif name == "THRESHOLD":   # signed: upper bits copy the sign
+                            top = self.cfg.wdata[w - 1:]
+                            with m.If((top == 0) | (top == (1 << (33 - w)) - 1)):
+                                m.d.sync += r[name].eq(self.cfg.wdata)
+                            with m.Else():
+                                m.d.comb += cfg_err.eq(1)
+                        else:
+                            with m.If(self.cfg.wdata[w:] == 0):
+                                m.d.sync += r[name].eq(self.cfg.wdata)
+                            with m.Else():
+                                m.d.comb += cfg_err.eq(1)
+                with m.Default():
+                    m.d.comb += cfg_err.eq(1)
+
+        # -- row port: the host's, while idle ------------------------------------------------
+        m.d.comb += [
+            macro.row.addr.eq(self.row.addr), macro.row.wdata.eq(self.row.wdata),
+            macro.row.wmask.eq(self.row.wmask), macro.row.we.eq(self.row.we & idle),
+            self.row.rdata.eq(macro.row.rdata), self.row.ready.eq(idle & macro.row.ready),
+        ]
+
+        # -- batch buffer: weight offsets (source * bw) of the open batch --------------------
+        off_w = ib + mc.bits_width
+        offs = [Signal(off_w, name=f"off{i}") for i in range(P)]
+        count = Signal(range(P + 1))
+        head_off = Signal(off_w)
+        m.d.comb += head_off.eq(head.index * r["BW"])
+        dup = Signal()
+        m.d.comb += dup.eq(Cat(*[(i < count) & (offs[i] == head_off)
+                                 for i in range(P)]).any())
+
+        # -- slot loop state: addresses of slot s, computed without wrapping --------------
+        sw = ROW_REG_BITS + ib + 2
+        slot_v, slot_t, slot_w = Signal(sw), Signal(sw), Signal(sw)
+        slot_base = Signal(ib + 2)                 # s * cols, the slot's first neuron
+        rem = Signal(ib + 2)
+        m.d.comb += rem.eq(r["N_OUT"] - slot_base)
+        mask = Signal(cols)
+        m.d.comb += mask.eq(Cat(*[rem > c for c in range(cols)]))
+        last_slot = Signal()
+        m.d.comb += last_slot.eq(slot_base + cols >= r["N_OUT"])
+
+        def first_slot():
+            return [slot_v.eq(r["V_BASE"]), slot_t.eq(r["THETA_BASE"]),
+                    slot_w.eq(r["W_BASE"]), slot_base.eq(0)]
+
+        def next_slot():
+            return [slot_v.eq(slot_v + r["V_STRIDE"]), slot_t.eq(slot_t + r["V_STRIDE"]),
+                    slot_w.eq(slot_w + r["W_STRIDE"]), slot_base.eq(slot_base + cols)]
+
+        # macro command fields
+        w_full = [Signal(sw, name=f"w_full{i}") for i in range(P)]
+        for i in range(P):
+            m.d.comb += w_full[i].eq(slot_w + offs[i])
+        acc_in_range = Signal()
+        m.d.comb += acc_in_range.eq((slot_v < mc.rows) & Cat(
+            *[(i >= count) | (w_full[i] < mc.rows) for i in range(P)]).all())
+        fire_in_range = Signal()
+        m.d.comb += fire_in_range.eq((slot_v < mc.rows) & (~theta_src | (slot_t < mc.rows)))
+        m.d.comb += [
+            macro.acc.v_row.eq(slot_v), macro.acc.bv.eq(r["BV"]), macro.acc.bw.eq(r["BW"]),
+            macro.acc.w_rows.eq(Cat(*[w[:aw] for w in w_full])),
+            macro.acc.w_en.eq(Cat(*[i < count for i in range(P)])),
+            macro.acc.col_en.eq(mask), macro.acc.saturate.eq(saturate),
+            macro.fire.v_row.eq(slot_v), macro.fire.bv.eq(r["BV"]),
+            macro.fire.leak_mode.eq(leak_mode), macro.fire.leak.eq(r["LEAK"]),
+            macro.fire.threshold.eq(r["THRESHOLD"]), macro.fire.theta_src.eq(theta_src),
+            macro.fire.theta_row.eq(slot_t), macro.fire.soft_reset.eq(soft),
+            macro.fire.col_en.eq(mask),
+        ]
+
+        # -- output encoder: lowest remaining spike ------------------------------------------
+        pending = Signal(cols)
+        low = Signal(range(max(cols, 2)))
+        for c in reversed(range(cols)):
+            with m.If(pending[c]):
+                m.d.comb += low.eq(c)
+        out = data.View(EventLayout(ib), self.ev_out.payload)
+
+        work = Signal()                            # a work cycle (see golden.core)
+        with m.If(work):
+            m.d.sync += cnt["CYCLES"].eq(cnt["CYCLES"] + 1)
+        errors = Signal(2)
+        with m.If(errors.any() | cfg_err):
+            m.d.sync += [cnt["ERRORS"].eq(cnt["ERRORS"] + errors + cfg_err), sticky.eq(1)]
+        with m.If(self.ev_in.valid & self.ev_in.ready):
+            m.d.sync += cnt["EVENTS_IN"].eq(cnt["EVENTS_IN"] + 1)
+
+        with m.FSM(name="ctrl"):
+            with m.State("COLLECT"):
+                m.d.comb += idle.eq(~fifo.r_rdy)
+                with m.If(fifo.r_rdy):
+                    m.d.comb += work.eq(1)
+                    with m.If(head.tick):
+                        with m.If(count != 0):               # close the batch first
+                            m.d.sync += first_slot()
+                            m.next = "RUN_ISSUE"
+                        with m.Else():
+                            m.d.comb += fifo.r_en.eq(1)
+                            m.d.sync += first_slot()
+                            m.next = "FIRE_ISSUE"
+                    with m.Elif(head.index >= r["N_IN"]):    # dropped, counted
+                        m.d.comb += [fifo.r_en.eq(1), errors.eq(1)]
+                    with m.Elif(dup & (count != 0)):         # close the batch first
+                        m.d.sync += first_slot()
+                        m.next = "RUN_ISSUE"
+                    with m.Else():
+                        m.d.comb += fifo.r_en.eq(1)
+                        with m.Switch(count):
+                            for i in range(P):
+                                with m.Case(i):
+                                    m.d.sync += offs[i].eq(head_off)
+                        m.d.sync += count.eq(count + 1)
+                        with m.If(count + 1 == P):
+                            m.d.sync += first_slot()
+                            m.next = "RUN_ISSUE"
+
+            with m.State("RUN_ISSUE"):
+                m.d.comb += work.eq(1)
+                with m.If(acc_in_range):
+                    m.d.comb += macro.acc.valid.eq(1)
+                    m.next = "RUN_WAIT"
+                with m.Else():
+                    m.next = "RUN_ERR"
+
+            with m.State("RUN_ERR"):                  # an address left the array
+                m.d.comb += [work.eq(1), errors.eq(1)]
+                with m.If(last_slot):
+                    m.d.sync += [count.eq(0), cnt["BATCHES"].eq(cnt["BATCHES"] + 1)]
+                    m.next = "COLLECT"
+                with m.Else():
+                    m.d.sync += next_slot()
+                    m.next = "RUN_ISSUE"
+
+            with m.State("RUN_WAIT"):
+                m.d.comb += work.eq(1)
+                with m.If(macro.acc.done):
+                    m.d.comb += errors.eq(macro.acc.error)
+                    with m.If(last_slot):
+                        m.d.sync += [count.eq(0), cnt["BATCHES"].eq(cnt["BATCHES"] + 1)]
+                        m.next = "COLLECT"
+                    with m.Else():
+                        m.d.sync += next_slot()
+                        m.next = "RUN_ISSUE"
+
+            with m.State("FIRE_ISSUE"):
+                m.d.comb += work.eq(1)
+                with m.If(fire_in_range):
+                    m.d.comb += macro.fire.valid.eq(1)
+                    m.next = "FIRE_WAIT"
+                with m.Else():
+                    m.next = "FIRE_ERR"
+
+            with m.State("FIRE_ERR"):
+                m.d.comb += [work.eq(1), errors.eq(1)]
+                m.d.sync += pending.eq(0)
+                m.next = "ENCODE"
+
+            with m.State("FIRE_WAIT"):
+                m.d.comb += work.eq(1)
+                with m.If(macro.fire.done):
+                    m.d.comb += errors.eq(macro.fire.error)
+                    m.d.sync += pending.eq(Cat(macro.fire.spikes) & ~macro.fire.error
+                                           .replicate(cols))
+                    m.next = "ENCODE"
+
+            with m.State("ENCODE"):
+                with m.If(pending.any()):
+                    m.d.comb += [self.ev_out.valid.eq(1), out.index.eq(slot_base + low)]
+                    with m.If(self.ev_out.ready):
+                        m.d.comb += work.eq(1)
+                        m.d.sync += [pending.bit_select(low, 1).eq(0),
+                                     cnt["SPIKES_OUT"].eq(cnt["SPIKES_OUT"] + 1)]
+                with m.Else():
+                    m.d.comb += work.eq(1)
+                    with m.If(last_slot):
+                        m.next = "TICK_OUT"
+                    with m.Else():
+                        m.d.sync += next_slot()
+                        m.next = "FIRE_ISSUE"
+
+            with m.State("TICK_OUT"):
+                m.d.comb += [self.ev_out.valid.eq(1), out.tick.eq(1)]
+                with m.If(self.ev_out.ready):
+                    m.d.comb += work.eq(1)
+                    m.d.sync += cnt["TICKS"].eq(cnt["TICKS"] + 1)
+                    m.next = "COLLECT"
+
+        with m.If(clear_cnt):
+            m.d.sync += [c.eq(0) for c in cnt.values()]
+        return m
+
+
+def register_values(core: CoreConfig, layer, layout) -> dict[str, int]:
+    """Register contents for a `LayerConfig` and an `FCLayout` (validated together first).
+
+    Raises `ValueError` (from `FCLayout.check`) if the layer does not fit the core.
+    """
+    from flexspim.config import LEAK_MODES
+
+    layout.check(core, layer)
+    flags = (int(layer.saturate) | LEAK_MODES.index(layer.leak_mode) << 1
+             | int(layer.reset == "soft") << 3 | int(layer.threshold_source == "array") << 4)
+    mb = core.macro.max_bits
+    return {
+        "BV": layer.bv, "BW": layer.bw, "FLAGS": flags, "LEAK": layer.leak,
+        "THRESHOLD": layer.threshold & ((1 << mb) - 1),
+        "N_IN": layout.n_in, "N_OUT": layout.n_out,
+        "V_BASE": layout.v_base, "V_STRIDE": layout.v_stride,
+        "THETA_BASE": layout.theta_base, "W_BASE": layout.w_base, "W_STRIDE": layout.w_stride,
+    }

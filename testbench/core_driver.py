@@ -1,0 +1,212 @@
+"""cocotb driver for `flexspim.hdl.core.NeuronCore`: registers, row port, event streams.
+
+The event source inserts random idle cycles; the sink applies random back-pressure. Both
+sample handshakes mid-cycle (falling edge), so a transfer is recorded exactly when
+``valid & ready`` at a rising edge.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from flexspim.config import CoreConfig
+from flexspim.golden.batching import TICK
+from flexspim.hdl.core import REGISTERS, register_values
+
+from .macro_driver import to_bits_vec, to_int
+
+__all__ = ["CoreDriver", "random_fc_case", "random_events"]
+
+
+class CoreDriver:
+    PERIOD_NS = 10
+
+    def __init__(self, dut, core: CoreConfig):
+        self.dut, self.core = dut, core
+        self.regs = REGISTERS(core)
+        self.ib = core.index_bits
+
+    async def start(self) -> None:
+        from cocotb.clock import Clock
+
+        Clock(self.dut.clk, self.PERIOD_NS, unit="ns").start()
+        d = self.dut
+        for name in ("ev_in__valid", "ev_in__payload", "ev_out__ready", "cfg__addr",
+                     "cfg__wdata", "cfg__we", "row__addr", "row__wdata", "row__wmask",
+                     "row__we"):
+            getattr(d, name).value = 0
+        await self.reset()
+
+    async def reset(self) -> None:
+        from cocotb.triggers import RisingEdge
+
+        self.dut.rst.value = 1
+        await RisingEdge(self.dut.clk)
+        await RisingEdge(self.dut.clk)
+        self.dut.rst.value = 0
+
+    async def wait_idle(self) -> None:
+        from cocotb.triggers import FallingEdge, RisingEdge
+
+        while True:
+            await FallingEdge(self.dut.clk)
+            if int(self.dut.idle.value):
+                return
+            await RisingEdge(self.dut.clk)
+
+    # -- registers ------------------------------------------------------------------------
+    async def write_reg(self, name: str, value: int) -> None:
+        from cocotb.triggers import RisingEdge
+
+        d = self.dut
+        await self.wait_idle()
+        d.cfg__addr.value = self.regs[name][0] if name in self.regs else int(name)
+        d.cfg__wdata.value = value & 0xFFFFFFFF
+        d.cfg__we.value = 1
+        await RisingEdge(d.clk)
+        d.cfg__we.value = 0
+
+    async def read_reg(self, name: str) -> int:
+        from cocotb.triggers import FallingEdge, RisingEdge
+
+        self.dut.cfg__addr.value = self.regs[name][0]
+        await FallingEdge(self.dut.clk)
+        value = int(self.dut.cfg__rdata.value)
+        await RisingEdge(self.dut.clk)
+        return value
+
+    async def configure(self, layer, layout) -> None:
+        for name, value in register_values(self.core, layer, layout).items():
+            await self.write_reg(name, value)
+
+    async def counters(self) -> dict[str, int]:
+        return {n: await self.read_reg(n) for n, (_, _, acc) in self.regs.items()
+                if acc == "ro"}
+
+    # -- row port -------------------------------------------------------------------------
+    async def write_array(self, bits: np.ndarray) -> None:
+        from cocotb.triggers import RisingEdge
+
+        d = self.dut
+        await self.wait_idle()
+        for r in range(bits.shape[0]):
+            d.row__addr.value = r
+            d.row__wdata.value = to_int(bits[r])
+            d.row__wmask.value = (1 << bits.shape[1]) - 1
+            d.row__we.value = 1
+            await RisingEdge(d.clk)
+        d.row__we.value = 0
+
+    async def read_array(self) -> np.ndarray:
+        from cocotb.triggers import FallingEdge, RisingEdge
+
+        d, cols = self.dut, self.core.macro.cols
+        await self.wait_idle()
+        await RisingEdge(d.clk)
+        rows = []
+        for r in range(self.core.macro.rows):
+            d.row__addr.value = r
+            await FallingEdge(d.clk)
+            assert int(d.row__ready.value), "row port not ready while idle"
+            rows.append(to_bits_vec(int(d.row__rdata.value), cols))
+            await RisingEdge(d.clk)
+        return np.array(rows, dtype=np.uint8)
+
+    # -- event streams --------------------------------------------------------------------
+    def encode(self, e: int) -> int:
+        return 1 << self.ib if e == TICK else int(e)
+
+    def decode(self, payload: int) -> int:
+        return TICK if payload >> self.ib & 1 else payload & ((1 << self.ib) - 1)
+
+    async def send(self, events, rng: np.random.Generator, gap: float = 0.0) -> int:
+        """Drive ``events`` into ``ev_in``; idle cycles with probability ``gap`` between
+        them. Waits while the core back-pressures. Returns the number of transfers."""
+        from cocotb.triggers import FallingEdge, RisingEdge
+
+        d = self.dut
+        sent = 0
+        for e in events:
+            while gap and rng.random() < gap:
+                d.ev_in__valid.value = 0
+                await RisingEdge(d.clk)
+            d.ev_in__payload.value = self.encode(e)
+            d.ev_in__valid.value = 1
+            while True:
+                await FallingEdge(d.clk)
+                done = int(d.ev_in__ready.value)
+                await RisingEdge(d.clk)
+                if done:
+                    break
+            sent += 1
+        d.ev_in__valid.value = 0
+        return sent
+
+    async def receive(self, ticks: int, rng: np.random.Generator, stall: float = 0.0,
+                      out: list | None = None) -> list[int]:
+        """Collect output events until ``ticks`` ticks arrived; ``ready`` is low with
+        probability ``stall`` in each cycle."""
+        from cocotb.triggers import FallingEdge, RisingEdge
+
+        d = self.dut
+        out = [] if out is None else out
+        seen = 0
+        while seen < ticks:
+            d.ev_out__ready.value = int(not (stall and rng.random() < stall))
+            await FallingEdge(d.clk)
+            if int(d.ev_out__valid.value) and int(d.ev_out__ready.value):
+                e = self.decode(int(d.ev_out__payload.value))
+                out.append(e)
+                seen += e == TICK
+            await RisingEdge(d.clk)
+        d.ev_out__ready.value = 0
+        return out
+
+
+def random_fc_case(rng: np.random.Generator, core: CoreConfig, max_bw: int = 8,
+                   max_bv: int = 16):
+    """A random fully connected layer that fits ``core``: ``(layer, layout, FCLayer)``.
+
+    Draws resolutions (bw 1..max_bw, bv 2..max_bv), all leak/reset/threshold modes, saturate
+    or wrap, then the largest sizes that fit, shrunk at random.
+    """
+    from flexspim.config import FCLayout, LayerConfig
+    from flexspim.golden.network import FCLayer
+
+    mc = core.macro
+    for _ in range(1000):
+        bv = int(rng.integers(2, min(max_bv, mc.max_bits) + 1))
+        bw = int(rng.integers(1, min(max_bw, bv) + 1))
+        mode = str(rng.choice(["none", "sub", "shift"]))
+        hi = (1 << (bv - 1)) - 1
+        leak = {"none": 0, "sub": int(rng.integers(0, max(1, hi // 8) + 1)),
+                "shift": int(rng.integers(0, bv))}[mode]
+        src = str(rng.choice(["register", "array"]))
+        layer = LayerConfig(bw=bw, bv=bv, saturate=bool(rng.integers(0, 2)), leak_mode=mode,
+                            leak=leak, threshold=int(rng.integers(-(hi // 8), hi // 2 + 1)),
+                            threshold_source=src, reset=str(rng.choice(["hard", "soft"])))
+        n_out = int(rng.integers(1, 3 * mc.cols + 1))
+        slots = -(-n_out // mc.cols)
+        per_v = bv * (2 if src == "array" else 1)
+        room = mc.rows // slots - per_v
+        if room < bw:
+            continue
+        n_in = int(rng.integers(1, min(room // bw, (1 << core.index_bits) - 1) + 1))
+        layout = FCLayout.packed(core, layer, n_in, n_out)
+        w = rng.integers(-(1 << (bw - 1)), 1 << (bw - 1), size=(n_out, n_in))
+        th = rng.integers(-(hi // 8), hi // 2 + 1, size=n_out) if src == "array" else None
+        return layer, layout, FCLayer(w, layer, th)
+    raise ValueError(f"no layer fits {core}")
+
+
+def random_events(rng: np.random.Generator, n_in: int, n: int, tick_rate: float = 0.05,
+                  bad_rate: float = 0.0, repeat_rate: float = 0.2) -> np.ndarray:
+    """``n`` events ending with a tick: sources (some repeated back to back, some out of
+    range with ``bad_rate``) and ticks."""
+    ev = rng.integers(0, n_in, size=n)
+    rep = rng.random(n) < repeat_rate
+    rep[0] = False
+    ev[rep] = ev[np.flatnonzero(rep) - 1]
+    ev[rng.random(n) < bad_rate] = n_in + rng.integers(0, 3)
+    ev[rng.random(n) < tick_rate] = TICK
+    return np.append(ev, TICK)
