@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 
-from flexspim.config import AccumulateOp, LayerConfig, MacroConfig, Operand
+from flexspim.config import AccumulateOp, LayerConfig, MacroConfig
 from flexspim.golden.batching import TICK
 from flexspim.golden.macro import MacroModel
 from flexspim.golden.network import FCLayer, run_layer

@@ -2,7 +2,8 @@
 
 Per geometry (P=8): Amaranth-to-Verilog conversion time, Verilator build time (fresh folder,
 ccache disabled), simulated clock cycles per wall-clock second under cocotb while running
-back-to-back saturating accumulates (bv=16 and bw=8 where they fit, all P slots), and the cycles one accumulate
+back-to-back saturating accumulates (bv=16 and bw=8 where they fit, all P
+slots), and the cycles one accumulate
 took in simulation next to the golden formula. ``--geometries 16,64,128`` chooses sizes;
 ``--build-only 256`` only converts and builds.
 """
@@ -74,7 +75,8 @@ def main() -> int:
     print("|---|---|---|---|---|---|---|---|")
     for r in rows:
         cps = f"{r['cycles_per_s']:,.0f}" if r["cycles_per_s"] else "(build only)"
-        print(f"| {r['geometry']} | {r['P']} | {r['bv']}/{r['bw']} | {r['convert_s']:.2f} | {r['build_s']:.1f} | "
+        print(f"| {r['geometry']} | {r['P']} | {r['bv']}/{r['bw']} | {r['convert_s']:.2f} | "
+              f"{r['build_s']:.1f} | "
               f"{cps} | {','.join(map(str, r['cycles_per_op']))} | {r['formula']} |")
     return 0
 

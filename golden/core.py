@@ -89,7 +89,7 @@ class CoreModel:
 
     def potentials(self) -> np.ndarray:
         """Membrane potentials of the layer's ``n_out`` neurons."""
-        L, lay, cols = self.layer, self.layout, self.core.macro.cols
+        L, lay = self.layer, self.layout
         v = [self.macro.peek(Operand(lay.v_base + s * lay.v_stride, L.bv))
              for s in range(self.slots)]
         return np.concatenate(v)[:lay.n_out]

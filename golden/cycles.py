@@ -35,7 +35,8 @@ from __future__ import annotations
 
 from flexspim.config import LayerConfig, MacroConfig
 
-__all__ = ["ISSUE_CYCLES", "ROW_CYCLES", "accumulate_cycles", "fire_cycles", "leak_cycles", "reset_cycles"]
+__all__ = ["ISSUE_CYCLES", "ROW_CYCLES", "accumulate_cycles", "fire_cycles", "leak_cycles",
+           "reset_cycles"]
 
 ROW_CYCLES = 1
 ISSUE_CYCLES = 1

@@ -14,14 +14,13 @@ being truncated. Reads are combinational.
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Const, Module, Signal
+from amaranth.hdl import Cat, Module, Signal
 from amaranth.lib import data, stream, wiring
-from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
 
 from flexspim.config import MAX_ROWS, CoreConfig
 
-from .lif import LEAK_NONE  # noqa: F401  (documents the leak_mode encoding of FLAGS)
+from .fifo import EventFIFO
 from .macro import CimMacro, RowPortSignature
 
 __all__ = ["EventLayout", "ConfigBusSignature", "REGISTERS", "NeuronCore", "register_values"]
@@ -100,7 +99,7 @@ class NeuronCore(wiring.Component):
         mc = core.macro
         cols, P, aw, ib = mc.cols, mc.batch_max, mc.row_addr_width, core.index_bits
         m.submodules.macro = macro = CimMacro(mc)
-        m.submodules.fifo = fifo = SyncFIFO(width=ib + 1, depth=core.fifo_depth)
+        m.submodules.fifo = fifo = EventFIFO(width=ib + 1, depth=core.fifo_depth)
 
         # -- input FIFO: back-pressure when full ------------------------------------------
         m.d.comb += [fifo.w_data.eq(self.ev_in.payload.as_value()),

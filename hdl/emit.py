@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from amaranth.back import verilog
+from amaranth.hdl import Value
 from amaranth.lib import wiring
 
 __all__ = ["LINT_WAIVERS", "to_verilog", "port_list", "tool_versions", "write_design"]
@@ -32,7 +33,7 @@ def port_list(component: wiring.Component) -> list[dict[str, Any]]:
     for path, member, value in component.signature.flatten(component):
         ports.append({"name": "__".join(str(p) for p in path),
                       "direction": "input" if member.flow == wiring.In else "output",
-                      "width": len(value)})
+                      "width": len(Value.cast(value))})
     return ports
 
 

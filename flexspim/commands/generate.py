@@ -1,7 +1,9 @@
-"""``flexspim generate``: Verilog of a macro plus ``manifest.json``.
+"""``flexspim generate``: Verilog of a macro or a neuron core, plus ``manifest.json``.
 
 Every parameter is validated before anything is written: a bad value prints one line naming
 the parameter, the value and the allowed range, and leaves the output folder untouched.
+TOML: a ``[macro]`` table (rows, cols, batch_max) and, for ``--top core``, a ``[core]`` table
+(fifo_depth, index_bits).
 """
 
 from __future__ import annotations
@@ -9,24 +11,41 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..cli import geometry_args, macro_from_args
+from ..cli import geometry_args, load_toml, macro_from_args
+from ..config import CoreConfig
 
-TOP = "flexspim_macro"
+TOPS = {"macro": "flexspim_macro", "core": "flexspim_core"}
 
 
 def register(sub) -> None:
-    p = sub.add_parser("generate", help="write the macro's Verilog and manifest.json",
+    p = sub.add_parser("generate", help="write Verilog (macro or core) and manifest.json",
                        description=__doc__)
     p.add_argument("-o", "--out", type=Path, required=True, metavar="DIR",
                    help="output folder (created if needed)")
+    p.add_argument("--top", choices=sorted(TOPS), default="macro",
+                   help="what to generate (default: macro)")
     geometry_args(p)
+    c = p.add_argument_group("core (with --top core)")
+    c.add_argument("--fifo-depth", type=int, help="input event FIFO depth (default 16)")
+    c.add_argument("--index-bits", type=int, help="event index width (default 16)")
     p.set_defaults(func=run)
+
+
+def core_from_args(args: argparse.Namespace, macro) -> CoreConfig:
+    d: dict = {}
+    if args.config is not None:
+        d.update(load_toml(args.config).get("core", {}))
+    if args.fifo_depth is not None:
+        d["fifo_depth"] = args.fifo_depth
+    if args.index_bits is not None:
+        d["index_bits"] = args.index_bits
+    return CoreConfig.from_dict({**d, "macro": macro})
 
 
 def run(args: argparse.Namespace) -> int:
     macro = macro_from_args(args)            # raises ValueError before anything is written
+    core = core_from_args(args, macro) if args.top == "core" else None
     from ..hdl.emit import write_design
-    from ..hdl.macro import CimMacro
 
     derived = {
         "row_addr_width": macro.row_addr_width,
@@ -36,7 +55,15 @@ def run(args: argparse.Namespace) -> int:
         "carry_width": macro.carry_width,
         "read_ports": macro.batch_max + 1,
     }
-    manifest = write_design(CimMacro(macro), TOP, args.out, macro.to_dict(), derived)
+    if core is None:
+        from ..hdl.macro import CimMacro
+        component, params = CimMacro(macro), macro.to_dict()
+    else:
+        from ..hdl.core import REGISTERS, NeuronCore
+        component, params = NeuronCore(core), core.to_dict()
+        derived["registers"] = {n: {"address": a, "width": w, "access": acc}
+                                for n, (a, w, acc) in REGISTERS(core).items()}
+    manifest = write_design(component, TOPS[args.top], args.out, params, derived)
     print(f"wrote {args.out / manifest['verilog']['file']} (sha256 "
           f"{manifest['verilog']['sha256'][:16]}...), {args.out / 'manifest.json'}")
     return 0

@@ -2,8 +2,17 @@
 
 import pytest
 
-from flexspim.config import (MAX_BATCH, MAX_BITS, AccumulateOp, FireOp, LayerConfig,
-                             MacroConfig, Operand, check_disjoint, digest)
+from flexspim.config import (
+    MAX_BATCH,
+    MAX_BITS,
+    AccumulateOp,
+    FireOp,
+    LayerConfig,
+    MacroConfig,
+    Operand,
+    check_disjoint,
+    digest,
+)
 
 
 @pytest.mark.parametrize("kw, name, text", [

