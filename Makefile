@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 JOBS   ?= 2
 APT_PACKAGES := g++ make perl ccache
 
-.PHONY: install test regress bench bench-golden bench-macro lint clean help
+.PHONY: install test regress bench bench-golden bench-macro bench-core lint clean help
 
 help:
 	@echo "make install       system packages (apt-get, when root) + .venv with flexspim[dev]"
@@ -15,6 +15,8 @@ help:
 	@echo "make bench         all benchmark tables (bench-golden, bench-macro)"
 	@echo "make bench-golden  golden-model throughput table"
 	@echo "make bench-macro   macro conversion/build/simulation table (16..256)"
+	@echo "make bench-core    neuron-core events/s table (64x64, P = 1, 4, 8)"
+	@echo "make lint          ruff on the Python sources"
 
 install:
 	@if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
@@ -34,13 +36,19 @@ test:
 regress:
 	FLEXSPIM_TIER=regress $(PY) -m pytest -n $(JOBS) -q
 
-bench: bench-golden bench-macro
+bench: bench-golden bench-macro bench-core
 
 bench-golden:
 	$(PY) bench/bench_golden.py
 
 bench-macro:
 	$(PY) bench/bench_macro.py
+
+bench-core:
+	$(PY) bench/bench_core.py
+
+lint:
+	$(VENV)/bin/ruff check flexspim golden hdl testbench tests bench
 
 clean:
 	rm -rf build sim_build .pytest_cache
