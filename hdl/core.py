@@ -5,11 +5,11 @@ events are taken from an input FIFO in order, grouped into batches by the batchi
 each batch runs one accumulate per neuron slot, and a tick fires every slot and sends its
 spikes (ascending neuron index) and then a tick on the output stream.
 
-Configuration registers (``cfg`` bus, 32-bit data, word addresses) -- see `REGISTERS`. A write
+Configuration registers (``cfg`` bus, 32-bit data, word addresses). A write
 is taken when ``cfg.we`` and ``cfg.ready`` (the core is idle: nothing in the FIFO and the
 controller waiting for events); a value that does not fit its register, a write to a
 read-only or unknown address, sets the sticky error bit and counts in ``ERRORS`` instead of
-being truncated. Reads are combinational.
+being truncated. Reads are combinational. The map is `flexspim.regmap.core_registers`.
 """
 
 from __future__ import annotations
@@ -18,16 +18,13 @@ from amaranth.hdl import Cat, Module, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from flexspim.config import MAX_ROWS, CoreConfig
+from flexspim.config import CoreConfig
+from flexspim.regmap import ROW_REG_BITS, core_registers
 
 from .fifo import EventFIFO
 from .macro import CimMacro, RowPortSignature
 
-__all__ = ["EventLayout", "ConfigBusSignature", "REGISTERS", "NeuronCore", "register_values"]
-
-#: Width of the layout registers (bases and strides): any row of the largest array.
-ROW_REG_BITS = MAX_ROWS.bit_length()
-
+__all__ = ["EventLayout", "ConfigBusSignature", "NeuronCore"]
 
 def EventLayout(index_bits: int) -> data.StructLayout:
     """An address-event: ``index`` (bits ``0..index_bits-1``) and ``tick`` (the top bit)."""
@@ -42,31 +39,6 @@ class ConfigBusSignature(wiring.Signature):
     def __init__(self):
         super().__init__({"addr": In(5), "wdata": In(32), "we": In(1), "ready": Out(1),
                           "rdata": Out(32)})
-
-
-def REGISTERS(core: CoreConfig) -> dict[str, tuple[int, int, str]]:
-    """Register map: name -> (address, width, access). ``rw`` registers hold layer settings
-    (`LayerConfig` and `FCLayout` fields); ``ro`` ones are status counters (32-bit, wrap).
-
-    FLAGS bits: 0 saturate, 2..1 leak_mode (0 none, 1 sub, 2 shift), 3 soft reset,
-    4 threshold from the array. THRESHOLD is two's complement in ``max_bits`` bits.
-    STATUS (read): bit 0 idle, bit 1 sticky error; writing bit 1 clears the error, bit 2
-    clears the counters.
-    """
-    m = core.macro
-    ib = core.index_bits
-    return {
-        "STATUS": (0, 3, "rw"),
-        "BV": (1, m.bits_width, "rw"), "BW": (2, m.bits_width, "rw"),
-        "FLAGS": (3, 5, "rw"), "LEAK": (4, m.max_bits, "rw"),
-        "THRESHOLD": (5, m.max_bits, "rw"),
-        "N_IN": (6, ib + 1, "rw"), "N_OUT": (7, ib + 1, "rw"),
-        "V_BASE": (8, ROW_REG_BITS, "rw"), "V_STRIDE": (9, ROW_REG_BITS, "rw"),
-        "THETA_BASE": (10, ROW_REG_BITS, "rw"), "W_BASE": (11, ROW_REG_BITS, "rw"),
-        "W_STRIDE": (12, ROW_REG_BITS, "rw"),
-        "EVENTS_IN": (16, 32, "ro"), "SPIKES_OUT": (17, 32, "ro"), "TICKS": (18, 32, "ro"),
-        "BATCHES": (19, 32, "ro"), "ERRORS": (20, 32, "ro"), "CYCLES": (21, 32, "ro"),
-    }
 
 
 class NeuronCore(wiring.Component):
@@ -107,7 +79,7 @@ class NeuronCore(wiring.Component):
         head = data.View(EventLayout(ib), fifo.r_data)
 
         # -- registers ----------------------------------------------------------------------
-        regs = REGISTERS(core)
+        regs = core_registers(core)
         r = {name: Signal(w, name=f"reg_{name.lower()}")
              for name, (_, w, acc) in regs.items() if acc == "rw" and name != "STATUS"}
         cnt = {name: Signal(32, name=f"cnt_{name.lower()}")
@@ -331,22 +303,3 @@ class NeuronCore(wiring.Component):
             m.d.sync += [c.eq(0) for c in cnt.values()]
         return m
 
-
-def register_values(core: CoreConfig, layer, layout) -> dict[str, int]:
-    """Register contents for a `LayerConfig` and an `FCLayout` (validated together first).
-
-    Raises `ValueError` (from `FCLayout.check`) if the layer does not fit the core.
-    """
-    from flexspim.config import LEAK_MODES
-
-    layout.check(core, layer)
-    flags = (int(layer.saturate) | LEAK_MODES.index(layer.leak_mode) << 1
-             | int(layer.reset == "soft") << 3 | int(layer.threshold_source == "array") << 4)
-    mb = core.macro.max_bits
-    return {
-        "BV": layer.bv, "BW": layer.bw, "FLAGS": flags, "LEAK": layer.leak,
-        "THRESHOLD": layer.threshold & ((1 << mb) - 1),
-        "N_IN": layout.n_in, "N_OUT": layout.n_out,
-        "V_BASE": layout.v_base, "V_STRIDE": layout.v_stride,
-        "THETA_BASE": layout.theta_base, "W_BASE": layout.w_base, "W_STRIDE": layout.w_stride,
-    }

@@ -11,7 +11,7 @@ import numpy as np
 
 from flexspim.config import CoreConfig
 from flexspim.golden.batching import TICK
-from flexspim.hdl.core import REGISTERS, register_values
+from flexspim.regmap import core_registers, layer_registers
 
 from .macro_driver import to_bits_vec, to_int
 
@@ -23,7 +23,7 @@ class CoreDriver:
 
     def __init__(self, dut, core: CoreConfig):
         self.dut, self.core = dut, core
-        self.regs = REGISTERS(core)
+        self.regs = core_registers(core)
         self.ib = core.index_bits
 
     async def start(self) -> None:
@@ -76,7 +76,7 @@ class CoreDriver:
         return value
 
     async def configure(self, layer, layout) -> None:
-        for name, value in register_values(self.core, layer, layout).items():
+        for name, value in layer_registers(self.core, layer, layout).items():
             await self.write_reg(name, value)
 
     async def counters(self) -> dict[str, int]:

@@ -59,10 +59,11 @@ def run(args: argparse.Namespace) -> int:
         from ..hdl.macro import CimMacro
         component, params = CimMacro(macro), macro.to_dict()
     else:
-        from ..hdl.core import REGISTERS, NeuronCore
+        from ..hdl.core import NeuronCore
+        from ..regmap import core_registers
         component, params = NeuronCore(core), core.to_dict()
         derived["registers"] = {n: {"address": a, "width": w, "access": acc}
-                                for n, (a, w, acc) in REGISTERS(core).items()}
+                                for n, (a, w, acc) in core_registers(core).items()}
     manifest = write_design(component, TOPS[args.top], args.out, params, derived)
     print(f"wrote {args.out / manifest['verilog']['file']} (sha256 "
           f"{manifest['verilog']['sha256'][:16]}...), {args.out / 'manifest.json'}")

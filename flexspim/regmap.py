@@ -1,0 +1,110 @@
+"""Register maps: the contract between the RTL, the golden models and the drivers.
+
+Both `flexspim.hdl` (which implements the registers) and `flexspim.golden` (whose system
+model interprets register writes, so one driver can program either) read these tables.
+
+Neuron core (`core_registers`), 32-bit words, addressed on a 5-bit bus:
+
+====== ============ ======================================================================
+ addr   name         meaning
+====== ============ ======================================================================
+ 0      STATUS       read: bit 0 idle, bit 1 sticky error. Write: bit 1 clears the error,
+                     bit 2 clears the counters.
+ 1, 2   BV, BW       potential and weight resolutions
+ 3      FLAGS        bit 0 saturate, bits 2..1 leak mode (0 none, 1 sub, 2 shift), bit 3
+                     soft reset, bit 4 thresholds from the array
+ 4      LEAK         leak amount (sub) or shift (shift)
+ 5      THRESHOLD    two's complement in ``max_bits`` bits
+ 6, 7   N_IN, N_OUT  layer sizes
+ 8..12  V_BASE, V_STRIDE, THETA_BASE, W_BASE, W_STRIDE: the `FCLayout`
+ 16..21 EVENTS_IN, SPIKES_OUT, TICKS, BATCHES, ERRORS, CYCLES: read-only counters
+====== ============ ======================================================================
+
+Router (`router_registers`), on the system bus at ``sel = n_cores``:
+
+====== ============ ======================================================================
+ 0      STATUS       bit 0 "no-wait input": the external input never back-pressures and
+                     counts what it cannot take in OVERFLOW; bit 1 (write) clears counters
+ 1      OVERFLOW     read-only: external input events dropped in no-wait mode
+ 2      EVENTS_OUT   read-only: events (ticks included) sent on the external output
+ 4+2p   ROUTE_p      targets of source port ``p`` (0 = external input, 1+k = core k): bit k
+                     for core k, bit ``n_cores`` for the external output
+ 5+2p   OFFSET_p     added to the index of every event of port ``p``
+====== ============ ======================================================================
+"""
+
+from __future__ import annotations
+
+from flexspim.config import LEAK_MODES, MAX_ROWS, CoreConfig, FCLayout, LayerConfig
+
+__all__ = ["ROW_REG_BITS", "core_registers", "layer_registers", "decode_layer",
+           "router_registers", "MAX_CORES"]
+
+#: Width of the layout registers (bases and strides): any row of the largest array.
+ROW_REG_BITS = MAX_ROWS.bit_length()
+#: Router ports must fit the 6-bit system register address: 4 + 2 * (n_cores + 1) <= 64.
+MAX_CORES = 29
+
+
+def core_registers(core: CoreConfig) -> dict[str, tuple[int, int, str]]:
+    """name -> (address, width in bits, "rw" or "ro") for one neuron core."""
+    m = core.macro
+    ib = core.index_bits
+    return {
+        "STATUS": (0, 3, "rw"),
+        "BV": (1, m.bits_width, "rw"), "BW": (2, m.bits_width, "rw"),
+        "FLAGS": (3, 5, "rw"), "LEAK": (4, m.max_bits, "rw"),
+        "THRESHOLD": (5, m.max_bits, "rw"),
+        "N_IN": (6, ib + 1, "rw"), "N_OUT": (7, ib + 1, "rw"),
+        "V_BASE": (8, ROW_REG_BITS, "rw"), "V_STRIDE": (9, ROW_REG_BITS, "rw"),
+        "THETA_BASE": (10, ROW_REG_BITS, "rw"), "W_BASE": (11, ROW_REG_BITS, "rw"),
+        "W_STRIDE": (12, ROW_REG_BITS, "rw"),
+        "EVENTS_IN": (16, 32, "ro"), "SPIKES_OUT": (17, 32, "ro"), "TICKS": (18, 32, "ro"),
+        "BATCHES": (19, 32, "ro"), "ERRORS": (20, 32, "ro"), "CYCLES": (21, 32, "ro"),
+    }
+
+
+def layer_registers(core: CoreConfig, layer: LayerConfig, layout: FCLayout) -> dict[str, int]:
+    """Register contents for a layer laid out on a core (checked together first).
+
+    Raises `ValueError` (from `FCLayout.check`) if the layer does not fit the core.
+    """
+    layout.check(core, layer)
+    flags = (int(layer.saturate) | LEAK_MODES.index(layer.leak_mode) << 1
+             | int(layer.reset == "soft") << 3 | int(layer.threshold_source == "array") << 4)
+    mb = core.macro.max_bits
+    return {
+        "BV": layer.bv, "BW": layer.bw, "FLAGS": flags, "LEAK": layer.leak,
+        "THRESHOLD": layer.threshold & ((1 << mb) - 1),
+        "N_IN": layout.n_in, "N_OUT": layout.n_out,
+        "V_BASE": layout.v_base, "V_STRIDE": layout.v_stride,
+        "THETA_BASE": layout.theta_base, "W_BASE": layout.w_base, "W_STRIDE": layout.w_stride,
+    }
+
+
+def decode_layer(core: CoreConfig, values: dict[str, int]) -> tuple[LayerConfig, FCLayout]:
+    """The inverse of `layer_registers`; raises `ValueError` for contents no layer has."""
+    mb = core.macro.max_bits
+    th = values["THRESHOLD"]
+    th = th - (1 << mb) if th >> (mb - 1) & 1 else th
+    flags = values["FLAGS"]
+    if (flags >> 1 & 3) >= len(LEAK_MODES):
+        raise ValueError(f"`FLAGS` leak mode {flags >> 1 & 3} is not an encoding")
+    layer = LayerConfig(bw=values["BW"], bv=values["BV"], saturate=bool(flags & 1),
+                        leak_mode=LEAK_MODES[flags >> 1 & 3], leak=values["LEAK"],
+                        threshold=th, threshold_source="array" if flags >> 4 & 1 else "register",
+                        reset="soft" if flags >> 3 & 1 else "hard")
+    layout = FCLayout(n_in=values["N_IN"], n_out=values["N_OUT"], v_base=values["V_BASE"],
+                      v_stride=values["V_STRIDE"], w_base=values["W_BASE"],
+                      w_stride=values["W_STRIDE"], theta_base=values["THETA_BASE"])
+    layout.check(core, layer)
+    return layer, layout
+
+
+def router_registers(n_cores: int) -> dict[str, tuple[int, int, str]]:
+    """name -> (address, width, access) of the router; port p: 0 external, 1 + k core k."""
+    regs = {"STATUS": (0, 2, "rw"), "OVERFLOW": (1, 32, "ro"), "EVENTS_OUT": (2, 32, "ro")}
+    for p in range(n_cores + 1):
+        regs[f"ROUTE_{p}"] = (4 + 2 * p, n_cores + 1, "rw")
+        regs[f"OFFSET_{p}"] = (5 + 2 * p, 24, "rw")
+    return regs
