@@ -26,7 +26,8 @@ from typing import Any, Iterable
 __all__ = [
     "MAX_ROWS", "MAX_COLS", "MAX_BATCH", "MAX_BITS",
     "LEAK_MODES", "RESET_MODES", "THRESHOLD_SOURCES",
-    "MacroConfig", "LayerConfig", "Operand", "AccumulateOp", "FireOp", "CoreConfig", "FCLayout",
+    "MAX_CORES", "MacroConfig", "LayerConfig", "Operand", "AccumulateOp", "FireOp",
+    "CoreConfig", "FCLayout", "SystemConfig",
     "check_disjoint", "signed_range", "digest",
 ]
 
@@ -40,6 +41,9 @@ MAX_BATCH = 64
 #: Largest operand resolution. The golden model computes in int64 and the RTL sizes its
 #: threshold and leak registers from this, so resolutions are capped at 32 bits.
 MAX_BITS = 32
+
+#: Cores of a system: router registers must fit a 10-bit address (see `flexspim.regmap`).
+MAX_CORES = 29
 
 LEAK_MODES = ("none", "sub", "shift")
 RESET_MODES = ("hard", "soft")
@@ -434,3 +438,31 @@ class FCLayout(_Config):
                   w_base=slots * per_v, w_stride=n_in * layer.bw)
         lay.check(core, layer)
         return lay
+
+
+@dataclass(frozen=True)
+class SystemConfig(_Config):
+    """A whole accelerator: ``n_cores`` identical neuron cores behind an event router.
+
+    Attributes:
+        core: every core's geometry.
+        n_cores: 1..MAX_CORES.
+        in_fifo_depth: depth of the external input FIFO, 1..4096.
+    """
+
+    core: CoreConfig
+    n_cores: int = 2
+    in_fifo_depth: int = 16
+
+    def __post_init__(self):
+        if isinstance(self.core, dict):
+            object.__setattr__(self, "core", CoreConfig.from_dict(self.core))
+        if not isinstance(self.core, CoreConfig):
+            raise ValueError(f"`core` must be a CoreConfig, not {self.core!r}")
+        _check_int("n_cores", self.n_cores, 1, MAX_CORES)
+        _check_int("in_fifo_depth", self.in_fifo_depth, 1, 4096)
+
+    @property
+    def n_ports(self) -> int:
+        """Router source ports: the external input, then one per core."""
+        return self.n_cores + 1

@@ -20,30 +20,39 @@ Neuron core (`core_registers`), 32-bit words, addressed on a 5-bit bus:
  16..21 EVENTS_IN, SPIKES_OUT, TICKS, BATCHES, ERRORS, CYCLES: read-only counters
 ====== ============ ======================================================================
 
-Router (`router_registers`), on the system bus at ``sel = n_cores``:
+Router (`router_registers`), on the system bus (10-bit address) at ``sel = n_cores``:
 
 ====== ============ ======================================================================
  0      STATUS       bit 0 "no-wait input": the external input never back-pressures and
-                     counts what it cannot take in OVERFLOW; bit 1 (write) clears counters
+                     counts what it cannot take in OVERFLOW; write bit 1: clear counters and
+                     the error; read bit 2: sticky error (a write that did not fit its
+                     register, or to a read-only or unknown address, was refused)
  1      OVERFLOW     read-only: external input events dropped in no-wait mode
  2      EVENTS_OUT   read-only: events (ticks included) sent on the external output
- 4+2p   ROUTE_p      targets of source port ``p`` (0 = external input, 1+k = core k): bit k
+ 3      DROPPED      read-only: events of a port routed nowhere, and events whose index
+                     plus offset does not fit ``index_bits`` (each dropped where counted)
+ 8+p    ROUTE_p      targets of source port ``p`` (0 = external input, 1+k = core k): bit k
                      for core k, bit ``n_cores`` for the external output
- 5+2p   OFFSET_p     added to the index of every event of port ``p``
+ 64+32p+t  OFFSET_p_t   added to the index of port ``p``'s events delivered to target ``t``
+                     (so a layer's inputs from several sources can be stacked)
 ====== ============ ======================================================================
 """
 
 from __future__ import annotations
 
-from flexspim.config import LEAK_MODES, MAX_ROWS, CoreConfig, FCLayout, LayerConfig
+from flexspim.config import LEAK_MODES, MAX_CORES, MAX_ROWS, CoreConfig, FCLayout, LayerConfig
 
-__all__ = ["ROW_REG_BITS", "core_registers", "layer_registers", "decode_layer",
-           "router_registers", "MAX_CORES"]
+__all__ = ["ROW_REG_BITS", "OFFSET_BITS", "SYSTEM_ADDR_BITS", "core_registers", "layer_registers",
+           "decode_layer", "router_registers"]
 
 #: Width of the layout registers (bases and strides): any row of the largest array.
 ROW_REG_BITS = MAX_ROWS.bit_length()
-#: Router ports must fit the 6-bit system register address: 4 + 2 * (n_cores + 1) <= 64.
-MAX_CORES = 29
+#: Index offsets the router adds (bits).
+OFFSET_BITS = 24
+#: Address width of the system register bus.
+SYSTEM_ADDR_BITS = 10
+if 64 + 32 * MAX_CORES + MAX_CORES >= 1 << SYSTEM_ADDR_BITS:  # pragma: no cover - invariant
+    raise RuntimeError("router registers must fit the system bus address")
 
 
 def core_registers(core: CoreConfig) -> dict[str, tuple[int, int, str]]:
@@ -103,8 +112,11 @@ def decode_layer(core: CoreConfig, values: dict[str, int]) -> tuple[LayerConfig,
 
 def router_registers(n_cores: int) -> dict[str, tuple[int, int, str]]:
     """name -> (address, width, access) of the router; port p: 0 external, 1 + k core k."""
-    regs = {"STATUS": (0, 2, "rw"), "OVERFLOW": (1, 32, "ro"), "EVENTS_OUT": (2, 32, "ro")}
+    regs = {"STATUS": (0, 2, "rw"), "OVERFLOW": (1, 32, "ro"), "EVENTS_OUT": (2, 32, "ro"),
+            "DROPPED": (3, 32, "ro")}
     for p in range(n_cores + 1):
-        regs[f"ROUTE_{p}"] = (4 + 2 * p, n_cores + 1, "rw")
-        regs[f"OFFSET_{p}"] = (5 + 2 * p, 24, "rw")
+        regs[f"ROUTE_{p}"] = (8 + p, n_cores + 1, "rw")
+    for p in range(n_cores + 1):
+        for t in range(n_cores + 1):
+            regs[f"OFFSET_{p}_{t}"] = (64 + 32 * p + t, OFFSET_BITS, "rw")
     return regs

@@ -52,14 +52,16 @@ class CoreRun(NamedTuple):
 
 
 class CoreModel:
-    """One layer on one core; state (array, open batch, counters) persists across `run`."""
+    """One layer on one core; state (array, open batch) persists across `run`. ``macro``
+    lets a caller (the system model) keep the array when the layer settings change."""
 
-    def __init__(self, core: CoreConfig, layer: LayerConfig, layout: FCLayout):
+    def __init__(self, core: CoreConfig, layer: LayerConfig, layout: FCLayout,
+                 macro: MacroModel | None = None):
         if not isinstance(core, CoreConfig):
             raise ValueError(f"`core` must be a CoreConfig, not {core!r}")
         layout.check(core, layer)
         self.core, self.layer, self.layout = core, layer, layout
-        self.macro = MacroModel(core.macro)
+        self.macro = MacroModel(core.macro) if macro is None else macro
         self.open: list[int] = []
         cols = core.macro.cols
         self.slots = layout.slots(core.macro)

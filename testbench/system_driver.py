@@ -1,0 +1,312 @@
+"""Python driver for a whole accelerator, on the RTL (cocotb) or on the golden system model.
+
+`SystemDriver` loads a network of fully connected layers (one layer per core, a chain:
+external input -> core 0 -> core 1 -> ... -> external output), through register writes and
+row writes only, then streams events. The same driver code runs on two back ends:
+
+* `GoldenBackend`: the register-level `flexspim.golden.system.SystemModel` (no simulator);
+* `CocotbBackend`: the generated Verilog under a simulator, from a cocotb test.
+
+With ``monitor=True`` every layer's output is also routed to the external output (multicast),
+with an index offset per layer, so the run returns every layer's spikes: the output stream
+then carries, per time step, layer 0's spikes, layer 1's, ..., then one tick.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from flexspim.config import FCLayout, SystemConfig
+from flexspim.golden.batching import TICK
+from flexspim.golden.core import CoreModel
+from flexspim.golden.macro import from_bits
+from flexspim.golden.network import FCLayer, Network
+from flexspim.golden.system import SystemModel
+from flexspim.regmap import core_registers, layer_registers, router_registers
+
+__all__ = ["GoldenBackend", "CocotbBackend", "SystemDriver", "Mapping", "SystemRun",
+           "split_monitor"]
+
+
+class GoldenBackend:
+    """Runs the driver against the golden system model."""
+
+    def __init__(self, config: SystemConfig):
+        self.config = config
+        self.model = SystemModel(config)
+
+    async def write_reg(self, sel: int, name: str, value: int) -> None:
+        if not self.model.write_reg(sel, name, value):
+            raise ValueError(f"register {name} of {sel} refused the value {value}")
+
+    async def read_reg(self, sel: int, name: str) -> int:
+        return self.model.read_reg(sel, name)
+
+    async def write_row(self, core: int, row: int, bits) -> None:
+        self.model.write_row(core, row, bits)
+
+    async def read_row(self, core: int, row: int) -> np.ndarray:
+        return self.model.read_row(core, row)
+
+    async def stream(self, events, expect_ticks: int) -> np.ndarray:
+        return self.model.run(events)
+
+
+class CocotbBackend:
+    """Runs the driver against the ``flexspim_system`` DUT from a cocotb test.
+
+    ``gap``: probability of an idle cycle before each input event; ``stall``: probability
+    that the output is not ready in a cycle (back-pressure).
+    """
+
+    PERIOD_NS = 10
+
+    def __init__(self, dut, config: SystemConfig, rng=None, gap: float = 0.0,
+                 stall: float = 0.0, progress=None):
+        self.dut, self.config = dut, config
+        self.rng = rng if rng is not None else np.random.default_rng(0)
+        self.gap, self.stall, self.progress = gap, stall, progress
+        self.core_map = core_registers(config.core)
+        self.router_map = router_registers(config.n_cores)
+        self.ib = config.core.index_bits
+
+    async def start(self) -> None:
+        from cocotb.clock import Clock
+        from cocotb.triggers import RisingEdge
+
+        d = self.dut
+        Clock(d.clk, self.PERIOD_NS, unit="ns").start()
+        for name in ("ev_in__valid", "ev_in__payload", "ev_out__ready", "cfg__sel",
+                     "cfg__addr", "cfg__wdata", "cfg__we", "row__core", "row__addr",
+                     "row__wdata", "row__wmask", "row__we"):
+            getattr(d, name).value = 0
+        d.rst.value = 1
+        await RisingEdge(d.clk)
+        await RisingEdge(d.clk)
+        d.rst.value = 0
+
+    def _addr(self, sel: int, name: str) -> int:
+        table = self.router_map if sel == self.config.n_cores else self.core_map
+        return table[name][0]
+
+    async def _wait(self, signal) -> None:
+        from cocotb.triggers import FallingEdge, RisingEdge
+
+        while True:
+            await FallingEdge(self.dut.clk)
+            if int(signal.value):
+                return
+            await RisingEdge(self.dut.clk)
+
+    async def write_reg(self, sel: int, name: str, value: int) -> None:
+        from cocotb.triggers import RisingEdge
+
+        d = self.dut
+        d.cfg__sel.value, d.cfg__addr.value = sel, self._addr(sel, name)
+        d.cfg__wdata.value = value & 0xFFFFFFFF
+        await self._wait(d.cfg__ready)
+        d.cfg__we.value = 1
+        await RisingEdge(d.clk)
+        d.cfg__we.value = 0
+
+    async def read_reg(self, sel: int, name: str) -> int:
+        from cocotb.triggers import FallingEdge, RisingEdge
+
+        d = self.dut
+        d.cfg__sel.value, d.cfg__addr.value = sel, self._addr(sel, name)
+        await FallingEdge(d.clk)
+        value = int(d.cfg__rdata.value)
+        await RisingEdge(d.clk)
+        return value
+
+    async def write_row(self, core: int, row: int, bits) -> None:
+        from cocotb.triggers import RisingEdge
+
+        from .macro_driver import to_int
+
+        d = self.dut
+        d.row__core.value, d.row__addr.value = core, row
+        d.row__wdata.value = to_int(bits)
+        d.row__wmask.value = (1 << len(bits)) - 1
+        await self._wait(d.row__ready)
+        d.row__we.value = 1
+        await RisingEdge(d.clk)
+        d.row__we.value = 0
+
+    async def read_row(self, core: int, row: int) -> np.ndarray:
+        from cocotb.triggers import RisingEdge
+
+        from .macro_driver import to_bits_vec
+
+        d = self.dut
+        d.row__core.value, d.row__addr.value = core, row
+        await self._wait(d.row__ready)
+        value = int(d.row__rdata.value)
+        await RisingEdge(d.clk)
+        return to_bits_vec(value, self.config.core.macro.cols)
+
+    async def stream(self, events, expect_ticks: int) -> np.ndarray:
+        """Send ``events`` (random idle gaps) while collecting the output (random stalls)
+        until ``expect_ticks`` ticks came out."""
+        import cocotb
+        from cocotb.triggers import FallingEdge, RisingEdge
+
+        d, rng, ib = self.dut, self.rng, self.ib
+        out: list[int] = []
+
+        async def sink():
+            seen = 0
+            while seen < expect_ticks:
+                d.ev_out__ready.value = int(not (self.stall and rng.random() < self.stall))
+                await FallingEdge(d.clk)
+                if int(d.ev_out__valid.value) and int(d.ev_out__ready.value):
+                    p = int(d.ev_out__payload.value)
+                    e = TICK if p >> ib & 1 else p & ((1 << ib) - 1)
+                    out.append(e)
+                    seen += e == TICK
+                    if e == TICK and self.progress:
+                        self.progress(seen, expect_ticks)
+                await RisingEdge(d.clk)
+            d.ev_out__ready.value = 0
+
+        task = cocotb.start_soon(sink())
+        for e in np.asarray(events).tolist():
+            while self.gap and rng.random() < self.gap:
+                d.ev_in__valid.value = 0
+                await RisingEdge(d.clk)
+            d.ev_in__payload.value = 1 << ib if e == TICK else int(e)
+            d.ev_in__valid.value = 1
+            while True:
+                await FallingEdge(d.clk)
+                taken = int(d.ev_in__ready.value)
+                await RisingEdge(d.clk)
+                if taken:
+                    break
+        d.ev_in__valid.value = 0
+        await task
+        return np.asarray(out, dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """Where each layer went: ``layouts[i]`` on core ``i``; ``offsets[i]`` is the index offset
+    of layer ``i``'s spikes on the external output (when monitored)."""
+
+    layouts: tuple[FCLayout, ...]
+    offsets: tuple[int, ...]
+    monitor: bool
+
+
+@dataclass
+class SystemRun:
+    output: np.ndarray               # the external output stream as received
+    layers: list[np.ndarray]         # per layer: its output event stream (with ticks)
+    potentials: list[np.ndarray]     # per layer: final membrane potentials
+
+
+def split_monitor(stream: np.ndarray, mapping: Mapping) -> list[np.ndarray]:
+    """Per-layer event streams from a monitored output stream (offsets tell layers apart)."""
+    ev = np.asarray(stream, dtype=np.int64)
+    n = len(mapping.layouts)
+    if not mapping.monitor:
+        return [np.zeros(0, dtype=np.int64)] * (n - 1) + [ev]
+    bounds = list(mapping.offsets) + [mapping.offsets[-1] + mapping.layouts[-1].n_out]
+    out = []
+    for i in range(n):
+        keep = (ev == TICK) | ((ev >= bounds[i]) & (ev < bounds[i + 1]))
+        sel = ev[keep]
+        out.append(np.where(sel == TICK, TICK, sel - bounds[i]))
+    return out
+
+
+class SystemDriver:
+    """Loads networks and streams events through a back end (golden or RTL)."""
+
+    def __init__(self, backend, config: SystemConfig):
+        self.backend, self.config = backend, config
+        self.mapping: Mapping | None = None
+
+    async def load(self, network: Network, monitor: bool = True) -> Mapping:
+        """Program the layers (one per core), their weights and the routes.
+
+        Raises `ValueError` naming the layer when a layer is not fully connected or does not
+        fit a core, or when the network has more layers than the system has cores.
+        """
+        cfg, core = self.config, self.config.core
+        layers = list(network.layers)
+        if len(layers) > cfg.n_cores:
+            raise ValueError(f"the network has {len(layers)} layers but the system has "
+                             f"n_cores={cfg.n_cores} (one layer per core)")
+        layouts = []
+        for i, layer in enumerate(layers):
+            if not isinstance(layer, FCLayer):
+                raise ValueError(f"layer {i} ({layer.name or type(layer).__name__}) is not fully "
+                                 f"connected; the system runs FC layers (map convolutions "
+                                 f"with `flexspim map`)")
+            try:
+                layouts.append(FCLayout.packed(core, layer.config, layer.n_in, layer.n_out))
+            except ValueError as e:
+                raise ValueError(f"layer {i} ({layer.name or 'unnamed'}): {e}") from None
+        limit = 1 << core.index_bits
+        offsets, acc = [], 0
+        for lay in layouts:
+            offsets.append(acc if monitor else 0)
+            acc += lay.n_out
+        if monitor and acc > limit:
+            raise ValueError(f"monitoring needs {acc} output indices; index_bits="
+                             f"{core.index_bits} allows {limit}")
+        n = cfg.n_cores
+        for k, (layer, lay) in enumerate(zip(layers, layouts)):
+            image = CoreModel(core, layer.config, lay)
+            image.load(layer)
+            for r in range(core.macro.rows):
+                await self.backend.write_row(k, r, image.macro.bits[r])
+            for name, value in layer_registers(core, layer.config, lay).items():
+                await self.backend.write_reg(k, name, value)
+            await self.backend.write_reg(k, "STATUS", 0b110)
+        last = len(layers) - 1
+        for p in range(n + 1):                       # port p: 0 external input, 1+k core k
+            mask = 0
+            if p == 0:
+                mask = 1 << 0
+            elif p - 1 < last:
+                mask = 1 << p | (1 << n if monitor else 0)
+            elif p - 1 == last:
+                mask = 1 << n
+            await self.backend.write_reg(n, f"ROUTE_{p}", mask)
+            for t in range(n + 1):
+                off = offsets[p - 1] if (t == n and 1 <= p <= last + 1) else 0
+                await self.backend.write_reg(n, f"OFFSET_{p}_{t}", off)
+        await self.backend.write_reg(n, "STATUS", 0b10)
+        self.mapping = Mapping(tuple(layouts), tuple(offsets), monitor)
+        self.layers = layers
+        return self.mapping
+
+    async def potentials(self) -> list[np.ndarray]:
+        """Every layer's membrane potentials, read through the row port."""
+        core = self.config.core
+        out = []
+        for k, (layer, lay) in enumerate(zip(self.layers, self.mapping.layouts)):
+            slots = lay.slots(core.macro)
+            vs = []
+            for s in range(slots):
+                base = lay.v_base + s * lay.v_stride
+                rows = [await self.backend.read_row(k, base + i)
+                        for i in range(layer.config.bv)]
+                vs.append(from_bits(np.array(rows)))
+            out.append(np.concatenate(vs)[:lay.n_out])
+        return out
+
+    async def run(self, events) -> SystemRun:
+        """Stream ``events`` (source indices and `TICK`); returns every layer's output."""
+        if self.mapping is None:
+            raise ValueError("load a network first")
+        ev = np.asarray(events, dtype=np.int64)
+        n_in = self.mapping.layouts[0].n_in
+        if ev.size and ((ev < TICK) | (ev >= n_in)).any():
+            bad = ev[(ev < TICK) | (ev >= n_in)][0]
+            raise ValueError(f"input event source {bad} is out of range [0, {n_in - 1}]")
+        out = await self.backend.stream(ev, int((ev == TICK).sum()))
+        return SystemRun(out, split_monitor(out, self.mapping), await self.potentials())
