@@ -279,18 +279,26 @@ class ConvLayer:
 
 
 def _integrate(v: np.ndarray, layer, sources: np.ndarray, batch_max: int) -> np.ndarray:
-    """Add one time step's events to ``v`` batch by batch (clamp per batch or wrap)."""
+    """Add one time step's events to ``v`` batch by batch (clamp per batch, or wrap).
+
+    Per-batch totals are exact int64 sums. A neuron whose running potential cannot leave
+    the range (``v`` plus all positive totals, and plus all negative ones, stay inside)
+    never clamps, so its result is the plain sum; the others are replayed batch by batch.
+    """
     cfg = layer.config
     lo, hi = cfg.v_range
-    if not cfg.saturate:   # wrap: modular sums do not depend on the grouping
-        return wrap(v + layer.batch_sums(sources, np.zeros(1, np.intp))[0], cfg.bv)
     per_batch = layer.batch_sums(sources, batch_starts(sources, batch_max))
-    running = v + np.cumsum(per_batch, axis=0)
-    if running.min() >= lo and running.max() <= hi:
-        return running[-1]                       # no batch clamps: exact sum
-    for b in per_batch:                          # some batch clamps: replay in order
-        v = np.clip(v + b, lo, hi)
-    return v
+    total = v + per_batch.sum(axis=0)
+    if not cfg.saturate:   # wrap: modular sums do not depend on the grouping
+        return wrap(total, cfg.bv)
+    risky = (v + np.maximum(per_batch, 0).sum(axis=0) > hi) | \
+            (v + np.minimum(per_batch, 0).sum(axis=0) < lo)
+    if risky.any():
+        r = v[risky]
+        for b in per_batch[:, risky]:            # replay in order, clamping every batch
+            r = np.clip(r + b, lo, hi)
+        total[risky] = r
+    return total
 
 
 def _fire(v: np.ndarray, layer: FCLayer) -> tuple[np.ndarray, np.ndarray]:
