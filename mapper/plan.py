@@ -119,7 +119,9 @@ class NetworkPlan:
         return self.choices[self.selected]
 
     def totals(self) -> dict:
-        return {k: (None if c is None else c.total) for k, c in self.choices.items()}
+        """``{"hybrid": pJ, "ws": pJ, "os": pJ}``; None where infeasible."""
+        return {k: (None if self.choices.get(k) is None else self.choices[k].total)
+                for k in STRATEGIES}
 
     def option(self, i: int) -> LayerOption:
         return self.options[i][self.choice.dataflows[i]]
