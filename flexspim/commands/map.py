@@ -21,8 +21,9 @@ def register(sub) -> None:
                        description="Place a network on CIM macros, choose weight- or "
                                    "output-stationary dataflow per layer, and report the "
                                    "energy of a run on input events.")
-    c.add_argument("network", nargs="?", type=Path, metavar="NETWORK.toml",
-                   help="network description (see docs/mapper.md)")
+    c.add_argument("network", nargs="?", type=Path, metavar="NETWORK",
+                   help="network description (.toml + .npz, see docs/mapper.md) or a NIR "
+                        "graph (.nir, quantized with --bw/--bv/--dt)")
     c.add_argument("--example", choices=["dvs-gesture"],
                    help="use a shipped example network and its synthetic events")
     geometry_args(c)
@@ -43,6 +44,10 @@ def register(sub) -> None:
                    help="input spike probability per step for random input (default 0.05)")
     c.add_argument("--seed", type=int, default=0, help="seed of generated input (default 0)")
     c.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    q = c.add_argument_group("NIR import")
+    q.add_argument("--bw", default="8", help="weight bits, one or comma-separated per layer")
+    q.add_argument("--bv", default="16", help="potential bits, one or comma-separated per layer")
+    q.add_argument("--dt", type=float, default=1e-3, help="time step in seconds (default 1e-3)")
     c.set_defaults(func=run)
 
 
@@ -85,6 +90,36 @@ def _events(args, network) -> np.ndarray:
     return ev.astype(np.int64)
 
 
+def _bits(text: str, name: str):
+    try:
+        vals = [int(v) for v in str(text).split(",")]
+    except ValueError:
+        raise ValueError(f"`--{name}` must be an integer or comma-separated integers, "
+                         f"not {text!r}") from None
+    return vals[0] if len(vals) == 1 else vals
+
+
+def _from_nir(args, macro):
+    """Import, quantize and report (on stderr, so --json output stays clean)."""
+    try:
+        import nir
+    except ImportError:
+        raise ValueError("reading .nir files needs the optional dependency: "
+                         "pip install 'flexspim[nir]'") from None
+    from ..frontend.nir_import import compare, import_nir
+
+    try:
+        graph = nir.read(args.network)
+    except Exception as e:   # h5py/nir raise many types for a bad or missing file
+        raise ValueError(f"cannot read NIR file {args.network}: {e}") from None
+    imp = import_nir(graph, bw=_bits(args.bw, "bw"), bv=_bits(args.bv, "bv"), dt=args.dt)
+    events = _events(args, imp.network)
+    compare(imp, events, macro.batch_max)
+    print("quantization report (measured against the float reference):\n"
+          + imp.report_text(), file=sys.stderr)
+    return imp.network, events
+
+
 def _fmt(x) -> str:
     return "n/a" if x is None else f"{x / 1e6:.3f}"
 
@@ -108,6 +143,8 @@ def run(args: argparse.Namespace) -> int:
         network, events = example(args.example, args.seed)
         if args.events is not None:
             events = _events(args, network)
+    elif args.network.suffix == ".nir":
+        network, events = _from_nir(args, macro)
     else:
         network = load_network(args.network)
         events = _events(args, network)
