@@ -22,7 +22,8 @@ from flexspim.golden.network import NetworkRun
 from .placement import LayerPlacement
 from .program import DrySink, LayerProgram
 
-__all__ = ["MacroSink", "ProgramRun", "execute", "dry_run", "first_mismatch"]
+__all__ = ["MacroSink", "RecordingSink", "ProgramRun", "execute", "replay", "dry_run",
+           "first_mismatch"]
 
 
 class MacroSink:
@@ -49,6 +50,46 @@ class MacroSink:
         return self.macros[macro].fire(op, mask).spikes
 
 
+class RecordingSink(MacroSink):
+    """A `MacroSink` that also keeps the program: ``ops`` is a list of
+    ``(kind, macro, argument, values, col_mask)`` with kind "load" (argument an `Operand`,
+    values the loaded integers), "read" (row reads of an `Operand`, a swap-out), "accumulate"
+    (an `AccumulateOp`) or "fire" (a `FireOp`)."""
+
+    def __init__(self, macro: MacroConfig, n_macros: int):
+        super().__init__(macro, n_macros)
+        self.ops: list[tuple] = []
+
+    def load(self, macro, operand, values, mask):
+        self.ops.append(("load", macro, operand, np.array(values), np.array(mask)))
+        super().load(macro, operand, values, mask)
+
+    def save(self, macro, operand, mask):
+        self.ops.append(("read", macro, operand, None, np.array(mask)))
+        return super().save(macro, operand, mask)
+
+    def accumulate(self, macro, op, mask):
+        self.ops.append(("accumulate", macro, op, None, np.array(mask)))
+        super().accumulate(macro, op, mask)
+
+    def fire(self, macro, op, mask):
+        self.ops.append(("fire", macro, op, None, np.array(mask)))
+        return super().fire(macro, op, mask)
+
+
+def replay(ops, macro: MacroConfig, n_macros: int) -> list[MacroModel]:
+    """Run a recorded program on fresh macros (reads are no-ops); returns the macros."""
+    models = [MacroModel(macro) for _ in range(n_macros)]
+    for kind, m, arg, values, mask in ops:
+        if kind == "load":
+            models[m].load(arg, values, mask)
+        elif kind == "accumulate":
+            models[m].accumulate(arg, mask)
+        elif kind == "fire":
+            models[m].fire(arg, mask)
+    return models
+
+
 class ProgramRun(NamedTuple):
     run: NetworkRun            # outputs and potentials per layer (potentials None if dry)
     counts: list               # Counts per layer
@@ -71,9 +112,11 @@ def _run(placements: Sequence[LayerPlacement], macro: MacroConfig, events, sink,
     return ProgramRun(NetworkRun(outputs, potentials), counts)
 
 
-def execute(placements: Sequence[LayerPlacement], macro: MacroConfig, events) -> ProgramRun:
-    """Run the layers' programs on golden macro models (bit-exact)."""
-    sink = MacroSink(macro, sum(len(p.macros) for p in placements))
+def execute(placements: Sequence[LayerPlacement], macro: MacroConfig, events,
+            sink: MacroSink | None = None) -> ProgramRun:
+    """Run the layers' programs on golden macro models (bit-exact). Pass a `RecordingSink`
+    to keep the program."""
+    sink = sink or MacroSink(macro, sum(len(p.macros) for p in placements))
     return _run(placements, macro, events, sink)
 
 

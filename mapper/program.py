@@ -19,7 +19,7 @@ derives from the input events, exactly as `LayerProgram.run` does here:
   into one output stream in ascending neuron index, then a tick (the level-1 order).
 
 A *sink* receives the operations: `DrySink` ignores them (counting only), `mapper.executor`
-runs them on `golden.macro.MacroModel` instances, `Recorder` keeps a list. The counts are
+runs them on `golden.macro.MacroModel` instances (and can record them as a list). The counts are
 updated here, by the rules of `energy.counts`, whatever the sink.
 """
 
@@ -36,7 +36,7 @@ from flexspim.golden.cycles import ROW_CYCLES, accumulate_cycles, fire_cycles
 
 from .placement import LayerPlacement
 
-__all__ = ["LayerProgram", "LayerRun", "DrySink", "Recorder"]
+__all__ = ["LayerProgram", "LayerRun", "DrySink"]
 
 
 class DrySink:
@@ -57,28 +57,6 @@ class DrySink:
         return None
 
     def peek(self, macro, operand):
-        return None
-
-
-class Recorder(DrySink):
-    """Keeps every operation as a tuple ``(kind, macro, op_or_operand, mask)``."""
-
-    executes = True   # so that the program builds the operation objects
-
-    def __init__(self):
-        self.ops: list[tuple] = []
-
-    def load(self, macro, operand, values, mask):
-        self.ops.append(("load", macro, operand, mask))
-
-    def save(self, macro, operand, mask):
-        self.ops.append(("save", macro, operand, mask))
-
-    def accumulate(self, macro, op, mask):
-        self.ops.append(("accumulate", macro, op, mask))
-
-    def fire(self, macro, op, mask):
-        self.ops.append(("fire", macro, op, mask))
         return None
 
 
@@ -126,7 +104,7 @@ class LayerProgram:
     def setup(self, sink, counts: Counts) -> None:
         """Resident tables, thresholds and zero potentials; the backing store starts at 0."""
         pl, t, cfg = self.pl, self.pl.tiling, self.cfg
-        bv, bw = cfg.bv, cfg.bw
+        bw = cfg.bw
         self.occ = []
         self.backing: dict[int, np.ndarray | None] = {}
         for m, mp in enumerate(pl.macros):

@@ -8,7 +8,7 @@ from flexspim.config import MacroConfig
 from flexspim.frontend.randnet import random_events, random_network
 from flexspim.golden.batching import TICK
 from flexspim.golden.network import NetworkRun
-from flexspim.mapper.executor import dry_run, execute, first_mismatch
+from flexspim.mapper.executor import RecordingSink, dry_run, execute, first_mismatch, replay
 from flexspim.mapper.hardware import HardwareConfig
 from flexspim.mapper.placement import Infeasible, place_layer
 from flexspim.mapper.tiling import tile_layer
@@ -138,3 +138,21 @@ def test_mismatch_report_names_layer_step_neuron():
     assert first_mismatch(ref, got, ["L"]) == \
         "layer 'L', neuron 1: final potential 5 in the reference, 4 in the program"
     assert first_mismatch(ref, ref, ["L"]) is None
+
+
+def test_recorded_program_replays_to_the_same_array(rng):
+    net = random_network(rng, "conv", n_layers=2, saturate=True)
+    hw = HardwareConfig(MacroConfig(rows=96, cols=3, batch_max=3))
+    try:
+        pls = [place_layer(tile_layer(layer, 3), hw, "ws") for layer in net.layers]
+    except Infeasible:
+        pls = [place_layer(tile_layer(layer, 3), hw, "os") for layer in net.layers]
+    n = sum(len(p.macros) for p in pls)
+    sink = RecordingSink(hw.macro, n)
+    ev = random_events(rng, net.layers[0].n_in, 4, 0.4)
+    got = execute(pls, hw.macro, ev, sink)
+    assert first_mismatch(net.run(ev, 3), got.run, ["a", "b"]) is None
+    kinds = {op[0] for op in sink.ops}
+    assert {"load", "accumulate", "fire"} <= kinds
+    for a, b in zip(replay(sink.ops, hw.macro, n), sink.macros):
+        assert np.array_equal(a.bits, b.bits)
