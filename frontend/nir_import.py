@@ -47,8 +47,14 @@ import numpy as np
 
 from flexspim.config import LayerConfig
 from flexspim.golden.batching import TICK, split_steps
-from flexspim.golden.network import (ConvLayer, FCLayer, Network, conv_output_hw, conv_taps,
-                                     run_layer)
+from flexspim.golden.network import (
+    ConvLayer,
+    FCLayer,
+    Network,
+    conv_output_hw,
+    conv_taps,
+    run_layer,
+)
 
 __all__ = ["LayerReport", "NirImport", "import_nir", "float_run", "compare"]
 

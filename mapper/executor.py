@@ -147,7 +147,8 @@ def first_mismatch(ref: NetworkRun, got: NetworkRun, names: Sequence[str]) -> st
                         f"layer {name!r}, time step {step}: same spikes in another order "
                         f"(first at neuron {n})")
         if len(sa) != len(sb):
-            return f"layer {name!r}: {len(sa)} time steps in the reference, {len(sb)} in the program"
+            return (f"layer {name!r}: {len(sa)} time steps in the reference, {len(sb)} in "
+                    f"the program")
     for name, a, b in zip(names, ref.potentials, got.potentials):
         a, b = np.asarray(a), np.asarray(b)
         bad = np.flatnonzero(a != b)

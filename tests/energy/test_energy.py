@@ -10,6 +10,7 @@ from flexspim.config import AccumulateOp, MacroConfig, Operand
 from flexspim.energy.costs import EnergyCosts
 from flexspim.energy.counts import Counts, count_accumulate, count_fire
 from flexspim.energy.model import layer_energy
+from flexspim.golden.cycles import accumulate_cycles
 from flexspim.golden.macro import MacroModel, accumulate_bitserial
 
 
@@ -73,7 +74,7 @@ def test_accumulate_counts_match_the_bitserial_replay(saturate):
     mask = [True, True, False, True, False]
     trace = accumulate_bitserial(macro, m.bits, op, mask)
     add_cycles = op.bv + (macro.guard_cycles if saturate else 0)
-    assert trace.cycles == add_cycles + (op.bv if saturate else 0)
+    assert trace.cycles == accumulate_cycles(macro, op.bv, saturate)
     c = Counts()
     count_accumulate(c, 3, 3, op.bv, macro.guard_cycles, saturate, trace.cycles, 9)
     assert c.array_read_bits == 3 * add_cycles * 4

@@ -3,8 +3,15 @@
 import numpy as np
 import pytest
 
-from flexspim.frontend.dvs import (EVENT_DTYPE, GESTURES, events_to_stream, input_density,
-                                   make_events, synthetic_dataset, synthetic_gesture)
+from flexspim.frontend.dvs import (
+    EVENT_DTYPE,
+    GESTURES,
+    events_to_stream,
+    input_density,
+    make_events,
+    synthetic_dataset,
+    synthetic_gesture,
+)
 from flexspim.golden.batching import TICK
 
 

@@ -84,7 +84,8 @@ def test_conv_runs_like_its_dense_fc_layer(rng, saturate, regress):
         bv = int(rng.integers(2, 10))
         bw = int(rng.integers(1, bv + 1))
         cfg = LayerConfig(bw=bw, bv=bv, saturate=saturate, leak_mode="shift",
-                          leak=int(rng.integers(0, bv)), threshold=int(rng.integers(0, 1 << (bv - 1))),
+                          leak=int(rng.integers(0, bv)),
+                          threshold=int(rng.integers(0, 1 << (bv - 1))),
                           threshold_source=str(rng.choice(["register", "array"])),
                           reset=str(rng.choice(["hard", "soft"])))
         conv = random_conv(rng, cfg, thresholds=cfg.threshold_source == "array")

@@ -66,8 +66,8 @@ def test_swaps_and_streams_are_exercised(rng):
     net = random_network(rng, "conv", n_layers=1, in_shape=(1, 6, 6), saturate=True)
     layer = net.layers[0]
     t = tile_layer(layer, 4)
-    rows = t.table_ops * layer.config.bw + 2 * (layer.config.bv *
-                                                (2 if layer.config.threshold_source == "array" else 1))
+    slot = layer.config.bv * (2 if layer.config.threshold_source == "array" else 1)
+    rows = t.table_ops * layer.config.bw + 2 * slot
     hw = HardwareConfig(MacroConfig(rows=max(rows, layer.config.bv), cols=4, batch_max=3))
     pl = place_layer(t, hw, "ws")
     ev = random_events(rng, layer.n_in, 6, 0.4)

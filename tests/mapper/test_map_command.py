@@ -55,7 +55,8 @@ def test_events_file(tmp_path, rng, capsys):
 @pytest.mark.parametrize("argv, match", [
     (["map"], "give either NETWORK.toml or --example"),
     (["map", "nope.toml"], "cannot read network file"),
-    (["map", "--example", "dvs-gesture", "--rows", "0"], r"`rows` must be an integer in \[1, 4096\], not 0"),
+    (["map", "--example", "dvs-gesture", "--rows", "0"],
+     r"`rows` must be an integer in \[1, 4096\], not 0"),
     (["map", "--example", "dvs-gesture", "--cores", "2"], "no feasible hybrid mapping"),
     (["map", "--example", "dvs-gesture", "--dataflow", "zz"], "`dataflow` must be one of"),
 ])
