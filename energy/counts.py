@@ -12,8 +12,9 @@ dry run count the same):
   counted (they only happen in overflowing columns and depend on data; at most ``bv`` bits
   per overflow). Adder work: a popcount of ``n + 2`` one-bit inputs per column and cycle,
   i.e. ``n + 1`` full-adder evaluations.
-* fire on ``a`` columns (`count_fire`): ``fire_cycles`` cycles, each charged as an upper
-  bound of 2 bit reads (V and theta), 1 bit write and 1 full-adder evaluation per column.
+* fire on ``a`` columns (`count_fire`): the leak, compare and reset passes
+  (``leak_cycles + bv + reset_cycles``), each cycle charged as an upper bound of 2 bit reads
+  (V and theta), 1 bit write and 1 full-adder evaluation per column.
 * row port: every bit loaded or saved through the row port is one array bit written or read
   (``port_*_bits``); when it comes from or goes to the backing store (swaps, streamed
   weights) it is also ``moved_bits``, which the energy model prices at buffer or DRAM cost.
@@ -85,10 +86,11 @@ def count_accumulate(c: Counts, active: int, n: int, bv: int, guard: int, satura
     c.cycles += cycles
 
 
-def count_fire(c: Counts, active: int, cycles: int) -> None:
-    """Add one fire pass of ``cycles`` cycles on ``active`` columns."""
+def count_fire(c: Counts, active: int, cycles: int, work_cycles: int) -> None:
+    """Add one fire pass of ``cycles`` clock cycles on ``active`` columns, of which
+    ``work_cycles`` touch the array (leak, compare and reset passes; not command issue)."""
     c.fire_passes += 1
-    c.array_read_bits += 2 * active * cycles
-    c.array_write_bits += active * cycles
-    c.adder_ops += active * cycles
+    c.array_read_bits += 2 * active * work_cycles
+    c.array_write_bits += active * work_cycles
+    c.adder_ops += active * work_cycles
     c.cycles += cycles

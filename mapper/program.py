@@ -32,7 +32,8 @@ import numpy as np
 from flexspim.config import AccumulateOp, FireOp, Operand
 from flexspim.energy.counts import Counts, count_accumulate, count_fire
 from flexspim.golden.batching import TICK, form_batches
-from flexspim.golden.cycles import ROW_CYCLES, accumulate_cycles, fire_cycles
+from flexspim.golden.cycles import (ROW_CYCLES, accumulate_cycles, fire_cycles, leak_cycles,
+                                    reset_cycles)
 
 from .placement import LayerPlacement
 
@@ -198,6 +199,7 @@ class LayerProgram:
     def _fire_all(self, sink, counts) -> np.ndarray:
         pl, t, cfg = self.pl, self.pl.tiling, self.cfg
         cycles = fire_cycles(cfg)
+        work = leak_cycles(cfg) + cfg.bv + reset_cycles(cfg)
         spikes = []
         for m, mp in enumerate(pl.macros):
             for tile in mp.tiles:
@@ -209,7 +211,7 @@ class LayerProgram:
                     s = sink.fire(self.base + m, op, self.masks[tile])
                 if s is not None:
                     spikes.append(t.tile_neurons[tile][s[:t.tile_width[tile]]])
-                count_fire(counts, int(t.tile_width[tile]), cycles)
+                count_fire(counts, int(t.tile_width[tile]), cycles, work)
         if not spikes:
             return np.zeros(0, np.int64)
         return np.sort(np.concatenate(spikes)).astype(np.int64)

@@ -80,8 +80,9 @@ def test_accumulate_counts_match_the_bitserial_replay(saturate):
     assert c.array_read_bits == 3 * add_cycles * 4
     assert c.array_write_bits == 3 * 6
     assert (c.accumulates, c.sops, c.cycles) == (1, 9, trace.cycles)
-    count_fire(c, 2, 10)
-    assert (c.fire_passes, c.cycles) == (1, trace.cycles + 10)
+    count_fire(c, 2, 11, 10)
+    assert (c.fire_passes, c.cycles) == (1, trace.cycles + 11)
+    assert c.array_write_bits == 3 * 6 + 2 * 10
 
 
 def test_counts_add():
