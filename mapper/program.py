@@ -32,8 +32,13 @@ import numpy as np
 from flexspim.config import AccumulateOp, FireOp, Operand
 from flexspim.energy.counts import Counts, count_accumulate, count_fire
 from flexspim.golden.batching import TICK, form_batches
-from flexspim.golden.cycles import (ROW_CYCLES, accumulate_cycles, fire_cycles, leak_cycles,
-                                    reset_cycles)
+from flexspim.golden.cycles import (
+    ROW_CYCLES,
+    accumulate_cycles,
+    fire_cycles,
+    leak_cycles,
+    reset_cycles,
+)
 
 from .placement import LayerPlacement
 
