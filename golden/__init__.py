@@ -11,7 +11,7 @@ Never imports `flexspim.hdl`.
 from .batching import TICK, form_batches
 from .cycles import accumulate_cycles, fire_cycles
 from .macro import MacroModel, accumulate_bitserial
-from .network import FCLayer, Network, run_layer
+from .network import ConvLayer, FCLayer, Network, run_layer
 
 __all__ = ["TICK", "form_batches", "accumulate_cycles", "fire_cycles", "MacroModel",
-           "accumulate_bitserial", "FCLayer", "Network", "run_layer"]
+           "accumulate_bitserial", "FCLayer", "ConvLayer", "Network", "run_layer"]

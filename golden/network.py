@@ -4,6 +4,13 @@ A network is a chain of layers; each layer has integer weights, a `LayerConfig` 
 saturate/wrap, leak, threshold, reset) and one membrane potential per neuron, starting at 0.
 Input is an event stream (`golden.batching`: source indices, ``TICK`` ends a time step).
 
+Two layer kinds exist. `FCLayer` holds a dense ``(n_out, n_in)`` matrix. `ConvLayer` is a
+2-D convolution and is, by definition, the fully connected layer whose dense matrix
+`ConvLayer.dense_weights` builds from its kernel (see there for padding, stride, dilation and
+the ``(c, y, x)`` flattening of sources and neurons): every rule below (batching, per-batch
+saturation, fire, output order) applies to it unchanged. A kernel tap that falls on the
+zero padding connects nothing; a source outside a neuron's receptive field adds 0 to it.
+
 Per time step, for each layer in order:
 
 1. **integrate**: the step's input events are grouped by the batching rule with
@@ -31,7 +38,33 @@ from flexspim.config import LayerConfig, signed_range
 from .batching import TICK, batch_starts, split_steps
 from .macro import leak, wrap
 
-__all__ = ["FCLayer", "Network", "NetworkRun", "run_layer"]
+__all__ = ["FCLayer", "ConvLayer", "Network", "NetworkRun", "run_layer", "conv_output_hw",
+           "conv_taps"]
+
+
+def _check_weights(w: np.ndarray, cfg: LayerConfig, name: str) -> np.ndarray:
+    lo, hi = cfg.w_range
+    if w.min() < lo or w.max() > hi:
+        raise ValueError(f"`weights` of layer {name!r} must be in [{lo}, {hi}] "
+                         f"(bw={cfg.bw}), got [{w.min()}, {w.max()}]")
+    return w.astype(np.int64)
+
+
+def _check_thresholds(thresholds, n_out: int, cfg: LayerConfig, name: str):
+    if cfg.threshold_source == "array":
+        t = np.asarray(thresholds)
+        if t.shape != (n_out,) or not np.issubdtype(t.dtype, np.integer):
+            raise ValueError(f"`thresholds` of layer {name!r} must be {n_out} "
+                             f"integers (threshold_source='array')")
+        tlo, thi = cfg.v_range
+        if t.min() < tlo or t.max() > thi:
+            raise ValueError(f"`thresholds` of layer {name!r} must be in "
+                             f"[{tlo}, {thi}] (bv={cfg.bv})")
+        return t.astype(np.int64)
+    if thresholds is not None:
+        raise ValueError(f"`thresholds` of layer {name!r} must be None when "
+                         f"threshold_source is 'register'")
+    return None
 
 
 @dataclass(frozen=True, eq=False)
@@ -56,24 +89,10 @@ class FCLayer:
         if w.ndim != 2 or w.size == 0 or not np.issubdtype(w.dtype, np.integer):
             raise ValueError(f"`weights` of layer {self.name!r} must be a non-empty 2-D integer "
                              f"array (n_out, n_in), not {w.dtype} {w.shape}")
-        lo, hi = self.config.w_range
-        if w.min() < lo or w.max() > hi:
-            raise ValueError(f"`weights` of layer {self.name!r} must be in [{lo}, {hi}] "
-                             f"(bw={self.config.bw}), got [{w.min()}, {w.max()}]")
-        object.__setattr__(self, "weights", w.astype(np.int64))
-        if self.config.threshold_source == "array":
-            t = np.asarray(self.thresholds)
-            if t.shape != (w.shape[0],) or not np.issubdtype(t.dtype, np.integer):
-                raise ValueError(f"`thresholds` of layer {self.name!r} must be {w.shape[0]} "
-                                 f"integers (threshold_source='array')")
-            tlo, thi = self.config.v_range
-            if t.min() < tlo or t.max() > thi:
-                raise ValueError(f"`thresholds` of layer {self.name!r} must be in "
-                                 f"[{tlo}, {thi}] (bv={self.config.bv})")
-            object.__setattr__(self, "thresholds", t.astype(np.int64))
-        elif self.thresholds is not None:
-            raise ValueError(f"`thresholds` of layer {self.name!r} must be None when "
-                             f"threshold_source is 'register'")
+        object.__setattr__(self, "weights", _check_weights(w, self.config, self.name))
+        object.__setattr__(self, "thresholds",
+                           _check_thresholds(self.thresholds, w.shape[0], self.config, self.name))
+        object.__setattr__(self, "_w_t", np.ascontiguousarray(self.weights.T))
 
     @property
     def n_in(self) -> int:
@@ -88,20 +107,198 @@ class FCLayer:
             return self.thresholds
         return np.full(self.n_out, self.config.threshold, dtype=np.int64)
 
+    def batch_sums(self, sources: np.ndarray, starts: np.ndarray) -> np.ndarray:
+        """``(len(starts), n_out)``: each batch's exact total per neuron (no clamping).
 
-def _integrate(v: np.ndarray, w_t: np.ndarray, sources: np.ndarray, cfg: LayerConfig,
-               batch_max: int) -> np.ndarray:
+        Batch ``i`` holds ``sources[starts[i]:starts[i+1]]``.
+        """
+        return np.add.reduceat(self._w_t[sources], starts, axis=0)
+
+
+def _pair(name: str, value, lo: int, layer: str) -> tuple[int, int]:
+    """An int or a pair of ints (y, x), each ``>= lo``."""
+    vals = (value, value) if isinstance(value, (int, np.integer)) else tuple(value)
+    if len(vals) != 2 or any(isinstance(v, bool) or not isinstance(v, (int, np.integer))
+                             or v < lo for v in vals):
+        raise ValueError(f"`{name}` of layer {layer!r} must be an integer >= {lo} or a pair "
+                         f"(y, x) of them, not {value!r}")
+    return int(vals[0]), int(vals[1])
+
+
+def conv_output_hw(in_hw, kernel_hw, stride, padding, dilation) -> tuple[int, int]:
+    """Output height and width: ``(n + 2 pad - dil (k - 1) - 1) // stride + 1`` per axis
+    (PyTorch's formula, so trained models keep their shapes)."""
+    return tuple((n + 2 * p - d * (k - 1) - 1) // s + 1
+                 for n, k, s, p, d in zip(in_hw, kernel_hw, stride, padding, dilation))
+
+
+def conv_taps(in_hw, kernel_hw, stride, padding, dilation) -> np.ndarray:
+    """Every spatial connection of a convolution, as rows ``(y, x, oy, ox, ky, kx)``.
+
+    Input pixel ``(y, x)`` feeds output ``(oy, ox)`` through kernel tap ``(ky, kx)`` when
+    ``y = oy * stride_y - pad_y + ky * dil_y`` (same for x) and ``(y, x)`` lies inside the
+    input; taps on the zero padding are left out. Rows are sorted by ``(oy, ox, ky, kx)``.
+    """
+    (h, w), (kh, kw) = in_hw, kernel_hw
+    ho, wo = conv_output_hw(in_hw, kernel_hw, stride, padding, dilation)
+    oy, ox, ky, kx = (a.ravel() for a in np.meshgrid(np.arange(ho), np.arange(wo),
+                                                     np.arange(kh), np.arange(kw),
+                                                     indexing="ij"))
+    y = oy * stride[0] - padding[0] + ky * dilation[0]
+    x = ox * stride[1] - padding[1] + kx * dilation[1]
+    ok = (y >= 0) & (y < h) & (x >= 0) & (x < w)
+    return np.stack([y, x, oy, ox, ky, kx], axis=1)[ok].astype(np.int64)
+
+
+@dataclass(frozen=True, eq=False)
+class ConvLayer:
+    """A 2-D convolution (cross-correlation, as in PyTorch), no bias.
+
+    Sources and neurons are numbered by flattening ``(channel, y, x)`` in C order:
+    input event ``s = c * H * W + y * W + x``, neuron ``n = co * Ho * Wo + oy * Wo + ox``
+    (so a following `FCLayer` sees PyTorch's ``flatten`` order). Input pixel ``(c, y, x)``
+    adds ``weights[co, c, ky, kx]`` to neuron ``(co, oy, ox)`` for every tap of `conv_taps`;
+    zero padding adds nothing. Otherwise the layer is exactly the `FCLayer` of
+    `dense_weights`: same batching, per-batch saturation, fire and output order (ascending
+    neuron index), so a conv layer's spikes are sorted by ``(co, oy, ox)``.
+
+    Attributes:
+        weights: integer array ``(c_out, c_in, kh, kw)`` in the ``bw``-bit signed range.
+        in_shape: ``(c_in, H, W)`` of the input.
+        config: the layer's `LayerConfig`.
+        stride, padding, dilation: an int or a pair ``(y, x)``; stride and dilation >= 1,
+            padding >= 0 (zeros, the same on both sides of an axis).
+        thresholds: per-neuron thresholds ``(n_out,)`` (flattened ``(co, oy, ox)``), required
+            when ``config.threshold_source == "array"``, else None.
+        name: for reports.
+
+    Raises:
+        ValueError: a bad shape, a weight or threshold out of range, or an empty output.
+    """
+
+    weights: np.ndarray
+    in_shape: tuple
+    config: LayerConfig
+    stride: tuple = (1, 1)
+    padding: tuple = (0, 0)
+    dilation: tuple = (1, 1)
+    thresholds: np.ndarray | None = None
+    name: str = ""
+
+    def __post_init__(self):
+        w = np.asarray(self.weights)
+        if w.ndim != 4 or w.size == 0 or not np.issubdtype(w.dtype, np.integer):
+            raise ValueError(f"`weights` of layer {self.name!r} must be a non-empty 4-D integer "
+                             f"array (c_out, c_in, kh, kw), not {w.dtype} {w.shape}")
+        shape = tuple(self.in_shape)
+        if len(shape) != 3 or any(isinstance(n, bool) or not isinstance(n, (int, np.integer))
+                                  or n < 1 for n in shape):
+            raise ValueError(f"`in_shape` of layer {self.name!r} must be three positive "
+                             f"integers (c_in, H, W), not {self.in_shape!r}")
+        if shape[0] != w.shape[1]:
+            raise ValueError(f"`in_shape` of layer {self.name!r} has c_in={shape[0]} but "
+                             f"`weights` has c_in={w.shape[1]}")
+        object.__setattr__(self, "in_shape", tuple(int(n) for n in shape))
+        object.__setattr__(self, "stride", _pair("stride", self.stride, 1, self.name))
+        object.__setattr__(self, "padding", _pair("padding", self.padding, 0, self.name))
+        object.__setattr__(self, "dilation", _pair("dilation", self.dilation, 1, self.name))
+        ho, wo = conv_output_hw(shape[1:], w.shape[2:], self.stride, self.padding,
+                                self.dilation)
+        if ho < 1 or wo < 1:
+            raise ValueError(f"layer {self.name!r}: kernel {w.shape[2:]} (dilation "
+                             f"{self.dilation}) does not fit input {shape[1:]} with padding "
+                             f"{self.padding}; the output would be {ho} x {wo}")
+        object.__setattr__(self, "weights", _check_weights(w, self.config, self.name))
+        n_out = w.shape[0] * ho * wo
+        object.__setattr__(self, "thresholds",
+                           _check_thresholds(self.thresholds, n_out, self.config, self.name))
+        object.__setattr__(self, "_csr", self._build_csr())
+
+    @property
+    def out_shape(self) -> tuple[int, int, int]:
+        ho, wo = conv_output_hw(self.in_shape[1:], self.weights.shape[2:], self.stride,
+                                self.padding, self.dilation)
+        return self.weights.shape[0], ho, wo
+
+    @property
+    def n_in(self) -> int:
+        return int(np.prod(self.in_shape))
+
+    @property
+    def n_out(self) -> int:
+        return int(np.prod(self.out_shape))
+
+    def taps(self) -> np.ndarray:
+        """`conv_taps` of this layer: rows ``(y, x, oy, ox, ky, kx)``."""
+        return conv_taps(self.in_shape[1:], self.weights.shape[2:], self.stride,
+                         self.padding, self.dilation)
+
+    def theta(self) -> np.ndarray:
+        if self.thresholds is not None:
+            return self.thresholds
+        return np.full(self.n_out, self.config.threshold, dtype=np.int64)
+
+    def _build_csr(self):
+        """Per source, the neurons it reaches and the weights: ``(indptr, neuron, weight)``."""
+        c_out, c_in, _, _ = self.weights.shape
+        _, h, w = self.in_shape
+        _, ho, wo = self.out_shape
+        y, x, oy, ox, ky, kx = self.taps().T
+        ci, co = np.meshgrid(np.arange(c_in), np.arange(c_out), indexing="ij")
+        ci, co = ci.ravel()[:, None], co.ravel()[:, None]
+        src = (ci * h * w + y * w + x).ravel()
+        dst = (co * ho * wo + oy * wo + ox).ravel()
+        wgt = self.weights[co, ci, ky, kx].ravel()
+        order = np.argsort(src, kind="stable")
+        indptr = np.zeros(self.n_in + 1, dtype=np.int64)
+        np.cumsum(np.bincount(src, minlength=self.n_in), out=indptr[1:])
+        return indptr, dst[order], wgt[order]
+
+    def dense_weights(self) -> np.ndarray:
+        """The equivalent ``(n_out, n_in)`` matrix (the definition of this layer's semantics)."""
+        indptr, dst, wgt = self._csr
+        dense = np.zeros((self.n_out, self.n_in), dtype=np.int64)
+        src = np.repeat(np.arange(self.n_in), np.diff(indptr))
+        dense[dst, src] = wgt
+        return dense
+
+    def batch_sums(self, sources: np.ndarray, starts: np.ndarray) -> np.ndarray:
+        """``(len(starts), n_out)``: each batch's exact total per neuron (see `FCLayer`)."""
+        indptr, dst, wgt = self._csr
+        sources = np.asarray(sources, dtype=np.int64)
+        lens = indptr[sources + 1] - indptr[sources]
+        batch = np.zeros(len(sources), dtype=np.int64)
+        batch[starts[1:]] = 1
+        batch = np.cumsum(batch)
+        # gather every event's CSR segment without a Python loop
+        first = np.repeat(indptr[sources] - (np.cumsum(lens) - lens), lens)
+        idx = first + np.arange(int(lens.sum()))
+        out = np.zeros(len(starts) * self.n_out, dtype=np.int64)
+        np.add.at(out, np.repeat(batch, lens) * self.n_out + dst[idx], wgt[idx])
+        return out.reshape(len(starts), self.n_out)
+
+
+def _integrate(v: np.ndarray, layer, sources: np.ndarray, batch_max: int) -> np.ndarray:
+    """Add one time step's events to ``v`` batch by batch (clamp per batch, or wrap).
+
+    Per-batch totals are exact int64 sums. A neuron whose running potential cannot leave
+    the range (``v`` plus all positive totals, and plus all negative ones, stay inside)
+    never clamps, so its result is the plain sum; the others are replayed batch by batch.
+    """
+    cfg = layer.config
     lo, hi = cfg.v_range
-    contrib = w_t[sources]                       # (events, n_out)
-    if not cfg.saturate:
-        return wrap(v + contrib.sum(axis=0), cfg.bv)
-    per_batch = np.add.reduceat(contrib, batch_starts(sources, batch_max), axis=0)
-    running = v + np.cumsum(per_batch, axis=0)
-    if running.min() >= lo and running.max() <= hi:
-        return running[-1]                       # no batch clamps: exact sum
-    for b in per_batch:                          # some batch clamps: replay in order
-        v = np.clip(v + b, lo, hi)
-    return v
+    per_batch = layer.batch_sums(sources, batch_starts(sources, batch_max))
+    total = v + per_batch.sum(axis=0)
+    if not cfg.saturate:   # wrap: modular sums do not depend on the grouping
+        return wrap(total, cfg.bv)
+    risky = (v + np.maximum(per_batch, 0).sum(axis=0) > hi) | \
+            (v + np.minimum(per_batch, 0).sum(axis=0) < lo)
+    if risky.any():
+        r = v[risky]
+        for b in per_batch[:, risky]:            # replay in order, clamping every batch
+            r = np.clip(r + b, lo, hi)
+        total[risky] = r
+    return total
 
 
 def _fire(v: np.ndarray, layer: FCLayer) -> tuple[np.ndarray, np.ndarray]:
@@ -116,11 +313,13 @@ def _fire(v: np.ndarray, layer: FCLayer) -> tuple[np.ndarray, np.ndarray]:
     return v, spikes
 
 
-def run_layer(layer: FCLayer, events, batch_max: int = 1,
+def run_layer(layer, events, batch_max: int = 1,
               v0: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Run one layer on an event stream; returns ``(output events, final potentials)``."""
+    """Run one layer (`FCLayer` or `ConvLayer`) on an event stream.
+
+    Returns ``(output events, final potentials)``.
+    """
     v = np.zeros(layer.n_out, dtype=np.int64) if v0 is None else np.asarray(v0, np.int64)
-    w_t = np.ascontiguousarray(layer.weights.T)
     out: list[np.ndarray] = []
     tick = np.array([TICK], dtype=np.int64)
     for sources, ticked in split_steps(events):
@@ -128,7 +327,7 @@ def run_layer(layer: FCLayer, events, batch_max: int = 1,
             if sources.max() >= layer.n_in:
                 raise ValueError(f"event source {int(sources.max())} out of range for layer "
                                  f"{layer.name!r} with n_in={layer.n_in}")
-            v = _integrate(v, w_t, sources, layer.config, batch_max)
+            v = _integrate(v, layer, sources, batch_max)
         if ticked:
             v, spikes = _fire(v, layer)
             out.append(np.flatnonzero(spikes).astype(np.int64))
@@ -144,9 +343,11 @@ class NetworkRun(NamedTuple):
 
 @dataclass(frozen=True, eq=False)
 class Network:
-    """A chain of layers; ``layers[i].n_out`` must equal ``layers[i+1].n_in``."""
+    """A chain of layers (`FCLayer`, `ConvLayer`); ``layers[i].n_out`` must equal
+    ``layers[i+1].n_in`` (a conv layer after a conv layer must also match its ``in_shape``
+    to the previous ``out_shape``)."""
 
-    layers: Sequence[FCLayer] = field(default_factory=tuple)
+    layers: Sequence = field(default_factory=tuple)
 
     def __post_init__(self):
         object.__setattr__(self, "layers", tuple(self.layers))
@@ -156,6 +357,10 @@ class Network:
             if a.n_out != b.n_in:
                 raise ValueError(f"layer {b.name!r} has n_in={b.n_in} but layer {a.name!r} "
                                  f"has n_out={a.n_out}")
+            if isinstance(a, ConvLayer) and isinstance(b, ConvLayer) \
+                    and a.out_shape != b.in_shape:
+                raise ValueError(f"layer {b.name!r} has in_shape={b.in_shape} but layer "
+                                 f"{a.name!r} has out_shape={a.out_shape}")
 
     def run(self, events, batch_max: int = 1) -> NetworkRun:
         outputs, potentials = [], []

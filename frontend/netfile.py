@@ -1,0 +1,154 @@
+"""The network description format: one TOML file (structure and settings) plus one ``.npz``
+file (the integer arrays).
+
+Example (``net.toml``; the arrays live in ``net.npz`` beside it)::
+
+    format = "flexspim-network"
+    version = 1
+    name = "tiny"
+    arrays = "net.npz"          # relative to the TOML file
+
+    [[layers]]
+    name = "conv1"
+    type = "conv"               # "conv" or "fc"
+    in_shape = [2, 16, 16]      # conv only: (c_in, H, W)
+    stride = [2, 2]             # conv only, default [1, 1]; an int is accepted too
+    padding = [1, 1]            # conv only, default [0, 0] (zeros, both sides)
+    dilation = [1, 1]           # conv only, default [1, 1]
+    bw = 4                      # every other key is a LayerConfig field
+    bv = 12
+    saturate = true
+    leak_mode = "shift"
+    leak = 3
+    threshold = 20
+    threshold_source = "register"
+    reset = "hard"
+
+    [[layers]]
+    name = "fc"
+    type = "fc"
+    bw = 4
+    bv = 12
+    threshold = 10
+
+Arrays in the ``.npz``: ``<name>.weights`` for every layer (``(n_out, n_in)`` for "fc",
+``(c_out, c_in, kh, kw)`` for "conv"), and ``<name>.thresholds`` (``(n_out,)``) for layers
+with ``threshold_source = "array"``. Weights and thresholds are stored as ``int64``; they
+must already be integers in range (the file is the integer network, not a float model).
+Layer names must be unique (they key the arrays).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import numpy as np
+
+from flexspim.config import LayerConfig
+from flexspim.golden.network import ConvLayer, FCLayer, Network
+
+__all__ = ["FORMAT", "VERSION", "save_network", "load_network", "layer_names"]
+
+FORMAT = "flexspim-network"
+VERSION = 1
+_CONV_KEYS = ("in_shape", "stride", "padding", "dilation")
+
+
+def layer_names(network: Network) -> list[str]:
+    """The layers' names, ``layer<i>`` where a layer has none."""
+    return [layer.name or f"layer{i}" for i, layer in enumerate(network.layers)]
+
+
+def _toml_value(v) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, np.integer)):
+        return str(int(v))
+    if isinstance(v, str):
+        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(v, (tuple, list)):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    raise ValueError(f"cannot write {v!r} to TOML")
+
+
+def save_network(network: Network, path, name: str = "") -> Path:
+    """Write ``network`` as ``path`` (TOML) plus the ``.npz`` of the same stem beside it.
+
+    Returns the path of the ``.npz``. Raises `ValueError` on duplicate layer names.
+    """
+    path = Path(path)
+    npz = path.with_suffix(".npz")
+    names = layer_names(network)
+    if len(set(names)) != len(names):
+        raise ValueError(f"layer names must be unique to key the arrays, not {names}")
+    lines = [f'format = "{FORMAT}"', f"version = {VERSION}", f"name = {_toml_value(name)}",
+             f"arrays = {_toml_value(npz.name)}"]
+    arrays = {}
+    for lname, layer in zip(names, network.layers):
+        lines += ["", "[[layers]]", f"name = {_toml_value(lname)}"]
+        if isinstance(layer, ConvLayer):
+            lines.append('type = "conv"')
+            for k in _CONV_KEYS:
+                lines.append(f"{k} = {_toml_value(getattr(layer, k))}")
+        else:
+            lines.append('type = "fc"')
+        for k, v in layer.config.to_dict().items():
+            lines.append(f"{k} = {_toml_value(v)}")
+        arrays[f"{lname}.weights"] = layer.weights
+        if layer.thresholds is not None:
+            arrays[f"{lname}.thresholds"] = layer.thresholds
+    path.write_text("\n".join(lines) + "\n")
+    np.savez(npz, **arrays)
+    return npz
+
+
+def load_network(path) -> Network:
+    """Read a network written by `save_network` (or by hand, see the module docstring).
+
+    Raises:
+        ValueError: unreadable files, a wrong ``format``/``version``, an unknown layer
+            ``type`` or key, a missing array, or any check of the layer classes.
+    """
+    path = Path(path)
+    try:
+        with open(path, "rb") as f:
+            doc = tomllib.load(f)
+    except OSError as e:
+        raise ValueError(f"cannot read network file {path}: {e.strerror}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ValueError(f"network file {path} is not valid TOML: {e}") from None
+    if doc.get("format") != FORMAT or doc.get("version") != VERSION:
+        raise ValueError(f"network file {path}: `format` must be {FORMAT!r} and `version` "
+                         f"{VERSION}, not {doc.get('format')!r} / {doc.get('version')!r}")
+    npz_path = path.parent / doc.get("arrays", path.with_suffix(".npz").name)
+    try:
+        arrays = dict(np.load(npz_path))
+    except OSError as e:
+        raise ValueError(f"cannot read the arrays {npz_path}: {e}") from None
+    layers = []
+    specs = doc.get("layers", [])
+    if not isinstance(specs, list) or not specs:
+        raise ValueError(f"network file {path} must have at least one [[layers]] table")
+    for i, spec in enumerate(specs):
+        spec = dict(spec)
+        name = spec.pop("name", f"layer{i}")
+        kind = spec.pop("type", None)
+        if kind not in ("fc", "conv"):
+            raise ValueError(f"layer {name!r}: `type` must be one of fc, conv; not {kind!r}")
+        geom = {k: spec.pop(k) for k in _CONV_KEYS if k in spec}
+        if kind == "fc" and geom:
+            raise ValueError(f"layer {name!r}: {', '.join(geom)} only apply to conv layers")
+        cfg = LayerConfig.from_dict(spec)
+        key = f"{name}.weights"
+        if key not in arrays:
+            raise ValueError(f"layer {name!r}: array {key!r} missing from {npz_path}")
+        th = arrays.get(f"{name}.thresholds")
+        if kind == "conv":
+            if "in_shape" not in geom:
+                raise ValueError(f"layer {name!r}: conv layers need `in_shape` = [c, H, W]")
+            layers.append(ConvLayer(arrays[key], tuple(geom.pop("in_shape")), cfg,
+                                    thresholds=th, name=name, **geom))
+        else:
+            layers.append(FCLayer(arrays[key], cfg, th, name=name))
+    return Network(layers)

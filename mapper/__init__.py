@@ -1,0 +1,1 @@
+"""Mapper: placement, tiling, WS/OS dataflow, programs and their execution."""
