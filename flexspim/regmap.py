@@ -32,7 +32,8 @@ Router (`router_registers`), on the system bus (10-bit address) at ``sel = n_cor
  3      DROPPED      read-only: events of a port routed nowhere, and events whose index
                      plus offset does not fit ``index_bits`` (each dropped where counted)
  8+p    ROUTE_p      targets of source port ``p`` (0 = external input, 1+k = core k): bit k
-                     for core k, bit ``n_cores`` for the external output
+                     for core k, bit ``n_cores`` for the external output. Core k may feed
+                     only cores j > k (see `flexspim.golden.system`)
  64+32p+t  OFFSET_p_t   added to the index of port ``p``'s events delivered to target ``t``
                      (so a layer's inputs from several sources can be stacked)
 ====== ============ ======================================================================

@@ -17,8 +17,11 @@ Router semantics (the RTL's):
   (Round-robin interleaving would make batch grouping, and so saturated results, depend on
   timing; this order is deterministic and deadlock-free, as every target waits on ports in
   the same global order.) Events of a later port wait, back-pressuring that port.
-* Routes must form a directed acyclic graph between cores (a cycle can deadlock; the model
-  rejects it, the hardware would stall).
+* Routes must be **feed-forward in core order**: core ``k`` may feed only cores ``j > k``
+  (and the external output). Merging in port order is deadlock-free only if port order
+  agrees with the data flow: a core emits its step's spikes only after its tick, which
+  then has passed every lower port. The model rejects other routes (``ValueError``); the
+  hardware would stall on them (a cocotb test shows the stall with the order reversed).
 
 External input in "no-wait" mode (``STATUS`` bit 0) drops what the full FIFO cannot take and
 counts it in ``OVERFLOW``; which events are dropped depends on timing, so the model takes
@@ -151,18 +154,15 @@ class SystemModel:
                 for t in range(n + 1)]
 
     def order(self) -> list[int]:
-        """Cores in an order where every core comes after the cores feeding it."""
-        srcs = self.routes()
-        done: list[int] = []
-        todo = list(range(self.config.n_cores))
-        while todo:
-            ready = [k for k in todo if all(p == 0 or p - 1 in done for p in srcs[k])]
-            if not ready:
-                raise ValueError(f"the routes between cores {todo} form a cycle; routes must "
-                                 f"form a directed acyclic graph")
-            done.append(ready[0])
-            todo.remove(ready[0])
-        return done
+        """Cores in data-flow order, after checking that the routes are feed-forward."""
+        n = self.config.n_cores
+        for k in range(n):
+            back = [j for j in range(k + 1) if self.router[f"ROUTE_{k + 1}"] >> j & 1]
+            if back:
+                raise ValueError(f"`ROUTE_{k + 1}` sends core {k}'s events to core {back[0]}; "
+                                 f"core k may only feed cores j > k (feed-forward in core "
+                                 f"order) and the external output")
+        return list(range(n))
 
     def _deliver(self, stream: np.ndarray, port: int, target: int) -> np.ndarray:
         """Apply the offset; deliveries whose index overflows are dropped and counted."""

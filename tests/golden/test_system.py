@@ -51,13 +51,14 @@ def test_system_model_equals_network_reference(rng, regress, n_cores, n_layers):
             assert run.potentials[i].tolist() == ref.potentials[i].tolist()
 
 
-def test_system_model_rejects_cycles_and_counts_drops():
+def test_system_model_rejects_backward_routes_and_counts_drops():
     system = SystemConfig(CoreConfig(MacroConfig(rows=16, cols=2, batch_max=1), index_bits=3),
                           n_cores=2)
     m = SystemModel(system)
     m.write_reg(2, "ROUTE_1", 0b10)     # core 0 -> core 1
-    m.write_reg(2, "ROUTE_2", 0b01)     # core 1 -> core 0: a cycle
-    with pytest.raises(ValueError, match="cycle"):
+    m.order()
+    m.write_reg(2, "ROUTE_2", 0b01)     # core 1 -> core 0: backwards
+    with pytest.raises(ValueError, match="`ROUTE_2` sends core 1's events to core 0"):
         m.order()
     m = SystemModel(system)
     m.write_reg(2, "ROUTE_0", 0b100)    # external input straight to the output

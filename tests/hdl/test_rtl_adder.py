@@ -42,7 +42,8 @@ def _vector(bits: np.ndarray) -> int:
 
 
 if cocotb is not None:
-    @cocotb.test()
+    @cocotb.test(timeout_time=(int(os.environ.get("FLEXSPIM_TRIALS", "200")) + 10) * 1000,
+                 timeout_unit="ns")
     async def adder_random(dut):
         cfg = MacroConfig.from_dict(json.loads(os.environ["FLEXSPIM_MACRO"]))
         rng = np.random.default_rng(int(os.environ["FLEXSPIM_SEED"]))

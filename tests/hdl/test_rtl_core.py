@@ -76,8 +76,13 @@ def _setup():
         int(os.environ.get("FLEXSPIM_EVENTS", "500")), seed
 
 
+# A deadlock must fail the test, not hang it: a budget of simulated time, generous (200
+# cycles per event and trial) next to the ~30 cycles an event takes.
+BUDGET_NS = (int(os.environ.get("FLEXSPIM_TRIALS", "3")) + 2) * \
+    (int(os.environ.get("FLEXSPIM_EVENTS", "500")) + 500) * 2000
+
 if cocotb is not None:
-    @cocotb.test()
+    @cocotb.test(timeout_time=BUDGET_NS, timeout_unit="ns")
     async def core_random_layers(dut):
         from flexspim.testbench.core_driver import CoreDriver
 
@@ -90,7 +95,7 @@ if cocotb is not None:
             await run_layer_case(drv, rng, n_events, gap, stall, 0.01,
                                  f"layer {t} (gap {gap}, stall {stall})")
 
-    @cocotb.test()
+    @cocotb.test(timeout_time=BUDGET_NS, timeout_unit="ns")
     async def core_full_fifo(dut):
         """Input at full speed, output stalled 95% of the time: the FIFO fills and the input
         is back-pressured; nothing is lost or duplicated."""
@@ -114,7 +119,7 @@ if cocotb is not None:
         task.cancel()
         assert saw_full, "the input was never back-pressured"
 
-    @cocotb.test()
+    @cocotb.test(timeout_time=BUDGET_NS, timeout_unit="ns")
     async def core_reset_mid_run(dut):
         """Reset while events are in flight: the core is idle at once with an empty FIFO and
         cleared registers; reconfigured and reloaded, it runs on bit-exactly."""

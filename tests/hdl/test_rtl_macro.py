@@ -120,8 +120,11 @@ async def _bring_up(dut):
     return cfg, rng, trials, drv, golden, chk
 
 
+# A hang must fail the test: a generous budget of simulated time (3000 cycles per trial).
+BUDGET_NS = (int(os.environ.get("FLEXSPIM_TRIALS", "100")) + 50) * 30000
+
 if cocotb is not None:
-    @cocotb.test()
+    @cocotb.test(timeout_time=BUDGET_NS, timeout_unit="ns")
     async def macro_random(dut):
         """Random commands back to back (5% invalid), random masks, saturate and wrap."""
         from flexspim.testbench.macro_driver import random_accumulate
@@ -138,7 +141,7 @@ if cocotb is not None:
                 await chk.compare_array(f"after op {t}")
         await chk.compare_array("at the end")
 
-    @cocotb.test()
+    @cocotb.test(timeout_time=BUDGET_NS, timeout_unit="ns")
     async def macro_directed(dut):
         """Corners: 1-bit operands, overflow by one both ways, all-max/all-min batches, empty
         batch, no enabled column, and each kind of invalid command."""
@@ -192,7 +195,7 @@ if cocotb is not None:
                 await chk.accumulate(bad)
         await chk.compare_array("after the directed cases")
 
-    @cocotb.test()
+    @cocotb.test(timeout_time=BUDGET_NS, timeout_unit="ns")
     async def macro_fire_random(dut):
         """Fire passes (all leak modes, both resets, register and array thresholds, 5%
         invalid) interleaved with accumulates, back to back."""
@@ -207,7 +210,7 @@ if cocotb is not None:
                 await chk.compare_array(f"after op {t}")
         await chk.compare_array("at the end")
 
-    @cocotb.test()
+    @cocotb.test(timeout_time=BUDGET_NS, timeout_unit="ns")
     async def macro_fire_directed(dut):
         """Fire corners: leak crossing zero both ways, 0 staying 0, shift leak of negative
         values and by 0, V == theta, negative thresholds with soft reset (overflow), per-neuron
@@ -247,7 +250,7 @@ if cocotb is not None:
         await chk.fire(FireCmd(0, 1, 0, 0, 0, False, 0, False, np.zeros(cols, np.uint8)))
         await chk.compare_array("after the directed cases")
 
-    @cocotb.test()
+    @cocotb.test(timeout_time=BUDGET_NS, timeout_unit="ns")
     async def macro_reset_mid_run(dut):
         """Reset in the middle of operations: the macro returns to idle at once with no
         done pulse; after reloading the array it runs on correctly."""
