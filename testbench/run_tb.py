@@ -1,0 +1,46 @@
+"""cocotb module behind ``flexspim run --rtl``: runs a network on the generated system.
+
+Reads ``FLEXSPIM_RUN_DIR/job.json`` (system config, network path, events file), programs the
+DUT with `SystemDriver` and writes ``FLEXSPIM_RUN_DIR/rtl_result.npz``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import cocotb
+import numpy as np
+
+from flexspim.config import SystemConfig
+from flexspim.frontend.netfile import load_network
+
+from .system_driver import CocotbBackend, SystemDriver
+
+
+@cocotb.test()
+async def run_network(dut):
+    folder = Path(os.environ["FLEXSPIM_RUN_DIR"])
+    job = json.loads((folder / "job.json").read_text())
+    system = SystemConfig.from_dict(job["system"])
+    net = load_network(job["network"])
+    events = np.load(folder / "events.npy")
+
+    def progress(done: int, total: int) -> None:
+        width = 30
+        fill = width * done // max(total, 1)
+        sys.stdout.write(f"\rRTL  [{'#' * fill}{'.' * (width - fill)}] step {done}/{total}")
+        if done == total:
+            sys.stdout.write("\n")
+        sys.stdout.flush()
+
+    backend = CocotbBackend(dut, system, progress=progress)
+    await backend.start()
+    drv = SystemDriver(backend, system)
+    await drv.load(net, monitor=True)
+    run = await drv.run(events)
+    np.savez(folder / "rtl_result.npz", output=run.output,
+             **{f"layer{i}": e for i, e in enumerate(run.layers)},
+             **{f"potentials{i}": v for i, v in enumerate(run.potentials)})

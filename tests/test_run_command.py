@@ -1,0 +1,59 @@
+"""`flexspim run`: the shipped example gives the same output on the golden model and the RTL."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from flexspim.cli import main
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "fc2"
+
+
+def run(tmp_path, name, *extra):
+    out = tmp_path / name
+    assert main(["run", str(EXAMPLE / "net.toml"), str(EXAMPLE / "events.npy"), "-o", str(out),
+                 *extra]) == 0
+    return out
+
+
+def test_run_golden_writes_outputs_and_a_raster(tmp_path):
+    out = run(tmp_path, "golden")
+    ev = np.load(out / "output_events.npy")
+    layers = np.load(out / "layers.npz")
+    assert (ev == -1).sum() == 20                       # one tick per 1 ms step
+    assert {"fc0.events", "fc1.events", "fc0.potentials", "fc1.potentials"} <= set(layers.files)
+    assert (layers["fc1.events"] != -1).sum() > 0       # the example does spike
+    assert (out / "raster.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.rtl
+def test_run_rtl_equals_golden(tmp_path):
+    g = run(tmp_path, "golden")
+    r = run(tmp_path, "rtl", "--rtl")
+    np.testing.assert_array_equal(np.load(g / "output_events.npy"),
+                                  np.load(r / "output_events.npy"))
+    a, b = np.load(g / "layers.npz"), np.load(r / "layers.npz")
+    assert sorted(a.files) == sorted(b.files)
+    for k in a.files:
+        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--rows", "16"], "layer 0 (fc0)"),
+    (["--cores", "1"], "has 2 layers but the system has n_cores=1"),
+    (["--sensor", "3"], "`--sensor` must be W,H"),
+    (["--sensor", "4,4"], "a 4 x 4 sensor with 2 polarities gives 32 inputs"),
+])
+def test_run_rejects_what_cannot_work(tmp_path, capsys, extra, message):
+    assert main(["run", str(EXAMPLE / "net.toml"), str(EXAMPLE / "events.npy"), "-o",
+                 str(tmp_path / "x"), *extra]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1, err
+
+
+def test_run_rejects_out_of_range_sources(tmp_path, capsys):
+    bad = tmp_path / "bad.npy"
+    np.save(bad, np.array([0, 3, 18, -1]))
+    assert main(["run", str(EXAMPLE / "net.toml"), str(bad), "-o", str(tmp_path / "x")]) == 2
+    assert "event 2 of" in capsys.readouterr().err
