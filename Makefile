@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 JOBS   ?= 2
 APT_PACKAGES := g++ make perl ccache
 
-.PHONY: install test regress bench bench-golden bench-macro bench-core lint clean help
+.PHONY: install test regress bench bench-golden bench-macro bench-core bench-system lint clean help
 
 help:
 	@echo "make install       system packages (apt-get, when root) + .venv with flexspim[dev]"
@@ -16,6 +16,7 @@ help:
 	@echo "make bench-golden  golden-model throughput table"
 	@echo "make bench-macro   macro conversion/build/simulation table (16..256)"
 	@echo "make bench-core    neuron-core events/s table (64x64, P = 1, 4, 8)"
+	@echo "make bench-system  2-core system: RTL and golden-model events/s"
 	@echo "make lint          ruff on the Python sources"
 
 install:
@@ -36,7 +37,7 @@ test:
 regress:
 	FLEXSPIM_TIER=regress $(PY) -m pytest -n $(JOBS) -q
 
-bench: bench-golden bench-macro bench-core
+bench: bench-golden bench-macro bench-core bench-system
 
 bench-golden:
 	$(PY) bench/bench_golden.py
@@ -46,6 +47,9 @@ bench-macro:
 
 bench-core:
 	$(PY) bench/bench_core.py
+
+bench-system:
+	$(PY) bench/bench_system.py
 
 lint:
 	$(VENV)/bin/ruff check flexspim golden hdl testbench tests bench
