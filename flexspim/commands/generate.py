@@ -1,9 +1,11 @@
-"""``flexspim generate``: Verilog of a macro or a neuron core, plus ``manifest.json``.
+"""``flexspim generate``: Verilog of a macro, a neuron core or a whole system, plus
+``manifest.json``.
 
 Every parameter is validated before anything is written: a bad value prints one line naming
 the parameter, the value and the allowed range, and leaves the output folder untouched.
-TOML: a ``[macro]`` table (rows, cols, batch_max) and, for ``--top core``, a ``[core]`` table
-(fifo_depth, index_bits).
+TOML: a ``[macro]`` table (rows, cols, batch_max), a ``[core]`` table (fifo_depth,
+index_bits) and a ``[system]`` table (n_cores, in_fifo_depth). ``--cores N`` implies
+``--top system``.
 """
 
 from __future__ import annotations
@@ -12,9 +14,9 @@ import argparse
 from pathlib import Path
 
 from ..cli import geometry_args, load_toml, macro_from_args
-from ..config import CoreConfig
+from ..config import CoreConfig, SystemConfig
 
-TOPS = {"macro": "flexspim_macro", "core": "flexspim_core"}
+TOPS = {"macro": "flexspim_macro", "core": "flexspim_core", "system": "flexspim_system"}
 
 
 def register(sub) -> None:
@@ -22,12 +24,15 @@ def register(sub) -> None:
                        description=__doc__)
     p.add_argument("-o", "--out", type=Path, required=True, metavar="DIR",
                    help="output folder (created if needed)")
-    p.add_argument("--top", choices=sorted(TOPS), default="macro",
-                   help="what to generate (default: macro)")
+    p.add_argument("--top", choices=sorted(TOPS), default=None,
+                   help="what to generate (default: macro, or system with --cores)")
     geometry_args(p)
     c = p.add_argument_group("core (with --top core)")
     c.add_argument("--fifo-depth", type=int, help="input event FIFO depth (default 16)")
     c.add_argument("--index-bits", type=int, help="event index width (default 16)")
+    s = p.add_argument_group("system (with --top system)")
+    s.add_argument("--cores", type=int, help="number of neuron cores (implies --top system)")
+    s.add_argument("--in-fifo-depth", type=int, help="external input FIFO depth (default 16)")
     p.set_defaults(func=run)
 
 
@@ -42,9 +47,23 @@ def core_from_args(args: argparse.Namespace, macro) -> CoreConfig:
     return CoreConfig.from_dict({**d, "macro": macro})
 
 
+def system_from_args(args: argparse.Namespace, core: CoreConfig) -> SystemConfig:
+    d: dict = {}
+    if args.config is not None:
+        d.update(load_toml(args.config).get("system", {}))
+    if args.cores is not None:
+        d["n_cores"] = args.cores
+    if args.in_fifo_depth is not None:
+        d["in_fifo_depth"] = args.in_fifo_depth
+    return SystemConfig.from_dict({**d, "core": core})
+
+
 def run(args: argparse.Namespace) -> int:
-    macro = macro_from_args(args)            # raises ValueError before anything is written
-    core = core_from_args(args, macro) if args.top == "core" else None
+    top = args.top or ("system" if args.cores is not None else "macro")
+    # everything is validated before anything is written
+    macro = macro_from_args(args)
+    core = core_from_args(args, macro) if top in ("core", "system") else None
+    system = system_from_args(args, core) if top == "system" else None
     from ..hdl.emit import write_design
 
     derived = {
@@ -55,16 +74,25 @@ def run(args: argparse.Namespace) -> int:
         "carry_width": macro.carry_width,
         "read_ports": macro.batch_max + 1,
     }
-    if core is None:
+    if top == "macro":
         from ..hdl.macro import CimMacro
         component, params = CimMacro(macro), macro.to_dict()
+    elif top == "system":
+        from ..hdl.system import FlexSpimSystem
+        from ..regmap import core_registers, router_registers
+        component, params = FlexSpimSystem(system), system.to_dict()
+        derived["registers"] = {n: {"address": a, "width": w, "access": acc}
+                                for n, (a, w, acc) in core_registers(core).items()}
+        derived["router_registers"] = {n: {"address": a, "width": w, "access": acc}
+                                       for n, (a, w, acc) in
+                                       router_registers(system.n_cores).items()}
     else:
         from ..hdl.core import NeuronCore
         from ..regmap import core_registers
         component, params = NeuronCore(core), core.to_dict()
         derived["registers"] = {n: {"address": a, "width": w, "access": acc}
                                 for n, (a, w, acc) in core_registers(core).items()}
-    manifest = write_design(component, TOPS[args.top], args.out, params, derived)
+    manifest = write_design(component, TOPS[top], args.out, params, derived)
     print(f"wrote {args.out / manifest['verilog']['file']} (sha256 "
           f"{manifest['verilog']['sha256'][:16]}...), {args.out / 'manifest.json'}")
     return 0

@@ -62,6 +62,24 @@ def test_generate_core_is_deterministic_and_lint_clean(tmp_path, rows, cols, P, 
     assert r.returncode == 0, r.stderr
 
 
+@pytest.mark.parametrize("n_cores", [2, 3])
+def test_generate_system_is_deterministic_and_lint_clean(tmp_path, n_cores):
+    args = ("--cores", n_cores, "--rows", 32, "--cols", 8, "--batch", 2, "--fifo-depth", 2)
+    a = generate(tmp_path, "a", *args)
+    b = generate(tmp_path, "b", *args)
+    for f in ("flexspim_system.v", "manifest.json"):
+        assert (a / f).read_bytes() == (b / f).read_bytes()
+    m = json.loads((a / "manifest.json").read_text())
+    assert m["parameters"]["n_cores"] == n_cores
+    assert f"ROUTE_{n_cores}" in m["derived"]["router_registers"]
+    ports = {p["name"] for p in m["ports"]}
+    assert {"ev_in__payload", "ev_out__valid", "cfg__sel", "row__core", "idle"} <= ports
+    setup_verilator()
+    r = subprocess.run(["verilator", "--lint-only", "-Wall", "lint.vlt", "flexspim_system.v"],
+                       cwd=a, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+
+
 def test_generate_from_toml_with_override(tmp_path):
     cfg = tmp_path / "chip.toml"
     cfg.write_text("[macro]\nrows = 16\ncols = 8\nbatch_max = 2\n")
@@ -79,6 +97,8 @@ def test_generate_from_toml_with_override(tmp_path):
      "`fifo_depth` must be an integer in [1, 4096], not 0"),
     (["--rows", "4", "--cols", "4", "--top", "core", "--index-bits", "30"],
      "`index_bits` must be an integer in [1, 24], not 30"),
+    (["--rows", "4", "--cols", "4", "--cores", "0"],
+     "`n_cores` must be an integer in [1, 29], not 0"),
 ])
 def test_generate_rejects_bad_geometry_before_writing(tmp_path, capsys, args, message):
     out = tmp_path / "never"
