@@ -236,8 +236,7 @@ class NeuronCore(wiring.Component):
                 with m.Else():
                     m.next = "RUN_ERR"
 
-            with m.State("RUN_ERR"):                  # an address left the array
-                m.d.comb += [work.eq(1), errors.eq(1)]
+            def batch_slot_done():
                 with m.If(last_slot):
                     m.d.sync += [count.eq(0), cnt["BATCHES"].eq(cnt["BATCHES"] + 1)]
                     m.next = "COLLECT"
@@ -245,16 +244,15 @@ class NeuronCore(wiring.Component):
                     m.d.sync += next_slot()
                     m.next = "RUN_ISSUE"
 
+            with m.State("RUN_ERR"):                  # an address left the array
+                m.d.comb += [work.eq(1), errors.eq(1)]
+                batch_slot_done()
+
             with m.State("RUN_WAIT"):
                 m.d.comb += work.eq(1)
                 with m.If(macro.acc.done):
                     m.d.comb += errors.eq(macro.acc.error)
-                    with m.If(last_slot):
-                        m.d.sync += [count.eq(0), cnt["BATCHES"].eq(cnt["BATCHES"] + 1)]
-                        m.next = "COLLECT"
-                    with m.Else():
-                        m.d.sync += next_slot()
-                        m.next = "RUN_ISSUE"
+                    batch_slot_done()
 
             with m.State("FIRE_ISSUE"):
                 m.d.comb += work.eq(1)

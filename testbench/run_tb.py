@@ -16,6 +16,7 @@ import numpy as np
 
 from flexspim.config import SystemConfig
 from flexspim.frontend.netfile import load_network
+from flexspim.progress import bar
 
 from .system_driver import CocotbBackend, SystemDriver
 
@@ -28,15 +29,8 @@ async def run_network(dut):
     net = load_network(job["network"])
     events = np.load(folder / "events.npy")
 
-    def progress(done: int, total: int) -> None:
-        width = 30
-        fill = width * done // max(total, 1)
-        sys.stdout.write(f"\rRTL  [{'#' * fill}{'.' * (width - fill)}] step {done}/{total}")
-        if done == total:
-            sys.stdout.write("\n")
-        sys.stdout.flush()
-
-    backend = CocotbBackend(dut, system, progress=progress)
+    backend = CocotbBackend(dut, system,
+                            progress=lambda done, total: bar(done, total, "RTL", sys.stdout))
     await backend.start()
     drv = SystemDriver(backend, system)
     await drv.load(net, monitor=True)

@@ -16,7 +16,6 @@ reuses a stale build, and parallel pytest workers never share one.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -152,7 +151,3 @@ def run_cocotb(*, toplevel: str, sources: Iterable[Path], test_module: str, buil
                             + "\n".join(failed) if n else "no cocotb test ran")
     return results
 
-
-def env_json(name: str, obj: Any) -> dict[str, str]:
-    """Pass a JSON-able object to the cocotb test process as an environment variable."""
-    return {name: json.dumps(obj, sort_keys=True)}

@@ -25,6 +25,7 @@ import numpy as np
 
 from ..cli import load_toml
 from ..config import CoreConfig, MacroConfig, SystemConfig
+from ..progress import bar
 
 DEFAULTS = {"rows": 64, "cols": 64, "batch_max": 8}
 
@@ -97,15 +98,6 @@ def load_events(path: Path, n_in: int, dt_us: int, sensor: str | None) -> np.nda
     return raw.astype(np.int64)
 
 
-def _bar(done: int, total: int, label: str) -> None:
-    width = 30
-    fill = width * done // max(total, 1)
-    sys.stderr.write(f"\r{label} [{'#' * fill}{'.' * (width - fill)}] step {done}/{total}")
-    if done == total:
-        sys.stderr.write("\n")
-    sys.stderr.flush()
-
-
 def run_golden(system: SystemConfig, net, events: np.ndarray, progress=True) -> dict:
     """Run on the golden system model, in chunks of time steps (for the progress bar)."""
     from ..golden.batching import TICK
@@ -126,7 +118,7 @@ def run_golden(system: SystemConfig, net, events: np.ndarray, progress=True) -> 
                 out.append(await drv.backend.stream(events[start:c], 0))
                 start = c
                 if progress:
-                    _bar(int((events[:c] == TICK).sum()), total, "golden")
+                    bar(int((events[:c] == TICK).sum()), total, "golden")
         stream = np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
         return stream, split_monitor(stream, mapping), await drv.potentials()
     stream, layers, pots = asyncio.run(go())

@@ -36,23 +36,30 @@ class Checker:
     def __init__(self, drv, golden: MacroModel):
         self.drv, self.golden, self.n = drv, golden, 0
 
-    async def accumulate(self, f, check_rows=True):
-        from flexspim.testbench.macro_driver import AccFields  # noqa: F401 (type only)
-
-        cfg = self.golden.config
+    async def _issue(self, f, run):
+        """Run command ``f`` on the DUT; returns ``(golden op or None, DUT result, tag)``
+        after checking the error flag (invalid commands: error and 1 cycle)."""
         try:
             op = f.golden_op()
-            op.check_fits(cfg)
+            op.check_fits(self.golden.config)
         except ValueError as e:
             op, why = None, str(e)
-        cycles, overflow, error = await self.drv.accumulate(f)
+        result = await run(f)
+        cycles, _, error = result
         tag = f"op {self.n} {f._replace(col_en=None)}"
         self.n += 1
         if op is None:
             assert error, f"{tag}: invalid ({why}) but the DUT did not flag an error"
             assert cycles == 1, f"{tag}: rejected command took {cycles} cycles, not 1"
+        else:
+            assert not error, f"{tag}: valid command flagged as an error"
+        return op, result, tag
+
+    async def accumulate(self, f, check_rows=True):
+        cfg = self.golden.config
+        op, (cycles, overflow, _), tag = await self._issue(f, self.drv.accumulate)
+        if op is None:
             return
-        assert not error, f"{tag}: valid command flagged as an error"
         want = self.golden.accumulate(op, col_mask=f.col_en.astype(bool))
         assert cycles == want.cycles == accumulate_cycles(cfg, op.bv, op.saturate), (
             f"{tag}: {cycles} cycles, golden {want.cycles}")
@@ -64,20 +71,9 @@ class Checker:
                 await self.compare_row(r, tag)
 
     async def fire(self, f, check_rows=True):
-        cfg = self.golden.config
-        try:
-            op = f.golden_op()
-            op.check_fits(cfg)
-        except ValueError as e:
-            op, why = None, str(e)
-        cycles, spikes, error = await self.drv.fire(f)
-        tag = f"op {self.n} {f._replace(col_en=None)}"
-        self.n += 1
+        op, (cycles, spikes, _), tag = await self._issue(f, self.drv.fire)
         if op is None:
-            assert error, f"{tag}: invalid ({why}) but the DUT did not flag an error"
-            assert cycles == 1, f"{tag}: rejected command took {cycles} cycles, not 1"
             return
-        assert not error, f"{tag}: valid command flagged as an error"
         before = self.golden.peek(Operand(op.v_row, op.layer.bv))
         want = self.golden.fire(op, col_mask=f.col_en.astype(bool))
         assert cycles == want.cycles == fire_cycles(op.layer), (
