@@ -116,10 +116,17 @@ class FCLayer:
 
 
 def _pair(name: str, value, lo: int, layer: str) -> tuple[int, int]:
-    """An int or a pair of ints (y, x), each ``>= lo``."""
-    vals = (value, value) if isinstance(value, (int, np.integer)) else tuple(value)
-    if len(vals) != 2 or any(isinstance(v, bool) or not isinstance(v, (int, np.integer))
-                             or v < lo for v in vals):
+    """An int or a pair of ints (y, x), each ``>= lo``; anything else is a `ValueError`."""
+    def is_int(v):
+        return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+
+    if is_int(value):
+        vals = (value, value)
+    elif isinstance(value, (tuple, list, np.ndarray)) and np.ndim(value) == 1:
+        vals = tuple(value)
+    else:
+        vals = ()
+    if len(vals) != 2 or not all(is_int(v) and v >= lo for v in vals):
         raise ValueError(f"`{name}` of layer {layer!r} must be an integer >= {lo} or a pair "
                          f"(y, x) of them, not {value!r}")
     return int(vals[0]), int(vals[1])
@@ -190,7 +197,8 @@ class ConvLayer:
         if w.ndim != 4 or w.size == 0 or not np.issubdtype(w.dtype, np.integer):
             raise ValueError(f"`weights` of layer {self.name!r} must be a non-empty 4-D integer "
                              f"array (c_out, c_in, kh, kw), not {w.dtype} {w.shape}")
-        shape = tuple(self.in_shape)
+        shape = tuple(self.in_shape) if isinstance(self.in_shape, (tuple, list, np.ndarray)) \
+            and np.ndim(self.in_shape) == 1 else ()
         if len(shape) != 3 or any(isinstance(n, bool) or not isinstance(n, (int, np.integer))
                                   or n < 1 for n in shape):
             raise ValueError(f"`in_shape` of layer {self.name!r} must be three positive "

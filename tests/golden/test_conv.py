@@ -130,6 +130,8 @@ def test_bad_conv_parameters():
         ConvLayer(w, (2, 5, 5), cfg)
     with pytest.raises(ValueError, match="`in_shape`"):
         ConvLayer(w, (1, 5), cfg)
+    with pytest.raises(ValueError, match=r"`in_shape`.*not 5"):
+        ConvLayer(w, 5, cfg)
     with pytest.raises(ValueError, match=r"`weights`.*4-D"):
         ConvLayer(np.zeros((3, 3), int), (1, 5, 5), cfg)
     with pytest.raises(ValueError, match=r"`weights`.*\[-2, 1\]"):
@@ -137,3 +139,14 @@ def test_bad_conv_parameters():
     with pytest.raises(ValueError, match="out_shape"):
         Network([ConvLayer(np.zeros((1, 1, 1, 1), int), (1, 4, 4), cfg),
                  ConvLayer(np.zeros((1, 1, 1, 1), int), (1, 2, 8), cfg)])
+
+
+@pytest.mark.parametrize("key, value", [
+    ("stride", 1.5), ("stride", (1, 1.5)), ("stride", "2"), ("stride", True),
+    ("padding", None), ("padding", (1, 1, 1)), ("dilation", [[1, 1]]),
+    ("dilation", np.float64(2.0)),
+])
+def test_conv_geometry_of_the_wrong_type_is_a_value_error(key, value):
+    with pytest.raises(ValueError, match=rf"`{key}` of layer 'c' must be an integer >= "):
+        ConvLayer(np.zeros((1, 1, 1, 1), int), (1, 4, 4), LayerConfig(bw=2, bv=4),
+                  name="c", **{key: value})
