@@ -70,12 +70,14 @@ def dvs_gesture_events(seed: int = 0, gesture: int = 0, dt_us: int = 5_000,
     return events_to_stream(ev, SENSOR, dt_us, n_steps=n_steps, downsample=DOWNSAMPLE, t0=0)
 
 
-def example(name: str, seed: int = 0):
-    """``(network, events)`` of a shipped example.
+def example(name: str, seed: int = 0, **events_kwargs):
+    """``(network, events)`` of a shipped example. The network is always the same (weights
+    from seed 0); ``seed`` and ``events_kwargs`` (e.g. ``n_steps``, ``dt_us``, ``gesture``,
+    see `dvs_gesture_events`) only change the generated input.
 
     Raises:
         ValueError: an unknown example name.
     """
     if name not in EXAMPLES:
         raise ValueError(f"`--example` must be one of {', '.join(EXAMPLES)}; not {name!r}")
-    return dvs_gesture_network(seed), dvs_gesture_events(seed)
+    return dvs_gesture_network(0), dvs_gesture_events(seed, **events_kwargs)
