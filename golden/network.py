@@ -177,6 +177,10 @@ def csr_gather(indptr: np.ndarray, rows) -> tuple[np.ndarray, np.ndarray]:
     return first + np.arange(int(lens.sum())), lens
 
 
+#: Largest ``c * H * W`` of a convolution's input (its tables are built in memory).
+MAX_CONV_SIZE = 1 << 24
+
+
 @dataclass(frozen=True, eq=False)
 class ConvLayer:
     """A 2-D convolution (cross-correlation, as in PyTorch), no bias.
@@ -194,7 +198,8 @@ class ConvLayer:
         in_shape: ``(c_in, H, W)`` of the input.
         config: the layer's `LayerConfig`.
         stride, padding, dilation: an int or a pair ``(y, x)``; stride and dilation >= 1,
-            padding >= 0 (zeros, the same on both sides of an axis).
+            padding in ``[0, dilation * (kernel - 1)]`` (zeros, the same on both sides of an
+            axis; more would only add neurons that see nothing but padding).
         thresholds: per-neuron thresholds ``(n_out,)`` (flattened ``(co, oy, ox)``), required
             when ``config.threshold_source == "array"``, else None.
         name: for reports.
@@ -230,6 +235,14 @@ class ConvLayer:
         object.__setattr__(self, "stride", _pair("stride", self.stride, 1, self.name))
         object.__setattr__(self, "padding", _pair("padding", self.padding, 0, self.name))
         object.__setattr__(self, "dilation", _pair("dilation", self.dilation, 1, self.name))
+        reach = tuple(d * (k - 1) for d, k in zip(self.dilation, w.shape[2:]))
+        if any(p > r for p, r in zip(self.padding, reach)):
+            raise ValueError(f"`padding` of layer {self.name!r} must be in [0, dilation * "
+                             f"(kernel - 1)] = [0, {reach}] per axis (more padding only adds "
+                             f"neurons that see nothing but zeros), not {self.padding}")
+        if int(np.prod(shape)) > MAX_CONV_SIZE:
+            raise ValueError(f"`in_shape` of layer {self.name!r} has {int(np.prod(shape))} "
+                             f"inputs; at most {MAX_CONV_SIZE}")
         ho, wo = conv_output_hw(shape[1:], w.shape[2:], self.stride, self.padding,
                                 self.dilation)
         if ho < 1 or wo < 1:

@@ -260,8 +260,8 @@ def _why_infeasible(plan: NetworkPlan, per_layer) -> str:
     """The message of `NoFeasibleMapping`: what each uniform dataflow needs, or which
     layers cannot use it at all, and each infeasible layer's reason."""
     hw, names, options = plan.hw, plan.names, plan.options
-    what = ("the per-layer `dataflow` " + ",".join(per_layer) if per_layer is not None
-            else plan.selected)
+    what = (f"mapping for the per-layer `dataflow` {','.join(per_layer)}"
+            if per_layer is not None else f"{plan.selected} mapping")
     parts = []
     for df in DATAFLOWS:
         bad = [n for n, o in zip(names, options) if df not in o]
@@ -272,5 +272,5 @@ def _why_infeasible(plan: NetworkPlan, per_layer) -> str:
                          f"{sum(o[df].macros for o in options)} macros")
     reasons = "; ".join(f"{n}: {', '.join(f'{k.upper()}: {v}' for k, v in bad.items())}"
                         for n, bad in zip(names, plan.infeasible) if bad)
-    return (f"no feasible {what} mapping on {hw.cores} cores of {hw.macro.rows} x "
+    return (f"no feasible {what} on {hw.cores} cores of {hw.macro.rows} x "
             f"{hw.macro.cols} ({'; '.join(parts)})" + (f"; {reasons}" if reasons else ""))

@@ -242,7 +242,7 @@ def run(args: argparse.Namespace) -> int:
     from ..frontend.examples import example
     from ..frontend.netfile import layer_names, load_network
     from ..mapper.hardware import HardwareConfig
-    from ..mapper.plan import plan_network
+    from ..mapper.plan import NoFeasibleMapping, plan_network
 
     if (args.network is None) == (args.example is None):
         raise ValueError("give either NETWORK.toml or --example dvs-gesture (not both)")
@@ -269,7 +269,10 @@ def run(args: argparse.Namespace) -> int:
     def progress(msg):
         print(msg, file=sys.stderr, flush=True)
 
-    plan = plan_network(network, hw, events, dataflow, costs, progress=progress)
+    try:
+        plan = plan_network(network, hw, events, dataflow, costs, progress=progress)
+    except NoFeasibleMapping as e:   # name the command-line flag
+        raise ValueError(str(e).replace("`dataflow`", "`--dataflow`")) from None
     choice = plan.choice
     if args.json:
         out = {"layers": [{"name": n, "dataflow": choice.dataflows[i],

@@ -151,6 +151,13 @@ def test_bad_conv_parameters():
         ConvLayer(w, (1, 5), cfg)
     with pytest.raises(ValueError, match=r"`in_shape`.*not 5"):
         ConvLayer(w, 5, cfg)
+    with pytest.raises(ValueError, match=r"`padding` of layer '' must be in \[0, dilation \* "
+                                         r"\(kernel - 1\)\] = \[0, \(2, 2\)\].*not \(3, 0\)"):
+        ConvLayer(w, (1, 5, 5), cfg, padding=(3, 0))
+    ConvLayer(w, (1, 5, 5), cfg, padding=4, dilation=2)          # 2 * (3 - 1) = 4: allowed
+    with pytest.raises(ValueError, match=r"`in_shape` of layer '' has 17179869184 inputs; "
+                                         r"at most 16777216"):
+        ConvLayer(w, (1, 1 << 17, 1 << 17), cfg)
     with pytest.raises(ValueError, match=r"`weights`.*4-D"):
         ConvLayer(np.zeros((3, 3), int), (1, 5, 5), cfg)
     with pytest.raises(ValueError, match=r"`weights`.*\[-2, 1\]"):
