@@ -28,6 +28,8 @@ NODE_SCALE = 40 / 45
 
 #: Horowitz ISSCC 2014: 8 KB SRAM, 10 pJ per 64-bit access -> per bit, x 40/45. A CIM macro
 #: of 256 x 256 bitcells is 8 KB, so this is the per-bit cost of a row access in the array.
+#: Limitation: the same figure is used for every macro size (it does not grow with longer
+#: bit lines); override ``array_read_bit``/``array_write_bit`` to compare geometries.
 ARRAY_BIT_PJ = 10 / 64 * NODE_SCALE
 #: Horowitz ISSCC 2014: 8-bit integer add 0.03 pJ -> one full-adder evaluation is 1/8 of
 #: it, x 40/45.

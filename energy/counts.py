@@ -8,10 +8,12 @@ dry run count the same):
 
 * accumulate of ``n`` weight operands on ``a`` columns (`count_accumulate`): each of the
   ``bv`` add cycles reads ``n + 1`` bits per column (one row per weight, one of V) and writes
-  one; saturate mode adds ``guard_cycles`` read-only cycles. The clamp pass's writes are not
-  counted (they only happen in overflowing columns and depend on data; at most ``bv`` bits
-  per overflow). Adder work: a popcount of ``n + 2`` one-bit inputs per column and cycle,
-  i.e. ``n + 1`` full-adder evaluations.
+  one; saturate mode adds ``guard_cycles`` cycles that read the ``n`` weights' sign rows only
+  (V's sign comes from a register, see `golden.macro.accumulate_bitserial`) and write
+  nothing. The clamp pass's writes are not counted (they only happen in overflowing columns
+  and depend on data; at most ``bv`` bits per overflow). Adder work: a popcount of ``n + 2``
+  one-bit inputs (weights, V or its sign, carry) per column and cycle, i.e. ``n + 1``
+  full-adder evaluations.
 * fire on ``a`` columns (`count_fire`): the leak, compare and reset passes
   (``leak_cycles + bv + reset_cycles``), each cycle charged as an upper bound of 2 bit reads
   (V and theta), 1 bit write and 1 full-adder evaluation per column.
@@ -77,10 +79,11 @@ class Counts:
 def count_accumulate(c: Counts, active: int, n: int, bv: int, guard: int, saturate: bool,
                      cycles: int, sops: int) -> None:
     """Add one accumulate of ``n`` operands on ``active`` columns (see module docstring)."""
-    compute = bv + (guard if saturate else 0)
+    guard = guard if saturate else 0
+    compute = bv + guard
     c.accumulates += 1
     c.sops += sops
-    c.array_read_bits += active * compute * (n + 1)
+    c.array_read_bits += active * (bv * (n + 1) + guard * n)
     c.array_write_bits += active * bv
     c.adder_ops += active * compute * (n + 1)
     c.cycles += cycles

@@ -31,14 +31,15 @@ def geometry_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--batch", type=int, dest="batch_max", help="P, weights per accumulate")
 
 
-def load_toml(path: Path) -> dict:
+def load_toml(path: Path, option: str = "--config") -> dict:
+    """Parse the TOML file given to command-line option ``option`` (named in the errors)."""
     try:
         with open(path, "rb") as f:
             return tomllib.load(f)
     except OSError as e:
-        raise ValueError(f"cannot read `--config` {path}: {e.strerror}") from None
+        raise ValueError(f"cannot read `{option}` {path}: {e.strerror}") from None
     except tomllib.TOMLDecodeError as e:
-        raise ValueError(f"`--config` {path} is not valid TOML: {e}") from None
+        raise ValueError(f"`{option}` {path} is not valid TOML: {e}") from None
 
 
 def macro_from_args(args: argparse.Namespace) -> MacroConfig:

@@ -178,7 +178,7 @@ def events_to_stream(events: np.ndarray, sensor_size, dt_us: int, n_steps: int |
         t0: time of the first bin's start; the first event's time by default.
 
     Raises:
-        ValueError: a missing field, an out-of-range coordinate or parameter.
+        ValueError: a missing field, an out-of-range coordinate, polarity or parameter.
     """
     names = set(events.dtype.names or ())
     if not {"x", "y", "p", "t"} <= names:
@@ -187,6 +187,12 @@ def events_to_stream(events: np.ndarray, sensor_size, dt_us: int, n_steps: int |
         raise ValueError(f"`dt_us` must be an integer >= 1, not {dt_us!r}")
     if int(downsample) != downsample or downsample < 1:
         raise ValueError(f"`downsample` must be an integer >= 1, not {downsample!r}")
+    p = events["p"]
+    if p.dtype != bool and p.size and (not np.issubdtype(p.dtype, np.integer)
+                                       or p.min() < 0 or p.max() > 1):
+        raise ValueError(f"polarity `p` of `events` must be bool or 0/1 (OFF/ON), not "
+                         f"{p.dtype} values in [{p.min()}, {p.max()}]; convert -1/+1 "
+                         f"polarities with p > 0")
     w, h = int(sensor_size[0]), int(sensor_size[1])
     x, y = events["x"].astype(np.int64), events["y"].astype(np.int64)
     if x.size and (x.min() < 0 or x.max() >= w or y.min() < 0 or y.max() >= h):

@@ -41,6 +41,7 @@ Layer names must be unique (they key the arrays).
 from __future__ import annotations
 
 import tomllib
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -103,12 +104,49 @@ def save_network(network: Network, path, name: str = "") -> Path:
     return npz
 
 
+def _npz(npz_path: Path) -> dict:
+    """The arrays of an ``.npz``; every way of failing is a ValueError naming the file."""
+    try:
+        data = np.load(npz_path, allow_pickle=False)
+    except OSError as e:
+        raise ValueError(f"cannot read the arrays {npz_path}: "
+                         f"{e.strerror or e}") from None
+    except (ValueError, EOFError, zipfile.BadZipFile) as e:
+        raise ValueError(f"the arrays {npz_path} are not a valid .npz file "
+                         f"(np.savez output): {e}") from None
+    if not isinstance(data, np.lib.npyio.NpzFile):
+        raise ValueError(f"the arrays {npz_path} are not an .npz archive (a single .npy "
+                         f"array?); write them with np.savez")
+    try:
+        with data:
+            return {k: data[k] for k in data.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+        raise ValueError(f"the arrays {npz_path} are not a valid .npz file "
+                         f"(np.savez output): {e}") from None
+
+
+def _int_list(path, layer: str, key: str, value, n: int | None) -> list[int] | int:
+    """A TOML integer or list of integers (``n`` of them when given)."""
+    ok_int = lambda v: isinstance(v, int) and not isinstance(v, bool)  # noqa: E731
+    if n is None and ok_int(value):
+        return value
+    if isinstance(value, list) and all(ok_int(v) for v in value) \
+            and (n is None or len(value) == n):
+        return value
+    want = f"a list of {n} integers" if n == 3 else "an integer or a list [y, x] of integers"
+    raise ValueError(f"network file {path}, layer {layer!r}: `{key}` must be {want}, "
+                     f"not {value!r}")
+
+
 def load_network(path) -> Network:
     """Read a network written by `save_network` (or by hand, see the module docstring).
 
+    Every TOML value is type-checked before use.
+
     Raises:
-        ValueError: unreadable files, a wrong ``format``/``version``, an unknown layer
-            ``type`` or key, a missing array, or any check of the layer classes.
+        ValueError: unreadable or malformed files (TOML or ``.npz``), a wrong
+            ``format``/``version``, a value of the wrong type, an unknown layer ``type`` or
+            key, a missing array, or any check of the layer classes.
     """
     path = Path(path)
     try:
@@ -121,24 +159,37 @@ def load_network(path) -> Network:
     if doc.get("format") != FORMAT or doc.get("version") != VERSION:
         raise ValueError(f"network file {path}: `format` must be {FORMAT!r} and `version` "
                          f"{VERSION}, not {doc.get('format')!r} / {doc.get('version')!r}")
-    npz_path = path.parent / doc.get("arrays", path.with_suffix(".npz").name)
-    try:
-        arrays = dict(np.load(npz_path))
-    except OSError as e:
-        raise ValueError(f"cannot read the arrays {npz_path}: {e}") from None
-    layers = []
+    for key in ("name", "arrays"):
+        if key in doc and not isinstance(doc[key], str):
+            raise ValueError(f"network file {path}: `{key}` must be a string, "
+                             f"not {doc[key]!r}")
+    unknown = sorted(set(doc) - {"format", "version", "name", "arrays", "layers"})
+    if unknown:
+        raise ValueError(f"network file {path}: unknown top-level key(s) "
+                         f"{', '.join(unknown)}; allowed: arrays, format, layers, name, "
+                         f"version")
     specs = doc.get("layers", [])
-    if not isinstance(specs, list) or not specs:
-        raise ValueError(f"network file {path} must have at least one [[layers]] table")
+    if not isinstance(specs, list) or not specs or \
+            not all(isinstance(s, dict) for s in specs):
+        raise ValueError(f"network file {path} must have at least one [[layers]] table "
+                         f"(`layers` must be an array of tables, not {specs!r})")
+    npz_path = path.parent / doc.get("arrays", path.with_suffix(".npz").name)
+    arrays = _npz(npz_path)
+    layers = []
     for i, spec in enumerate(specs):
         spec = dict(spec)
         name = spec.pop("name", f"layer{i}")
+        if not isinstance(name, str):
+            raise ValueError(f"network file {path}, layer {i}: `name` must be a string, "
+                             f"not {name!r}")
         kind = spec.pop("type", None)
         if kind not in ("fc", "conv"):
             raise ValueError(f"layer {name!r}: `type` must be one of fc, conv; not {kind!r}")
         geom = {k: spec.pop(k) for k in _CONV_KEYS if k in spec}
         if kind == "fc" and geom:
             raise ValueError(f"layer {name!r}: {', '.join(geom)} only apply to conv layers")
+        for k, v in geom.items():
+            geom[k] = _int_list(path, name, k, v, 3 if k == "in_shape" else None)
         cfg = LayerConfig.from_dict(spec)
         key = f"{name}.weights"
         if key not in arrays:

@@ -12,29 +12,41 @@ it is the identity here):
   ``tau`` and ``r`` must be the same for every neuron of a layer (one leak per layer);
   ``v_threshold`` may differ per neuron (it is then stored in the array).
 
-Anything else raises `ValueError` naming the node and what is unsupported.
+Anything else raises `ValueError` naming the node and what is unsupported, and so does a
+graph that is not one chain: a node not on the path from the Input (for example a synapse
+feeding the chain from nowhere), a node with more than one incoming edge, a branch or a
+loop.
 
 **Discrete-time semantics** (the float reference, `float_run`, and what the integer network
-approximates), per time step ``dt`` and layer:
+implements), per time step ``dt`` and layer:
 
-1. ``v += g * (W @ x)`` with ``x`` the step's input spike counts; gain ``g = r`` (IF),
+1. ``v += g * (W @ x)`` with ``x`` the step's input spike counts; gain ``g = r * dt`` (IF),
    ``r * dt / tau`` (LIF), ``r * w_in * dt / tau_mem`` (CubaLIF);
 2. ``v *= 1 - dt / tau`` (LIF, CubaLIF; clipped at 0 when ``dt > tau``);
-3. spike where ``v >= v_threshold``, then ``v = 0`` there.
+3. spike where ``v > v_threshold`` (strictly, as NIR defines it), then ``v = 0`` there.
 
-This is forward Euler with the input integrated before the leak (the order of the macro's
-fire phase); it differs from "leak, then add input" by a factor ``1 - dt/tau`` on the input,
-which is small when ``tau >> dt``.
+This is forward Euler of NIR's equations (IF ``dv/dt = R I``, LIF
+``tau dv/dt = (v_leak - v) + R I``) with the input current held constant over the step at
+``I = W @ x``: one convention for both neuron types, so an IF is exactly a LIF with
+``tau -> infinity`` and the same ``dt``. The input is integrated before the leak (the
+order of the macro's fire phase); this differs from "leak, then add input" by a factor
+``1 - dt/tau`` on the input, which is small when ``tau >> dt``. ``dt`` must be given in the
+unit of the graph's time constants, and it must be the step the exporter assumed: a
+framework whose IF adds ``r W x`` per step (no ``dt``, e.g. an IAF layer exported with
+``r = 1``) is imported with ``dt = 1``.
 
-**Quantization** per layer: ``s = max|g W| / (2**(bw-1) - 1)``; weights
-``round(g W / s)`` (exact ties to even, as NumPy rounds); thresholds ``round(v_th / s)``,
-which must fit ``bv`` bits (else `ValueError`: raise ``bv``); leak ``V -= V >>> k`` with
-``k = round(log2(tau / dt))`` (factor ``1 - 2**-k`` for ``1 - dt/tau``), or no leak when
-``k > bv - 1`` (the shift would always give 0 for positive V) and ``k = 0`` when
-``dt >= tau``. The report (`LayerReport`) gives per layer the scale, the largest weight
-error ``max|s w_int - g W|``, the threshold error and the leak factors, and, when events are
-given (`compare`), the largest potential error and the spike agreement measured against the
-float reference.
+**Quantization** per layer: ``s = max|g W| / (2**(bw-1) - 1)`` (``bw >= 2``: with one bit
+the only positive weight is 0); weights ``round(g W / s)`` (exact ties to even, as NumPy
+rounds). The threshold is **exact** on the integer grid: the macro fires on ``V >= theta``,
+and ``theta = floor(v_th / s) + 1`` (``v_th / s + 1`` when ``v_th / s`` is an integer, to
+within 1e-9 relative), so ``V >= theta`` holds exactly when ``s V > v_th``: NIR's strict
+comparison applied to the integer layer's own potential. ``theta`` must fit ``bv`` bits
+(else `ValueError`: raise ``bv``). Leak ``V -= V >>> k`` with ``k = round(log2(tau / dt))``
+(factor ``1 - 2**-k`` for ``1 - dt/tau``), or no leak when ``k > bv - 1`` (the shift would
+always give 0 for positive V) and ``k = 0`` when ``dt >= tau``. The report (`LayerReport`)
+gives per layer the scale, the largest weight error ``max|s w_int - g W|``, the leak
+factors, and, when events are given (`compare`), the largest potential error and the
+spike agreement measured against the float reference.
 """
 
 from __future__ import annotations
@@ -47,14 +59,7 @@ import numpy as np
 
 from flexspim.config import LayerConfig
 from flexspim.golden.batching import TICK, split_steps
-from flexspim.golden.network import (
-    ConvLayer,
-    FCLayer,
-    Network,
-    conv_output_hw,
-    conv_taps,
-    run_layer,
-)
+from flexspim.golden.network import ConvLayer, FCLayer, Network, conv_output_hw, run_layer
 
 __all__ = ["LayerReport", "NirImport", "import_nir", "float_run", "compare"]
 
@@ -72,7 +77,6 @@ class LayerReport:
     scale: float
     weight_max_err: float
     weight_rel_rms: float
-    threshold_max_err: float
     leak_float: float          # 1 - dt/tau (1.0: no leak)
     leak_int: float            # 1 - 2**-k (1.0: no leak)
     potential_max_err: float | None = None
@@ -80,7 +84,7 @@ class LayerReport:
 
     def line(self) -> str:
         s = (f"{self.name:<10} scale {self.scale:.4g}  weight err max {self.weight_max_err:.3g} "
-             f"(rel rms {self.weight_rel_rms:.2%})  theta err {self.threshold_max_err:.3g}  "
+             f"(rel rms {self.weight_rel_rms:.2%})  theta exact  "
              f"leak {self.leak_float:.4f} -> {self.leak_int:.4f}")
         if self.spike_agreement is not None:
             s += (f"  | measured: V err max {self.potential_max_err:.3g}, spikes agree "
@@ -120,6 +124,7 @@ def _uniform(name: str, node, attr: str) -> float:
 
 
 def _chain(graph) -> list[tuple[str, object]]:
+    """The graph's nodes in chain order from the Input; anything else is a ValueError."""
     nodes, edges = graph.nodes, list(graph.edges)
     for name, node in nodes.items():
         kind = type(node).__name__
@@ -127,8 +132,17 @@ def _chain(graph) -> list[tuple[str, object]]:
             raise ValueError(f"NIR node {name!r} ({kind}) is not supported; supported: "
                              f"{', '.join(_SUPPORTED)}")
     succ: dict[str, list[str]] = {n: [] for n in nodes}
+    pred: dict[str, list[str]] = {n: [] for n in nodes}
     for a, b in edges:
+        for end in (a, b):
+            if end not in nodes:
+                raise ValueError(f"NIR edge ({a!r}, {b!r}) names an unknown node {end!r}")
         succ[a].append(b)
+        pred[b].append(a)
+    for n, p in pred.items():
+        if len(p) > 1:
+            raise ValueError(f"NIR node {n!r} has {len(p)} incoming edges (from "
+                             f"{', '.join(map(repr, p))}); only chains are supported")
     starts = [n for n, node in nodes.items() if type(node).__name__ == "Input"]
     if len(starts) != 1:
         raise ValueError(f"NIR graph must have exactly one Input node, not {len(starts)}")
@@ -145,6 +159,10 @@ def _chain(graph) -> list[tuple[str, object]]:
         if cur in order:
             raise ValueError(f"NIR node {cur!r} closes a loop; recurrent graphs are not "
                              f"supported")
+    off = [n for n in nodes if n not in order]
+    if off:
+        raise ValueError(f"NIR node(s) {', '.join(map(repr, off))} are not on the chain from "
+                         f"the Input {starts[0]!r}; only one chain is supported")
     return [(n, nodes[n]) for n in order]
 
 
@@ -173,18 +191,6 @@ def _conv_geometry(name, node, shape):
     return w, stride, padding, dilation
 
 
-def _dense_conv(w, in_shape, stride, padding, dilation) -> np.ndarray:
-    c_out, c_in, kh, kw = w.shape
-    _, h, wd = in_shape
-    ho, wo = conv_output_hw(in_shape[1:], (kh, kw), stride, padding, dilation)
-    y, x, oy, ox, ky, kx = conv_taps(in_shape[1:], (kh, kw), stride, padding, dilation).T
-    dense = np.zeros((c_out * ho * wo, c_in * h * wd))
-    for co in range(c_out):
-        for ci in range(c_in):
-            dense[co * ho * wo + oy * wo + ox, ci * h * wd + y * wd + x] = w[co, ci, ky, kx]
-    return dense
-
-
 def _per_layer(v, n: int, what: str) -> list[int]:
     vals = [v] * n if isinstance(v, (int, np.integer)) else list(v)
     if len(vals) != n:
@@ -192,13 +198,25 @@ def _per_layer(v, n: int, what: str) -> list[int]:
     return [int(x) for x in vals]
 
 
+def _theta(v_th: np.ndarray, s: float) -> np.ndarray:
+    """Integer thresholds for NIR's strict ``s V > v_th`` on a ``V >= theta`` macro:
+    ``floor(v_th / s) + 1``, with ``v_th / s`` snapped to an integer it equals within 1e-9
+    relative (so an exact multiple does not fall to the integer below by rounding)."""
+    q = v_th / s
+    r = np.rint(q)
+    snap = np.isclose(q, r, rtol=1e-9, atol=0.0)
+    return (np.where(snap, r, np.floor(q)) + 1).astype(np.int64)
+
+
 def import_nir(graph, bw: int | Sequence[int] = 8, bv: int | Sequence[int] = 16,
                dt: float = 1e-3, saturate: bool = True) -> NirImport:
     """Quantize a NIR graph (a ``nir.NIRGraph`` or a path readable by ``nir.read``).
 
     Parameters:
-        bw, bv: weight and potential resolution, one for all layers or one per layer.
-        dt: the time step in seconds (> 0), used by LIF and CubaLIF time constants.
+        bw, bv: weight and potential resolution, one for all layers or one per layer;
+            ``bw >= 2`` (a 1-bit signed weight cannot be positive).
+        dt: the time step (> 0) in the unit of the graph's time constants (seconds for
+            the usual exporters); it sets every layer's gain and leak (module docstring).
         saturate: the layers' saturate/wrap setting.
 
     Raises:
@@ -264,7 +282,7 @@ def import_nir(graph, bw: int | Sequence[int] = 8, bv: int | Sequence[int] = 16,
             raise ValueError(f"NIR node {nname!r} ({kind}): v_leak != 0 is not supported")
         r = _uniform(nname, neuron, "r")
         if kind == "IF":
-            gain, tau = r, None
+            gain, tau = r * dt, None
         elif kind == "LIF":
             tau = _uniform(nname, neuron, "tau")
             gain = r * dt / tau
@@ -277,29 +295,31 @@ def import_nir(graph, bw: int | Sequence[int] = 8, bv: int | Sequence[int] = 16,
             gain = r * _uniform(nname, neuron, "w_in") * dt / tau
         cfg_bw, cfg_bv = bws[i], bvs[i]
         LayerConfig(bw=cfg_bw, bv=cfg_bv)           # validates the resolutions
+        if cfg_bw < 2:
+            raise ValueError(f"`bw` of layer {syn[0]!r} must be in [2, 32] for NIR import "
+                             f"(a 1-bit signed weight is -1 or 0, so every positive weight "
+                             f"would be lost), not {cfg_bw}")
         w_eff = gain * syn[2]
         qmax = (1 << (cfg_bw - 1)) - 1
         peak = float(np.abs(w_eff).max())
-        s = peak / qmax if peak > 0 and qmax > 0 else (peak or 1.0)
+        s = peak / qmax if peak > 0 else 1.0
         w_int = np.clip(np.rint(w_eff / s), -qmax - 1, qmax).astype(np.int64)
         if syn[1] == "conv":
             _, _, w, in_shape, stride, padding, dilation = syn
             ho, wo = conv_output_hw(in_shape[1:], w.shape[2:], stride, padding, dilation)
             n_out = w.shape[0] * ho * wo
-            dense = _dense_conv(w_eff, in_shape, stride, padding, dilation)
         else:
             n_out = syn[2].shape[0]
-            dense = w_eff
         vth = _get(neuron, "v_threshold").ravel()
         if vth.size not in (1, n_out):
             raise ValueError(f"NIR node {nname!r} ({kind}): v_threshold has {vth.size} values "
                              f"for {n_out} neurons")
         theta_f = np.broadcast_to(vth, (n_out,)).copy()
-        theta_i = np.rint(theta_f / s).astype(np.int64)
+        theta_i = _theta(theta_f, s)
         lo, hi = -(1 << (cfg_bv - 1)), (1 << (cfg_bv - 1)) - 1
         if theta_i.min() < lo or theta_i.max() > hi:
             raise ValueError(f"NIR node {nname!r}: threshold {theta_f.max():.4g} / scale "
-                             f"{s:.4g} = {theta_i.max()} does not fit bv={cfg_bv} bits "
+                             f"{s:.4g} -> {theta_i.max()} does not fit bv={cfg_bv} bits "
                              f"[{lo}, {hi}]; raise bv or lower bw")
         decay = 1.0 if tau is None else max(0.0, 1.0 - dt / tau)
         if tau is None:
@@ -317,13 +337,16 @@ def import_nir(graph, bw: int | Sequence[int] = 8, bv: int | Sequence[int] = 16,
         th = None if uniform else theta_i
         lname = f"{syn[0]}"
         if syn[1] == "conv":
-            layers.append(ConvLayer(w_int, syn[3], cfg, syn[4], syn[5], syn[6], th, name=lname))
+            layer = ConvLayer(w_int, syn[3], cfg, syn[4], syn[5], syn[6], th, name=lname)
+            dense = layer.dense_weights(w_eff)     # the float kernel, same geometry
         else:
-            layers.append(FCLayer(w_int, cfg, th, name=lname))
+            layer = FCLayer(w_int, cfg, th, name=lname)
+            dense = w_eff
+        layers.append(layer)
         err = s * w_int - w_eff
         rms = float(np.sqrt(np.mean(err ** 2)) / max(np.sqrt(np.mean(w_eff ** 2)), 1e-300))
         report.append(LayerReport(lname, (syn[0], nname), s, float(np.abs(err).max()), rms,
-                                  float(np.abs(s * theta_i - theta_f).max()), decay, decay_i))
+                                  decay, decay_i))
         floats.append(_FloatLayer(dense, theta_f, decay))
     return NirImport(Network(layers), floats, report)
 
@@ -344,7 +367,7 @@ def float_run(float_layers: Sequence[_FloatLayer], events):
                 first = v.copy()
             if ticked:
                 v = v * fl.decay
-                spikes = v >= fl.theta
+                spikes = v > fl.theta          # NIR: strictly above the threshold
                 v[spikes] = 0.0
                 stream += np.flatnonzero(spikes).tolist() + [TICK]
         ev = np.asarray(stream, dtype=np.int64)

@@ -39,7 +39,7 @@ from .batching import TICK, batch_starts, split_steps
 from .macro import leak, wrap
 
 __all__ = ["FCLayer", "ConvLayer", "Network", "NetworkRun", "run_layer", "conv_output_hw",
-           "conv_taps"]
+           "conv_taps", "csr_from_pairs", "csr_gather"]
 
 
 def _check_weights(w: np.ndarray, cfg: LayerConfig, name: str) -> np.ndarray:
@@ -116,10 +116,17 @@ class FCLayer:
 
 
 def _pair(name: str, value, lo: int, layer: str) -> tuple[int, int]:
-    """An int or a pair of ints (y, x), each ``>= lo``."""
-    vals = (value, value) if isinstance(value, (int, np.integer)) else tuple(value)
-    if len(vals) != 2 or any(isinstance(v, bool) or not isinstance(v, (int, np.integer))
-                             or v < lo for v in vals):
+    """An int or a pair of ints (y, x), each ``>= lo``; anything else is a `ValueError`."""
+    def is_int(v):
+        return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+
+    if is_int(value):
+        vals = (value, value)
+    elif isinstance(value, (tuple, list, np.ndarray)) and np.ndim(value) == 1:
+        vals = tuple(value)
+    else:
+        vals = ()
+    if len(vals) != 2 or not all(is_int(v) and v >= lo for v in vals):
         raise ValueError(f"`{name}` of layer {layer!r} must be an integer >= {lo} or a pair "
                          f"(y, x) of them, not {value!r}")
     return int(vals[0]), int(vals[1])
@@ -150,6 +157,30 @@ def conv_taps(in_hw, kernel_hw, stride, padding, dilation) -> np.ndarray:
     return np.stack([y, x, oy, ox, ky, kx], axis=1)[ok].astype(np.int64)
 
 
+def csr_from_pairs(n_rows: int, rows: np.ndarray, *columns: np.ndarray):
+    """A CSR from pairs: ``(indptr, *columns sorted by row)`` (stable, so entries of one row
+    keep their order); ``indptr[r]:indptr[r + 1]`` are row ``r``'s entries."""
+    rows = np.asarray(rows, dtype=np.int64)
+    order = np.argsort(rows, kind="stable")
+    indptr = np.zeros(n_rows + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=n_rows), out=indptr[1:])
+    return (indptr,) + tuple(np.asarray(c)[order] for c in columns)
+
+
+def csr_gather(indptr: np.ndarray, rows) -> tuple[np.ndarray, np.ndarray]:
+    """Every CSR entry of ``rows`` (repeats allowed), without a Python loop: ``(idx, lens)``
+    with ``idx`` the entry indices, row by row in the order given, and ``lens`` the number
+    of entries of each row."""
+    rows = np.asarray(rows, dtype=np.int64)
+    lens = indptr[rows + 1] - indptr[rows]
+    first = np.repeat(indptr[rows] - (np.cumsum(lens) - lens), lens)
+    return first + np.arange(int(lens.sum())), lens
+
+
+#: Largest ``c * H * W`` of a convolution's input (its tables are built in memory).
+MAX_CONV_SIZE = 1 << 24
+
+
 @dataclass(frozen=True, eq=False)
 class ConvLayer:
     """A 2-D convolution (cross-correlation, as in PyTorch), no bias.
@@ -167,7 +198,8 @@ class ConvLayer:
         in_shape: ``(c_in, H, W)`` of the input.
         config: the layer's `LayerConfig`.
         stride, padding, dilation: an int or a pair ``(y, x)``; stride and dilation >= 1,
-            padding >= 0 (zeros, the same on both sides of an axis).
+            padding in ``[0, dilation * (kernel - 1)]`` (zeros, the same on both sides of an
+            axis; more would only add neurons that see nothing but padding).
         thresholds: per-neuron thresholds ``(n_out,)`` (flattened ``(co, oy, ox)``), required
             when ``config.threshold_source == "array"``, else None.
         name: for reports.
@@ -190,7 +222,8 @@ class ConvLayer:
         if w.ndim != 4 or w.size == 0 or not np.issubdtype(w.dtype, np.integer):
             raise ValueError(f"`weights` of layer {self.name!r} must be a non-empty 4-D integer "
                              f"array (c_out, c_in, kh, kw), not {w.dtype} {w.shape}")
-        shape = tuple(self.in_shape)
+        shape = tuple(self.in_shape) if isinstance(self.in_shape, (tuple, list, np.ndarray)) \
+            and np.ndim(self.in_shape) == 1 else ()
         if len(shape) != 3 or any(isinstance(n, bool) or not isinstance(n, (int, np.integer))
                                   or n < 1 for n in shape):
             raise ValueError(f"`in_shape` of layer {self.name!r} must be three positive "
@@ -202,6 +235,14 @@ class ConvLayer:
         object.__setattr__(self, "stride", _pair("stride", self.stride, 1, self.name))
         object.__setattr__(self, "padding", _pair("padding", self.padding, 0, self.name))
         object.__setattr__(self, "dilation", _pair("dilation", self.dilation, 1, self.name))
+        reach = tuple(d * (k - 1) for d, k in zip(self.dilation, w.shape[2:]))
+        if any(p > r for p, r in zip(self.padding, reach)):
+            raise ValueError(f"`padding` of layer {self.name!r} must be in [0, dilation * "
+                             f"(kernel - 1)] = [0, {reach}] per axis (more padding only adds "
+                             f"neurons that see nothing but zeros), not {self.padding}")
+        if int(np.prod(shape)) > MAX_CONV_SIZE:
+            raise ValueError(f"`in_shape` of layer {self.name!r} has {int(np.prod(shape))} "
+                             f"inputs; at most {MAX_CONV_SIZE}")
         ho, wo = conv_output_hw(shape[1:], w.shape[2:], self.stride, self.padding,
                                 self.dilation)
         if ho < 1 or wo < 1:
@@ -239,8 +280,9 @@ class ConvLayer:
         return np.full(self.n_out, self.config.threshold, dtype=np.int64)
 
     def _build_csr(self):
-        """Per source, the neurons it reaches and the weights: ``(indptr, neuron, weight)``."""
-        c_out, c_in, _, _ = self.weights.shape
+        """Per source, the neurons it reaches and the kernel entries (flat indices into
+        ``weights``) that connect them: ``(indptr, neuron, kernel_index)``."""
+        c_out, c_in, kh, kw = self.weights.shape
         _, h, w = self.in_shape
         _, ho, wo = self.out_shape
         y, x, oy, ox, ky, kx = self.taps().T
@@ -248,31 +290,37 @@ class ConvLayer:
         ci, co = ci.ravel()[:, None], co.ravel()[:, None]
         src = (ci * h * w + y * w + x).ravel()
         dst = (co * ho * wo + oy * wo + ox).ravel()
-        wgt = self.weights[co, ci, ky, kx].ravel()
-        order = np.argsort(src, kind="stable")
-        indptr = np.zeros(self.n_in + 1, dtype=np.int64)
-        np.cumsum(np.bincount(src, minlength=self.n_in), out=indptr[1:])
-        return indptr, dst[order], wgt[order]
+        kidx = (((co * c_in + ci) * kh + ky) * kw + kx).ravel()
+        indptr, dst, kidx = csr_from_pairs(self.n_in, src, dst, kidx)
+        return indptr, dst, kidx, self.weights.ravel()[kidx]
 
-    def dense_weights(self) -> np.ndarray:
-        """The equivalent ``(n_out, n_in)`` matrix (the definition of this layer's semantics)."""
-        indptr, dst, wgt = self._csr
-        dense = np.zeros((self.n_out, self.n_in), dtype=np.int64)
+    def dense_weights(self, kernel=None) -> np.ndarray:
+        """The equivalent ``(n_out, n_in)`` matrix (the definition of this layer's semantics).
+
+        ``kernel``: another array of the shape of ``weights`` (any dtype, e.g. the float
+        kernel a quantized layer came from) to lay out with this layer's geometry instead.
+        """
+        indptr, dst, kidx, wgt = self._csr
+        if kernel is None:
+            values, dtype = wgt, np.int64
+        else:
+            kernel = np.asarray(kernel)
+            if kernel.shape != self.weights.shape:
+                raise ValueError(f"`kernel` must have the shape {self.weights.shape} of the "
+                                 f"weights of layer {self.name!r}, not {kernel.shape}")
+            values, dtype = kernel.ravel()[kidx], kernel.dtype
+        dense = np.zeros((self.n_out, self.n_in), dtype=dtype)
         src = np.repeat(np.arange(self.n_in), np.diff(indptr))
-        dense[dst, src] = wgt
+        dense[dst, src] = values
         return dense
 
     def batch_sums(self, sources: np.ndarray, starts: np.ndarray) -> np.ndarray:
         """``(len(starts), n_out)``: each batch's exact total per neuron (see `FCLayer`)."""
-        indptr, dst, wgt = self._csr
-        sources = np.asarray(sources, dtype=np.int64)
-        lens = indptr[sources + 1] - indptr[sources]
+        indptr, dst, _, wgt = self._csr
+        idx, lens = csr_gather(indptr, sources)
         batch = np.zeros(len(sources), dtype=np.int64)
         batch[starts[1:]] = 1
         batch = np.cumsum(batch)
-        # gather every event's CSR segment without a Python loop
-        first = np.repeat(indptr[sources] - (np.cumsum(lens) - lens), lens)
-        idx = first + np.arange(int(lens.sum()))
         out = np.zeros(len(starts) * self.n_out, dtype=np.int64)
         np.add.at(out, np.repeat(batch, lens) * self.n_out + dst[idx], wgt[idx])
         return out.reshape(len(starts), self.n_out)

@@ -14,6 +14,11 @@ Strategies: "ws" and "os" (uniform), and "hybrid": the cheapest feasible choice 
 per-layer combinations (exhaustive up to `MAX_EXHAUSTIVE` combinations; beyond, the best of
 the per-layer cheapest choice and the two uniform ones). Either way the hybrid total is
 never above a feasible uniform total: both uniform choices are among the candidates.
+
+A user's choice per layer ("ws", "os" or "auto" for each layer) is evaluated as a fourth
+strategy, "selected" (its "auto" layers chosen like the hybrid, among the combinations that
+respect the fixed layers); "hybrid" stays the unconstrained optimum, so it is never above
+"selected" either.
 """
 
 from __future__ import annotations
@@ -35,10 +40,14 @@ from .placement import DATAFLOWS, Infeasible, LayerPlacement, place_layer
 from .tiling import tile_layer
 
 __all__ = ["STRATEGIES", "MAX_EXHAUSTIVE", "LayerOption", "Choice", "NetworkPlan",
-           "plan_network", "backing_bits"]
+           "NoFeasibleMapping", "plan_network", "backing_bits"]
 
 STRATEGIES = ("hybrid", "ws", "os")
 MAX_EXHAUSTIVE = 1 << 14
+
+
+class NoFeasibleMapping(ValueError):
+    """No placement of the selected strategy fits the hardware (the message says why)."""
 
 
 def backing_bits(pl: LayerPlacement) -> int:
@@ -101,8 +110,10 @@ class NetworkPlan:
         names: layer names.
         options: per layer, ``{dataflow: LayerOption}`` of the feasible dataflows.
         infeasible: per layer, ``{dataflow: reason}`` of the others.
-        choices: ``{strategy: Choice or None}`` for "hybrid", "ws", "os" (None: infeasible).
-        selected: the strategy asked for; ``choice`` is its Choice.
+        choices: ``{strategy: Choice or None}`` for "hybrid", "ws", "os" (None: infeasible),
+            plus "selected" when the user chose per layer.
+        selected: the strategy asked for ("hybrid", "ws", "os", or "selected" for a
+            per-layer choice); ``choice`` is its Choice.
     """
 
     network: Network
@@ -119,9 +130,11 @@ class NetworkPlan:
         return self.choices[self.selected]
 
     def totals(self) -> dict:
-        """``{"hybrid": pJ, "ws": pJ, "os": pJ}``; None where infeasible."""
+        """``{"hybrid": pJ, "ws": pJ, "os": pJ}`` (and ``"selected"`` for a per-layer user
+        choice); None where infeasible."""
+        keys = STRATEGIES + (("selected",) if "selected" in self.choices else ())
         return {k: (None if self.choices.get(k) is None else self.choices[k].total)
-                for k in STRATEGIES}
+                for k in keys}
 
     def option(self, i: int) -> LayerOption:
         return self.options[i][self.choice.dataflows[i]]
@@ -174,8 +187,10 @@ def plan_network(network: Network, hw: HardwareConfig, events,
         progress: optional callable ``progress(message)`` for long runs.
 
     Raises:
-        ValueError: an unknown dataflow, a per-layer list of the wrong length, or a selected
-            strategy that no placement satisfies (the message gives each layer's reason).
+        ValueError: an unknown dataflow or a per-layer list of the wrong length.
+        NoFeasibleMapping: (a ValueError) the selected strategy fits no placement (the
+            message gives the macros each uniform dataflow needs or the layers that cannot
+            use it, and each infeasible layer's reason).
     """
     costs = costs or EnergyCosts()
     names = [layer.name or f"layer{i}" for i, layer in enumerate(network.layers)]
@@ -209,28 +224,53 @@ def plan_network(network: Network, hw: HardwareConfig, events,
         options.append(opts)
         infeasible.append(bad)
     plan = NetworkPlan(network, hw, costs, names, options, infeasible)
-    allowed = [list(o) for o in options]
     plan.choices["ws"] = _evaluate(plan, ["ws"] * len(names))
     plan.choices["os"] = _evaluate(plan, ["os"] * len(names))
+    allowed = [list(o) for o in options]
+    plan.choices["hybrid"] = _search(plan, allowed, uniform=True)
     if per_layer is not None:
         allowed = [a if d == "auto" else [d] for a, d in zip(allowed, per_layer)]
+        plan.choices["selected"] = _search(plan, allowed, uniform=False)
+        plan.selected = "selected"
+    else:
+        plan.selected = dataflow
+    if plan.choice is None:
+        raise NoFeasibleMapping(_why_infeasible(plan, per_layer))
+    return plan
+
+
+def _search(plan: NetworkPlan, allowed, uniform: bool) -> Choice | None:
+    """Cheapest feasible combination of ``allowed[i]`` dataflows per layer (exhaustive up to
+    `MAX_EXHAUSTIVE`; beyond, the per-layer cheapest, compared with the uniform choices when
+    ``uniform``)."""
     n_combos = int(np.prod([max(1, len(a)) for a in allowed]))
     if n_combos <= MAX_EXHAUSTIVE:
-        hybrid = _best(_evaluate(plan, c) for c in itertools.product(*allowed))
-    else:   # per-layer cheapest (buffer-blind), compared with the uniform choices
-        cheapest = [min(a, key=lambda d, i=i: layer_energy(
-            options[i][d].counts, costs, "buffer" if options[i][d].backing_bits else "none")
-            .total) for i, a in enumerate(allowed)]
-        hybrid = _best([_evaluate(plan, cheapest)] +
-                       ([plan.choices["ws"], plan.choices["os"]] if per_layer is None else []))
-    plan.choices["hybrid"] = hybrid
-    plan.selected = "hybrid" if per_layer is not None else dataflow
-    if plan.choice is None:
-        reasons = "; ".join(f"{n}: {', '.join(f'{k}: {v}' for k, v in bad.items())}"
-                            for n, bad in zip(names, infeasible) if bad)
-        macros = {df: sum(o[df].macros for o in options if df in o) for df in DATAFLOWS}
-        raise ValueError(f"no feasible {plan.selected} mapping on {hw.cores} cores of "
-                         f"{hw.macro.rows} x {hw.macro.cols} (uniform WS needs "
-                         f"{macros['ws']} macros, OS {macros['os']})"
-                         + (f"; {reasons}" if reasons else ""))
-    return plan
+        return _best(_evaluate(plan, c) for c in itertools.product(*allowed))
+    options, costs = plan.options, plan.costs
+    if any(not a for a in allowed):
+        return None
+    cheapest = [min(a, key=lambda d, i=i: layer_energy(
+        options[i][d].counts, costs, "buffer" if options[i][d].backing_bits else "none")
+        .total) for i, a in enumerate(allowed)]
+    return _best([_evaluate(plan, cheapest)] +
+                 ([plan.choices["ws"], plan.choices["os"]] if uniform else []))
+
+
+def _why_infeasible(plan: NetworkPlan, per_layer) -> str:
+    """The message of `NoFeasibleMapping`: what each uniform dataflow needs, or which
+    layers cannot use it at all, and each infeasible layer's reason."""
+    hw, names, options = plan.hw, plan.names, plan.options
+    what = (f"mapping for the per-layer `dataflow` {','.join(per_layer)}"
+            if per_layer is not None else f"{plan.selected} mapping")
+    parts = []
+    for df in DATAFLOWS:
+        bad = [n for n, o in zip(names, options) if df not in o]
+        if bad:
+            parts.append(f"uniform {df.upper()} is infeasible for {', '.join(bad)}")
+        else:
+            parts.append(f"uniform {df.upper()} needs "
+                         f"{sum(o[df].macros for o in options)} macros")
+    reasons = "; ".join(f"{n}: {', '.join(f'{k.upper()}: {v}' for k, v in bad.items())}"
+                        for n, bad in zip(names, plan.infeasible) if bad)
+    return (f"no feasible {what} on {hw.cores} cores of {hw.macro.rows} x "
+            f"{hw.macro.cols} ({'; '.join(parts)})" + (f"; {reasons}" if reasons else ""))

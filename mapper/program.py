@@ -70,6 +70,8 @@ class LayerRun(NamedTuple):
     outputs: np.ndarray              # output event stream (with ticks)
     potentials: np.ndarray | None    # final potentials (None in a dry run)
     counts: Counts                   # run counts (setup in counts.setup_bits)
+    pre_fire: np.ndarray | None = None    # (ticks, n_out): potentials before each fire
+    post_fire: np.ndarray | None = None   # (ticks, n_out): potentials after each fire
 
 
 class LayerProgram:
@@ -237,17 +239,27 @@ class LayerProgram:
             v[t.tile_neurons[tile]] = vals
         return v
 
-    def run(self, events, sink, macro_cfg) -> LayerRun:
-        """Set up, then run the whole event stream of this layer through ``sink``."""
+    def run(self, events, sink, macro_cfg, trace: bool = False) -> LayerRun:
+        """Set up, then run the whole event stream of this layer through ``sink``.
+
+        With ``trace`` (executing sinks only), the potentials of every neuron are read back
+        before and after every fire pass (``pre_fire``, ``post_fire``: one row per tick);
+        reading them back is not part of the program and is not counted.
+        """
+        trace = trace and sink.executes
         counts = Counts()
         self.setup(sink, counts)
         t = self.pl.tiling
-        out = []
+        out, pre, post = [], [], []
         tick = np.array([TICK], np.int64)
         for item in form_batches(events, macro_cfg.batch_max):
             if item == TICK:
+                if trace:
+                    pre.append(self.potentials(sink))
                 out.append(self._fire_all(sink, counts))
                 out.append(tick)
+                if trace:
+                    post.append(self.potentials(sink))
                 continue
             src = np.asarray(item, dtype=np.int64)
             if src.max() >= t.layer.n_in:
@@ -260,4 +272,6 @@ class LayerProgram:
             for g_tiles, g_ops in zip(np.split(tiles, cuts), np.split(ops, cuts)):
                 self._accumulate(sink, counts, int(g_tiles[0]), g_ops, macro_cfg)
         outputs = np.concatenate(out) if out else np.zeros(0, np.int64)
-        return LayerRun(outputs, self.potentials(sink), counts)
+        stack = (lambda rows: np.array(rows, dtype=np.int64).reshape(len(rows), t.layer.n_out)) \
+            if trace else (lambda rows: None)
+        return LayerRun(outputs, self.potentials(sink), counts, stack(pre), stack(post))

@@ -9,17 +9,21 @@ placement both ways, dry-run counts, pricing).
 
 from __future__ import annotations
 
+import importlib.util
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from flexspim.config import MacroConfig
+from flexspim.frontend.dvs import input_density
 from flexspim.golden.batching import TICK
 
 from .hardware import HardwareConfig
-from .plan import plan_network
+from .plan import NoFeasibleMapping, plan_network
 
-__all__ = ["StudyPoint", "run_study", "thin", "table", "plot"]
+__all__ = ["StudyPoint", "run_study", "thin", "table", "plot", "check_plot_path"]
 
 
 @dataclass(frozen=True)
@@ -62,11 +66,10 @@ def run_study(network, events, sizes, keeps, cores: int, batch_max: int = 8,
             if progress:
                 progress(f"[{len(out) + 1}/{total}] {rows} x {cols}, keep {keep:.0%}")
             ev = thin(events, keep)
-            steps = max(1, int((ev == TICK).sum()))
-            density = float((ev != TICK).sum()) / (steps * n_in)
+            density = input_density(ev, n_in)
             try:
                 plan = plan_network(network, hw, ev, "hybrid")
-            except ValueError:
+            except NoFeasibleMapping:
                 out.append(StudyPoint(rows, cols, keep, density, None, None, None, "-", 0))
                 continue
             t = plan.totals()
@@ -97,8 +100,35 @@ def table(points) -> str:
     return "\n".join(lines)
 
 
+def check_plot_path(path) -> None:
+    """Fail early (before a long study) if ``path`` cannot receive the PNG plot.
+
+    Raises:
+        ValueError: not a ``.png`` name, a missing or unwritable folder, or no matplotlib.
+    """
+    path = Path(path)
+    if path.suffix.lower() != ".png":
+        raise ValueError(f"`--plot` must name a .png file, not {str(path)!r}")
+    folder = path.parent
+    if not folder.is_dir():
+        raise ValueError(f"`--plot` {path}: folder {str(folder)!r} does not exist")
+    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise ValueError(f"`--plot` {path}: not writable")
+    if importlib.util.find_spec("matplotlib") is None:
+        raise ValueError("the study plot needs matplotlib: pip install matplotlib (or "
+                         "pip install 'flexspim[dev]')")
+
+
 def plot(points, path, title: str = "") -> None:
-    """Energy per inference against input density, one panel per array size (PNG)."""
+    """Energy per inference against input density, one panel per array size (PNG). An
+    array size where nothing fits gets a panel saying so.
+
+    Raises:
+        ValueError: no point has a feasible mapping (there would be nothing to plot).
+    """
+    if all(getattr(p, k) is None for p in points for k in ("ws", "os", "hybrid")):
+        raise ValueError("no study point has a feasible mapping (every array size is too "
+                         "small for the network on these cores); no plot written")
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -110,6 +140,9 @@ def plot(points, path, title: str = "") -> None:
     for ax, size in zip(axes[0], sizes):
         pts = sorted((p for p in points if (p.rows, p.cols) == size), key=lambda p: p.density)
         x = [p.density for p in pts]
+        ax.set_title(f"{size[0]} x {size[1]} macros")
+        ax.set_xlabel("input events per input per step")
+        drawn = False
         for key, style in (("ws", "s--"), ("os", "o-"), ("hybrid", "k^:")):
             y = [getattr(p, key) for p in pts]
             xs = [a for a, b in zip(x, y) if b is not None]
@@ -117,8 +150,11 @@ def plot(points, path, title: str = "") -> None:
             if ys:
                 ax.plot(xs, ys, style, label={"ws": "all-WS", "os": "all-OS",
                                               "hybrid": "hybrid"}[key])
-        ax.set_title(f"{size[0]} x {size[1]} macros")
-        ax.set_xlabel("input events per input per step")
+                drawn = True
+        if not drawn:
+            ax.text(0.5, 0.5, "no feasible mapping", ha="center", va="center",
+                    transform=ax.transAxes)
+            continue
         ax.set_xscale("log")
         ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.grid(True, alpha=0.3)

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from flexspim.golden.network import ConvLayer, FCLayer
+from flexspim.golden.network import ConvLayer, FCLayer, csr_from_pairs, csr_gather
 
 __all__ = ["Tiling", "tile_layer"]
 
@@ -73,19 +73,14 @@ class Tiling:
         """For distinct ``sources``: arrays ``(tile, operand, source)`` of every synapse
         group they reach, sorted by tile (stable, so batch order is kept inside a tile)."""
         s = np.asarray(sources, dtype=np.int64)
-        lens = self._indptr[s + 1] - self._indptr[s]
-        first = np.repeat(self._indptr[s] - (np.cumsum(lens) - lens), lens)
-        idx = first + np.arange(int(lens.sum()))
+        idx, lens = csr_gather(self._indptr, s)
         tiles, ops, src = self._tile[idx], self._op[idx], np.repeat(s, lens)
         order = np.argsort(tiles, kind="stable")
         return tiles[order], ops[order], src[order]
 
 
 def _csr(n_in: int, src: np.ndarray, tile: np.ndarray, op: np.ndarray):
-    order = np.argsort(src, kind="stable")
-    indptr = np.zeros(n_in + 1, dtype=np.int64)
-    np.cumsum(np.bincount(src, minlength=n_in), out=indptr[1:])
-    return indptr, tile[order].astype(np.int64), op[order].astype(np.int64)
+    return csr_from_pairs(n_in, src, tile.astype(np.int64), op.astype(np.int64))
 
 
 def _tile_fc(layer: FCLayer, cols: int) -> Tiling:

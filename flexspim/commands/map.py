@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -16,49 +17,117 @@ from ..config import MacroConfig
 DEFAULT_MACRO = {"rows": 2048, "cols": 64, "batch_max": 8}
 
 
+#: Defaults of the input options (None in argparse, so that a given option is detectable).
+DEFAULTS = {"dt_us": 5000, "rate": 0.05, "seed": 0, "downsample": 1,
+            "bw": "8", "bv": "16", "dt": 1e-3}
+RANDOM_STEPS, EXAMPLE_STEPS = 20, 40
+
+
 def register(sub) -> None:
     c = sub.add_parser("map", help="map a network onto the macros and report energy",
                        description="Place a network on CIM macros, choose weight- or "
                                    "output-stationary dataflow per layer, and report the "
-                                   "energy of a run on input events.")
+                                   "energy of a run on input events. An option that does not "
+                                   "apply to the chosen network or input is an error.")
     c.add_argument("network", nargs="?", type=Path, metavar="NETWORK",
                    help="network description (.toml + .npz, see docs/mapper.md) or a NIR "
                         "graph (.nir, quantized with --bw/--bv/--dt)")
     c.add_argument("--example", choices=["dvs-gesture"],
-                   help="use a shipped example network and its synthetic events")
+                   help="use a shipped example network (fixed weights) and a synthetic "
+                        "gesture as input")
     geometry_args(c)
     c.add_argument("--cores", type=int, default=64, help="macros on the chip (default 64)")
     c.add_argument("--buffer-bits", type=int, default=8 * 1024 * 1024,
                    help="on-chip buffer size in bits (default 8 Mbit = 1 MB)")
     c.add_argument("--dataflow", default="hybrid",
-                   help="hybrid (default), ws, os, or a comma-separated ws/os/auto per layer")
+                   help="hybrid (default), ws, os, or a comma-separated ws/os/auto per layer "
+                        "(reported as 'selected', beside the true hybrid)")
     c.add_argument("--energy", type=Path, metavar="FILE.toml",
                    help="TOML with an [energy] table overriding per-operation energies")
-    c.add_argument("--events", type=Path, metavar="FILE.npy",
+    g = c.add_argument_group("input")
+    g.add_argument("--events", type=Path, metavar="FILE.npy",
                    help="input events: a 1-D integer stream (-1 = tick) or tonic-format "
                         "structured events (x, y, p, t), binned with --dt-us")
-    c.add_argument("--dt-us", type=int, default=5000, help="time step for tonic events (µs)")
-    c.add_argument("--steps", type=int, default=20,
-                   help="time steps of random input when no --events (default 20)")
-    c.add_argument("--rate", type=float, default=0.05,
-                   help="input spike probability per step for random input (default 0.05)")
-    c.add_argument("--seed", type=int, default=0, help="seed of generated input (default 0)")
+    g.add_argument("--dt-us", type=int,
+                   help="time step (µs) for tonic-format --events and the --example gesture "
+                        "(default 5000)")
+    g.add_argument("--downsample", type=int, metavar="N",
+                   help="tonic-format --events only: pixel (x, y) -> (x // N, y // N), e.g. "
+                        "2 for DVS Gesture's 128 x 128 sensor on the 64 x 64 example "
+                        "(default 1; the error for events outside the input names the N "
+                        "needed)")
+    g.add_argument("--steps", type=int,
+                   help=f"time steps of generated input: random input (default "
+                        f"{RANDOM_STEPS}) or the --example gesture (default {EXAMPLE_STEPS})")
+    g.add_argument("--rate", type=float,
+                   help="spike probability per input and step of random input (NETWORK "
+                        "without --events; default 0.05)")
+    g.add_argument("--seed", type=int,
+                   help="seed of generated input: random input or the --example gesture "
+                        "(default 0); never changes a network")
     c.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    q = c.add_argument_group("NIR import")
-    q.add_argument("--bw", default="8", help="weight bits, one or comma-separated per layer")
-    q.add_argument("--bv", default="16", help="potential bits, one or comma-separated per layer")
-    q.add_argument("--dt", type=float, default=1e-3, help="time step in seconds (default 1e-3)")
+    q = c.add_argument_group("NIR import (a .nir NETWORK only)")
+    q.add_argument("--bw", help="weight bits (2..32), one or comma-separated per layer "
+                                "(default 8)")
+    q.add_argument("--bv", help="potential bits, one or comma-separated per layer "
+                                "(default 16)")
+    q.add_argument("--dt", type=float, help="time step in seconds (default 1e-3)")
     c.set_defaults(func=run)
 
 
 def _macro(args) -> tuple[MacroConfig, dict]:
     d = dict(DEFAULT_MACRO)
     doc = load_toml(args.config) if args.config is not None else {}
-    d.update(doc.get("macro", {}))
+    table = doc.get("macro", {})
+    if not isinstance(table, dict):
+        raise ValueError(f"`macro` in `--config` {args.config} must be a TOML table "
+                         f"([macro]), not {table!r}")
+    d.update(table)
     for k in ("rows", "cols", "batch_max"):
         if getattr(args, k) is not None:
             d[k] = getattr(args, k)
     return MacroConfig.from_dict(d), doc
+
+
+def _input_kind(args) -> str:
+    """"example", "random" or "events" (refined to "tonic"/"stream" once loaded)."""
+    if args.events is not None:
+        return "events"
+    return "example" if args.example else "random"
+
+
+def _check_options(args) -> None:
+    """Ranges of the input options, and options that do not apply are errors."""
+    for name, lo, hi in (("steps", 1, 1 << 20), ("dt_us", 1, 1 << 40), ("seed", 0, 1 << 63),
+                         ("downsample", 1, 1 << 12)):
+        v = getattr(args, name)
+        if v is not None and not lo <= v <= hi:
+            raise ValueError(f"`--{name.replace('_', '-')}` must be an integer in "
+                             f"[{lo}, {hi}], not {v}")
+    if args.rate is not None and not 0 <= args.rate <= 1:
+        raise ValueError(f"`--rate` must be a probability in [0, 1], not {args.rate}")
+    nir = args.network is not None and args.network.suffix == ".nir"
+    kind = _input_kind(args)
+    unused = {
+        "--bw": not nir and args.bw is not None,
+        "--bv": not nir and args.bv is not None,
+        "--dt": not nir and args.dt is not None,
+        "--rate": kind != "random" and args.rate is not None,
+        "--steps": kind == "events" and args.steps is not None,
+        "--seed": kind == "events" and args.seed is not None,
+        "--dt-us": kind == "random" and args.dt_us is not None,
+        "--downsample": kind != "events" and args.downsample is not None,
+    }
+    bad = [k for k, v in unused.items() if v]
+    if bad:
+        why = {"--bw": "only a .nir NETWORK is quantized", "--bv": "only a .nir NETWORK is "
+               "quantized", "--dt": "only a .nir NETWORK is quantized",
+               "--rate": "only random input (a NETWORK without --events) has a rate",
+               "--steps": "--events fixes the time steps",
+               "--seed": "--events are not generated",
+               "--dt-us": "only tonic-format --events and the --example gesture are binned",
+               "--downsample": "only tonic-format --events are downsampled"}
+        raise ValueError(f"`{bad[0]}` does not apply here: {why[bad[0]]}")
 
 
 def _events(args, network) -> np.ndarray:
@@ -67,30 +136,59 @@ def _events(args, network) -> np.ndarray:
 
     n_in = network.layers[0].n_in
     if args.events is None:
-        if not 0 <= args.rate <= 1:
-            raise ValueError(f"`--rate` must be in [0, 1], not {args.rate}")
-        if args.steps < 1:
-            raise ValueError(f"`--steps` must be >= 1, not {args.steps}")
-        return random_events(np.random.default_rng(args.seed), n_in, args.steps, args.rate,
-                             repeat=0.0)
+        rate = DEFAULTS["rate"] if args.rate is None else args.rate
+        steps = RANDOM_STEPS if args.steps is None else args.steps
+        seed = DEFAULTS["seed"] if args.seed is None else args.seed
+        return random_events(np.random.default_rng(seed), n_in, steps, rate, repeat=0.0)
     try:
         ev = np.load(args.events, allow_pickle=False)
-    except (OSError, ValueError) as e:
-        raise ValueError(f"cannot read `--events` {args.events}: {e}") from None
+    except OSError as e:
+        raise ValueError(f"cannot read `--events` {args.events}: {e.strerror or e}") from None
+    except (ValueError, EOFError, zipfile.BadZipFile) as e:
+        raise ValueError(f"`--events` {args.events} is not a valid .npy array: {e}") from None
+    if not isinstance(ev, np.ndarray):
+        raise ValueError(f"`--events` {args.events} must be one .npy array (np.save), not an "
+                         f".npz archive")
     if ev.dtype.names:
-        shape = getattr(network.layers[0], "in_shape", None)
-        if shape is None or shape[0] != 2:
-            raise ValueError("tonic-format `--events` need a first conv layer with "
-                             f"in_shape (2, H, W); this network's first layer has n_in={n_in}")
-        return events_to_stream(ev, (shape[2], shape[1], 2), args.dt_us)
+        return _tonic(args, network, ev, events_to_stream)
+    for opt in ("dt_us", "downsample"):
+        if getattr(args, opt) is not None:
+            raise ValueError(f"`--{opt.replace('_', '-')}` does not apply here: `--events` "
+                             f"{args.events} is an integer stream, not tonic-format events")
     if ev.ndim != 1 or not np.issubdtype(ev.dtype, np.integer):
         raise ValueError(f"`--events` must be a 1-D integer stream, not {ev.dtype} {ev.shape}")
     if ev.size and (ev.min() < -1 or ev.max() >= n_in):
-        raise ValueError(f"`--events` sources must be in [-1, {n_in - 1}]")
+        raise ValueError(f"`--events` sources must be in [-1, {n_in - 1}] (-1 = tick), not "
+                         f"[{ev.min()}, {ev.max()}]")
     return ev.astype(np.int64)
 
 
-def _bits(text: str, name: str):
+def _tonic(args, network, ev, events_to_stream) -> np.ndarray:
+    """Bin tonic-format events for a first conv layer with ``in_shape = (2, H, W)``."""
+    shape = getattr(network.layers[0], "in_shape", None)
+    if shape is None or shape[0] != 2:
+        raise ValueError("tonic-format `--events` need a first conv layer with in_shape "
+                         f"(2, H, W); this network's first layer has "
+                         f"n_in={network.layers[0].n_in}")
+    missing = sorted({"x", "y", "p", "t"} - set(ev.dtype.names))
+    if missing:
+        raise ValueError(f"tonic-format `--events` {args.events} lack the field(s) "
+                         f"{', '.join(missing)} (need x, y, p, t)")
+    d = DEFAULTS["downsample"] if args.downsample is None else args.downsample
+    _, h, w = shape
+    if ev.size:
+        mx, my = int(ev["x"].max()), int(ev["y"].max())
+        if mx >= w * d or my >= h * d:
+            need = max(-(-(mx + 1) // w), -(-(my + 1) // h))
+            raise ValueError(f"tonic-format `--events` reach x={mx}, y={my}, outside the "
+                             f"network input {w} x {h} with `--downsample` {d}; pass "
+                             f"--downsample {need} (a {need * w} x {need * h} sensor)")
+    dt_us = DEFAULTS["dt_us"] if args.dt_us is None else args.dt_us
+    return events_to_stream(ev, (w * d, h * d, 2), dt_us, downsample=d)
+
+
+def _bits(text: str | None, name: str):
+    text = DEFAULTS[name] if text is None else text
     try:
         vals = [int(v) for v in str(text).split(",")]
     except ValueError:
@@ -112,12 +210,27 @@ def _from_nir(args, macro):
         graph = nir.read(args.network)
     except Exception as e:   # h5py/nir raise many types for a bad or missing file
         raise ValueError(f"cannot read NIR file {args.network}: {e}") from None
-    imp = import_nir(graph, bw=_bits(args.bw, "bw"), bv=_bits(args.bv, "bv"), dt=args.dt)
+    dt = DEFAULTS["dt"] if args.dt is None else args.dt
+    imp = import_nir(graph, bw=_bits(args.bw, "bw"), bv=_bits(args.bv, "bv"), dt=dt)
     events = _events(args, imp.network)
     compare(imp, events, macro.batch_max)
     print("quantization report (measured against the float reference):\n"
           + imp.report_text(), file=sys.stderr)
     return imp.network, events
+
+
+def _dataflow(text: str, names: list[str]):
+    """``--dataflow``: a strategy, or one of ws/os/auto per layer."""
+    from ..mapper.plan import STRATEGIES
+
+    if text in STRATEGIES:
+        return text
+    per_layer = text.split(",")
+    if len(per_layer) != len(names) or any(d not in ("ws", "os", "auto") for d in per_layer):
+        raise ValueError(f"`--dataflow` must be one of {', '.join(STRATEGIES)}, or one of "
+                         f"ws/os/auto per layer, comma-separated ({len(names)} layers: "
+                         f"{', '.join(names)}); not {text!r}")
+    return per_layer
 
 
 def _fmt(x) -> str:
@@ -127,20 +240,23 @@ def _fmt(x) -> str:
 def run(args: argparse.Namespace) -> int:
     from ..energy.costs import EnergyCosts
     from ..frontend.examples import example
-    from ..frontend.netfile import load_network
+    from ..frontend.netfile import layer_names, load_network
     from ..mapper.hardware import HardwareConfig
-    from ..mapper.plan import plan_network
+    from ..mapper.plan import NoFeasibleMapping, plan_network
 
     if (args.network is None) == (args.example is None):
         raise ValueError("give either NETWORK.toml or --example dvs-gesture (not both)")
+    _check_options(args)
     macro, doc = _macro(args)
     hw = HardwareConfig(macro, cores=args.cores, buffer_bits=args.buffer_bits)
     costs = EnergyCosts.from_toml(doc)
     if args.energy is not None:
-        costs = EnergyCosts.from_dict({**costs.to_dict(),
-                                       **EnergyCosts.from_toml(load_toml(args.energy)).to_dict()})
+        extra = EnergyCosts.from_toml(load_toml(args.energy, "--energy"))
+        costs = EnergyCosts.from_dict({**costs.to_dict(), **extra.to_dict()})
     if args.example:
-        network, events = example(args.example, args.seed)
+        kw = {"dt_us": args.dt_us, "n_steps": args.steps}
+        network, events = example(args.example, DEFAULTS["seed"] if args.seed is None
+                                  else args.seed, **{k: v for k, v in kw.items() if v})
         if args.events is not None:
             events = _events(args, network)
     elif args.network.suffix == ".nir":
@@ -148,12 +264,15 @@ def run(args: argparse.Namespace) -> int:
     else:
         network = load_network(args.network)
         events = _events(args, network)
-    dataflow = args.dataflow.split(",") if "," in args.dataflow else args.dataflow
+    dataflow = _dataflow(args.dataflow, layer_names(network))
 
     def progress(msg):
         print(msg, file=sys.stderr, flush=True)
 
-    plan = plan_network(network, hw, events, dataflow, costs, progress=progress)
+    try:
+        plan = plan_network(network, hw, events, dataflow, costs, progress=progress)
+    except NoFeasibleMapping as e:   # name the command-line flag
+        raise ValueError(str(e).replace("`dataflow`", "`--dataflow`")) from None
     choice = plan.choice
     if args.json:
         out = {"layers": [{"name": n, "dataflow": choice.dataflows[i],
@@ -166,6 +285,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"hardware: {hw.cores} cores of {macro.rows} x {macro.cols}, P={macro.batch_max}, "
           f"buffer {hw.buffer_bits} bits; {int((events == -1).sum())} time steps, "
           f"{int((events != -1).sum())} input events")
+    what = (f"selected per layer: {args.dataflow}" if plan.selected == "selected"
+            else plan.selected)
+    print(f"dataflow: {what}")
     head = (f"{'layer':<8} {'kind':<5} {'flow':<4} {'mode':<8} {'macros':>6} {'tiles':>6} "
             f"{'rows':>5} {'bits moved':>11} {'backing':<7} {'SOPs':>10} {'energy nJ':>10}")
     print(head)
@@ -181,7 +303,9 @@ def run(args: argparse.Namespace) -> int:
     b = choice.breakdown
     print(f"total ({plan.selected}): {choice.total / 1e6:.3f} uJ on {choice.macros} macros; "
           f"uniform WS {_fmt(t['ws'])} uJ, uniform OS {_fmt(t['os'])} uJ, "
-          f"hybrid {_fmt(t['hybrid'])} uJ")
+          f"hybrid {_fmt(t['hybrid'])} uJ"
+          + ("" if plan.choices["hybrid"] is None else
+             f" ({''.join('W' if d == 'ws' else 'O' for d in plan.choices['hybrid'].dataflows)})"))
     print(f"breakdown: array {b.array / 1e6:.3f} uJ, adders {b.adders / 1e6:.3f} uJ, "
           f"buffer {b.buffer / 1e6:.3f} uJ, DRAM {b.dram / 1e6:.3f} uJ "
           f"(setup, once: {b.setup / 1e6:.3f} uJ)")

@@ -3,14 +3,15 @@
 import dataclasses
 import inspect
 
+import numpy as np
 import pytest
 
 import flexspim.energy.costs as costs_mod
-from flexspim.config import AccumulateOp, MacroConfig, Operand
+from flexspim.config import AccumulateOp, LayerConfig, MacroConfig, Operand
 from flexspim.energy.costs import EnergyCosts
 from flexspim.energy.counts import Counts, count_accumulate, count_fire
 from flexspim.energy.model import layer_energy
-from flexspim.golden.cycles import accumulate_cycles
+from flexspim.golden.cycles import accumulate_cycles, fire_cycles
 from flexspim.golden.macro import MacroModel, accumulate_bitserial
 
 
@@ -63,26 +64,66 @@ def test_pricing_formula_by_hand():
         layer_energy(c, costs, "tape")
 
 
+class CountingBits(np.ndarray):
+    """The macro's bit array, counting what the bit-serial replay touches: every row it
+    reads (``bits[row]``) and every bit it writes (``bits[row, column_mask] = ...``)."""
+
+    log: dict = {}
+
+    def __getitem__(self, idx):
+        if self.ndim == 2 and isinstance(idx, (int, np.integer)):
+            CountingBits.log["row_reads"] += 1
+        return super().__getitem__(idx)
+
+    def __setitem__(self, idx, value):
+        if self.ndim == 2 and isinstance(idx, tuple) and isinstance(idx[0], (int, np.integer)):
+            CountingBits.log["bit_writes"] += int(np.count_nonzero(idx[1]))
+        super().__setitem__(idx, value)
+
+
 @pytest.mark.parametrize("saturate", [True, False])
-def test_accumulate_counts_match_the_bitserial_replay(saturate):
-    # The read count is the number of activated bits the hardware replay touches: per
-    # cycle, one row per weight plus V, in every enabled column.
+def test_accumulate_counts_match_the_instrumented_bitserial_replay(saturate):
+    # The count rule is checked against what golden.macro.accumulate_bitserial (the
+    # cycle-by-cycle replay) actually reads and writes, not against its own formula.
     macro = MacroConfig(rows=32, cols=5, batch_max=4)
     m = MacroModel(macro)
-    m.load(Operand(0, 6), [1, 2, 3, 4, 5])
+    m.load(Operand(0, 6), [30, 2, 3, 31, 5])
+    for row in (8, 12, 16):                              # three 3-bit weights of 3 each
+        m.load(Operand(row, 3), [3, 3, 3, 3, 3])
     op = AccumulateOp(v_row=0, bv=6, w_rows=(8, 12, 16), bw=3, saturate=saturate)
-    mask = [True, True, False, True, False]
-    trace = accumulate_bitserial(macro, m.bits, op, mask)
-    add_cycles = op.bv + (macro.guard_cycles if saturate else 0)
-    assert trace.cycles == accumulate_cycles(macro, op.bv, saturate)
+    mask = np.array([True, True, False, True, False])
+    CountingBits.log = {"row_reads": 0, "bit_writes": 0}
+    trace = accumulate_bitserial(macro, m.bits.view(CountingBits), op, mask)
+    active, n, bv = 3, 3, 6
+    guard = macro.guard_cycles if saturate else 0
+    assert guard == (4 if saturate else 0)                 # P = 4: bit_length 3, + 1
+    # by hand: 6 add cycles read V and 3 weights = 24 rows; the 4 guard cycles read the 3
+    # weights' sign rows only = 12 rows (V's sign is in a register)
+    assert CountingBits.log["row_reads"] == (24 + 12 if saturate else 24)
+    # writes: one bit of V per add cycle in the 3 enabled columns = 18, plus the clamp pass:
+    # columns 0 and 3 overflow (30 + 9 = 39, 31 + 9 = 40 > 31), 6 bits each
+    overflowed = int(trace.overflow.sum())
+    assert overflowed == (2 if saturate else 0)
+    assert CountingBits.log["bit_writes"] == 18 + 6 * overflowed
     c = Counts()
-    count_accumulate(c, 3, 3, op.bv, macro.guard_cycles, saturate, trace.cycles, 9)
-    assert c.array_read_bits == 3 * add_cycles * 4
-    assert c.array_write_bits == 3 * 6
+    count_accumulate(c, active, n, bv, macro.guard_cycles, saturate, trace.cycles, 9)
+    assert c.array_read_bits == CountingBits.log["row_reads"] * active   # 108 or 72 bits
+    assert c.array_write_bits == CountingBits.log["bit_writes"] - 6 * overflowed  # no clamp
     assert (c.accumulates, c.sops, c.cycles) == (1, 9, trace.cycles)
-    count_fire(c, 2, 11, 10)
-    assert (c.fire_passes, c.cycles) == (1, trace.cycles + 11)
-    assert c.array_write_bits == 3 * 6 + 2 * 10
+    # cycles by hand: 1 issue + 6 add (+ 4 guard + 6 clamp when saturating)
+    assert trace.cycles == (17 if saturate else 7) == accumulate_cycles(macro, bv, saturate)
+
+
+def test_fire_counts_by_hand():
+    # shift leak, hard reset, bv = 10: leak pass 10 + compare 10 + reset 10 = 30 cycles that
+    # touch the array, + 1 issue = 31 (golden.cycles); on 3 columns each charged 2 reads,
+    # 1 write, 1 full add: 180 read bits, 90 write bits, 90 adds
+    cfg = LayerConfig(bw=3, bv=10, leak_mode="shift", leak=2, threshold=4)
+    assert fire_cycles(cfg) == 31
+    c = Counts()
+    count_fire(c, 3, fire_cycles(cfg), 30)
+    assert (c.fire_passes, c.cycles, c.array_read_bits, c.array_write_bits, c.adder_ops) == \
+        (1, 31, 180, 90, 90)
 
 
 def test_counts_add():

@@ -98,6 +98,16 @@ def test_bad_parameters(rng):
         events_to_stream(np.zeros(3), (4, 4, 2), 10)
 
 
+def test_polarity_must_be_bool_or_0_1():
+    ev = np.zeros(2, dtype=[("x", np.int16), ("y", np.int16), ("p", np.int8), ("t", np.int64)])
+    ev["p"] = [-1, 1]
+    with pytest.raises(ValueError, match=r"polarity `p` of `events` must be bool or 0/1 "
+                                         r"\(OFF/ON\), not int8 values in \[-1, 1\]"):
+        events_to_stream(ev, (4, 4, 2), 10)
+    ev["p"] = [0, 1]           # integer 0/1, as some tonic datasets store it
+    assert events_to_stream(ev, (4, 4, 2), 10).tolist() == [0, 16, TICK]
+
+
 def test_tonic_transforms_accept_the_events(rng):
     tonic = pytest.importorskip("tonic")
     ev = synthetic_gesture(rng, "right", sensor_size=(32, 32, 2), duration_us=20_000)

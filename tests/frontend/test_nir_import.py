@@ -7,7 +7,8 @@ nir = pytest.importorskip("nir")
 
 from flexspim.frontend.nir_import import compare, float_run, import_nir  # noqa: E402
 from flexspim.frontend.randnet import random_events  # noqa: E402
-from flexspim.golden.batching import split_steps  # noqa: E402
+from flexspim.golden.batching import TICK, split_steps  # noqa: E402
+from flexspim.golden.network import run_layer  # noqa: E402
 
 
 def lif(shape, tau=0.008, r=8.0, th=1.0):
@@ -23,7 +24,7 @@ def conv_graph(rng, c_out=4, k=3):
         lif((c_out, 4, 4)),
         nir.Flatten(input_type={"input": np.array([c_out, 4, 4])}, start_dim=0),
         nir.Affine(weight=rng.normal(0.2, 1, (10, c_out * 16)), bias=np.zeros(10)),
-        nir.IF(r=np.ones(10), v_threshold=np.full(10, 2.0)),
+        nir.IF(r=np.full(10, 1000.0), v_threshold=np.full(10, 2.0)),   # gain r dt = 1
     )
 
 
@@ -34,21 +35,51 @@ def fc_graph(rng, sizes=(20, 12, 6)):
     return nir.NIRGraph.from_list(*nodes)
 
 
+def direct_conv(image, kernel, stride, padding):
+    """Cross-correlation by loops over a zero-padded image (written here, not imported)."""
+    c_out, c_in, kh, kw = kernel.shape
+    p = np.pad(image, ((0, 0), (padding, padding), (padding, padding)))
+    ho = (p.shape[1] - kh) // stride + 1
+    wo = (p.shape[2] - kw) // stride + 1
+    out = np.zeros((c_out, ho, wo))
+    for oy in range(ho):
+        for ox in range(wo):
+            patch = p[:, oy * stride:oy * stride + kh, ox * stride:ox * stride + kw]
+            out[:, oy, ox] = (kernel * patch).sum(axis=(1, 2, 3))
+    return out.ravel()
+
+
 @pytest.mark.parametrize("make", [conv_graph, fc_graph])
 def test_potentials_within_the_reported_weight_error(rng, make):
-    imp = import_nir(make(rng), bw=5, bv=16)
-    n_in = imp.network.layers[0].n_in
-    ev = random_events(rng, n_in, 10, 0.25)
+    # Everything the test compares with is computed here from the NIR nodes: the gains
+    # (LIF r dt / tau = 8 * 1e-3 / 8e-3 = 1; the IF of conv_graph r dt = 1000 * 1e-3 = 1),
+    # the scale, the float potentials of the first step; only the integer potentials come
+    # from the imported network (run by the golden model).
+    g = make(rng)
+    bw = 5
+    imp = import_nir(g, bw=bw, bv=16, dt=1e-3)
+    synapses = [n for n in g.nodes.values() if type(n).__name__ in ("Conv2d", "Linear",
+                                                                    "Affine")]
+    assert len(synapses) == len(imp.network.layers) == 2
+    ev = random_events(rng, imp.network.layers[0].n_in, 10, 0.25)
     compare(imp, ev)
     run = imp.network.run(ev)
     inputs = [ev] + run.outputs[:-1]
-    for rep, layer, stream in zip(imp.report, imp.network.layers, inputs):
+    for node, rep, layer, stream in zip(synapses, imp.report, imp.network.layers, inputs):
+        w = np.asarray(node.weight, dtype=float)           # gain 1 in both graphs
+        s = np.abs(w).max() / (2 ** (bw - 1) - 1)
+        assert rep.scale == pytest.approx(s, rel=1e-12)
         first = split_steps(stream)[0][0] if split_steps(stream) else np.zeros(0, int)
-        # one event moves a potential by at most the largest weight error
-        bound = len(first) * rep.weight_max_err
-        assert rep.potential_max_err <= bound + 1e-9, rep
-        assert rep.weight_max_err <= rep.scale / 2 + 1e-12        # rounding to nearest
-        assert rep.threshold_max_err <= rep.scale / 2 + 1e-12
+        x = np.bincount(first, minlength=layer.n_in).astype(float)
+        if type(node).__name__ == "Conv2d":
+            v_float = direct_conv(x.reshape(layer.in_shape), w, 2, 1)
+        else:
+            v_float = w @ x
+        _, v_int = run_layer(layer, first)                  # no tick: before any fire
+        err = float(np.abs(s * v_int - v_float).max()) if v_float.size else 0.0
+        assert rep.potential_max_err == pytest.approx(err, abs=1e-9)
+        assert err <= len(first) * s / 2 + 1e-9              # each weight off by <= s/2
+        assert rep.weight_max_err <= s / 2 + 1e-12            # rounding to nearest
         assert 0 < rep.weight_rel_rms < 0.2
         assert rep.spike_agreement >= 0.8, rep.line()
 
@@ -61,7 +92,8 @@ def test_exactly_representable_graph_matches_float_reference_exactly(rng):
     w2[0, 0] = -7
     g = nir.NIRGraph.from_list(
         nir.Input(input_type={"input": np.array([10])}),
-        nir.Linear(weight=w1), nir.IF(r=np.ones(6), v_threshold=np.array([3., 4, 5, 6, 7, 8])),
+        nir.Linear(weight=w1),
+        nir.IF(r=np.full(6, 1000.0), v_threshold=np.array([3., 4, 5, 6, 7, 8])),  # gain 1
         nir.Linear(weight=w2), lif((3,), tau=0.004, r=4.0, th=2.0))
     imp = import_nir(g, bw=4, bv=12, dt=0.001)
     assert [r.scale for r in imp.report] == [1.0, 1.0]
@@ -78,6 +110,70 @@ def test_exactly_representable_graph_matches_float_reference_exactly(rng):
     # so compare spikes through the report's measured agreement
     compare(imp, ev)
     assert imp.report[0].spike_agreement == 1.0 and imp.report[0].potential_max_err == 0.0
+    assert imp.network.layers[0].thresholds.tolist() == [4, 5, 6, 7, 8, 9]   # strict: +1
+
+
+def if_graph(weight, v_th, n_in=2):
+    weight = np.atleast_2d(np.asarray(weight, dtype=float))
+    n = weight.shape[0]
+    return nir.NIRGraph.from_list(nir.Input(input_type={"input": np.array([n_in])}),
+                                  nir.Linear(weight=weight),
+                                  nir.IF(r=np.full(n, 1000.0), v_threshold=np.full(n, v_th)))
+
+
+def test_threshold_is_strict_as_nir_defines_it():
+    # gain r dt = 1, weights 1 with bw = 2: scale 1. Step 0 brings v to exactly
+    # v_threshold = 2 (no spike: NIR fires on v > v_threshold), step 1 to 3 (spike).
+    imp = import_nir(if_graph([[1.0, 1.0]], 2.0), bw=2, bv=8, dt=1e-3)
+    assert imp.report[0].scale == 1.0
+    assert imp.network.layers[0].config.threshold == 3        # V >= 3  <=>  V > 2
+    ev = np.array([0, 1, TICK, 0, TICK])
+    assert imp.network.run(ev).outputs[0].tolist() == [TICK, 0, TICK]
+    assert float_run(imp.float_layers, ev)[0][0].tolist() == [TICK, 0, TICK]
+
+
+@pytest.mark.parametrize("w, v_th, theta", [
+    (0.1, 0.7, 8),     # 0.7 / 0.1 = 6.999999999999999 in floats: an exact multiple
+    (0.3, 0.9, 4),     # 0.9 / 0.3 = 3.0000000000000004: an exact multiple
+    (0.1, 0.75, 8),    # 7.5: V > 7.5 <=> V >= 8
+    (1.0, -2.5, -2),   # negative: V > -2.5 <=> V >= -2
+    (1.0, -2.0, -1),
+])
+def test_integer_threshold_is_floor_plus_one(w, v_th, theta):
+    imp = import_nir(if_graph([[w]], v_th, n_in=1), bw=2, bv=8, dt=1e-3)
+    assert imp.report[0].scale == pytest.approx(w)
+    assert imp.network.layers[0].config.threshold == theta
+
+
+def test_one_bit_weights_are_rejected(tmp_path, capsys):
+    g = if_graph([[0.5, -0.5]], 1.0)
+    with pytest.raises(ValueError, match=r"`bw` of layer 'linear' must be in \[2, 32\] for "
+                                         r"NIR import .*not 1"):
+        import_nir(g, bw=1, bv=8)
+    from flexspim.cli import main
+    nir.write(tmp_path / "m.nir", g)
+    assert main(["map", str(tmp_path / "m.nir"), "--bw", "1", "--bv", "8"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: `bw` of layer 'linear' must be in [2, 32]")
+
+
+def test_nodes_off_the_chain_are_rejected():
+    nodes = {"input": nir.Input(input_type={"input": np.array([2])}),
+             "linear": nir.Linear(weight=np.ones((2, 2))),
+             "if": nir.IF(r=np.ones(2), v_threshold=np.ones(2)),
+             "output": nir.Output(output_type={"output": np.array([2])}),
+             "extra": nir.Linear(weight=np.ones((2, 2)))}
+    chain = [("input", "linear"), ("linear", "if"), ("if", "output")]
+    # a synapse feeding the chain that the Input does not reach
+    g = nir.NIRGraph(nodes=nodes, edges=chain + [("extra", "if")], type_check=False)
+    with pytest.raises(ValueError, match=r"NIR node 'if' has 2 incoming edges \(from 'linear', "
+                                         r"'extra'\)"):
+        import_nir(g)
+    # a node connected to nothing
+    g = nir.NIRGraph(nodes=nodes, edges=chain, type_check=False)
+    with pytest.raises(ValueError, match=r"NIR node\(s\) 'extra' are not on the chain from "
+                                         r"the Input 'input'"):
+        import_nir(g)
 
 
 def test_cubalif_maps_when_tau_syn_is_dt(rng):

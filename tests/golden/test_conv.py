@@ -15,11 +15,12 @@ def direct_conv(image, weights, stride, padding, dilation):
     """Plain loops over a zero-padded image (cross-correlation, PyTorch's convention)."""
     c_out, c_in, kh, kw = weights.shape
     (sy, sx), (py, px), (dy, dx) = stride, padding, dilation
-    padded = np.zeros((c_in, image.shape[1] + 2 * py, image.shape[2] + 2 * px), np.int64)
+    dtype = np.result_type(image, weights)
+    padded = np.zeros((c_in, image.shape[1] + 2 * py, image.shape[2] + 2 * px), dtype)
     padded[:, py:py + image.shape[1], px:px + image.shape[2]] = image
     ho = (padded.shape[1] - dy * (kh - 1) - 1) // sy + 1
     wo = (padded.shape[2] - dx * (kw - 1) - 1) // sx + 1
-    out = np.zeros((c_out, ho, wo), np.int64)
+    out = np.zeros((c_out, ho, wo), dtype)
     for co in range(c_out):
         for oy in range(ho):
             for ox in range(wo):
@@ -61,6 +62,24 @@ def test_dense_matrix_is_the_direct_convolution(rng, regress):
                                layer.padding, layer.dilation)
             assert want.shape == layer.out_shape
             np.testing.assert_array_equal(dense[:, s], want.ravel(), err_msg=f"source {s}")
+
+
+def test_dense_matrix_of_another_kernel(rng):
+    # a float kernel laid out with the layer's geometry (what the NIR import's float
+    # reference uses) is the direct convolution of that kernel
+    for _ in range(5):
+        layer = random_conv(rng)
+        kernel = rng.normal(size=layer.weights.shape)
+        dense = layer.dense_weights(kernel)
+        assert dense.dtype == np.float64
+        for s in range(layer.n_in):
+            image = np.zeros(layer.n_in)
+            image[s] = 1
+            want = direct_conv(image.reshape(layer.in_shape), kernel, layer.stride,
+                               layer.padding, layer.dilation)
+            np.testing.assert_allclose(dense[:, s], want.ravel(), rtol=0, atol=1e-12)
+    with pytest.raises(ValueError, match=r"`kernel` must have the shape"):
+        layer.dense_weights(np.zeros((1, 1, 1, 1, 1)))
 
 
 def test_hand_worked_example():
@@ -130,6 +149,15 @@ def test_bad_conv_parameters():
         ConvLayer(w, (2, 5, 5), cfg)
     with pytest.raises(ValueError, match="`in_shape`"):
         ConvLayer(w, (1, 5), cfg)
+    with pytest.raises(ValueError, match=r"`in_shape`.*not 5"):
+        ConvLayer(w, 5, cfg)
+    with pytest.raises(ValueError, match=r"`padding` of layer '' must be in \[0, dilation \* "
+                                         r"\(kernel - 1\)\] = \[0, \(2, 2\)\].*not \(3, 0\)"):
+        ConvLayer(w, (1, 5, 5), cfg, padding=(3, 0))
+    ConvLayer(w, (1, 5, 5), cfg, padding=4, dilation=2)          # 2 * (3 - 1) = 4: allowed
+    with pytest.raises(ValueError, match=r"`in_shape` of layer '' has 17179869184 inputs; "
+                                         r"at most 16777216"):
+        ConvLayer(w, (1, 1 << 17, 1 << 17), cfg)
     with pytest.raises(ValueError, match=r"`weights`.*4-D"):
         ConvLayer(np.zeros((3, 3), int), (1, 5, 5), cfg)
     with pytest.raises(ValueError, match=r"`weights`.*\[-2, 1\]"):
@@ -137,3 +165,14 @@ def test_bad_conv_parameters():
     with pytest.raises(ValueError, match="out_shape"):
         Network([ConvLayer(np.zeros((1, 1, 1, 1), int), (1, 4, 4), cfg),
                  ConvLayer(np.zeros((1, 1, 1, 1), int), (1, 2, 8), cfg)])
+
+
+@pytest.mark.parametrize("key, value", [
+    ("stride", 1.5), ("stride", (1, 1.5)), ("stride", "2"), ("stride", True),
+    ("padding", None), ("padding", (1, 1, 1)), ("dilation", [[1, 1]]),
+    ("dilation", np.float64(2.0)),
+])
+def test_conv_geometry_of_the_wrong_type_is_a_value_error(key, value):
+    with pytest.raises(ValueError, match=rf"`{key}` of layer 'c' must be an integer >= "):
+        ConvLayer(np.zeros((1, 1, 1, 1), int), (1, 4, 4), LayerConfig(bw=2, bv=4),
+                  name="c", **{key: value})

@@ -7,7 +7,7 @@ from flexspim.config import LayerConfig, MacroConfig
 from flexspim.frontend.randnet import random_events, random_network
 from flexspim.golden.network import ConvLayer, FCLayer, Network
 from flexspim.mapper.hardware import HardwareConfig
-from flexspim.mapper.plan import plan_network
+from flexspim.mapper.plan import NoFeasibleMapping, plan_network
 
 
 def test_hybrid_never_above_the_better_uniform(rng, regress):
@@ -37,8 +37,24 @@ def test_infeasible_hybrid_means_no_uniform_either(rng):
     net = random_network(rng, "conv", n_layers=3)
     ev = random_events(rng, net.layers[0].n_in, 3, 0.3)
     hw = HardwareConfig(MacroConfig(rows=4096, cols=64, batch_max=4), cores=2)
-    with pytest.raises(ValueError, match="no feasible hybrid mapping on 2 cores"):
+    with pytest.raises(NoFeasibleMapping, match="no feasible hybrid mapping on 2 cores"):
         plan_network(net, hw, ev)
+
+
+def test_infeasible_message_names_the_layers_a_dataflow_cannot_place():
+    # fc table 128 x 2 = 256 rows + a 6-row slot: WS cannot place "f" on 64-row macros, so
+    # the message must not count WS macros over the other layers only
+    net = small_conv_net()
+    hw = HardwareConfig(MacroConfig(rows=64, cols=4, batch_max=4), cores=1)
+    with pytest.raises(NoFeasibleMapping) as e:
+        plan_network(net, hw, np.array([0, -1]))
+    msg = str(e.value)
+    assert msg.startswith("no feasible hybrid mapping on 1 cores of 64 x 4 (uniform WS is "
+                          "infeasible for f; uniform OS needs ")
+    assert "f: WS: " in msg
+    with pytest.raises(NoFeasibleMapping, match=r"no feasible mapping for the per-layer "
+                                                r"`dataflow` ws,os on 1 cores"):
+        plan_network(net, hw, np.array([0, -1]), ["ws", "os"])
 
 
 def small_conv_net():
