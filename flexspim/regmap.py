@@ -14,8 +14,9 @@ Neuron core (`core_registers`), 32-bit words, addressed on a 5-bit bus:
  3      FLAGS        bit 0 saturate, bits 2..1 leak mode (0 none, 1 sub, 2 shift), bit 3
                      soft reset, bit 4 thresholds from the array
  4      LEAK         leak amount (sub) or shift (shift)
- 5      THRESHOLD    two's complement in ``max_bits`` bits
- 6, 7   N_IN, N_OUT  layer sizes
+ 5      THRESHOLD    written as a 32-bit two's complement value that must fit ``max_bits``
+                     bits (reads return those ``max_bits`` bits)
+ 6, 7   N_IN, N_OUT  layer sizes, at most ``2**index_bits``
  8..12  V_BASE, V_STRIDE, THETA_BASE, W_BASE, W_STRIDE: the `FCLayout`
  16..21 EVENTS_IN, SPIKES_OUT, TICKS, BATCHES, ERRORS, CYCLES: read-only counters
 ====== ============ ======================================================================
@@ -25,8 +26,9 @@ Router (`router_registers`), on the system bus (10-bit address) at ``sel = n_cor
 ====== ============ ======================================================================
  0      STATUS       bit 0 "no-wait input": the external input never back-pressures and
                      counts what it cannot take in OVERFLOW; write bit 1: clear counters and
-                     the error; read bit 2: sticky error (a write that did not fit its
-                     register, or to a read-only or unknown address, was refused)
+                     the error; read bit 2: sticky error (a bus write was refused: a value
+                     that did not fit its router register, a read-only or unknown address,
+                     a ``sel`` above ``n_cores`` or a core address >= 32)
  1      OVERFLOW     read-only: external input events dropped in no-wait mode
  2      EVENTS_OUT   read-only: events (ticks included) sent on the external output
  3      DROPPED      read-only: events of a port routed nowhere, and events whose index
@@ -43,8 +45,8 @@ from __future__ import annotations
 
 from flexspim.config import LEAK_MODES, MAX_CORES, MAX_ROWS, CoreConfig, FCLayout, LayerConfig
 
-__all__ = ["ROW_REG_BITS", "OFFSET_BITS", "SYSTEM_ADDR_BITS", "core_registers", "layer_registers",
-           "decode_layer", "router_registers"]
+__all__ = ["ROW_REG_BITS", "OFFSET_BITS", "SYSTEM_ADDR_BITS", "core_registers",
+           "layer_registers", "register_accepts", "decode_layer", "router_registers"]
 
 #: Width of the layout registers (bases and strides): any row of the largest array.
 ROW_REG_BITS = MAX_ROWS.bit_length()
@@ -82,14 +84,25 @@ def layer_registers(core: CoreConfig, layer: LayerConfig, layout: FCLayout) -> d
     layout.check(core, layer)
     flags = (int(layer.saturate) | LEAK_MODES.index(layer.leak_mode) << 1
              | int(layer.reset == "soft") << 3 | int(layer.threshold_source == "array") << 4)
-    mb = core.macro.max_bits
     return {
         "BV": layer.bv, "BW": layer.bw, "FLAGS": flags, "LEAK": layer.leak,
-        "THRESHOLD": layer.threshold & ((1 << mb) - 1),
+        "THRESHOLD": layer.threshold & 0xFFFFFFFF,
         "N_IN": layout.n_in, "N_OUT": layout.n_out,
         "V_BASE": layout.v_base, "V_STRIDE": layout.v_stride,
         "THETA_BASE": layout.theta_base, "W_BASE": layout.w_base, "W_STRIDE": layout.w_stride,
     }
+
+
+def register_accepts(core: CoreConfig, name: str, value: int) -> bool:
+    """Whether a core register write of ``value`` is taken (else: refused and counted)."""
+    addr, width, access = core_registers(core)[name]
+    if access != "rw" or not 0 <= value < 1 << 32:
+        return False
+    if name == "THRESHOLD":                  # 32-bit two's complement fitting `width` bits
+        return value >> (width - 1) in (0, (1 << (33 - width)) - 1)
+    if name in ("N_IN", "N_OUT"):
+        return value <= 1 << core.index_bits
+    return value >> width == 0
 
 
 def decode_layer(core: CoreConfig, values: dict[str, int]) -> tuple[LayerConfig, FCLayout]:

@@ -33,7 +33,7 @@ from __future__ import annotations
 import numpy as np
 
 from flexspim.config import SystemConfig
-from flexspim.regmap import core_registers, decode_layer, router_registers
+from flexspim.regmap import core_registers, decode_layer, register_accepts, router_registers
 
 from .batching import TICK
 from .core import CoreModel
@@ -85,7 +85,9 @@ class SystemModel:
         self.regs = [{n: 0 for n in self.core_regs} for _ in range(config.n_cores)]
         self.router = {n: 0 for n in self.router_map}
         self.router_error = False
+        self.sticky = [False] * config.n_cores          # each core's sticky error bit
         self._models: list[CoreModel | None] = [None] * config.n_cores
+        self._open: list[list[int]] = [[] for _ in range(config.n_cores)]
 
     # -- bus ------------------------------------------------------------------------------
     def _table(self, sel: int):
@@ -108,28 +110,36 @@ class SystemModel:
                         regs[n] = 0
                     self.router_error = False
             else:
+                if value >> 1 & 1:
+                    self.sticky[sel] = False
                 if value >> 2 & 1:
                     for n, (_, _, acc) in table.items():
                         if acc == "ro":
                             regs[n] = 0
             return True
-        ok = access == "rw" and (
-            (value >> (width - 1)) in (0, (1 << (33 - width)) - 1) if name == "THRESHOLD"
-            else value >> width == 0)
+        if sel < self.config.n_cores:
+            ok = register_accepts(self.config.core, name, value)
+        else:
+            ok = access == "rw" and 0 <= value and value >> width == 0
         if not ok:
             if sel < self.config.n_cores:
                 regs["ERRORS"] += 1
+                self.sticky[sel] = True
             else:
                 self.router_error = True
             return False
         regs[name] = value & ((1 << width) - 1)
-        if sel < self.config.n_cores:
+        if sel < self.config.n_cores and self._models[sel] is not None:
+            # like the RTL, an open batch survives and runs with the new settings
+            self._open[sel] = self._models[sel].open
             self._models[sel] = None
         return True
 
     def read_reg(self, sel: int, name: str) -> int:
-        if sel == self.config.n_cores and name == "STATUS":
-            return self.router["STATUS"] | int(self.router_error) << 2
+        if name == "STATUS":        # between calls the model is always idle
+            if sel == self.config.n_cores:
+                return self.router["STATUS"] | int(self.router_error) << 2
+            return 1 | int(self.sticky[sel]) << 1
         return self._table(sel)[1][name]
 
     def write_row(self, core: int, row: int, bits, mask=None) -> None:
@@ -145,6 +155,7 @@ class SystemModel:
         if self._models[k] is None:
             layer, layout = decode_layer(self.config.core, self.regs[k])
             self._models[k] = CoreModel(self.config.core, layer, layout, self.macros[k])
+            self._models[k].open, self._open[k] = self._open[k], []
         return self._models[k]
 
     def routes(self) -> list[list[int]]:
@@ -195,6 +206,7 @@ class SystemModel:
             regs["BATCHES"] += run.batches
             regs["ERRORS"] += run.errors
             regs["CYCLES"] += run.cycles
+            self.sticky[k] |= run.errors > 0
         for p in range(n + 1):
             if self.router[f"ROUTE_{p}"] == 0:
                 self.router["DROPPED"] += len(ports.get(p, ()))

@@ -111,6 +111,11 @@ class NeuronCore(wiring.Component):
                             m.d.comb += clear_cnt.eq(self.cfg.wdata[2])
                         elif acc == "ro":
                             m.d.comb += cfg_err.eq(1)
+                        elif name in ("N_IN", "N_OUT"):   # at most 2**index_bits
+                            with m.If(self.cfg.wdata <= (1 << ib)):
+                                m.d.sync += r[name].eq(self.cfg.wdata)
+                            with m.Else():
+                                m.d.comb += cfg_err.eq(1)
                         elif name == "THRESHOLD":   # signed: upper bits copy the sign
                             top = self.cfg.wdata[w - 1:]
                             with m.If((top == 0) | (top == (1 << (33 - w)) - 1)):
@@ -132,14 +137,12 @@ class NeuronCore(wiring.Component):
             self.row.rdata.eq(macro.row.rdata), self.row.ready.eq(idle & macro.row.ready),
         ]
 
-        # -- batch buffer: weight offsets (source * bw) of the open batch --------------------
-        off_w = ib + mc.bits_width
-        offs = [Signal(off_w, name=f"off{i}") for i in range(P)]
+        # -- batch buffer: the sources of the open batch --------------------------------------
+        # (sources, not row offsets: a batch left open across a BW write runs with the new BW)
+        srcs = [Signal(ib, name=f"src{i}") for i in range(P)]
         count = Signal(range(P + 1))
-        head_off = Signal(off_w)
-        m.d.comb += head_off.eq(head.index * r["BW"])
         dup = Signal()
-        m.d.comb += dup.eq(Cat(*[(i < count) & (offs[i] == head_off)
+        m.d.comb += dup.eq(Cat(*[(i < count) & (srcs[i] == head.index)
                                  for i in range(P)]).any())
 
         # -- slot loop state: addresses of slot s, computed without wrapping --------------
@@ -164,7 +167,7 @@ class NeuronCore(wiring.Component):
         # macro command fields
         w_full = [Signal(sw, name=f"w_full{i}") for i in range(P)]
         for i in range(P):
-            m.d.comb += w_full[i].eq(slot_w + offs[i])
+            m.d.comb += w_full[i].eq(slot_w + srcs[i] * r["BW"])
         acc_in_range = Signal()
         m.d.comb += acc_in_range.eq((slot_v < mc.rows) & Cat(
             *[(i >= count) | (w_full[i] < mc.rows) for i in range(P)]).all())
@@ -222,7 +225,7 @@ class NeuronCore(wiring.Component):
                         with m.Switch(count):
                             for i in range(P):
                                 with m.Case(i):
-                                    m.d.sync += offs[i].eq(head_off)
+                                    m.d.sync += srcs[i].eq(head.index)
                         m.d.sync += count.eq(count + 1)
                         with m.If(count + 1 == P):
                             m.d.sync += first_slot()

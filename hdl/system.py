@@ -11,7 +11,9 @@ Top-level interface (Verilog names in brackets):
 * ``cfg`` [``cfg__sel/addr/wdata/we/ready/rdata``]: register bus. ``sel`` picks core
   ``sel`` or, for ``sel = n_cores``, the router; ``addr`` is the register's word address
   (`flexspim.regmap`). A write is taken when ``we`` and ``ready``: ``ready`` is the selected
-  core's (idle) for a core, and "whole system idle" for the router.
+  core's (idle) for a core, and "whole system idle" for the router. A write to a ``sel``
+  above ``n_cores``, or to a core address >= 32, is refused and sets the router's sticky
+  error bit (reads there return 0).
 * ``row`` [``row__core/addr/wdata/wmask/we/ready/rdata``]: the row port of core ``row.core``
   (loading weights, reading potentials), usable while that core is idle.
 * ``idle``: nothing in any FIFO and every core waiting for events; ``error``: a core's
@@ -39,7 +41,7 @@ class SystemBusSignature(wiring.Signature):
     ``rdata`` (out, 32, combinational)."""
 
     def __init__(self, config: SystemConfig):
-        super().__init__({"sel": In(range(config.n_cores + 1)), "addr": In(SYSTEM_ADDR_BITS),
+        super().__init__({"sel": In(range(config.n_cores + 2)), "addr": In(SYSTEM_ADDR_BITS),
                           "wdata": In(32), "we": In(1), "ready": Out(1), "rdata": Out(32)})
 
 
@@ -88,7 +90,7 @@ class FlexSpimSystem(wiring.Component):
         rregs = {name: Signal(w, name=f"router_{name.lower()}")
                  for name, (_, w, acc) in rmap.items()}
         no_wait = rregs["STATUS"][0]
-        bad_write = Signal()                       # sticky: a router write was refused
+        bad_write = Signal()                       # sticky: a bus write was refused
         m.d.comb += [
             router.route.eq(Cat(*[rregs[f"ROUTE_{p}"] for p in range(n + 1)])),
             router.offset.eq(Cat(*[rregs[f"OFFSET_{p}_{t}"] for p in range(n + 1)
@@ -128,7 +130,15 @@ class FlexSpimSystem(wiring.Component):
             m.d.comb += [core.cfg.addr.eq(bus.addr), core.cfg.wdata.eq(bus.wdata),
                          core.cfg.we.eq(bus.we & sel & (bus.addr < 32))]
             with m.If(sel):
-                m.d.comb += [bus.ready.eq(core.cfg.ready), bus.rdata.eq(core.cfg.rdata)]
+                m.d.comb += bus.ready.eq(core.cfg.ready)
+                with m.If(bus.addr < 32):
+                    m.d.comb += bus.rdata.eq(core.cfg.rdata)
+        with m.If(bus.sel > n):                     # no such target: refused, not hung
+            m.d.comb += bus.ready.eq(1)
+            with m.If(bus.we):
+                m.d.sync += bad_write.eq(1)
+        with m.If((bus.sel < n) & (bus.addr >= 32) & bus.we & bus.ready):
+            m.d.sync += bad_write.eq(1)             # beyond a core's 5-bit register space
         with m.If(bus.sel == n):
             m.d.comb += bus.ready.eq(idle)
             with m.Switch(bus.addr):

@@ -76,8 +76,14 @@ class CoreDriver:
         return value
 
     async def configure(self, layer, layout) -> None:
+        """Clear the error bit and counters, write the layer's registers, and check that
+        the core took every write (a refused write would leave a stale setting)."""
+        await self.write_reg("STATUS", 0b110)
         for name, value in layer_registers(self.core, layer, layout).items():
             await self.write_reg(name, value)
+        errors = await self.read_reg("ERRORS")
+        if errors:
+            raise ValueError(f"the core refused {errors} register write(s) for {layer}")
 
     async def counters(self) -> dict[str, int]:
         return {n: await self.read_reg(n) for n, (_, _, acc) in self.regs.items()

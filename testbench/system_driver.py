@@ -263,9 +263,11 @@ class SystemDriver:
             image.load(layer)
             for r in range(core.macro.rows):
                 await self.backend.write_row(k, r, image.macro.bits[r])
+            await self.backend.write_reg(k, "STATUS", 0b110)     # clear errors, counters
             for name, value in layer_registers(core, layer.config, lay).items():
                 await self.backend.write_reg(k, name, value)
-            await self.backend.write_reg(k, "STATUS", 0b110)
+            if await self.backend.read_reg(k, "ERRORS"):
+                raise ValueError(f"core {k} refused a register write for layer {k}")
         last = len(layers) - 1
         for p in range(n + 1):                       # port p: 0 external input, 1+k core k
             mask = 0
