@@ -258,6 +258,23 @@ class SystemDriver:
             raise ValueError(f"monitoring needs {acc} output indices; index_bits="
                              f"{core.index_bits} allows {limit}")
         n = cfg.n_cores
+        last = len(layers) - 1
+        routes: dict[int, list[tuple[int, int]]] = {0: [(0, 0)]}
+        for k in range(last + 1):          # core k -> core k+1, and/or the output
+            routes[k + 1] = ([(k + 1, 0)] if k < last else []) + \
+                ([(n, offsets[k])] if monitor or k == last else [])
+        await self.program(layers, layouts, routes)
+        self.mapping = Mapping(tuple(layouts), tuple(offsets), monitor)
+        return self.mapping
+
+    async def program(self, layers: list[FCLayer], layouts: list[FCLayout],
+                      routes: dict[int, list[tuple[int, int]]]) -> None:
+        """Layer ``k`` (laid out as ``layouts[k]``) on core ``k``, and the router:
+        ``routes[p]`` lists ``(target, index offset)`` for source port ``p`` (0 = external
+        input, ``1 + k`` = core ``k``; target ``n_cores`` = external output). Ports not
+        listed are routed nowhere. Checks that every register write was taken."""
+        cfg, core = self.config, self.config.core
+        n = cfg.n_cores
         for k, (layer, lay) in enumerate(zip(layers, layouts)):
             image = CoreModel(core, layer.config, lay)
             image.load(layer)
@@ -268,29 +285,21 @@ class SystemDriver:
                 await self.backend.write_reg(k, name, value)
             if await self.backend.read_reg(k, "ERRORS"):
                 raise ValueError(f"core {k} refused a register write for layer {k}")
-        last = len(layers) - 1
-        for p in range(n + 1):                       # port p: 0 external input, 1+k core k
-            mask = 0
-            if p == 0:
-                mask = 1 << 0
-            elif p - 1 < last:
-                mask = 1 << p | (1 << n if monitor else 0)
-            elif p - 1 == last:
-                mask = 1 << n
-            await self.backend.write_reg(n, f"ROUTE_{p}", mask)
+        await self.backend.write_reg(n, "STATUS", 0b10)    # waiting input, clear errors
+        for p in range(n + 1):
+            targets = dict(routes.get(p, []))
+            await self.backend.write_reg(n, f"ROUTE_{p}", sum(1 << t for t in targets))
             for t in range(n + 1):
-                off = offsets[p - 1] if (t == n and 1 <= p <= last + 1) else 0
-                await self.backend.write_reg(n, f"OFFSET_{p}_{t}", off)
-        await self.backend.write_reg(n, "STATUS", 0b10)
-        self.mapping = Mapping(tuple(layouts), tuple(offsets), monitor)
-        self.layers = layers
-        return self.mapping
+                await self.backend.write_reg(n, f"OFFSET_{p}_{t}", targets.get(t, 0))
+        if (await self.backend.read_reg(n, "STATUS")) >> 2 & 1:
+            raise ValueError("the router refused a register write")
+        self.layers, self.layouts = list(layers), list(layouts)
 
     async def potentials(self) -> list[np.ndarray]:
         """Every layer's membrane potentials, read through the row port."""
         core = self.config.core
         out = []
-        for k, (layer, lay) in enumerate(zip(self.layers, self.mapping.layouts)):
+        for k, (layer, lay) in enumerate(zip(self.layers, self.layouts)):
             slots = lay.slots(core.macro)
             vs = []
             for s in range(slots):
