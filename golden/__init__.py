@@ -1,17 +1,25 @@
 """The golden model: plain NumPy, bit-exact specification of the hardware.
 
-* `golden.macro`: level 2, the macro as a bit matrix (row port, accumulate, fire, cycles).
-* `golden.batching`: the rule that groups input events into accumulate batches.
-* `golden.network`: level 1, integer SNN semantics of a network on an event stream.
+* `golden.network`: level 1, integer SNN semantics of a network (FC and conv layers) on an
+  event stream, with no hardware detail.
+* `golden.macro`: level 2, the macro as a bit matrix (row port, accumulate, fire), with
+  `accumulate_bitserial` replaying the hardware cycle by cycle.
 * `golden.cycles`: the cycle formulas the RTL must meet exactly.
+* `golden.batching`: the rule that groups input events into accumulate batches.
+* `golden.core`: one FC layer on a neuron core, driven by events (controller rules, work
+  cycles).
+* `golden.system`: cores behind the event router, programmed through the register map.
 
 Never imports `flexspim.hdl`.
 """
 
 from .batching import TICK, form_batches
+from .core import CoreModel
 from .cycles import accumulate_cycles, fire_cycles
 from .macro import MacroModel, accumulate_bitserial
 from .network import ConvLayer, FCLayer, Network, run_layer
+from .system import SystemModel
 
 __all__ = ["TICK", "form_batches", "accumulate_cycles", "fire_cycles", "MacroModel",
-           "accumulate_bitserial", "FCLayer", "ConvLayer", "Network", "run_layer"]
+           "accumulate_bitserial", "FCLayer", "ConvLayer", "Network", "run_layer",
+           "CoreModel", "SystemModel"]
