@@ -165,7 +165,11 @@ def evaluate_point(point: dict, options: dict) -> dict[str, Any]:
 
         row.update(network_energy(p, opts.costs, opts.example, opts.buffer_bits))
     if opts.rtl:
-        from .rtl import measure_cycles
+        from .rtl import compare, measure_cycles
 
-        row.update(measure_cycles(p))
+        m = measure_cycles(p)
+        row.update(rtl_acc_cycles=m["acc"][0], rtl_fire_cycles=m["fire"][0])
+        why = compare(row, m)
+        if why:
+            row.update(status="rtl-mismatch", reason=why)
     return {**row, "eval_s": time.perf_counter() - t0}
