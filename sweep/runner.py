@@ -128,14 +128,14 @@ def _write_cache(path: Path, value) -> None:
     tmp.replace(path)       # atomic: an interruption never leaves a truncated entry
 
 
-def _executor(jobs: int, scheduler: str | None):
+def _executor(jobs: int, scheduler: str | None, timeout: float):
     if scheduler:
         try:
             from dask.distributed import Client
         except ImportError:
             raise ValueError("`--scheduler` needs Dask: pip install 'flexspim[sweep]'") from None
         try:
-            client = Client(scheduler, timeout="20s")
+            client = Client(scheduler, timeout=f"{timeout}s")
         except (OSError, TimeoutError) as e:
             raise ValueError(f"`--scheduler` {scheduler}: cannot connect ({e})") from None
         return client.get_executor(), client
@@ -146,7 +146,8 @@ def _executor(jobs: int, scheduler: str | None):
 
 def run_sweep(points: list[Point], options: Options, area: AreaOptions | None,
               cache_dir: Path, jobs: int = 1, scheduler: str | None = None,
-              progress: Progress | None | bool = True) -> SweepResult:
+              progress: Progress | None | bool = True,
+              connect_timeout: float = 20.0) -> SweepResult:
     """Evaluate ``points`` (area per geometry unless ``area`` is None) and merge the rows.
 
     Parameters:
@@ -154,6 +155,7 @@ def run_sweep(points: list[Point], options: Options, area: AreaOptions | None,
         jobs: local worker processes (1: in this process); ignored with ``scheduler``.
         scheduler: Dask scheduler address, e.g. ``tcp://127.0.0.1:8786``.
         progress: a `Progress`, True (one on stdout) or False/None (silent).
+        connect_timeout: seconds to wait for the Dask scheduler.
 
     Returns a `SweepResult` whose ``rows`` follow ``points``' order. A task that raises is
     reported in ``errors`` and its rows get ``status`` "error"; nothing is raised for it.
@@ -194,7 +196,7 @@ def run_sweep(points: list[Point], options: Options, area: AreaOptions | None,
             progress.step(t.label, note)
 
     if todo:
-        pool, client = _executor(jobs, scheduler)
+        pool, client = _executor(jobs, scheduler, connect_timeout)
         try:
             if pool is None:
                 for t in todo:
