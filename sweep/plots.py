@@ -55,6 +55,7 @@ def _empty(ax, what: str) -> None:
 
 
 def _lines(ax, rows, x, y, group, fmt="o-", label=str) -> bool:
+    """One line of ``y`` against ``x`` per value of ``group``; False when nothing to draw."""
     groups = defaultdict(dict)
     for r in rows:
         if r.get(x) is not None and r.get(y) is not None:
@@ -65,45 +66,72 @@ def _lines(ax, rows, x, y, group, fmt="o-", label=str) -> bool:
     return bool(groups)
 
 
+def _colours(plt, values):
+    cmap = plt.get_cmap("viridis")
+    vals = sorted(values)
+    return {v: cmap(0.85 * k / max(1, len(vals) - 1)) for k, v in enumerate(vals)}
+
+
 def _area(plt, rows, path, title):
-    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.4))
     pts = [r for r in rows if r.get("total_nand2") is not None]
     if not pts:
-        _empty(ax, "area data")
+        for ax in axes:
+            _empty(ax, "area data")
     else:
-        cmap = plt.get_cmap("viridis")
-        Ps = sorted({r["batch"] for r in pts})
-        for k, P in enumerate(Ps):
-            c = cmap(k / max(1, len(Ps) - 1))
-            sel = sorted((r for r in pts if r["batch"] == P), key=lambda r: r["array_bits"])
-            xs = [r["array_bits"] for r in sel]
-            ax.plot(xs, [r["total_nand2"] for r in sel], "o-", color=c, label=f"total, P={P}")
-            ax.plot(xs, [r["periph_nand2"] for r in sel], "s--", color=c, mfc="none",
-                    label=f"periphery, P={P}")
-        geo = {r["array_bits"]: r for r in pts}
-        xs = sorted(geo)
-        ax.plot(xs, [geo[x]["array_nand2"] for x in xs], "k:", label="storage (analytic)")
-        for x in xs:
-            ax.annotate(f"{geo[x]['rows']}x{geo[x]['cols']}", (x, geo[x]["total_nand2"]),
-                        textcoords="offset points", xytext=(3, 4), fontsize=7)
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xlabel("array bits (rows x cols)")
-        ax.set_ylabel("area (NAND2 equivalents)")
-        ax.legend(fontsize=7)
-        ax.grid(True, which="both", alpha=0.3)
-    ax.set_title(f"Area vs geometry{title}")
+        col = _colours(plt, {r["batch"] for r in pts})
+        styles = dict(zip(sorted({r["cols"] for r in pts}), ("o-", "s--", "^-.", "v:", "D-")))
+        geo = {}
+        for (P, cols) in sorted({(r["batch"], r["cols"]) for r in pts}):
+            sel = sorted((r for r in pts if (r["batch"], r["cols"]) == (P, cols)),
+                         key=lambda r: r["rows"])
+            geo.update({(r["rows"], r["cols"]): r for r in sel})
+            axes[0].plot([r["array_bits"] for r in sel], [r["total_nand2"] for r in sel],
+                         styles.get(cols, "o-"), color=col[P], label=f"P={P}, {cols} cols")
+        xs = sorted({r["array_bits"] for r in pts})
+        axes[0].plot(xs, [x * pts[0]["array_nand2"] / pts[0]["array_bits"] for x in xs], "k:",
+                     label="storage alone (analytic)")
+        for (rws, cls), r in sorted(geo.items()):
+            axes[0].annotate(f"{rws}x{cls}", (r["array_bits"], r["total_nand2"]),
+                             textcoords="offset points", xytext=(3, -10), fontsize=7)
+        axes[0].set_xscale("log")
+        axes[0].set_yscale("log")
+        axes[0].set_xlabel("array bits (rows x cols; lines: rows grow)")
+        axes[0].set_ylabel("macro area (NAND2 eq.)")
+        axes[0].set_title("Total: periphery + storage")
+        for (P, rws) in sorted({(r["batch"], r["rows"]) for r in pts}):
+            sel = sorted((r for r in pts if (r["batch"], r["rows"]) == (P, rws)),
+                         key=lambda r: r["cols"])
+            axes[1].plot([r["cols"] for r in sel], [r["periph_nand2"] for r in sel], "o-",
+                         color=col[P], alpha=0.5 + 0.5 * (rws == max(r["rows"] for r in pts)),
+                         label=f"P={P}, {rws} rows")
+        axes[1].set_xscale("log", base=2)
+        axes[1].set_yscale("log")
+        axes[1].set_xlabel("columns")
+        axes[1].set_ylabel("periphery (Yosys, NAND2 eq.)")
+        axes[1].set_title("Periphery (storage black-boxed)")
+        for ax in axes:
+            ax.legend(fontsize=7)
+            ax.grid(True, which="both", alpha=0.3)
+    fig.suptitle(f"Area vs geometry{title}")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
 
 def _energy(plt, rows, path, title):
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
     x = "bv" if len({r["bv"] for r in rows}) > 1 or len({r["bw"] for r in rows}) <= 1 else "bw"
     ax = axes[0]
-    if _lines(ax, rows, x, "acc_pj_per_sop", "batch", "o-", lambda g: f"P={g}"):
-        _lines(ax, rows, x, "acc_pj_per_1b_sop", "batch", "s--", lambda g: f"P={g}, per 1b-SOP")
+    if rows:
+        col = _colours(plt, {r["batch"] for r in rows})
+        for P in sorted(col):
+            sel = {r[x]: r for r in rows if r["batch"] == P}
+            xs = sorted(sel)
+            ax.plot(xs, [sel[v]["acc_pj_per_sop"] for v in xs], "o-", color=col[P],
+                    label=f"P={P}")
+            ax.plot(xs, [sel[v]["acc_pj_per_1b_sop"] for v in xs], "s--", color=col[P],
+                    mfc="none", label=f"P={P}, per 1-bit SOP")
         ax.set_yscale("log")
         ax.set_xlabel(x)
         ax.set_ylabel("pJ per SOP (one full accumulate)")
@@ -111,14 +139,24 @@ def _energy(plt, rows, path, title):
         ax.grid(True, which="both", alpha=0.3)
     else:
         _empty(ax, "valid point")
-    ax.set_title("Macro")
+    ax.set_title("Macro (any rows x cols)")
     ax = axes[1]
-    net = [dict(r, _g=f"{r['rows']}x{r['cols']} P={r['batch']} {r['dataflow']}")
-           for r in rows if r.get("net_pj_per_sop") is not None]
-    if net and _lines(ax, net, x, "net_pj_per_sop", "_g", "o-"):
+    net = [r for r in rows if r.get("net_pj_per_sop") is not None]
+    if net:
+        many = len({r["dataflow"] for r in net}) > 1
+        col = _colours(plt, {r["batch"] for r in net})
+        styles = dict(zip(sorted({(r["rows"], r["cols"]) for r in net}),
+                          ("o-", "s--", "^-.", "v:", "D-", "P--", "X-.", "*:")))
+        for key in sorted({(r["batch"], r["rows"], r["cols"], r["dataflow"]) for r in net}):
+            sel = {r[x]: r for r in net if (r["batch"], r["rows"], r["cols"], r["dataflow"])
+                   == key}
+            xs = sorted(sel)
+            P, rws, cls, df = key
+            ax.plot(xs, [sel[v]["net_pj_per_sop"] for v in xs], styles.get((rws, cls), "o-"),
+                    color=col[P], label=f"{rws}x{cls} P={P}" + (f" {df}" if many else ""))
         ax.set_xlabel(x)
         ax.set_ylabel("pJ per SOP (whole inference)")
-        ax.legend(fontsize=6)
+        ax.legend(fontsize=6, ncol=2)
         ax.grid(True, alpha=0.3)
     else:
         _empty(ax, "feasible network mapping")
@@ -154,12 +192,12 @@ def _front(ax, pts: list[dict[str, Any]], x: str, y: str, xscale=1.0, yscale=1.0
     ax.scatter([a for a, _ in xy], [b for _, b in xy], c="0.7", s=18, label="points")
     front = pareto_front(xy)
     ax.plot([xy[i][0] for i in front], [xy[i][1] for i in front], "ko-", label="Pareto front")
-    for i in front:
+    for k, i in enumerate(front):
         r = pts[i]
         ax.annotate(f"{r['rows']}x{r['cols']} P{r['batch']} {r['bw']}/{r['bv']}", xy[i],
-                    textcoords="offset points", xytext=(3, 3), fontsize=6)
+                    textcoords="offset points", xytext=(3, 4 if k % 2 == 0 else -10),
+                    fontsize=6)
     ax.set_xscale("log")
-    ax.set_yscale("log")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7)
 
