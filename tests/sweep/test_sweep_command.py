@@ -14,17 +14,12 @@ def _rows(out):
         return list(csv.DictReader(f))
 
 
-@pytest.fixture(scope="module")
-def acceptance(tmp_path_factory):
-    """The issue's acceptance command, run once for the module."""
-    out = tmp_path_factory.mktemp("sweep") / "out"
-    status = main(["sweep", "--rows", "16,32", "--cols", "16", "-o", str(out), "-j", "2"])
-    return status, out
-
-
-def test_acceptance_command_writes_csv_json_and_plots(acceptance):
-    status, out = acceptance
-    assert status == 0
+def test_acceptance_command_writes_csv_json_and_plots_and_a_rerun_does_no_work(tmp_path,
+                                                                              capsys):
+    """The issue's acceptance command (one test, so pytest-xdist runs it once)."""
+    out = tmp_path / "out"
+    args = ["sweep", "--rows", "16,32", "--cols", "16", "-o", str(out), "-j", "2"]
+    assert main(args) == 0
     assert {p.name for p in out.glob("*.png")} == {"area.png", "energy.png", "cycles.png",
                                                    "pareto.png"}
     for p in out.glob("*.png"):
@@ -51,11 +46,10 @@ def test_acceptance_command_writes_csv_json_and_plots(acceptance):
     assert int(rows[1]["net_macros"]) < int(rows[0]["net_macros"])
     assert float(rows[1]["total_nand2"]) > float(rows[0]["total_nand2"])
 
-
-def test_second_run_does_no_work_and_gives_the_same_rows(acceptance, capsys):
-    status, out = acceptance
+    # the second run does no work and writes the same rows
     before = (out / "sweep.csv").read_text()
-    assert main(["sweep", "--rows", "16,32", "--cols", "16", "-o", str(out), "-j", "2"]) == 0
+    capsys.readouterr()
+    assert main(args) == 0
     assert "0 tasks run, 4 from the cache" in capsys.readouterr().out
     assert json.loads((out / "timings.json").read_text())["evaluated_tasks"] == 0
     assert (out / "sweep.csv").read_text() == before
