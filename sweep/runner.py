@@ -11,7 +11,9 @@ Results are cached in ``<out>/cache/<kind>-<key>.json`` as soon as each task fin
 the key hashes the task's configuration (`flexspim.config.digest` of the point or geometry and
 its options) with the flexspim version and `MODEL_VERSION` (and the Yosys version for area).
 An interrupted sweep therefore resumes with only the unfinished tasks; a repeated sweep does
-no work. Failed tasks are not cached (the next run retries them).
+no work. Failed tasks and RTL disagreements are not cached (the next run retries them). The
+key does not cover source edits within one flexspim version: delete the cache after changing
+the code.
 
 Executors: ``jobs == 1`` runs in this process; ``jobs > 1`` uses a process pool; a
 ``scheduler`` address (``tcp://HOST:PORT``) sends the same module-level functions to a Dask
@@ -188,7 +190,8 @@ def run_sweep(points: list[Point], options: Options, area: AreaOptions | None,
             note = "ERROR " + failures[t.key]
         else:
             results[t.key] = value
-            _write_cache(cache_dir / f"{t.kind}-{t.key}.json", value)
+            if value.get("status") != "rtl-mismatch":    # retried next time, like errors
+                _write_cache(cache_dir / f"{t.kind}-{t.key}.json", value)
             note = value.get("status", "ok") if t.kind == "point" else "synthesized"
             if t.kind == "point" and value.get("reason"):
                 note += f" ({value['reason']})"
@@ -197,6 +200,7 @@ def run_sweep(points: list[Point], options: Options, area: AreaOptions | None,
 
     if todo:
         pool, client = _executor(jobs, scheduler, connect_timeout)
+        interrupted = False
         try:
             if pool is None:
                 for t in todo:
@@ -211,9 +215,14 @@ def run_sweep(points: list[Point], options: Options, area: AreaOptions | None,
                 for f in cf.as_completed(futs):
                     exc = f.exception()
                     finish(futs[f], None if exc else f.result(), exc)
+        except KeyboardInterrupt:
+            interrupted = True     # finished tasks are already cached: a rerun resumes
+            raise
         finally:
-            if pool is not None:
-                pool.shutdown(wait=True)
+            if isinstance(pool, cf.ProcessPoolExecutor):
+                pool.shutdown(wait=not interrupted, cancel_futures=True)
+            elif pool is not None:      # Dask's executor: no cancel_futures
+                pool.shutdown(wait=not interrupted)
             if client is not None:
                 client.close()
 

@@ -6,7 +6,7 @@ Axes (lists or ranges; see `flexspim.sweep.space`): ``--rows``, ``--cols``, ``--
 energy costs. Writes ``sweep.csv``, ``sweep.json``, ``timings.json`` and four PNG plots into
 ``-o DIR``; task results are cached in ``DIR/cache`` so a repeated or interrupted sweep only
 does the missing work. Exit status: 0; 1 when a point failed or its RTL cycles disagree with
-the formulas; 2 for bad arguments (one ``error:`` line).
+the formulas; 2 for bad arguments (one ``error:`` line); 130 when interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -109,8 +109,13 @@ def run(args: argparse.Namespace) -> int:
           + (f" on {args.scheduler}" if args.scheduler else f" ({jobs} local processes)"),
           flush=True)
     t0 = time.perf_counter()
-    res = run_sweep(points, options, area, args.out / "cache", jobs=jobs,
-                    scheduler=args.scheduler)
+    try:
+        res = run_sweep(points, options, area, args.out / "cache", jobs=jobs,
+                        scheduler=args.scheduler)
+    except KeyboardInterrupt:
+        print(f"\nerror: interrupted; finished points are cached in {args.out / 'cache'}: "
+              f"run the same command again to resume", file=sys.stderr)
+        return 130
     wall = time.perf_counter() - t0
     settings = {"axes": {k: list(v) if isinstance(v, tuple) else v
                          for k, v in vars(axes).items()},

@@ -120,3 +120,28 @@ def test_toml_config_with_ranges_and_energy_override(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text("[sweep]\nrows = 8\ncols = 4\ncolumns = 2\n")
     assert main(["sweep", "--config", str(bad), "-o", str(out)]) == 2
+
+
+def test_a_failing_task_is_reported_not_cached_and_does_not_stop_the_others(tmp_path, capsys,
+                                                                           monkeypatch):
+    import flexspim.sweep.runner as runner
+
+    def broken(macro, options):
+        if macro["cols"] == 8:
+            raise RuntimeError("yosys failed: out of memory")
+        return {"periph_cells": 1, "periph_flipflops": 0, "periph_nand2": 1.0,
+                "periph_unweighted_cells": 0, "array_bits": 32, "array_read_ports": 3,
+                "array_nand2": 2.0, "total_nand2": 3.0}
+
+    monkeypatch.setattr(runner, "evaluate_area", broken)
+    out = tmp_path / "out"
+    args = ["sweep", "--rows", "8", "--cols", "4,8", "--batch", "2", "--bw", "1", "--bv", "4",
+            "--no-network", "-o", str(out), "-j", "1"]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert "ERROR 8x8 P=2 bw=1 bv=4 hybrid: area: RuntimeError: yosys failed: out of memory" \
+        in err
+    rows = _rows(out)
+    assert [r["status"] for r in rows] == ["ok", "error"]
+    assert rows[0]["total_nand2"] == "3.0" and rows[1]["acc_cycles"] == "12"
+    assert len(list((out / "cache").glob("area-*.json"))) == 1      # only the good one
