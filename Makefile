@@ -57,7 +57,7 @@ lint:
 clean:
 	rm -rf build sim_build .pytest_cache
 
-# Geometry sweep shown in docs/sweep.md (24 points, ~2 min on 2 cores after Yosys's one-time
+# Geometry sweep shown in docs/sweep.md (24 points, ~50 s on 2 cores after Yosys's one-time
 # ~75 s compile); results are cached in build/sweep-demo/cache, so a rerun is instant.
 .PHONY: sweep-demo
 sweep-demo:
