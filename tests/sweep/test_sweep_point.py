@@ -1,0 +1,106 @@
+"""Figures of one point: validation, cycles against the golden core, energy, network replay."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from flexspim.config import CoreConfig, FCLayout, LayerConfig, MacroConfig
+from flexspim.energy.costs import EnergyCosts
+from flexspim.golden.core import CoreModel
+from flexspim.golden.network import ConvLayer, FCLayer, Network
+from flexspim.mapper.hardware import HardwareConfig
+from flexspim.mapper.plan import plan_network
+from flexspim.sweep.network import _Replay, at_resolution
+from flexspim.sweep.point import Options, Point, evaluate_point, figures
+
+NO_NET = Options(network=False).to_dict()
+
+
+@pytest.mark.parametrize("point, reason", [
+    (Point(4, 4, 1, 2, 8), "`bv` must be an integer in [1, 4], not 8"),
+    (Point(16, 4, 1, 4, 2), "`bw` must be in [1, bv=2]"),
+    (Point(8, 4, 2, 4, 6), "`w_rows[0]` rows 6..9 do not fit the array: rows must be in [0, 7]"),
+    (Point(0, 4, 1, 1, 1), "`rows` must be an integer in [1, 4096], not 0"),
+    (Point(8, 4, 65, 1, 1), "`batch_max` must be an integer in [1, 64], not 65"),
+    (Point(8, 4, 1, 1, 1, "xs"), "`dataflow` must be one of hybrid, ws, os; not 'xs'"),
+])
+def test_invalid_points_give_the_config_reason(point, reason):
+    row = evaluate_point(point.to_dict(), NO_NET)
+    assert row["status"] == "invalid"
+    assert reason in row["reason"]
+    assert "acc_cycles" not in row
+
+
+def test_a_point_with_room_for_fewer_than_p_weights_is_valid():
+    # 8 rows, bv=4, bw=2: bases 4, 5, 6 only; P=8 still describes the hardware
+    row = evaluate_point(Point(8, 4, 8, 2, 4).to_dict(), NO_NET)
+    assert row["status"] == "ok"
+
+
+@pytest.mark.parametrize("P, bw, bv, saturate", [(1, 1, 4, True), (4, 2, 8, True),
+                                                 (3, 3, 6, False), (8, 1, 5, True)])
+def test_cycles_per_event_is_what_the_golden_core_spends(rng, P, bw, bv, saturate):
+    """Full batches of distinct sources on one neuron slot, counted by `CoreModel`."""
+    macro = MacroConfig(64, 8, P)
+    layer = LayerConfig(bw=bw, bv=bv, saturate=saturate)
+    core = CoreConfig(macro)
+    n_in = 8
+    layout = FCLayout.packed(core, layer, n_in=n_in, n_out=8)
+    model = CoreModel(core, layer, layout)
+    lo, hi = layer.w_range
+    model.load(FCLayer(rng.integers(lo, hi + 1, size=(8, n_in)), layer))
+    batches = 12
+    events = np.concatenate([rng.permutation(n_in)[:P] for _ in range(batches)])
+    run = model.run(events)
+    assert run.batches == batches and run.errors == 0
+    f = figures(Point(64, 8, P, bw, bv, saturate=saturate), EnergyCosts())
+    assert f["cycles_per_event"] == pytest.approx(run.cycles / events.size)
+
+
+def test_accumulate_energy_per_sop_by_hand():
+    # P=4, 16 columns, bv=8, saturate: guard = 3 bits of P + 1 = 4 cycles; every one of
+    # the bv + guard = 12 cycles reads P + 1 = 5 bits per column and runs 5 full adds;
+    # bv = 8 cycles write one bit per column (energy-model rules, docs/mapper.md section 5)
+    costs = EnergyCosts(array_read_bit=0.5, array_write_bit=0.25, full_adder=0.01)
+    f = figures(Point(16, 16, 4, 2, 8), costs)
+    reads, writes, adds = 16 * 12 * 5, 16 * 8, 16 * 12 * 5
+    pj = reads * 0.5 + writes * 0.25 + adds * 0.01
+    assert f["acc_pj_per_sop"] == pytest.approx(pj / 64)
+    assert f["acc_pj_per_1b_sop"] == pytest.approx(pj / 64 / (2 * 8))
+    assert f["acc_cycles"] == 1 + 8 + 4 + 8
+    assert f["fire_cycles"] == 1 + 8 + 8          # no leak, compare, hard reset
+
+
+def _uniform_network(rng, cfg):
+    lo, hi = cfg.w_range
+    conv = ConvLayer(rng.integers(lo, hi + 1, size=(3, 2, 3, 3)), (2, 6, 6), cfg, stride=2,
+                     padding=1, name="conv")
+    fc = FCLayer(rng.integers(lo, hi + 1, size=(5, conv.n_out)), cfg, name="fc")
+    return Network([conv, fc])
+
+
+@pytest.mark.parametrize("dataflow", ["ws", "os", "hybrid"])
+def test_replayed_activity_prices_like_the_real_network(rng, dataflow):
+    """Zero weights plus the reference run's events give the real network's energy: the
+    counts depend on events, shapes and resolutions only (what `sweep.network` relies on)."""
+    cfg = LayerConfig(bw=3, bv=8, leak_mode="shift", leak=2, threshold=6)
+    net = _uniform_network(rng, cfg)
+    events = []
+    for _ in range(6):
+        events += list(rng.permutation(net.layers[0].n_in)[:20]) + [-1]
+    # 96 rows: the conv tables leave 5 slots for 9 tiles (swaps), the fc table fits (WS)
+    hw = HardwareConfig(MacroConfig(96, 4, 4), cores=4096, buffer_bits=0)
+    want = plan_network(net, hw, events, dataflow)
+    replay = _Replay(at_resolution(net, 3, 8), reference=net.run(events, 4))
+    got = plan_network(replay, hw, events, dataflow)
+    assert got.choice.total == pytest.approx(want.choice.total)
+    assert got.sops() == want.sops() > 0
+
+
+def test_re_declared_layers_clip_leak_and_threshold():
+    cfg = LayerConfig(bw=4, bv=12, leak_mode="shift", leak=3, threshold=40)
+    layer = FCLayer(np.ones((2, 3), dtype=np.int64), cfg, name="fc")
+    (out,) = at_resolution(Network([layer]), 1, 3)
+    assert out.config == dataclasses.replace(cfg, bw=1, bv=3, leak=2, threshold=3)
+    assert not out.weights.any()
