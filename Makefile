@@ -52,7 +52,7 @@ bench-system:
 	$(PY) bench/bench_system.py
 
 lint:
-	$(VENV)/bin/ruff check flexspim golden hdl testbench tests bench
+	$(VENV)/bin/ruff check flexspim golden hdl testbench mapper energy frontend sweep tests bench examples
 
 clean:
 	rm -rf build sim_build .pytest_cache

@@ -45,7 +45,7 @@ def measure_cycles(point, repeat: int = 3) -> dict:
         testbench.sim.CocotbFailure: the simulation did not complete.
     """
     from flexspim.hdl.macro import CimMacro
-    from flexspim.testbench.sim import build_dir_for, emit_verilog, env_json, run_cocotb
+    from flexspim.testbench.sim import build_dir_for, emit_verilog, run_cocotb
 
     build = build_dir_for("sweep", point)
     src = emit_verilog(CimMacro(point.macro()), "flexspim_macro", build)
@@ -53,9 +53,10 @@ def measure_cycles(point, repeat: int = 3) -> dict:
             _quiet(build / "sim.log"):
         out = Path(tmp) / "cycles.json"
         run_cocotb(toplevel="flexspim_macro", sources=[src], test_module="flexspim.sweep.rtl_tb",
-                   build_dir=build, extra_env={**env_json("FLEXSPIM_POINT", point.to_dict()),
-                                               "FLEXSPIM_REPEAT": str(repeat),
-                                               "FLEXSPIM_SWEEP_OUT": str(out)})
+                   build_dir=build,
+                   extra_env={"FLEXSPIM_POINT": json.dumps(point.to_dict(), sort_keys=True),
+                              "FLEXSPIM_REPEAT": str(repeat),
+                              "FLEXSPIM_SWEEP_OUT": str(out)})
         return json.loads(out.read_text())
 
 

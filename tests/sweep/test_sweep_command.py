@@ -115,8 +115,10 @@ def test_toml_config_with_ranges_and_energy_override(tmp_path):
     rows = _rows(out)
     assert [r["cols"] for r in rows] == ["4", "8"]
     assert {r["leak_mode"] for r in rows} == {"shift"}
-    # reads only, 1 pJ each: (bv + guard) cycles x (P + 1) bits per column, per P SOPs
-    assert float(rows[0]["acc_pj_per_sop"]) == pytest.approx((4 + 3) * 3 / 2)
+    # reads only, 1 pJ each, per column: bv = 4 add cycles read P + 1 = 3 bits, the
+    # guard = 3 cycles read only the P = 2 weights' sign rows (V's sign is in a register);
+    # per P = 2 SOPs
+    assert float(rows[0]["acc_pj_per_sop"]) == pytest.approx((4 * 3 + 3 * 2) / 2)
     bad = tmp_path / "bad.toml"
     bad.write_text("[sweep]\nrows = 8\ncols = 4\ncolumns = 2\n")
     assert main(["sweep", "--config", str(bad), "-o", str(out)]) == 2

@@ -59,12 +59,13 @@ def test_cycles_per_event_is_what_the_golden_core_spends(rng, P, bw, bv, saturat
 
 
 def test_accumulate_energy_per_sop_by_hand():
-    # P=4, 16 columns, bv=8, saturate: guard = 3 bits of P + 1 = 4 cycles; every one of
-    # the bv + guard = 12 cycles reads P + 1 = 5 bits per column and runs 5 full adds;
-    # bv = 8 cycles write one bit per column (energy-model rules, docs/mapper.md section 5)
+    # P=4, 16 columns, bv=8, saturate: guard = 3 bits of P + 1 = 4 cycles. The bv = 8 add
+    # cycles read P + 1 = 5 bits per column, the 4 guard cycles only the P = 4 weights' sign
+    # rows (V's sign is in a register); all 12 cycles run 5 full adds; the 8 add cycles
+    # write one bit per column (energy-model rules, docs/mapper.md section 5)
     costs = EnergyCosts(array_read_bit=0.5, array_write_bit=0.25, full_adder=0.01)
     f = figures(Point(16, 16, 4, 2, 8), costs)
-    reads, writes, adds = 16 * 12 * 5, 16 * 8, 16 * 12 * 5
+    reads, writes, adds = 16 * (8 * 5 + 4 * 4), 16 * 8, 16 * 12 * 5
     pj = reads * 0.5 + writes * 0.25 + adds * 0.01
     assert f["acc_pj_per_sop"] == pytest.approx(pj / 64)
     assert f["acc_pj_per_1b_sop"] == pytest.approx(pj / 64 / (2 * 8))
