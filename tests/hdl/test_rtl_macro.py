@@ -284,6 +284,7 @@ GEOMETRIES = [
     MacroConfig(rows=16, cols=16, batch_max=1),
     MacroConfig(rows=37, cols=13, batch_max=3),
     MacroConfig(rows=64, cols=64, batch_max=8),
+    MacroConfig(rows=80, cols=8, batch_max=64),     # the largest batch (MAX_BATCH)
 ]
 
 
