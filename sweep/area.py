@@ -193,8 +193,12 @@ def evaluate_area(macro: dict, options: dict) -> dict[str, Any]:
     cfg, opts = MacroConfig.from_dict(macro), AreaOptions.from_dict(options)
     t0 = time.perf_counter()
     top = "flexspim_macro"
-    periph = weigh(synth_stat(to_verilog(CimMacro(cfg), top), top, f"{top}.array"),
-                   blackbox=f"{top}.array")
+    box = f"{top}.array"
+    stat = synth_stat(to_verilog(CimMacro(cfg), top), top, box)
+    if stat.get(box) != 1:      # else the storage would be counted as periphery, silently
+        raise RuntimeError(f"Yosys did not keep the storage `{box}` as one black box "
+                           f"(found {stat.get(box, 0)}); the module was renamed?")
+    periph = weigh(stat, blackbox=box)
     out: dict[str, Any] = {f"periph_{k}": v for k, v in periph.items()}
     bits = cfg.rows * cfg.cols
     out.update(array_bits=bits, array_read_ports=cfg.batch_max + 1,

@@ -67,8 +67,9 @@ class Point(_Config):
 
         Raises:
             ValueError: the config module's message for the first rule the point breaks
-                (a geometry out of range, ``bw > bv``, ``bv`` beyond the rows, no room for a
-                potential and one weight operand).
+                (a geometry out of range, ``bw > bv``, ``bv`` beyond the rows), or no room for
+                a potential and a full batch of ``P`` separate weights (``bv + P * bw`` rows):
+                such a point could not run the batches its figures assume.
         """
         from flexspim.mapper.plan import STRATEGIES
 
@@ -77,6 +78,11 @@ class Point(_Config):
                              f"not {self.dataflow!r}")
         macro, layer = self.macro(), self.layer()
         layer.check_fits(macro)
+        need = self.bv + self.batch * self.bw
+        if need > self.rows:
+            raise ValueError(f"a full batch needs bv + P*bw = {self.bv} + {self.batch}*"
+                             f"{self.bw} = {need} rows (the potential and P separate "
+                             f"weights); `rows` is {self.rows}")
         op = AccumulateOp(0, self.bv, weight_rows(self), self.bw, self.saturate)
         op.check_fits(macro)
         return macro, layer
@@ -87,11 +93,9 @@ class Point(_Config):
 
 
 def weight_rows(p: Point) -> tuple[int, ...]:
-    """Base rows of the weights of one full accumulate: V in rows ``0..bv-1``, then up to
-    ``P`` distinct weight bases ``bv, bv+1, ...`` (weights may overlap each other; they
-    are only read). At least one, so a point with no room for one weight is invalid."""
-    room = p.rows - p.bv - p.bw + 1
-    return tuple(p.bv + i for i in range(max(1, min(p.batch, room))))
+    """Base rows of the weights of one full accumulate: V in rows ``0..bv-1``, then ``P``
+    weights side by side (``bv, bv + bw, ...``), as a layer's weight table holds them."""
+    return tuple(p.bv + i * p.bw for i in range(p.batch))
 
 
 @dataclass(frozen=True)

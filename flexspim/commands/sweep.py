@@ -76,6 +76,10 @@ def run(args: argparse.Namespace) -> int:
     from ..sweep.space import axes_from, expand
 
     doc = load_toml(args.config) if args.config is not None else {}
+    unknown = sorted(set(doc) - {"sweep", "energy"})
+    if unknown:
+        raise ValueError(f"unknown table(s) {', '.join(unknown)} in {args.config}; "
+                         f"allowed: [sweep], [energy]")
     table = doc.get("sweep", {})
     if not isinstance(table, dict):
         raise ValueError(f"`sweep` in {args.config} must be a TOML table")
@@ -93,6 +97,11 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"`--jobs` must be an integer >= 1, not {jobs}")
     if args.scheduler is not None:
         _check_scheduler(args.scheduler)
+    try:                            # the plots come last: fail now, not after the sweep
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise ValueError("the sweep's plots need matplotlib: pip install 'flexspim[sweep]'") \
+            from None
     if area is not None:
         from ..sweep.area import yosys_version
 

@@ -56,3 +56,24 @@ def test_yosys_counts_periphery_and_storage_apart():
     # per-column adders and carries: more columns, more periphery
     assert wide["periph_flipflops"] > small["periph_flipflops"]
     assert wide["periph_nand2"] > small["periph_nand2"]
+
+
+def test_the_black_box_removes_exactly_the_storage():
+    from flexspim.config import MacroConfig
+    from flexspim.hdl.emit import to_verilog
+    from flexspim.hdl.macro import CimMacro
+    from flexspim.sweep.area import synth_stat, weigh
+
+    v = to_verilog(CimMacro(MacroConfig(8, 4, 2)), "flexspim_macro")
+    whole = weigh(synth_stat(v, "flexspim_macro"))
+    boxed = weigh(synth_stat(v, "flexspim_macro", "flexspim_macro.array"),
+                  blackbox="flexspim_macro.array")
+    assert whole["flipflops"] - boxed["flipflops"] == 8 * 4     # one flip-flop per bit
+
+
+def test_a_lost_black_box_is_an_error(monkeypatch):
+    import flexspim.sweep.area as area
+
+    monkeypatch.setattr(area, "synth_stat", lambda *a, **k: {"$_AND_": 3})
+    with pytest.raises(RuntimeError, match="did not keep the storage"):
+        area.evaluate_area({"rows": 4, "cols": 4, "batch_max": 1}, AreaOptions().to_dict())

@@ -122,6 +122,8 @@ def test_toml_config_with_ranges_and_energy_override(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text("[sweep]\nrows = 8\ncols = 4\ncolumns = 2\n")
     assert main(["sweep", "--config", str(bad), "-o", str(out)]) == 2
+    bad.write_text("[sweep]\nrows = 8\ncols = 4\n[energie]\ndram_bit = 99.0\n")
+    assert main(["sweep", "--config", str(bad), "-o", str(out)]) == 2
 
 
 def test_a_failing_task_is_reported_not_cached_and_does_not_stop_the_others(tmp_path, capsys,

@@ -20,7 +20,7 @@ NO_NET = Options(network=False).to_dict()
 @pytest.mark.parametrize("point, reason", [
     (Point(4, 4, 1, 2, 8), "`bv` must be an integer in [1, 4], not 8"),
     (Point(16, 4, 1, 4, 2), "`bw` must be in [1, bv=2]"),
-    (Point(8, 4, 2, 4, 6), "`w_rows[0]` rows 6..9 do not fit the array: rows must be in [0, 7]"),
+    (Point(8, 4, 2, 4, 6), "a full batch needs bv + P*bw = 6 + 2*4 = 14 rows"),
     (Point(0, 4, 1, 1, 1), "`rows` must be an integer in [1, 4096], not 0"),
     (Point(8, 4, 65, 1, 1), "`batch_max` must be an integer in [1, 64], not 65"),
     (Point(8, 4, 1, 1, 1, "xs"), "`dataflow` must be one of hybrid, ws, os; not 'xs'"),
@@ -32,10 +32,13 @@ def test_invalid_points_give_the_config_reason(point, reason):
     assert "acc_cycles" not in row
 
 
-def test_a_point_with_room_for_fewer_than_p_weights_is_valid():
-    # 8 rows, bv=4, bw=2: bases 4, 5, 6 only; P=8 still describes the hardware
+def test_a_point_without_room_for_p_weights_is_invalid():
+    # 8 rows, bv=4, bw=2: two separate weights fit beside V, not P=8; its P-wide figures
+    # would describe batches the array cannot hold
     row = evaluate_point(Point(8, 4, 8, 2, 4).to_dict(), NO_NET)
-    assert row["status"] == "ok"
+    assert row["status"] == "invalid"
+    assert "bv + P*bw = 4 + 8*2 = 20 rows" in row["reason"]
+    assert evaluate_point(Point(8, 4, 2, 2, 4).to_dict(), NO_NET)["status"] == "ok"
 
 
 @pytest.mark.parametrize("P, bw, bv, saturate", [(1, 1, 4, True), (4, 2, 8, True),

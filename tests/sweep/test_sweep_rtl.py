@@ -13,7 +13,7 @@ from flexspim.sweep.runner import run_sweep
 @pytest.mark.rtl
 def test_measured_cycles_equal_the_formulas(tmp_path):
     points = [Point(8, 4, 2, 1, 4, saturate=True, leak_mode="shift", reset="hard"),
-              Point(8, 4, 3, 2, 3, saturate=False, leak_mode="sub", reset="soft")]
+              Point(12, 4, 3, 2, 3, saturate=False, leak_mode="sub", reset="soft")]
     res = run_sweep(points, Options(network=False, rtl=True), None, tmp_path, jobs=2,
                     progress=False)
     assert res.errors == []
