@@ -20,7 +20,7 @@ TOPS = {"macro": "flexspim_macro", "core": "flexspim_core", "system": "flexspim_
 
 
 def register(sub) -> None:
-    p = sub.add_parser("generate", help="write Verilog (macro or core) and manifest.json",
+    p = sub.add_parser("generate", help="write Verilog (macro, core or system) and manifest.json",
                        description=__doc__)
     p.add_argument("-o", "--out", type=Path, required=True, metavar="DIR",
                    help="output folder (created if needed)")
