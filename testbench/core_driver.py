@@ -14,6 +14,7 @@ from flexspim.golden.batching import TICK
 from flexspim.regmap import core_registers, layer_registers
 
 from .macro_driver import to_bits_vec, to_int
+from .streams import receive_events, send_events
 
 __all__ = ["CoreDriver", "random_fc_case", "random_events"]
 
@@ -118,55 +119,15 @@ class CoreDriver:
             await RisingEdge(d.clk)
         return np.array(rows, dtype=np.uint8)
 
-    # -- event streams --------------------------------------------------------------------
-    def encode(self, e: int) -> int:
-        return 1 << self.ib if e == TICK else int(e)
-
-    def decode(self, payload: int) -> int:
-        return TICK if payload >> self.ib & 1 else payload & ((1 << self.ib) - 1)
-
+    # -- event streams (see `testbench.streams`) -----------------------------------------
     async def send(self, events, rng: np.random.Generator, gap: float = 0.0) -> int:
-        """Drive ``events`` into ``ev_in``; idle cycles with probability ``gap`` between
-        them. Waits while the core back-pressures. Returns the number of transfers."""
-        from cocotb.triggers import FallingEdge, RisingEdge
-
-        d = self.dut
-        sent = 0
-        for e in events:
-            while gap and rng.random() < gap:
-                d.ev_in__valid.value = 0
-                await RisingEdge(d.clk)
-            d.ev_in__payload.value = self.encode(e)
-            d.ev_in__valid.value = 1
-            while True:
-                await FallingEdge(d.clk)
-                done = int(d.ev_in__ready.value)
-                await RisingEdge(d.clk)
-                if done:
-                    break
-            sent += 1
-        d.ev_in__valid.value = 0
-        return sent
+        """Drive ``events`` into ``ev_in`` with random idle gaps; returns the transfers."""
+        return await send_events(self.dut, events, self.ib, rng, gap)
 
     async def receive(self, ticks: int, rng: np.random.Generator, stall: float = 0.0,
                       out: list | None = None) -> list[int]:
-        """Collect output events until ``ticks`` ticks arrived; ``ready`` is low with
-        probability ``stall`` in each cycle."""
-        from cocotb.triggers import FallingEdge, RisingEdge
-
-        d = self.dut
-        out = [] if out is None else out
-        seen = 0
-        while seen < ticks:
-            d.ev_out__ready.value = int(not (stall and rng.random() < stall))
-            await FallingEdge(d.clk)
-            if int(d.ev_out__valid.value) and int(d.ev_out__ready.value):
-                e = self.decode(int(d.ev_out__payload.value))
-                out.append(e)
-                seen += e == TICK
-            await RisingEdge(d.clk)
-        d.ev_out__ready.value = 0
-        return out
+        """Collect output events until ``ticks`` ticks arrived, with random stalls."""
+        return await receive_events(self.dut, ticks, self.ib, rng, stall, out)
 
 
 def random_fc_case(rng: np.random.Generator, core: CoreConfig, max_bw: int = 8,

@@ -26,6 +26,8 @@ from flexspim.golden.network import FCLayer, Network
 from flexspim.golden.system import SystemModel
 from flexspim.regmap import core_registers, layer_registers, router_registers
 
+from .streams import receive_events, send_events
+
 __all__ = ["GoldenBackend", "CocotbBackend", "SystemDriver", "Mapping", "SystemRun",
            "split_monitor"]
 
@@ -151,40 +153,11 @@ class CocotbBackend:
         """Send ``events`` (random idle gaps) while collecting the output (random stalls)
         until ``expect_ticks`` ticks came out."""
         import cocotb
-        from cocotb.triggers import FallingEdge, RisingEdge
 
-        d, rng, ib = self.dut, self.rng, self.ib
         out: list[int] = []
-
-        async def sink():
-            seen = 0
-            while seen < expect_ticks:
-                d.ev_out__ready.value = int(not (self.stall and rng.random() < self.stall))
-                await FallingEdge(d.clk)
-                if int(d.ev_out__valid.value) and int(d.ev_out__ready.value):
-                    p = int(d.ev_out__payload.value)
-                    e = TICK if p >> ib & 1 else p & ((1 << ib) - 1)
-                    out.append(e)
-                    seen += e == TICK
-                    if e == TICK and self.progress:
-                        self.progress(seen, expect_ticks)
-                await RisingEdge(d.clk)
-            d.ev_out__ready.value = 0
-
-        task = cocotb.start_soon(sink())
-        for e in np.asarray(events).tolist():
-            while self.gap and rng.random() < self.gap:
-                d.ev_in__valid.value = 0
-                await RisingEdge(d.clk)
-            d.ev_in__payload.value = 1 << ib if e == TICK else int(e)
-            d.ev_in__valid.value = 1
-            while True:
-                await FallingEdge(d.clk)
-                taken = int(d.ev_in__ready.value)
-                await RisingEdge(d.clk)
-                if taken:
-                    break
-        d.ev_in__valid.value = 0
+        task = cocotb.start_soon(receive_events(self.dut, expect_ticks, self.ib, self.rng,
+                                                self.stall, out, self.progress))
+        await send_events(self.dut, events, self.ib, self.rng, self.gap)
         await task
         return np.asarray(out, dtype=np.int64)
 
