@@ -27,7 +27,7 @@ from typing import Any, Iterable, Mapping
 from flexspim.config import digest
 
 __all__ = ["REPO_ROOT", "BUILD_ROOT", "setup_verilator", "build_dir_for", "emit_verilog",
-           "top_ports", "run_cocotb", "CocotbFailure"]
+           "top_ports", "run_cocotb", "run_design", "CocotbFailure"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BUILD_ROOT = Path(os.environ.get("FLEXSPIM_BUILD", REPO_ROOT / "build"))
@@ -151,3 +151,13 @@ def run_cocotb(*, toplevel: str, sources: Iterable[Path], test_module: str, buil
                             + "\n".join(failed) if n else "no cocotb test ran")
     return results
 
+
+def run_design(component, *, top: str, name: str, config: Any, test_module: str,
+               env: Mapping[str, str], seed: int | None = None,
+               testcase: str | None = None) -> Path:
+    """The usual test run: ``component`` as Verilog module ``top`` in the build folder of
+    ``(name, config)``, then the cocotb ``test_module`` with ``env`` (see `run_cocotb`)."""
+    build = build_dir_for(name, config)
+    src = emit_verilog(component, top, build)
+    return run_cocotb(toplevel=top, sources=[src], test_module=test_module, build_dir=build,
+                      seed=seed, testcase=testcase, extra_env=env)

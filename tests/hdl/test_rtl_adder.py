@@ -117,17 +117,15 @@ GEOMETRIES = [MacroConfig(rows=1, cols=1, batch_max=1), MacroConfig(rows=8, cols
 
 def _run(cfg: MacroConfig, seed: int, component_cls=None, name="adder"):
     from flexspim.hdl.adder import BitSerialAdderArray
-    from flexspim.testbench.sim import build_dir_for, emit_verilog, run_cocotb
+    from flexspim.testbench.sim import run_design
 
     cls = component_cls or BitSerialAdderArray
-    build = build_dir_for(f"{name}", cfg)
-    src = emit_verilog(cls(cfg), "adder_array", build)
-    run_cocotb(toplevel="adder_array", sources=[src], test_module="test_rtl_adder",
-               build_dir=build, seed=seed,
-               extra_env={"FLEXSPIM_MACRO": json.dumps(cfg.to_dict()),
-                          "FLEXSPIM_SEED": str(seed),
-                          "FLEXSPIM_TRIALS": str(600 if os.environ.get("FLEXSPIM_TIER") ==
-                                                 "regress" else 150)})
+    run_design(cls(cfg), top="adder_array", name=name, config=cfg,
+               test_module="test_rtl_adder", seed=seed,
+               env={"FLEXSPIM_MACRO": json.dumps(cfg.to_dict()),
+                    "FLEXSPIM_SEED": str(seed),
+                    "FLEXSPIM_TRIALS": str(600 if os.environ.get("FLEXSPIM_TIER") ==
+                                           "regress" else 150)})
 
 
 @pytest.mark.rtl

@@ -158,15 +158,13 @@ CORES = [
 
 def run_core_tests(core: CoreConfig, seed: int, trials: int, events: int, testcase=None):
     from flexspim.hdl.core import NeuronCore
-    from flexspim.testbench.sim import build_dir_for, emit_verilog, run_cocotb
+    from flexspim.testbench.sim import run_design
 
-    build = build_dir_for("core", core)
-    src = emit_verilog(NeuronCore(core), "flexspim_core", build)
-    return run_cocotb(toplevel="flexspim_core", sources=[src], test_module="test_rtl_core",
-                      build_dir=build, seed=seed, testcase=testcase,
-                      extra_env={"FLEXSPIM_CORE": json.dumps(core.to_dict()),
-                                 "FLEXSPIM_SEED": str(seed), "FLEXSPIM_TRIALS": str(trials),
-                                 "FLEXSPIM_EVENTS": str(events)})
+    return run_design(NeuronCore(core), top="flexspim_core", name="core", config=core,
+                      test_module="test_rtl_core", seed=seed, testcase=testcase,
+                      env={"FLEXSPIM_CORE": json.dumps(core.to_dict()),
+                           "FLEXSPIM_SEED": str(seed), "FLEXSPIM_TRIALS": str(trials),
+                           "FLEXSPIM_EVENTS": str(events)})
 
 
 @pytest.mark.rtl

@@ -290,14 +290,12 @@ GEOMETRIES = [
 
 def run_macro_tests(cfg: MacroConfig, seed: int, trials: int, testcase=None):
     from flexspim.hdl.macro import CimMacro
-    from flexspim.testbench.sim import build_dir_for, emit_verilog, run_cocotb
+    from flexspim.testbench.sim import run_design
 
-    build = build_dir_for("macro", cfg)
-    src = emit_verilog(CimMacro(cfg), "flexspim_macro", build)
-    return run_cocotb(toplevel="flexspim_macro", sources=[src], test_module="test_rtl_macro",
-                      build_dir=build, seed=seed, testcase=testcase,
-                      extra_env={"FLEXSPIM_MACRO": json.dumps(cfg.to_dict()),
-                                 "FLEXSPIM_SEED": str(seed), "FLEXSPIM_TRIALS": str(trials)})
+    return run_design(CimMacro(cfg), top="flexspim_macro", name="macro", config=cfg,
+                      test_module="test_rtl_macro", seed=seed, testcase=testcase,
+                      env={"FLEXSPIM_MACRO": json.dumps(cfg.to_dict()),
+                           "FLEXSPIM_SEED": str(seed), "FLEXSPIM_TRIALS": str(trials)})
 
 
 @pytest.mark.rtl

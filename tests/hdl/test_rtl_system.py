@@ -281,15 +281,14 @@ SYSTEMS = [
 
 def run_system_tests(system: SystemConfig, seed: int, trials: int, events: int, testcase=None):
     from flexspim.hdl.system import FlexSpimSystem
-    from flexspim.testbench.sim import build_dir_for, emit_verilog, run_cocotb
+    from flexspim.testbench.sim import run_design
 
-    build = build_dir_for("system", system)
-    src = emit_verilog(FlexSpimSystem(system), "flexspim_system", build)
-    return run_cocotb(toplevel="flexspim_system", sources=[src], test_module="test_rtl_system",
-                      build_dir=build, seed=seed, testcase=testcase,
-                      extra_env={"FLEXSPIM_SYSTEM": json.dumps(system.to_dict()),
-                                 "FLEXSPIM_SEED": str(seed), "FLEXSPIM_TRIALS": str(trials),
-                                 "FLEXSPIM_EVENTS": str(events)})
+    return run_design(FlexSpimSystem(system), top="flexspim_system", name="system",
+                      config=system, test_module="test_rtl_system", seed=seed,
+                      testcase=testcase,
+                      env={"FLEXSPIM_SYSTEM": json.dumps(system.to_dict()),
+                           "FLEXSPIM_SEED": str(seed), "FLEXSPIM_TRIALS": str(trials),
+                           "FLEXSPIM_EVENTS": str(events)})
 
 
 @pytest.mark.rtl
