@@ -72,6 +72,13 @@ def _colours(plt, values):
     return {v: cmap(0.85 * k / max(1, len(vals) - 1)) for k, v in enumerate(vals)}
 
 
+def _save(plt, fig, suptitle: str, path) -> None:
+    fig.suptitle(suptitle)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def _area(plt, rows, path, title):
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.4))
     pts = [r for r in rows if r.get("total_nand2") is not None]
@@ -113,10 +120,7 @@ def _area(plt, rows, path, title):
         for ax in axes:
             ax.legend(fontsize=7)
             ax.grid(True, which="both", alpha=0.3)
-    fig.suptitle(f"Area vs geometry{title}")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(plt, fig, f"Area vs geometry{title}", path)
 
 
 def _energy(plt, rows, path, title):
@@ -161,10 +165,7 @@ def _energy(plt, rows, path, title):
     else:
         _empty(ax, "feasible network mapping")
     ax.set_title("dvs-gesture example")
-    fig.suptitle(f"Energy per SOP vs resolution{title}")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(plt, fig, f"Energy per SOP vs resolution{title}", path)
 
 
 def _cycles(plt, rows, path, title):
@@ -181,10 +182,7 @@ def _cycles(plt, rows, path, title):
     else:
         for ax in axes:
             _empty(ax, "valid point")
-    fig.suptitle(f"Cycles vs P{title}")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(plt, fig, f"Cycles vs P{title}", path)
 
 
 def _front(ax, pts: list[dict[str, Any]], x: str, y: str, xscale=1.0, yscale=1.0) -> None:
@@ -223,10 +221,7 @@ def _pareto(plt, rows, path, title):
     else:
         _empty(axes[1], "feasible network mapping with area")
     axes[1].set_title("dvs-gesture example")
-    fig.suptitle(f"Area vs energy{title}")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(plt, fig, f"Area vs energy{title}", path)
 
 
 def write_plots(rows: list[dict[str, Any]], out: Path, title: str = "") -> list[Path]:
