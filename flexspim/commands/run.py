@@ -98,12 +98,12 @@ def load_events(path: Path, n_in: int, dt_us: int, sensor: str | None) -> np.nda
     return raw.astype(np.int64)
 
 
-def run_golden(system: SystemConfig, net, events: np.ndarray, progress=True) -> dict:
-    """Run on the golden system model, in chunks of time steps (for the progress bar)."""
+def run_golden(drv, mapping, events: np.ndarray, progress=True) -> dict:
+    """Run on a golden system driver already loaded with the network (``mapping`` from its
+    `load`), in chunks of time steps (for the progress bar)."""
     from ..golden.batching import TICK
-    from ..testbench.system_driver import GoldenBackend, SystemDriver, split_monitor
+    from ..testbench.system_driver import split_monitor
 
-    drv = SystemDriver(GoldenBackend(system), system)
     ticks = np.flatnonzero(events == TICK)
     total = len(ticks)
     cuts = [int(ticks[i]) + 1 for i in np.linspace(0, total - 1, min(total, 50)).astype(int)] \
@@ -111,7 +111,6 @@ def run_golden(system: SystemConfig, net, events: np.ndarray, progress=True) -> 
     out = []
 
     async def go():
-        mapping = await drv.load(net, monitor=True)
         start = 0
         for c in cuts + [len(events)]:
             if c > start:
@@ -159,12 +158,14 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"event {int(np.flatnonzero(bad)[0])} of {args.events} has source "
                          f"{int(events[bad][0])}; sources must be in [0, "
                          f"{net.layers[0].n_in - 1}] (or -1 for a tick)")
-    # checks the network against the hardware before any simulation
+    # loading on the golden model checks the network against the hardware before any
+    # simulation; the golden run then uses that loaded model
     from ..testbench.system_driver import GoldenBackend, SystemDriver
-    asyncio.run(SystemDriver(GoldenBackend(system), system).load(net))
+    golden = SystemDriver(GoldenBackend(system), system)
+    mapping = asyncio.run(golden.load(net, monitor=True))
 
     res = run_rtl(system, args.network, events, args.out) if args.rtl \
-        else run_golden(system, net, events)
+        else run_golden(golden, mapping, events)
     args.out.mkdir(parents=True, exist_ok=True)
     np.save(args.out / "output_events.npy", res["output"])
     names = layer_names(net)
