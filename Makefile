@@ -4,7 +4,9 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 # pytest-xdist workers; CI machines have 2 cores.
 JOBS   ?= 2
-APT_PACKAGES := g++ make perl ccache
+# yosys, opensta (sta), qflow-tech-osu018 (OSU 0.18 Liberty + LEF), graywolf, qrouter, qflow:
+# the synthesis / timing / place-and-route flow (`flexspim synth`, `flexspim pnr`, flow/)
+APT_PACKAGES := g++ make perl ccache yosys opensta qflow-tech-osu018 graywolf qrouter qflow
 
 .PHONY: install test regress bench bench-golden bench-macro bench-core bench-system lint clean help
 
@@ -24,8 +26,8 @@ install:
 	  pkgs="$(APT_PACKAGES)"; \
 	  $(PYTHON) -c "import ensurepip" 2>/dev/null || pkgs="$$pkgs python3-venv"; \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$pkgs >/dev/null) \
-	    || echo "warning: apt-get install $$pkgs failed; ccache is optional, a C++ compiler is not"; \
-	else echo "note: not root or no apt-get; make sure g++, make and perl are installed"; fi
+	    || echo "warning: apt-get install $$pkgs failed; ccache is optional, a C++ compiler is not; flexspim synth/pnr need yosys opensta qflow-tech-osu018 graywolf qrouter qflow"; \
+	else echo "note: not root or no apt-get; make sure g++, make and perl are installed (and, for flexspim synth/pnr, yosys, opensta, qflow-tech-osu018, graywolf, qrouter, qflow)"; fi
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e ".[dev]"
@@ -52,7 +54,7 @@ bench-system:
 	$(PY) bench/bench_system.py
 
 lint:
-	$(VENV)/bin/ruff check flexspim golden hdl testbench mapper energy frontend sweep tests bench examples
+	$(VENV)/bin/ruff check flexspim flow golden hdl testbench mapper energy frontend sweep tests bench examples
 
 clean:
 	rm -rf build sim_build .pytest_cache
