@@ -8,7 +8,7 @@ JOBS   ?= 2
 # the synthesis / timing / place-and-route flow (`flexspim synth`, `flexspim pnr`, flow/)
 APT_PACKAGES := g++ make perl ccache yosys opensta qflow-tech-osu018 graywolf qrouter qflow
 
-.PHONY: install test regress bench bench-golden bench-macro bench-core bench-system lint clean help
+.PHONY: install test regress bench bench-golden bench-macro bench-core bench-system bench-synth lint clean help
 
 help:
 	@echo "make install       system packages (apt-get, when root) + .venv with flexspim[dev]"
@@ -19,6 +19,7 @@ help:
 	@echo "make bench-macro   macro conversion/build/simulation table (16..256)"
 	@echo "make bench-core    neuron-core events/s table (64x64, P = 1, 4, 8)"
 	@echo "make bench-system  2-core system: RTL and golden-model events/s"
+	@echo "make bench-synth   area (um2) and Fmax (MHz) on the OSU 0.18 Liberty: macro/core 64x64, 256x256"
 	@echo "make lint          ruff on the Python sources"
 
 install:
@@ -52,6 +53,10 @@ bench-core:
 
 bench-system:
 	$(PY) bench/bench_system.py
+
+# README's area / Fmax table: macro and core at 64x64 and 256x256, OSU 0.18 Liberty
+bench-synth:
+	$(PY) bench/bench_synth.py
 
 lint:
 	$(VENV)/bin/ruff check flexspim flow golden hdl testbench mapper energy frontend sweep tests bench examples

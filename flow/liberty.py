@@ -16,6 +16,8 @@ _LIBRARY = re.compile(r"\blibrary\s*\(\s*\"?([^\s\")]+)\"?\s*\)\s*\{")
 _CELL = re.compile(r"\bcell\s*\(\s*\"?([^\s\")]+)\"?\s*\)\s*\{")
 _AREA = re.compile(r"\barea\s*:\s*([-+0-9.eE]+)\s*;")
 _SEQ = re.compile(r"\b(ff|ff_bank|latch|latch_bank|statetable)\s*\(")
+_INV = re.compile(r"\bfunction\s*:\s*\"\s*(?:!\s*\(?\s*\w+\s*\)?|\(\s*!\s*\w+\s*\)|\w+\s*')\s*\"")
+_PINS = re.compile(r"\bpin\s*\(")
 _TIME = re.compile(r"\btime_unit\s*:\s*\"?\s*([0-9.]+)\s*([munp]?s)\s*\"?\s*;")
 _COMMENT = re.compile(r"/\*.*?\*/", re.S)
 
@@ -23,12 +25,14 @@ _COMMENT = re.compile(r"/\*.*?\*/", re.S)
 @dataclass(frozen=True)
 class Liberty:
     """One Liberty library: ``areas`` (cell -> area in the library's unit, um^2 by
-    convention), ``sequential`` (cells with an ``ff``/``latch`` group), ``time_unit_ns``."""
+    convention), ``sequential`` (cells with an ``ff``/``latch`` group), ``inverters`` (one-input cells whose function is ``!A``,
+    smallest first; ABC's buffering uses the smallest as the input driver), ``time_unit_ns``."""
 
     path: Path
     name: str
     areas: dict[str, float]
     sequential: frozenset[str]
+    inverters: tuple[str, ...]
     time_unit_ns: float
     sha256: str
 
@@ -56,6 +60,7 @@ def load_liberty(path: Path | str) -> Liberty:
     heads = list(_CELL.finditer(text))
     areas: dict[str, float] = {}
     seq: set[str] = set()
+    inv: list[tuple[float, str]] = []
     for i, m in enumerate(heads):
         body = text[m.end():heads[i + 1].start() if i + 1 < len(heads) else len(text)]
         a = _AREA.search(body)
@@ -64,6 +69,8 @@ def load_liberty(path: Path | str) -> Liberty:
         areas[m.group(1)] = float(a.group(1))
         if _SEQ.search(body):
             seq.add(m.group(1))
+        elif len(_PINS.findall(body)) == 2 and _INV.search(body):
+            inv.append((areas[m.group(1)], m.group(1)))
     if not areas:
         raise ValueError(f"`--liberty` {path} is not a usable Liberty file: it has no cells")
     if not seq:
@@ -73,5 +80,6 @@ def load_liberty(path: Path | str) -> Liberty:
     scale = {"s": 1e9, "ms": 1e6, "us": 1e3, "ns": 1.0, "ps": 1e-3}
     unit = float(t.group(1)) * scale[t.group(2)] if t else 1.0
     return Liberty(path=path.resolve(), name=lib.group(1), areas=areas,
-                   sequential=frozenset(seq), time_unit_ns=unit,
+                   sequential=frozenset(seq), inverters=tuple(n for _, n in sorted(inv)),
+                   time_unit_ns=unit,
                    sha256=hashlib.sha256(raw).hexdigest())
