@@ -25,8 +25,9 @@ _COMMENT = re.compile(r"/\*.*?\*/", re.S)
 @dataclass(frozen=True)
 class Liberty:
     """One Liberty library: ``areas`` (cell -> area in the library's unit, um^2 by
-    convention), ``sequential`` (cells with an ``ff``/``latch`` group), ``inverters`` (one-input cells whose function is ``!A``,
-    smallest first; ABC's buffering uses the smallest as the input driver), ``time_unit_ns``."""
+    convention), ``sequential`` (cells with an ``ff``/``latch`` group), ``inverters``
+    (one-input cells whose function is ``!A``, smallest first; ABC's buffering uses the
+    smallest as the input driver), ``time_unit_ns``."""
 
     path: Path
     name: str

@@ -6,8 +6,8 @@ Script: ``hierarchy``; the storage modules (`storage.is_storage_module`) get
 logic to its gates, with ABC's buffering and gate sizing (``-constr``: the smallest inverter
 drives the inputs, 10 fF loads the outputs; ``-D``: `TARGET_PS`). Without that step a
 write-data bit drives every row of the storage through one INVX1 and the 64x64 macro's
-critical path is 3.6 us instead of nanoseconds. The storage is synthesized too, as flip-flops and read multiplexers,
-which is what it costs when built from standard cells.
+critical path is 3.6 us instead of nanoseconds. The storage is synthesized too, as
+flip-flops and read multiplexers, which is what it costs when built from standard cells.
 
 Areas come from the cell counts of ``stat -json`` times the cell areas parsed from the Liberty
 (`liberty.Liberty`), module by module through the hierarchy: ``total``, ``storage`` (every
