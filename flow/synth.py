@@ -1,7 +1,9 @@
 """Yosys + ABC synthesis of generated Verilog to a Liberty library.
 
 Script: ``hierarchy``; the storage modules (`storage.is_storage_module`) get
-``keep_hierarchy`` so they stay separate modules; ``synth -flatten`` flattens the rest;
+``keep_hierarchy`` so they stay separate modules; ``synth -flatten -noabc`` flattens the
+rest (no generic ABC pass: the Liberty one below maps it; measured on 16x16 P=4, 27% less
+CPU for the same area and delay within 1%);
 ``dfflibmap`` maps the registers to the library's flip-flops and ``abc -liberty`` maps the
 logic to its gates, with ABC's buffering and gate sizing (``-constr``: the smallest inverter
 drives the inputs, 10 fF loads the outputs; ``-D``: `TARGET_PS`). Without that step a
@@ -55,7 +57,7 @@ def yosys_script(design: str, top: str, liberty: Path, storage: list[str],
     return (f"read_verilog {design}\n"
             f"hierarchy -check -top {_sel(top)}\n"
             f"{keep}"
-            f"synth -flatten -top {_sel(top)}\n"
+            f"synth -flatten -noabc -top {_sel(top)}\n"
             f"dfflibmap -liberty {liberty}\n"
             f"abc -liberty {liberty}{buffering}\n"
             "opt_clean -purge\n"
