@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable
 
+from .bitcell import bitcell_nand2
 from .liberty import Liberty
 from .sta import run_sta
 from .synth import run_synth
@@ -33,10 +34,21 @@ def verilog_of(kind: str, config) -> tuple[str, str]:
     return to_verilog(Top(config), TOPS[kind]), TOPS[kind]
 
 
+def macro_of(kind: str, config):
+    """The `MacroConfig` inside a macro, core or system configuration."""
+    return {"macro": lambda c: c, "core": lambda c: c.macro,
+            "system": lambda c: c.core.macro}[kind](config)
+
+
 def synth_design(kind: str, config, lib: Liberty, work: Path,
-                 progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+                 progress: Callable[[str], None] | None = None,
+                 storage: str = "synth") -> dict[str, Any]:
     """The ``synth.json`` record of ``config`` (see `verilog_of`), synthesized and timed in
-    folder ``work`` (which keeps the netlist and logs)."""
+    folder ``work`` (which keeps the netlist and logs).
+
+    ``storage``: ``synth`` synthesizes the storage as flip-flops; ``bitcell`` black-boxes it
+    and prices it per bit (`bitcell.bitcell_nand2` x the Liberty's NAND2 area); its access
+    time is then not in the critical path."""
     say = progress or (lambda s: None)
     say(f"generating Verilog of the {kind}")
     verilog, top = verilog_of(kind, config)
@@ -49,7 +61,23 @@ def synth_design(kind: str, config, lib: Liberty, work: Path,
             last[0] = t
             say(f"yosys {t:6.1f}s  {line}")
 
-    area = run_synth(verilog, top, lib, work, step)
+    box = storage == "bitcell"
+    if box and lib.nand2 is None:
+        raise ValueError(f"`--storage bitcell` needs a two-input NAND in the Liberty "
+                         f"{lib.name} (the unit of the per-bit cost); it has none")
+    area = run_synth(verilog, top, lib, work, step, blackbox_storage=box)
+    if box:
+        m = macro_of(kind, config)
+        ports = m.batch_max + 1
+        bit = bitcell_nand2(ports) * lib.areas[lib.nand2]
+        n = area["storage"]["instances"]
+        area["storage"].update(mode="bitcell", bits=n * m.rows * m.cols, read_ports=ports,
+                               bitcell_um2=bit)
+        a = area["area_um2"]
+        a["storage"] = n * m.rows * m.cols * bit
+        a["total"] = a["storage"] + a["periphery"]
+    else:
+        area["storage"]["mode"] = "synth"
     say("OpenSTA: timing the netlist")
     timing = run_sta(work, top, lib)
     return {

@@ -11,16 +11,7 @@ module, found by `flexspim.flow.storage`) is priced one of two ways, ``storage``
   `bitcell_nand2` (below) times the Liberty's NAND2 area; its access time is not in the Fmax
   (a custom macro's comes from its own characterization).
 
-**Per-bit cost of a custom macro** (assumption with its derivation, not a datasheet figure):
-a 6T SRAM bitcell is ~0.43 NAND2 equivalents (Intel's 45 nm 6T cell, 0.346 um^2, IEDM 2007,
-over the NanGate 45 nm NAND2_X1, 0.798 um^2); a decoupled read port (8T cell) makes it ~1.3x
-larger. Each read port adds a read wordline track and a read bitline track, so a wire-limited
-multiport cell grows as the square of the ports: ``0.43 * (1 + k r)^2`` NAND2 for ``r`` read
-ports, with ``k = sqrt(1.3) - 1 = 0.14`` so that ``r = 1`` is the 8T cell. The macro has
-``P + 1`` read ports, so P = 8 costs 2.2 NAND2 per bit (5.1x the 6T cell). In um^2 it scales
-with the Liberty's own NAND2 (OSU 0.18: NAND2X1 = 24 um^2, so a 6T bit is 10.3 um^2, about
-twice a commercial 0.18 um 6T cell: OSU's cells are about twice commercial density too, so
-periphery and storage stay comparable). ``--bitcell-nand2`` and ``--port-growth`` override.
+The per-bit cost of a custom macro is `flexspim.flow.bitcell` (its derivation is there).
 
 Results per geometry are cached by the sweep (`sweep.runner`); the key includes
 `tools_key`: Yosys and OpenSTA versions and the flow's source.
@@ -30,7 +21,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import math
 import tempfile
 import time
 from dataclasses import dataclass
@@ -38,21 +28,12 @@ from pathlib import Path
 from typing import Any
 
 from flexspim.config import MacroConfig, _Config
+from flexspim.flow.bitcell import BITCELL_6T_NAND2, PORT_GROWTH, bitcell_nand2
 
 __all__ = ["BITCELL_6T_NAND2", "PORT_GROWTH", "STORAGE_MODES", "AreaOptions",
            "bitcell_nand2", "tools_key", "yosys_version", "evaluate_area"]
 
-#: One 6T bitcell in NAND2 equivalents: 0.346 / 0.798 um^2 (see the module docstring).
-BITCELL_6T_NAND2 = 0.43
-#: Growth per read port, ``(1 + k r)^2``: ``k = sqrt(1.3) - 1`` (8T = 1.3 x 6T).
-PORT_GROWTH = round(math.sqrt(1.3) - 1, 3)
 STORAGE_MODES = ("synth", "bitcell")
-
-
-def bitcell_nand2(read_ports: int, base: float = BITCELL_6T_NAND2,
-                  growth: float = PORT_GROWTH) -> float:
-    """NAND2 equivalents of one custom-macro bit with ``read_ports`` decoupled read ports."""
-    return base * (1 + growth * read_ports) ** 2
 
 
 @functools.lru_cache(maxsize=1)

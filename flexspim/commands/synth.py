@@ -32,6 +32,10 @@ def register(sub) -> None:
     p.add_argument("--liberty", type=Path, metavar="FILE",
                    help="Liberty cell library (default: OSU 0.18 um, "
                         "/usr/share/qflow/tech/osu018/osu018_stdcells.lib)")
+    p.add_argument("--storage", choices=("synth", "bitcell"), default="synth",
+                   help="synthesize the storage as flip-flops (default), or black-box it and "
+                        "price it per bit as a custom CIM macro (flow/bitcell.py; fast for "
+                        "big arrays; its access time is then not timed)")
     c = p.add_argument_group("core (with --top core)")
     c.add_argument("--fifo-depth", type=int, help="input event FIFO depth (default 16)")
     c.add_argument("--index-bits", type=int, help="event index width (default 16)")
@@ -62,6 +66,11 @@ def table(rec: dict) -> str:
              f"OpenSTA",
              f"{'':12}{'area um2':>14}{'cells':>9}{'flops':>8}"]
     lines += [f"{n:12}{ar:14,.0f}{c:9d}{f:8d}" for n, ar, c, f in rows]
+    st = rec["storage"]
+    if st.get("mode") == "bitcell":
+        lines.append(f"storage priced per bit (custom macro, not synthesized): {st['bits']} "
+                     f"bits x {st['bitcell_um2']:.1f} um2 ({st['read_ports']} read ports); "
+                     f"its access time is not in the path below")
     lines.append(f"critical path {rec['critical_path_ns']:.3f} ns, Fmax "
                  f"{rec['fmax_mhz']:.1f} MHz ({cp['cells_on_path']} cells; ideal clock, no "
                  f"wires)")
@@ -90,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
 
     out: Path = args.out
     try:
-        rec = synth_design(kind, config, lib, out, say)
+        rec = synth_design(kind, config, lib, out, say, storage=args.storage)
     except FlowError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

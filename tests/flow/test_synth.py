@@ -120,3 +120,19 @@ def test_missing_tool_is_one_line_and_writes_nothing(tmp_path, monkeypatch, caps
     assert err == ["error: `yosys` is not installed (not on PATH): apt-get install yosys "
                    "(make install does it as root)"]
     assert not out.exists()
+
+
+def test_storage_priced_per_bit_is_black_boxed(tmp_path):
+    need_tools()
+    out = tmp_path / "out"
+    assert main(["synth", "-o", str(out), "--rows", "8", "--cols", "8", "--batch", "2",
+                 "--storage", "bitcell"]) == 0
+    rec = json.loads((out / "synth.json").read_text())
+    st = rec["storage"]
+    assert st["mode"] == "bitcell" and st["cells"] == 0 and st["flops"] == 0
+    assert st["bits"] == 64 and st["read_ports"] == 3
+    assert st["bitcell_um2"] == pytest.approx(0.43 * (1 + 0.14 * 3) ** 2 * 24.0)  # NAND2X1
+    assert rec["area_um2"]["storage"] == pytest.approx(64 * st["bitcell_um2"])
+    # the synthesized part is the periphery alone: Yosys agrees on its area
+    per_module, total = yosys_chip_areas(out / "netlist.v", rec["top"], DEFAULT_LIBERTY)
+    assert rec["area_um2"]["periphery"] == pytest.approx(total, abs=0.5)
