@@ -65,12 +65,12 @@ clean:
 	rm -rf build sim_build .pytest_cache
 
 # Geometry sweep shown in docs/sweep.md (24 points, 8 geometries synthesized to the OSU 0.18
-# Liberty with the storage as flip-flops; ~30 min on 2 busy cores, mostly Yosys/ABC on the
-# 128-row arrays); results are cached in build/sweep-demo/cache, so a rerun is instant.
+# Liberty with the storage as flip-flops; ~15 min on 2 busy cores, mostly Yosys/ABC on the
+# 32x64 arrays); results are cached in build/sweep-demo/cache, so a rerun is instant.
 # Rerun it after any change to the RTL or the flow (the cache key then changes).
 .PHONY: sweep-demo
 sweep-demo:
-	$(VENV)/bin/flexspim sweep --rows 32,128 --cols 16,64 --batch 1,8 --bv 6,10,16 --bw 2 \
+	$(VENV)/bin/flexspim sweep --rows 16,32 --cols 16,64 --batch 1,8 --bv 6,10,16 --bw 2 \
 	  -j $(JOBS) -o build/sweep-demo --title "bw=2, dvs-gesture example"
 	mkdir -p docs/sweep
 	cp build/sweep-demo/*.png build/sweep-demo/sweep.csv docs/sweep/
