@@ -1,0 +1,49 @@
+"""Place and route: the DEF readers on a hand-written DEF (fast), and ``flexspim pnr`` on a
+tiny macro (minutes of GrayWolf annealing: long tier only, ``make regress``)."""
+
+import json
+import os
+
+import pytest
+
+from flexspim.cli import main
+from flexspim.flow.pnr import def_die_area, def_wirelength
+
+DEF = """VERSION 5.6 ;
+UNITS DISTANCE MICRONS 100 ;
+DIEAREA ( 0 0 ) ( 12000 5000 ) ;
+COMPONENTS 1 ;
+- u1 INVX1 + PLACED ( 0 0 ) N ;
+END COMPONENTS
+NETS 2 ;
+- a ( u1 A ) ( PIN a )
+  + ROUTED metal1 ( 100 200 ) ( 100 700 ) M2_M1
+  NEW metal2 ( 100 700 ) ( 900 * ) ( * 1000 )
+ ;
+- b ( u1 Y ) ( PIN b )
+  + ROUTED metal2 ( 0 0 ) ( 50 * ) ;
+END NETS
+END DESIGN
+"""
+
+
+def test_def_die_area_and_wirelength():
+    assert def_die_area(DEF) == (120.0, 50.0)
+    wl = def_wirelength(DEF)
+    # metal1: 500; metal2: 800 + 300 + 50 (database units of 1/100 um)
+    assert wl["metal1"] == pytest.approx(5.0)
+    assert wl["metal2"] == pytest.approx(11.5)
+    assert wl["total"] == pytest.approx(16.5)
+
+
+@pytest.mark.skipif(os.environ.get("FLEXSPIM_TIER") != "regress",
+                    reason="place and route takes minutes: FLEXSPIM_TIER=regress (make regress)")
+def test_pnr_tiny_macro_routes_and_times(tmp_path):
+    out = tmp_path / "pnr"
+    assert main(["pnr", "-o", str(out), "--rows", "4", "--cols", "4", "--batch", "2"]) == 0
+    rec = json.loads((out / "pnr.json").read_text())
+    assert rec["failed_routes"] == 0
+    assert rec["placed_cells"] > 100
+    assert rec["die_area_um2"] > 0 and rec["wirelength_um"]["total"] > 0
+    # wires only add delay
+    assert rec["post_route"]["critical_path_ns"] >= rec["pre_route"]["critical_path_ns"] * 0.95
