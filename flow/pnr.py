@@ -47,7 +47,8 @@ def def_wirelength(text: str) -> dict[str, float]:
     nets = nets[:nets.find("END NETS")]
     u = _units(text)
     out: dict[str, float] = {}
-    for m in re.finditer(r"(?:ROUTED|NEW)\s+(\S+)((?:\s+\([^)]*\)|\s+[A-Za-z_]\w*)*)", nets):
+    for m in re.finditer(r"(?:ROUTED|NEW)\s+(\S+)((?:\s+\([^)]*\)|\s+(?!NEW\b)[A-Za-z_]\w*)*)",
+                         nets):
         layer, body = m.group(1), m.group(2)
         pts = re.findall(r"\(\s*(\S+)\s+(\S+)(?:\s+\S+)?\s*\)", body)
         prev = None
