@@ -10,7 +10,6 @@ import functools
 import re
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -95,7 +94,3 @@ def run_logged(cmd: list[str], cwd: Path, log: Path, what: str, progress=None,
         tail = [s.strip() for s in lines if s.strip()][-3:]
         raise FlowError(f"{what} failed (exit {rc}): {' | '.join(tail)} (log: {log})")
     return "".join(lines)
-
-
-def eprint(*a) -> None:
-    print(*a, file=sys.stderr, flush=True)
