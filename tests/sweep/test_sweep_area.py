@@ -6,8 +6,13 @@ import math
 
 import pytest
 
-from flexspim.sweep.area import (BITCELL_6T_NAND2, PORT_GROWTH, AreaOptions, bitcell_nand2,
-                                 evaluate_area)
+from flexspim.sweep.area import (
+    BITCELL_6T_NAND2,
+    PORT_GROWTH,
+    AreaOptions,
+    bitcell_nand2,
+    evaluate_area,
+)
 from flexspim.sweep.plots import pareto_front
 
 
