@@ -238,9 +238,12 @@ def _pareto(plt, rows, path, title):
 
 
 def write_plots(rows: list[dict[str, Any]], out: Path, title: str = "") -> list[Path]:
-    """Write the four PNGs into ``out``; returns their paths."""
+    """Write the four PNGs into ``out``; returns their paths. ``rows`` are the sweep's rows,
+    before or after `report.derive` (events/s and chip area are derived here if missing)."""
+    from .report import derive
+
     plt = _plt()
-    good = _good(rows)
+    good = _good([derive(dict(r)) for r in rows])
     suffix = f" ({title})" if title else ""
     paths = [out / n for n in ("area.png", "energy.png", "cycles.png", "pareto.png")]
     for fn, p in zip((_area, _energy, _cycles, _pareto), paths):
