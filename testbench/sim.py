@@ -62,14 +62,15 @@ def build_dir_for(name: str, *configs: Any) -> Path:
 
 
 def emit_verilog(component, name: str, out_dir: Path) -> Path:
-    """Convert an Amaranth component to ``<out_dir>/<name>.v`` (deterministic, no paths).
+    """Convert an Amaranth component to ``<out_dir>/<name>.v`` (deterministic, no paths,
+    no power-up values, behavioural storage array: `flexspim.hdl.emit.to_verilog`).
 
     The file is rewritten only when its text changed, so Verilator's make sees an unchanged
     timestamp and skips the rebuild.
     """
-    from amaranth.back import verilog
+    from flexspim.hdl.emit import to_verilog
 
-    text = verilog.convert(component, name=name, emit_src=False, strip_internal_attrs=True)
+    text = to_verilog(component, name)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{name}.v"
     if not path.exists() or path.read_text() != text:

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from flexspim.config import MacroConfig, Operand, signed_range
-from flexspim.golden.cycles import accumulate_cycles, fire_cycles
+from flexspim.golden.cycles import REJECT_CYCLES, accumulate_cycles, fire_cycles
 from flexspim.golden.macro import MacroModel
 
 try:
@@ -50,7 +50,8 @@ class Checker:
         self.n += 1
         if op is None:
             assert error, f"{tag}: invalid ({why}) but the DUT did not flag an error"
-            assert cycles == 1, f"{tag}: rejected command took {cycles} cycles, not 1"
+            assert cycles == REJECT_CYCLES, \
+                f"{tag}: rejected command took {cycles} cycles, not {REJECT_CYCLES}"
         else:
             assert not error, f"{tag}: valid command flagged as an error"
         return op, result, tag
