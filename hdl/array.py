@@ -12,7 +12,7 @@ instantiates it by name), so ``flexspim generate --array blackbox`` can leave it
 
 from __future__ import annotations
 
-from amaranth.hdl import ClockDomain, Module, Signal
+from amaranth.hdl import ClockDomain, Module, Shape, Signal
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -38,7 +38,8 @@ class ArraySignature(wiring.Signature):
       ``wr_data``; the others keep their bits.
 
     A read of a row that the same edge writes returns undefined data in the written columns
-    (the behavioural model inverts them so that a sequencer relying on it fails its tests);
+    (the regressions' model, ``CimArray(poison=True)``, inverts them so that a sequencer
+    relying on it fails its tests);
     addresses ``>= rows`` read undefined data and must not be written. The sequencers
     never do either.
     """
@@ -60,18 +61,22 @@ def array_ports(config: MacroConfig) -> list[tuple[str, str, int]]:
     """``(name, direction, width)`` of the array module's ports, in order (``clk`` first)."""
     out = [("clk", "input", 1)]
     for name, member in ArraySignature(config).members.items():
-        out.append((name, "input" if member.flow == In else "output", member.shape.width))
+        out.append((name, "input" if member.flow == In else "output", Shape.cast(member.shape).width))
     return out
 
 
 class CimArray(wiring.Component):
     """Behavioural ``rows x cols`` array: ``P + 1`` synchronous read ports, one masked write
-    port (`ArraySignature`). Storage has no reset and no power-up value, as in an SRAM."""
+    port (`ArraySignature`). Storage has no reset and no power-up value, as in an SRAM.
 
-    def __init__(self, config: MacroConfig):
+    ``poison``: a read of the row being written at the same edge returns the written columns
+    inverted (the contract says undefined). The simulation harness turns it on, so relying on
+    it fails a regression; generated Verilog leaves it off (no logic a real array lacks)."""
+
+    def __init__(self, config: MacroConfig, *, poison: bool = False):
         if not isinstance(config, MacroConfig):
             raise ValueError(f"`config` must be a MacroConfig, not {config!r}")
-        self.config = config
+        self.config, self.poison = config, poison
         super().__init__({"clk": In(1), **ArraySignature(config).members})
 
     def elaborate(self, platform):
@@ -91,11 +96,15 @@ class CimArray(wiring.Component):
         for i in range(n):
             rp = mem.read_port(domain="sync", transparent_for=())
             addr = self.rd_addr[i * aw:(i + 1) * aw]
-            # poison: the written columns of a row read at the edge that writes it
+            m.d.comb += [rp.addr.eq(addr), rp.en.eq(self.rd_en[i])]
+            data = self.rd_data[i * cols:(i + 1) * cols]
+            if not self.poison:
+                m.d.comb += data.eq(rp.data)
+                continue
+            # the written columns of a row read at the edge that writes it
             clash = Signal(cols, name=f"clash{i}", reset_less=True)
             with m.If(self.rd_en[i]):
                 m.d.sync += clash.eq(self.wr_mask & (self.wr_en & (addr == self.wr_addr))
                                      .replicate(cols))
-            m.d.comb += [rp.addr.eq(addr), rp.en.eq(self.rd_en[i]),
-                         self.rd_data[i * cols:(i + 1) * cols].eq(rp.data ^ clash)]
+            m.d.comb += data.eq(rp.data ^ clash)
         return m

@@ -101,11 +101,12 @@ def _rename_modules(text: str, top: str, array: str) -> str:
 
 
 def array_verilog(config: MacroConfig, prefix: str = "flexspim", *, blackbox: bool = False,
-                  init: bool = False) -> str:
-    """The ``<prefix>_cim_array`` module: behavioural, or an empty black box with its ports."""
+                  init: bool = False, poison: bool = False) -> str:
+    """The ``<prefix>_cim_array`` module: behavioural (``poison``: see `CimArray`), or an empty
+    black box with its ports."""
     name = array_module_name(prefix)
     if not blackbox:
-        return _convert(CimArray(config), name, init)
+        return _convert(CimArray(config, poison=poison), name, init)
     ports = array_ports(config)
     decl = "\n".join(f"  {d}{'' if w == 1 else f' [{w - 1}:0]'} {n};" for n, d, w in ports)
     return (f"/* {name}: CIM storage array, black box (contract: flexspim docs/array.md). */\n"
@@ -114,7 +115,7 @@ def array_verilog(config: MacroConfig, prefix: str = "flexspim", *, blackbox: bo
 
 
 def to_verilog(component: wiring.Component, name: str, *, prefix: str = "flexspim",
-               array: str = "behavioural", init: bool = False) -> str:
+               array: str = "behavioural", init: bool = False, poison: bool = False) -> str:
     """Deterministic Verilog text of ``component`` as module ``name``, with plain module
     names (``<name>_<path>``) and the storage array ``<prefix>_cim_array`` appended
     (``array``: "behavioural" or "blackbox"). `flexspim generate` names the top
@@ -125,7 +126,8 @@ def to_verilog(component: wiring.Component, name: str, *, prefix: str = "flexspi
     text = _rename_modules(_convert(component, name, init), name, array_module_name(prefix))
     cfg = _macro_config(component)
     if cfg is not None and re.search(rf"^\s*{array_module_name(prefix)} ", text, re.M):
-        text += "\n" + array_verilog(cfg, prefix, blackbox=array == "blackbox", init=init)
+        text += "\n" + array_verilog(cfg, prefix, blackbox=array == "blackbox", init=init,
+                                      poison=poison)
     return text
 
 

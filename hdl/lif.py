@@ -25,7 +25,7 @@ the rows that arrived and writes the result. The front's first cycle checks the 
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Module, Mux, Signal
+from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -125,13 +125,17 @@ class FireUnit(wiring.Component):
                      b_fin.eq(f_fin), b_k.eq(k), wv.eq(va)]
 
         v_port, x_port = P, 0
+        # only port 0 and V's port are used; the other ports stay idle at row 0
+        ax, av, ex, ev = Signal(aw), Signal(aw), Signal(), Signal()
+        m.d.comb += [arr.rd_addr.eq(Cat(ax, Const(0, (P - 1) * aw), av)),
+                     arr.rd_en.eq(Cat(ex, Const(0, P - 1), ev))]
         rd_v = arr.rd_data[v_port * cols:(v_port + 1) * cols]
         rd_x = arr.rd_data[x_port * cols:(x_port + 1) * cols]
 
         def present(v: bool, x):
             if v:
-                m.d.comb += [arr.rd_en[v_port].eq(1), arr.rd_addr[v_port * aw:].eq(va)]
-            m.d.comb += [arr.rd_en[x_port].eq(x), arr.rd_addr[:aw].eq(xa)]
+                m.d.comb += [ev.eq(1), av.eq(va)]
+            m.d.comb += [ex.eq(x), ax.eq(xa)]
 
         def advance(pass_id, fin, next_pass):
             """One front step of ``pass_id``; ``next_pass()`` chooses the following state."""

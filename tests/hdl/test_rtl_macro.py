@@ -289,12 +289,13 @@ GEOMETRIES = [
 ]
 
 
-def run_macro_tests(cfg: MacroConfig, seed: int, trials: int, testcase=None):
+def run_macro_tests(cfg: MacroConfig, seed: int, trials: int, testcase=None,
+                    array: str = "behavioural"):
     from flexspim.hdl.macro import CimMacro
     from flexspim.testbench.sim import run_design
 
     return run_design(CimMacro(cfg), top="flexspim_macro", name="macro", config=cfg,
-                      test_module="test_rtl_macro", seed=seed, testcase=testcase,
+                      test_module="test_rtl_macro", seed=seed, testcase=testcase, array=array,
                       env={"FLEXSPIM_MACRO": json.dumps(cfg.to_dict()),
                            "FLEXSPIM_SEED": str(seed), "FLEXSPIM_TRIALS": str(trials)})
 
@@ -304,3 +305,11 @@ def run_macro_tests(cfg: MacroConfig, seed: int, trials: int, testcase=None):
                          ids=lambda c: f"{c.rows}x{c.cols}_P{c.batch_max}")
 def test_macro(cfg, seed, regress):
     run_macro_tests(cfg, seed, 600 if regress else 150)
+
+
+@pytest.mark.rtl
+def test_macro_with_blackbox_array_and_model_file(seed, regress):
+    """`generate --array blackbox`: the design with an empty array module, simulated with the
+    separate behavioural model plugged in, as a flow that drops in a macro would."""
+    run_macro_tests(MacroConfig(rows=37, cols=13, batch_max=3), seed, 300 if regress else 60,
+                    array="blackbox")
