@@ -29,8 +29,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from flexspim.config import CoreConfig, MacroConfig  # noqa: E402
-from flexspim.hdl.core import NeuronCore  # noqa: E402
 from flexspim.hdl.array import array_ports  # noqa: E402
+from flexspim.hdl.core import NeuronCore  # noqa: E402
 from flexspim.hdl.emit import array_module_name, to_verilog  # noqa: E402
 from flexspim.hdl.macro import CimMacro  # noqa: E402
 
@@ -71,7 +71,8 @@ def depth(verilog: str, top: str, yosys: list[str], stub: str | None = None) -> 
         verilog = verilog[:verilog.index("(* blackbox *)")] + stub
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "d.v").write_text(verilog)
-        script = f"read_verilog d.v; synth -flatten -top {top}; abc -g {GATES}; tee -q -o ltp.txt ltp -noff"
+        script = (f"read_verilog d.v; synth -flatten -top {top}; abc -g {GATES}; "
+                  "tee -q -o ltp.txt ltp -noff")
         out = subprocess.run([*yosys, "-q", "-p", script], cwd=tmp, capture_output=True,
                              text=True, check=False)
         log = Path(tmp) / "ltp.txt"

@@ -61,7 +61,8 @@ def array_ports(config: MacroConfig) -> list[tuple[str, str, int]]:
     """``(name, direction, width)`` of the array module's ports, in order (``clk`` first)."""
     out = [("clk", "input", 1)]
     for name, member in ArraySignature(config).members.items():
-        out.append((name, "input" if member.flow == In else "output", Shape.cast(member.shape).width))
+        width = Shape.cast(member.shape).width
+        out.append((name, "input" if member.flow == In else "output", width))
     return out
 
 

@@ -138,11 +138,9 @@ class CocotbBackend:
         d.row__we.value = 0
 
     async def read_row(self, core: int, row: int) -> np.ndarray:
-        from cocotb.triggers import RisingEdge
+        from cocotb.triggers import FallingEdge, RisingEdge
 
         from .macro_driver import to_bits_vec
-
-        from cocotb.triggers import FallingEdge
 
         d = self.dut
         d.row__core.value, d.row__addr.value = core, row

@@ -116,7 +116,8 @@ def test_accumulate_counts_match_the_instrumented_bitserial_replay(saturate):
 
 def test_fire_counts_by_hand():
     # shift leak, hard reset, bv = 10: leak pass 10 + compare 10 + reset 10 = 30 cycles that
-    # touch the array, + 1 issue + 1 read-ahead = 32 (golden.cycles); on 3 columns each charged 2 reads,
+    # touch the array, + 1 issue + 1 read-ahead = 32 (golden.cycles); on 3 columns each
+    # charged 2 reads,
     # 1 write, 1 full add: 180 read bits, 90 write bits, 90 adds
     cfg = LayerConfig(bw=3, bv=10, leak_mode="shift", leak=2, threshold=4)
     assert fire_cycles(cfg) == 32
