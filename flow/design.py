@@ -20,7 +20,6 @@ FORMAT = {"format": "flexspim-synth", "version": 1}
 def verilog_of(kind: str, config) -> tuple[str, str]:
     """(Verilog, top module name) of a ``macro`` (`MacroConfig`), ``core`` (`CoreConfig`) or
     ``system`` (`SystemConfig`)."""
-    from flexspim.commands.generate import TOPS
     from flexspim.hdl.emit import to_verilog
 
     if kind == "macro":
@@ -31,7 +30,8 @@ def verilog_of(kind: str, config) -> tuple[str, str]:
         from flexspim.hdl.system import FlexSpimSystem as Top
     else:
         raise ValueError(f"`top` must be one of macro, core, system, not {kind!r}")
-    return to_verilog(Top(config), TOPS[kind]), TOPS[kind]
+    top = f"flexspim_{kind}"       # `flexspim generate`'s name with the default prefix
+    return to_verilog(Top(config), top), top
 
 
 def macro_of(kind: str, config):

@@ -36,6 +36,17 @@ def test_storage_module_names_old_and_new():
                                  "flexspim_macro.fire_unit"]) == ["flexspim_macro.array"]
 
 
+def test_a_design_without_storage_is_an_error(tmp_path):
+    need_tools()
+    from flexspim.flow import FlowError
+    from flexspim.flow.synth import run_synth
+
+    lib = load_liberty(DEFAULT_LIBERTY)
+    v = "module top(input clk, input a, output reg q); always @(posedge clk) q <= a; endmodule\n"
+    with pytest.raises(FlowError, match="no storage module"):
+        run_synth(v, "top", lib, tmp_path)
+
+
 def test_bad_liberty_is_one_line(tmp_path):
     bad = tmp_path / "bad.lib"
     bad.write_text("library (x) {\n cell (INV) {\n  pin (A) { direction : input; }\n }\n}\n")

@@ -52,8 +52,10 @@ def test_storage_synthesized_or_priced_per_bit():
         assert r["fmax_mhz"] == pytest.approx(1000 / r["crit_ns"])
         assert 0 < r["periph_flops"] < r["periph_cells"]
         assert r["total_nand2"] == pytest.approx(r["area_um2"] / 24.0)     # OSU NAND2X1
-    # synthesized: (at least) one flip-flop per bit, and read multiplexers
-    assert syn["storage_flops"] >= 16 and syn["storage_cells"] > syn["storage_flops"]
+    # synthesized: one flip-flop per bit plus the read-data registers of the P + 1 = 3
+    # synchronous ports (docs/array.md), and read multiplexers
+    assert syn["storage_flops"] == 16 + 3 * 4
+    assert syn["storage_cells"] > syn["storage_flops"]
     # per bit: 16 bits x 6T x (1 + 0.14 x 3)^2 NAND2 x 24 um^2
     assert box["bitcell_um2"] == pytest.approx(0.43 * 1.42 ** 2 * 24.0)
     assert box["storage_um2"] == pytest.approx(16 * box["bitcell_um2"])
