@@ -60,6 +60,9 @@ def yosys_script(design: str, top: str, liberty: Path, storage: list[str],
             f"synth -flatten -noabc -top {_sel(top)}\n"
             f"dfflibmap -liberty {liberty}\n"
             f"abc -liberty {liberty}{buffering}\n"
+            # OpenSTA's Verilog reader rejects `assign {a, b} = ...` and 1'bx: one net per bit
+            "setundef -zero\n"
+            "splitnets\n"
             "opt_clean -purge\n"
             f"tee -q -o stat.json stat -json\n"
             "write_verilog -noattr -noexpr -nohex -nodec netlist.v\n")

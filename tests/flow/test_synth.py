@@ -149,3 +149,17 @@ def test_storage_priced_per_bit_is_black_boxed(tmp_path):
     # the synthesized part is the periphery alone: Yosys agrees on its area
     per_module, total = yosys_chip_areas(out / "netlist.v", rec["top"], DEFAULT_LIBERTY)
     assert rec["area_um2"]["periphery"] == pytest.approx(total, abs=0.5)
+
+
+@pytest.mark.skipif(__import__("os").environ.get("FLEXSPIM_TIER") != "regress",
+                    reason="a core takes ~15 s of CPU: FLEXSPIM_TIER=regress (make regress)")
+def test_synth_core_times_and_splits(tmp_path):
+    need_tools()
+    out = tmp_path / "core"
+    assert main(["synth", "-o", str(out), "--top", "core", "--rows", "8", "--cols", "8",
+                 "--batch", "2"]) == 0
+    rec = json.loads((out / "synth.json").read_text())
+    assert rec["storage"]["instances"] == 1 and rec["storage"]["flops"] >= 64
+    per_module, total = yosys_chip_areas(out / "netlist.v", rec["top"], DEFAULT_LIBERTY)
+    assert rec["area_um2"]["total"] == pytest.approx(total, abs=0.5)
+    assert rec["fmax_mhz"] > 0
