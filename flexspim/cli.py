@@ -18,7 +18,7 @@ from .config import MacroConfig
 __all__ = ["main", "COMMANDS", "geometry_args", "macro_from_args", "load_toml"]
 
 #: Sub-command modules under ``flexspim/commands/``; each has ``register(subparsers)``.
-COMMANDS = ("generate", "run", "cycles", "map", "study", "sweep")
+COMMANDS = ("generate", "run", "cycles", "map", "study", "sweep", "import_nir")
 
 
 def geometry_args(p: argparse.ArgumentParser) -> None:
