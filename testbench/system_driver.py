@@ -283,6 +283,34 @@ class SystemDriver:
             out.append(np.concatenate(vs)[:lay.n_out])
         return out
 
+    async def clear_potentials(self) -> int:
+        """Neuron-state reset between samples: write 0 into every potential row of every
+        layer through the row port (``bv`` rows per neuron slot; weights and array
+        thresholds stay). One row write per row, so the reset costs that many row-port
+        cycles while the cores are idle (after a sample's last tick nothing is pending).
+        Returns the number of rows written."""
+        core = self.config.core
+        zero = np.zeros(core.macro.cols, dtype=np.uint8)
+        rows = 0
+        for k, (layer, lay) in enumerate(zip(self.layers, self.layouts)):
+            for s in range(lay.slots(core.macro)):
+                base = lay.v_base + s * lay.v_stride
+                for i in range(layer.config.bv):
+                    await self.backend.write_row(k, base + i, zero)
+                    rows += 1
+        return rows
+
+    async def core_cycles(self) -> list[int]:
+        """Each layer's core's CYCLES counter (its work cycles, golden-model rules)."""
+        return [await self.backend.read_reg(k, "CYCLES") for k in range(len(self.layers))]
+
+    async def run_sample(self, events) -> np.ndarray:
+        """Reset the neuron state (`clear_potentials`), then stream one sample; returns
+        the external output stream."""
+        await self.clear_potentials()
+        ev = np.asarray(events, dtype=np.int64)
+        return await self.backend.stream(ev, int((ev == TICK).sum()))
+
     async def run(self, events) -> SystemRun:
         """Stream ``events`` (source indices and `TICK`); returns every layer's output."""
         if self.mapping is None:
