@@ -46,7 +46,8 @@ from ..config import CoreConfig, MacroConfig, SystemConfig
 from ..progress import bar
 from .nir_options import add_nir_args, import_from_args, nir_given
 
-DEFAULTS = {"rows": 64, "cols": 64, "batch_max": 8}
+#: The same default macro as ``flexspim map``, so both agree on what fits by default.
+DEFAULTS = {"rows": 2048, "cols": 64, "batch_max": 8}
 
 
 def register(sub) -> None:
@@ -58,7 +59,7 @@ def register(sub) -> None:
     p.add_argument("-o", "--out", type=Path, default=Path("run-out"), metavar="DIR",
                    help="output folder (default run-out)")
     p.add_argument("--rtl", action="store_true", help="run the generated Verilog (Verilator)")
-    g = p.add_argument_group("hardware (defaults: 64 x 64, P = 8, one core per layer)")
+    g = p.add_argument_group("hardware (defaults: 2048 x 64 as in map, P = 8, one core per layer)")
     g.add_argument("--config", type=Path, metavar="FILE.toml",
                    help="TOML with [macro], [core] and [system] tables")
     g.add_argument("--rows", type=int)
