@@ -22,7 +22,7 @@ from flexspim.config import SystemConfig
 from flexspim.frontend.netfile import load_network
 from flexspim.progress import bar
 
-from .system_driver import CocotbBackend, SystemDriver
+from .system_driver import CocotbBackend, SystemDriver, SystemRun, split_monitor
 
 
 @cocotb.test()
@@ -40,8 +40,9 @@ async def run_network(dut):
                             progress=lambda done, total: bar(done, total, "RTL", sys.stdout))
     await backend.start()
     drv = SystemDriver(backend, system)
-    await drv.load(net, monitor=True)
-    run = await drv.run(events)
+    await drv.load_split(net, monitor=True)
+    out = await backend.stream(events, int((events == -1).sum()))
+    run = SystemRun(out, split_monitor(out, drv.mapping), await drv.potentials_by_layer())
     np.savez(folder / "rtl_result.npz", output=run.output,
              **{f"layer{i}": e for i, e in enumerate(run.layers)},
              **{f"potentials{i}": v for i, v in enumerate(run.potentials)})
@@ -52,13 +53,11 @@ async def run_batch(dut, folder: Path, job: dict, system: SystemConfig, net) -> 
 
     from flexspim.frontend.dataset import load_dataset
 
-    from .system_driver import split_monitor
-
     samples = load_dataset(folder / "samples.npz", net.layers[0].n_in).samples
     backend = CocotbBackend(dut, system)
     await backend.start()
     drv = SystemDriver(backend, system)
-    mapping = await drv.load(net, monitor=job["monitor"])
+    mapping = await drv.load_split(net, monitor=job["monitor"])
     period = CocotbBackend.PERIOD_NS
     streams = [[] for _ in net.layers]
     cycles, resets = [], []

@@ -116,3 +116,69 @@ def test_nir_with_bias_runs_batched_with_the_always_active_source(tmp_path, rng)
     s = json.loads((out / "summary.json").read_text())
     # the hidden layer's always-firing bias unit is left out of the sparsity
     assert s["activation_sparsity"]["per_layer"][0] == pytest.approx(1 - hidden / (6 * 40))
+
+
+def wide_network(rng):
+    from flexspim.config import LayerConfig
+    from flexspim.golden.network import FCLayer, Network
+
+    c0 = LayerConfig(bw=3, bv=8, leak_mode="shift", leak=2, threshold=4)
+    c1 = LayerConfig(bw=3, bv=8, threshold_source="array", reset="soft")
+    return Network([FCLayer(rng.integers(-4, 4, (40, 6)), c0, name="wide"),
+                    FCLayer(rng.integers(-4, 4, (5, 40)), c1, rng.integers(1, 6, 5),
+                            name="out")])
+
+
+def test_a_layer_wider_than_a_core_is_split_across_cores(tmp_path, rng):
+    from flexspim.frontend.netfile import save_network
+
+    net = wide_network(rng)
+    save_network(net, tmp_path / "w.toml")
+    samples = [random_events(rng, 6, 12, 0.5) for _ in range(3)]
+    save_dataset(tmp_path / "d.npz", samples, [0, 1, 2])
+    # 64 rows x 8 columns: a slot of "wide" needs 8 + 6 x 3 = 26 rows, so 2 slots (16
+    # neurons) per core and 3 cores for its 40 neurons; "out" needs 16 + 40 x 3 = 136 rows
+    geo = ["--rows", "64", "--cols", "8"]
+    assert main(["run", str(tmp_path / "w.toml"), str(tmp_path / "d.npz"), "-o",
+                 str(tmp_path / "o"), *geo]) == 2                     # "out" does not fit
+    # 140 x 4: "wide" 5 slots = 20 neurons per core (2 cores), "out" 1 slot (2 cores)
+    geo = ["--rows", "140", "--cols", "4"]
+    out = tmp_path / "o"
+    assert main(["run", str(tmp_path / "w.toml"), str(tmp_path / "d.npz"), "-o", str(out),
+                 *geo]) == 0
+    lay = np.load(out / "layers.npz")
+    for k, ev in enumerate(samples):
+        run = net.run(ev, batch_max=8)
+        for name, expect in zip(("wide", "out"), run.outputs):
+            a, b = lay[f"{name}.offsets"][k:k + 2]
+            np.testing.assert_array_equal(lay[f"{name}.events"][a:b], expect, err_msg=name)
+    assert json.loads((out / "summary.json").read_text())["cores"] == 4
+
+
+def test_split_plan_counts_and_refuses_with_the_reason(rng):
+    from flexspim.config import CoreConfig, MacroConfig, SystemConfig
+    from flexspim.testbench.system_driver import split_plan
+
+    net = wide_network(rng)
+    sys_ = SystemConfig(core=CoreConfig(macro=MacroConfig(rows=160, cols=8)), n_cores=4)
+    # wide: 160 // 26 = 6 slots = 48 neurons >= 40: one core; out: one slot of 136 rows
+    assert split_plan(net, sys_) == [(0, 0, 40), (1, 0, 5)]
+    sys_ = SystemConfig(core=CoreConfig(macro=MacroConfig(rows=140, cols=4)), n_cores=4)
+    # wide: 5 slots of 4 = 20 neurons per core -> 2 cores; out: 1 slot (4) per core
+    assert split_plan(net, sys_) == [(0, 0, 20), (0, 20, 20), (1, 0, 4), (1, 4, 1)]
+    sys_ = SystemConfig(core=CoreConfig(macro=MacroConfig(rows=100, cols=4)), n_cores=4)
+    with pytest.raises(ValueError, match=r"layer 1 \(out\): one neuron slot needs 136 rows "
+                                         r"\(40 inputs x bw=3 plus potential and threshold"):
+        split_plan(net, sys_)
+
+
+@pytest.mark.rtl
+def test_split_layers_on_the_rtl_equal_the_golden_model(tmp_path, rng):
+    from flexspim.frontend.netfile import save_network
+
+    save_network(wide_network(rng), tmp_path / "w.toml")
+    save_dataset(tmp_path / "d.npz", [random_events(rng, 6, 6, 0.5) for _ in range(2)])
+    assert main(["run", str(tmp_path / "w.toml"), str(tmp_path / "d.npz"), "-o",
+                 str(tmp_path / "o"), "--rows", "140", "--cols", "4", "--rtl"]) == 0
+    s = json.loads((tmp_path / "o" / "summary.json").read_text())
+    assert s["agree_golden"] is True and s["cores"] == 4 and s["accuracy"] is None

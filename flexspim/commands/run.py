@@ -65,7 +65,8 @@ def register(sub) -> None:
     g.add_argument("--rows", type=int)
     g.add_argument("--cols", type=int)
     g.add_argument("--batch", type=int, dest="batch_max")
-    g.add_argument("--cores", type=int, help="number of cores (default: the layer count)")
+    g.add_argument("--cores", type=int, help="number of cores (default: as many as the layers need; a layer wider "
+                        "than a core is split across several)")
     g.add_argument("--fifo-depth", type=int)
     g.add_argument("--index-bits", type=int)
     e = p.add_argument_group("tonic-format events")
@@ -93,6 +94,23 @@ def system_from_args(args: argparse.Namespace, n_layers: int) -> SystemConfig:
     if args.cores is not None:
         system["n_cores"] = args.cores
     return SystemConfig(core=CoreConfig(macro=MacroConfig.from_dict(macro), **core), **system)
+
+
+def system_for(args: argparse.Namespace, net) -> SystemConfig:
+    """The system of the options; without ``--cores`` (or ``n_cores`` in ``--config``), as
+    many cores as the network needs, a layer wider than a core taking several
+    (`split_plan`)."""
+    import dataclasses
+
+    from ..testbench.system_driver import split_plan
+
+    system = system_from_args(args, len(net.layers))
+    given = args.cores is not None or (args.config is not None and "n_cores" in
+                                       load_toml(args.config).get("system", {}))
+    if given:
+        return system
+    n = len(split_plan(net, system))
+    return system if n == system.n_cores else dataclasses.replace(system, n_cores=n)
 
 
 def load_events(path: Path, n_in: int, dt_us: int, sensor: str | None) -> np.ndarray:
@@ -143,7 +161,7 @@ def run_golden(drv, mapping, events: np.ndarray, progress=True) -> dict:
                 if progress:
                     bar(int((events[:c] == TICK).sum()), total, "golden")
         stream = np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
-        return stream, split_monitor(stream, mapping), await drv.potentials()
+        return stream, split_monitor(stream, mapping), await drv.potentials_by_layer()
     stream, layers, pots = asyncio.run(go())
     return {"output": stream, "layers": layers, "potentials": pots}
 
@@ -213,7 +231,7 @@ def run_single(args: argparse.Namespace) -> int:
     from ..raster import raster_png
 
     net, net_path, settings = load_net(args, args.out)
-    system = system_from_args(args, len(net.layers))
+    system = system_for(args, net)
     bias_in = bool(settings.get("input_bias", False))
     n_in = net.layers[0].n_in - int(bias_in)
     events = load_events(args.events, n_in, args.dt_us, args.sensor)
@@ -228,7 +246,7 @@ def run_single(args: argparse.Namespace) -> int:
     # simulation; the golden run then uses that loaded model
     from ..testbench.system_driver import GoldenBackend, SystemDriver
     golden = SystemDriver(GoldenBackend(system), system)
-    mapping = asyncio.run(golden.load(net, monitor=True))
+    mapping = asyncio.run(golden.load_split(net, monitor=True))
 
     res = run_rtl(system, net_path, events, args.out) if args.rtl \
         else run_golden(golden, mapping, events)
@@ -377,7 +395,7 @@ def run_batch(args: argparse.Namespace) -> int:
     if args.limit is not None and args.limit < 1:
         raise ValueError(f"`--limit` must be an integer >= 1, not {args.limit}")
     net, net_path, settings = load_net(args, args.out)
-    system = system_from_args(args, len(net.layers))
+    system = system_for(args, net)
     units = bias_units(net, settings)
     bias_in = bool(settings.get("input_bias", False))
     n_in = net.layers[0].n_in - int(bias_in)
@@ -386,7 +404,7 @@ def run_batch(args: argparse.Namespace) -> int:
     hw = [with_bias_source(s, n_in) if bias_in else s for s in samples]
     golden = SystemDriver(GoldenBackend(system), system)
     monitor = _monitor_fits(net, system)
-    mapping = asyncio.run(golden.load(net, monitor=monitor))
+    mapping = asyncio.run(golden.load_split(net, monitor=monitor))
     t0 = time.perf_counter()
     g = golden_batch(golden, mapping, hw)
     t_golden = time.perf_counter() - t0
@@ -419,6 +437,7 @@ def run_batch(args: argparse.Namespace) -> int:
                         "rows_per_reset": g["reset_rows"]}
     summary["core_cycles_per_sample"] = float(np.mean(cycles)) if cycles else 0.0
     summary["monitored_layers"] = "all" if monitor else "output only (index_bits too small)"
+    summary["cores"] = system.n_cores
     write_batch(args.out, net, summary, counts, pred, ds.labels, layers)
     acc = summary["accuracy"]
     print(f"{'RTL' if args.rtl else 'golden'}: {summary['samples']} samples"

@@ -1,0 +1,41 @@
+"""The shipped trained example (examples/digits): snnTorch model exported to NIR, imported
+and run batched. The float accuracy is the snnTorch model's own, measured by train.py on the
+same input spikes (float.json); no torch is needed here."""
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from flexspim.cli import main
+
+pytest.importorskip("nir")
+
+DIGITS = Path(__file__).resolve().parent.parent / "examples" / "digits"
+REGRESS = os.environ.get("FLEXSPIM_TIER", "fast") == "regress"
+
+
+def run(tmp_path, name, *extra):
+    out = tmp_path / name
+    rc = main(["run", str(DIGITS / "model.nir"), str(DIGITS / "test.npz"), "-o", str(out),
+               *extra])
+    return rc, json.loads((out / "summary.json").read_text())
+
+
+def test_golden_accuracy_within_1p5_points_of_float(tmp_path):
+    rc, s = run(tmp_path, "golden")
+    ref = json.loads((DIGITS / "float.json").read_text())
+    assert rc == 0 and s["samples"] == ref["samples"] == 360
+    assert abs(s["accuracy"] - ref["float_accuracy"]) <= 0.015, (s["accuracy"], ref)
+
+
+@pytest.mark.rtl
+def test_rtl_equals_golden_on_a_few_samples(tmp_path):
+    n = 100 if REGRESS else 3
+    rc, s = run(tmp_path, "rtl", "--rtl", "--limit", str(n))
+    assert s["samples"] == n and s["agree_golden"] is True and rc == 0
+    g = np.load(tmp_path / "rtl" / "outputs.npz")["counts"]
+    rc, sg = run(tmp_path, "g", "--limit", str(n))
+    np.testing.assert_array_equal(g, np.load(tmp_path / "g" / "outputs.npz")["counts"])
