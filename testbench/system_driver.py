@@ -200,6 +200,7 @@ def split_monitor(stream: np.ndarray, mapping: Mapping) -> list[np.ndarray]:
 def split_plan(network: Network, config: SystemConfig) -> list[tuple[int, int, int]]:
     """Cores for a network: ``(layer, first neuron, neurons)`` per core, in core order.
 
+    A conv layer runs as its dense FC layer (`ConvLayer.dense_weights`, its definition).
     A layer that fits one core gets one core; a wider one is split by output neurons into
     chunks of as many whole neuron slots as a core holds (every chunk keeps all of the
     layer's inputs, which are multicast to it). A layer whose single slot (``n_in * bw``
@@ -212,9 +213,6 @@ def split_plan(network: Network, config: SystemConfig) -> list[tuple[int, int, i
     plan = []
     for i, layer in enumerate(network.layers):
         name = layer.name or f"layer{i}"
-        if not isinstance(layer, FCLayer):
-            raise ValueError(f"layer {i} ({name}) is not fully connected; the system runs FC "
-                             f"layers (map convolutions with `flexspim map`)")
         cfg = layer.config
         per_slot = cfg.bv * (2 if cfg.threshold_source == "array" else 1) + layer.n_in * cfg.bw
         fit = macro.rows // per_slot
@@ -300,10 +298,12 @@ class SystemDriver:
             raise ValueError(f"the network needs {len(plan)} cores ({', '.join(split)}) but "
                              f"the system has n_cores={cfg.n_cores}")
         chunks, layouts = [], []
+        dense = [layer.weights if isinstance(layer, FCLayer) else layer.dense_weights()
+                 for layer in layers]
         for i, a, n in plan:
             layer = layers[i]
             th = None if layer.thresholds is None else layer.thresholds[a:a + n]
-            chunks.append(FCLayer(layer.weights[a:a + n], layer.config, th,
+            chunks.append(FCLayer(dense[i][a:a + n], layer.config, th,
                                   name=f"{layer.name}[{a}:{a + n}]"))
             layouts.append(FCLayout.packed(core, layer.config, layer.n_in, n))
         offsets, acc = [], 0

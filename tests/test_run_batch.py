@@ -182,3 +182,25 @@ def test_split_layers_on_the_rtl_equal_the_golden_model(tmp_path, rng):
                  str(tmp_path / "o"), "--rows", "140", "--cols", "4", "--rtl"]) == 0
     s = json.loads((tmp_path / "o" / "summary.json").read_text())
     assert s["agree_golden"] is True and s["cores"] == 4 and s["accuracy"] is None
+
+
+def test_conv_layer_runs_as_its_dense_fc_layer(tmp_path, rng):
+    from flexspim.config import LayerConfig
+    from flexspim.frontend.netfile import save_network
+    from flexspim.golden.network import ConvLayer, FCLayer, Network
+
+    cfg = LayerConfig(bw=3, bv=8, threshold=3)
+    conv = ConvLayer(rng.integers(-3, 4, (2, 1, 3, 3)), (1, 6, 6), cfg, stride=2, padding=1,
+                     name="conv")
+    net = Network([conv, FCLayer(rng.integers(-3, 4, (4, conv.n_out)), cfg, name="fc")])
+    save_network(net, tmp_path / "c.toml")
+    samples = [random_events(rng, 36, 8, 0.4) for _ in range(3)]
+    save_dataset(tmp_path / "d.npz", samples, [0, 1, 2])
+    out = tmp_path / "o"
+    assert main(["run", str(tmp_path / "c.toml"), str(tmp_path / "d.npz"), "-o", str(out),
+                 "--rows", "160", "--cols", "8"]) == 0
+    lay = np.load(out / "layers.npz")
+    for k, ev in enumerate(samples):
+        for name, expect in zip(("conv", "fc"), net.run(ev, batch_max=8).outputs):
+            a, b = lay[f"{name}.offsets"][k:k + 2]
+            np.testing.assert_array_equal(lay[f"{name}.events"][a:b], expect, err_msg=name)

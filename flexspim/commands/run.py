@@ -65,8 +65,9 @@ def register(sub) -> None:
     g.add_argument("--rows", type=int)
     g.add_argument("--cols", type=int)
     g.add_argument("--batch", type=int, dest="batch_max")
-    g.add_argument("--cores", type=int, help="number of cores (default: as many as the layers need; a layer wider "
-                        "than a core is split across several)")
+    g.add_argument("--cores", type=int,
+                   help="number of cores (default: as many as the layers need; a layer "
+                        "wider than a core is split across several)")
     g.add_argument("--fifo-depth", type=int)
     g.add_argument("--index-bits", type=int)
     e = p.add_argument_group("tonic-format events")
@@ -354,16 +355,14 @@ def batch_stats(net, units: list[bool], samples: list, layers: list, labels) -> 
         "network": float(1 - spikes.sum() / neuron_steps.sum()) if neuron_steps.sum() else None,
         "definition": "1 - spikes / (neurons x time steps), per layer and over all layers"}
     # synaptic operations: every event delivered to a layer, times the synapses it reaches
-    nnz = [(np.asarray(layer.weights) != 0).sum(axis=0) if layer.weights.ndim == 2 else None
-           for layer in net.layers]
+    nnz = [(_dense(layer) != 0).sum(axis=0) for layer in net.layers]
     eff = dense = 0
     for smp, ls in zip(samples, layers):
         ins = [smp] + list(ls[:-1])
         for i, ev in enumerate(ins):
             src = ev[ev >= 0]
             dense += src.size * net.layers[i].n_out
-            if nnz[i] is not None:
-                eff += int(nnz[i][src].sum())
+            eff += int(nnz[i][src].sum())
     k = max(len(samples), 1)
     out["synaptic_ops"] = {"effective_per_sample": eff / k, "dense_per_sample": dense / k,
                            "definition": "per input event of a layer: its non-zero weights "
@@ -373,9 +372,15 @@ def batch_stats(net, units: list[bool], samples: list, layers: list, labels) -> 
     return out, counts, pred
 
 
+def _dense(layer) -> np.ndarray:
+    """The weights as the system stores them (a conv layer as its dense FC matrix)."""
+    return layer.weights if layer.weights.ndim == 2 else layer.dense_weights()
+
+
 def footprint(net) -> dict:
-    """Bits the network occupies in the arrays (weights, potentials, array thresholds)."""
-    w = sum(int(np.prod(layer.weights.shape)) * layer.config.bw for layer in net.layers)
+    """Bits the network occupies in the arrays (weights, potentials, array thresholds); a
+    conv layer runs as its dense FC layer, so its dense matrix is what is stored."""
+    w = sum(layer.n_in * layer.n_out * layer.config.bw for layer in net.layers)
     v = sum(layer.n_out * layer.config.bv for layer in net.layers)
     t = sum(layer.n_out * layer.config.bv for layer in net.layers
             if layer.config.threshold_source == "array")
