@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from pathlib import Path
 
 import cocotb
@@ -60,14 +61,16 @@ async def run_batch(dut, folder: Path, job: dict, system: SystemConfig, net) -> 
     mapping = await drv.load_split(net, monitor=job["monitor"])
     period = CocotbBackend.PERIOD_NS
     streams = [[] for _ in net.layers]
-    cycles, resets = [], []
+    cycles, resets, seconds = [], [], []
     for i, ev in enumerate(samples):
+        w0 = time.perf_counter()
         c0 = sum(await drv.core_cycles())
         t0 = get_sim_time("ns")
         await drv.clear_potentials()
         resets.append((get_sim_time("ns") - t0) / period)
         out = await backend.stream(ev, int((ev == -1).sum()))
         cycles.append(sum(await drv.core_cycles()) - c0)
+        seconds.append(time.perf_counter() - w0)
         for k, e in enumerate(split_monitor(out, mapping)):
             streams[k].append(e)
         bar(i + 1, len(samples), "RTL", sys.stdout, unit="sample")
@@ -76,4 +79,4 @@ async def run_batch(dut, folder: Path, job: dict, system: SystemConfig, net) -> 
         arrays[f"layer{k}"] = np.concatenate(ss) if ss else np.zeros(0, np.int64)
         arrays[f"offsets{k}"] = np.r_[0, np.cumsum([len(s) for s in ss])].astype(np.int64)
     np.savez(folder / "rtl_result.npz", cycles=np.array(cycles, np.int64),
-             reset_cycles=np.array(resets), **arrays)
+             reset_cycles=np.array(resets), seconds=np.array(seconds), **arrays)

@@ -31,6 +31,23 @@ def test_golden_accuracy_within_1p5_points_of_float(tmp_path):
     assert abs(s["accuracy"] - ref["float_accuracy"]) <= 0.015, (s["accuracy"], ref)
 
 
+def test_import_float_model_reproduces_the_framework_accuracy():
+    # the import's float reference (snnTorch semantics: leak-first, reset to zero, bias)
+    # gives the accuracy snnTorch measured on the same spikes
+    from flexspim.frontend.dataset import load_dataset
+    from flexspim.frontend.nir_import import float_run, import_nir
+
+    imp = import_nir(str(DIGITS / "model.nir"))
+    ds = load_dataset(DIGITS / "test.npz", 64)
+    pred = []
+    for ev in ds.samples:
+        out = float_run(imp.float_layers, ev)[-1][0]
+        c = np.bincount(out[out >= 0], minlength=10)
+        pred.append(c.argmax() if c.max() > 0 else -1)
+    ref = json.loads((DIGITS / "float.json").read_text())
+    assert float((np.array(pred) == ds.labels).mean()) == pytest.approx(ref["float_accuracy"])
+
+
 @pytest.mark.rtl
 def test_rtl_equals_golden_on_a_few_samples(tmp_path):
     n = 100 if REGRESS else 3
