@@ -27,13 +27,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import nir
+import nirtorch
 import numpy as np
 import snntorch as snn
 import torch
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
-import nir
-import nirtorch
 from snntorch import surrogate
 from snntorch.export_nir import _extract_snntorch_module
 
