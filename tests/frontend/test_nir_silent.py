@@ -345,3 +345,17 @@ def test_import_command_writes_every_choice(tmp_path, capsys):
     row = st["layers"][0]
     assert row["dt"] == DT and row["decay_float"] == 0.875 and row["decay_int"] == 0.875
     assert row["scale"] > 0 and row["nodes"] == ["affine", "lif"]
+
+
+def test_percentile_clipping_scale_and_count():
+    w = np.array([[1.0, 2.0, 3.0, 40.0]])
+    g = chain(nir.Linear(weight=w), nir.IF(r=np.ones(1), v_threshold=np.full(1, 50.0)),
+              n_in=4)
+    imp = import_nir(g, dt=1.0, bw=4, bv=12, clip=50)
+    s = np.percentile(np.abs(w), 50) / 7                       # 2.5 / 7
+    assert imp.report[0].scale == pytest.approx(s)
+    assert imp.report[0].clipped == 2                           # 3 and 40 saturate at 7
+    assert imp.network.layers[0].weights.tolist() == [[3, 6, 7, 7]]
+    assert imp.report[0].weight_max_err == pytest.approx(40 - 7 * s)
+    with pytest.raises(ValueError, match=r"`clip` must be 'max' or a percentile"):
+        import_nir(g, dt=1.0, clip=0)
