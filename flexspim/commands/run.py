@@ -260,7 +260,8 @@ def run_single(args: argparse.Namespace) -> int:
     raster_png(res["layers"], names, args.out / "raster.png",
                title=f"{args.network.name} on {'RTL' if args.rtl else 'golden model'}")
     steps = int((events == -1).sum())
-    spikes = [int((e != -1).sum()) for e in res["layers"]]
+    real = [layer.n_out - int(u) for layer, u in zip(net.layers, bias_units(net, settings))]
+    spikes = [int(((e >= 0) & (e < n)).sum()) for e, n in zip(res["layers"], real)]
     print(f"{'RTL' if args.rtl else 'golden'}: {int((events != -1).sum())} input events, "
           f"{steps} time steps; spikes per layer: "
           + ", ".join(f"{n} {s}" for n, s in zip(names, spikes)))
