@@ -107,12 +107,14 @@ def _failures(results_xml: Path) -> tuple[int, list[str]]:
 def run_cocotb(*, toplevel: str, sources: Iterable[Path], test_module: str, build_dir: Path,
                extra_env: Mapping[str, str] | None = None, seed: int | None = None,
                testcase: str | None = None, waves: bool | None = None,
-               build_args: Iterable[str] = ()) -> Path:
+               build_args: Iterable[str] = (), public: Iterable[str] = ()) -> Path:
     """Build (if needed) and run cocotb tests under Verilator; raise on any failure.
 
     Only the top-level ports are made public to VPI (a generated ``.vlt`` file), which halves
     the C++ Verilator writes; internal nets still appear in waveforms. ``waves`` defaults to
     the ``WAVES`` environment variable (``WAVES=1`` writes ``dump.vcd`` in the build folder).
+    ``public``: further variables to make public, ``var`` (of the top module) or
+    ``module.var`` (e.g. the memories of `testbench.stream_harness`).
 
     Returns the results XML path. Raises `CocotbFailure` naming each failing test.
     """
@@ -124,9 +126,10 @@ def run_cocotb(*, toplevel: str, sources: Iterable[Path], test_module: str, buil
         waves = os.environ.get("WAVES", "") not in ("", "0")
     build_dir.mkdir(parents=True, exist_ok=True)
     vlt = build_dir / "public_ports.vlt"
+    names = [(toplevel, p) for p in top_ports(sources[-1], toplevel)] + \
+        [tuple(p.split(".", 1)) if "." in p else (toplevel, p) for p in public]
     lines = ["`verilator_config"] + [
-        f'public_flat_rw -module "{toplevel}" -var "{p}"'
-        for p in top_ports(sources[-1], toplevel)]
+        f'public_flat_rw -module "{mod}" -var "{p}"' for mod, p in names]
     text = "\n".join(lines) + "\n"
     if not vlt.exists() or vlt.read_text() != text:
         vlt.write_text(text)
@@ -154,10 +157,10 @@ def run_cocotb(*, toplevel: str, sources: Iterable[Path], test_module: str, buil
 
 def run_design(component, *, top: str, name: str, config: Any, test_module: str,
                env: Mapping[str, str], seed: int | None = None,
-               testcase: str | None = None) -> Path:
+               testcase: str | None = None, public: Iterable[str] = ()) -> Path:
     """The usual test run: ``component`` as Verilog module ``top`` in the build folder of
     ``(name, config)``, then the cocotb ``test_module`` with ``env`` (see `run_cocotb`)."""
     build = build_dir_for(name, config)
     src = emit_verilog(component, top, build)
     return run_cocotb(toplevel=top, sources=[src], test_module=test_module, build_dir=build,
-                      seed=seed, testcase=testcase, extra_env=env)
+                      seed=seed, testcase=testcase, extra_env=env, public=public)
