@@ -16,6 +16,8 @@ import numpy as np
 
 from flexspim.golden.batching import TICK
 
+from .stream_harness import LANES
+
 __all__ = ["BulkStreams", "encode_stream", "decode_stream"]
 
 
@@ -47,9 +49,11 @@ class BulkStreams:
         from .stream_harness import HARNESS_INSTANCE
 
         self.dut, self.ib, self.depth = dut, index_bits, depth
+        self.width = index_bits + 1                 # payload: index, then the tick flag
         # the memories: in the top, or in the harness instance of a clock shell
         self.mems = getattr(dut, HARNESS_INSTANCE) if hasattr(dut, "tb_hdl_clock") else dut
         self.wakeups = 0            # Python wake-ups of the last run (for the benchmarks)
+        self.reloads = self.drains = 0      # source chunks loaded after the first, sink drains
         self.io_seconds = 0.0       # wall time spent loading and reading the memories
 
     def idle(self) -> None:
@@ -67,34 +71,44 @@ class BulkStreams:
         signal.value = 0
 
     def _load(self, payloads: np.ndarray) -> None:
+        """Payloads into the source memory, `LANES` per word (event i in lane i % LANES)."""
         t0 = time.perf_counter()
-        mem = self.mems.src_mem
-        for i, p in enumerate(payloads.tolist()):
-            mem[i].value = p
+        mem, w = self.mems.src_mem, self.width
+        p = payloads.tolist()
+        for a in range(0, len(p), LANES):
+            word = 0
+            for j, x in enumerate(p[a:a + LANES]):
+                word |= x << (j * w)
+            mem[a // LANES].value = word
         self.io_seconds += time.perf_counter() - t0
 
     def _read_sink(self, n: int) -> list[int]:
+        """The first ``n`` events of the sink memory."""
         t0 = time.perf_counter()
-        mem = self.mems.sink_mem
-        out = [int(mem[i].value) for i in range(n)]
+        mem, w = self.mems.sink_mem, self.width
+        mask = (1 << w) - 1
+        out = []
+        for a in range(-(-n // LANES)):
+            word = int(mem[a].value)
+            out += [word >> (j * w) & mask for j in range(LANES)]
         self.io_seconds += time.perf_counter() - t0
-        return out
+        return out[:n]
 
     async def run(self, events, expect_ticks: int, rng: np.random.Generator | None = None,
                   gap: float = 0.0, stall: float = 0.0, progress=None) -> np.ndarray:
         """Send ``events`` and collect the output until ``expect_ticks`` ticks came out;
         returns the output events. ``progress(ticks, expect_ticks)`` is called at each wake-up.
         """
+        gap_q, stall_q = _probability("gap", gap), _probability("stall", stall)
         from cocotb.triggers import FallingEdge, RisingEdge
 
         d, depth = self.dut, self.depth
-        gap_q, stall_q = _probability("gap", gap), _probability("stall", stall)
         rng = rng if rng is not None else np.random.default_rng(0)
         payloads = encode_stream(events, self.ib)
         chunks = [payloads[i:i + depth] for i in range(0, len(payloads), depth)] or \
             [payloads[:0]]
         out: list[int] = []
-        self.wakeups, self.io_seconds = 0, 0.0
+        self.wakeups, self.io_seconds, self.reloads, self.drains = 0, 0.0, 0, 0
 
         d.tb_bulk.value = 1
         d.tb_gap.value, d.tb_stall.value = gap_q, stall_q
@@ -118,6 +132,7 @@ class BulkStreams:
                 break
             if stored == depth:                        # sink full: drain it
                 out += self._read_sink(depth)
+                self.drains += 1
                 await self._pulse(d.tb_sink_rewind)
                 continue
             if int(d.tb_src_more.value) and int(d.tb_src_ptr.value) == len(chunks[next_chunk - 1]):
@@ -125,6 +140,7 @@ class BulkStreams:
                 d.tb_src_len.value = len(chunks[next_chunk])
                 d.tb_src_more.value = int(next_chunk + 1 < len(chunks))
                 next_chunk += 1
+                self.reloads += 1
                 await self._pulse(d.tb_src_reload)
                 continue
             await RisingEdge(d.clk)                    # attention already served
