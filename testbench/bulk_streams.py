@@ -54,6 +54,7 @@ class BulkStreams:
         self.mems = getattr(dut, HARNESS_INSTANCE) if hasattr(dut, "tb_hdl_clock") else dut
         self.wakeups = 0            # Python wake-ups of the last run (for the benchmarks)
         self.reloads = self.drains = 0      # source chunks loaded after the first, sink drains
+        self.in_waits = self.out_waits = 0  # cycles the input / output waited (harness counts)
         self.io_seconds = 0.0       # wall time spent loading and reading the memories
 
     def idle(self) -> None:
@@ -144,5 +145,6 @@ class BulkStreams:
                 await self._pulse(d.tb_src_reload)
                 continue
             await RisingEdge(d.clk)                    # attention already served
+        self.in_waits, self.out_waits = int(d.tb_in_waits.value), int(d.tb_out_waits.value)
         d.tb_bulk.value = 0
         return decode_stream(out, self.ib)

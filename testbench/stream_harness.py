@@ -27,6 +27,9 @@ only while ``tb_bulk`` is low):
 * ``tb_expect_ticks``: in, 32: the run is finished when this many ticks came out.
 * ``tb_src_ptr``, ``tb_sink_ptr``: out: events sent from this chunk, events stored.
 * ``tb_ticks``: out, 32: ticks received since ``tb_start``.
+* ``tb_in_waits``, ``tb_out_waits``: out, 32: cycles since ``tb_start`` in which the source
+  offered an event the DUT did not take (its input FIFO full), and in which the DUT offered
+  an event the sink did not take (back-pressure); for the coverage table.
 * ``tb_attn``: out, 1: the test has something to do: finished, sink full, or the source
   chunk sent while ``tb_src_more``.
 * ``tb_finished``: out, 1: source sent (no more chunks) and ``tb_expect_ticks`` ticks seen.
@@ -127,7 +130,8 @@ class StreamHarness(wiring.Component):
             "tb_stall": In(16), "tb_src_len": In(ab + 1), "tb_src_more": In(1),
             "tb_src_reload": In(1), "tb_sink_rewind": In(1), "tb_expect_ticks": In(32),
             "tb_src_ptr": Out(ab + 1), "tb_sink_ptr": Out(ab + 1), "tb_ticks": Out(32),
-            "tb_attn": Out(1), "tb_finished": Out(1),
+            "tb_attn": Out(1), "tb_finished": Out(1), "tb_in_waits": Out(32),
+            "tb_out_waits": Out(32),
         })
         super().__init__(members)
 
@@ -203,6 +207,15 @@ class StreamHarness(wiring.Component):
                 m.d.sync += sink_ptr.eq(sink_ptr + 1)
             with m.If(taken & out_payload[-1]):                     # the tick flag
                 m.d.sync += self.tb_ticks.eq(self.tb_ticks + 1)
+
+        # -- wait counters -----------------------------------------------------------------
+        with m.If(self.tb_start):
+            m.d.sync += [self.tb_in_waits.eq(0), self.tb_out_waits.eq(0)]
+        with m.Else():
+            with m.If(bulk & src_valid & ~dut.ev_in.ready):
+                m.d.sync += self.tb_in_waits.eq(self.tb_in_waits + 1)
+            with m.If(bulk & dut.ev_out.valid & ~sink_ready):
+                m.d.sync += self.tb_out_waits.eq(self.tb_out_waits + 1)
 
         # -- attention: the test has something to do -----------------------------------------
         src_sent = ~pending

@@ -46,6 +46,7 @@ if cocotb is not None:
 
         from flexspim.testbench.bulk_streams import BulkStreams
         from flexspim.testbench.core_driver import CoreDriver, random_events, random_fc_case
+        from flexspim.testbench.coverage import Coverage, count_clamps
 
         core = CoreConfig.from_dict(json.loads(os.environ["FLEXSPIM_CORE"]))
         rng, trials, n_events, seed = _env()
@@ -64,7 +65,9 @@ if cocotb is not None:
             await drv.configure(layer, layout)
             ev = random_events(rng, layout.n_in, n_events,
                                tick_rate=float(rng.uniform(0.01, 0.2)), bad_rate=0.01)
-            want = model.run(ev)
+            cov = Coverage()
+            with count_clamps(cov):
+                want = model.run(ev)
             ticks = int((ev == TICK).sum())
             if python:
                 got: list[int] = []
@@ -75,6 +78,10 @@ if cocotb is not None:
                 got = (await bulk.run(ev, ticks, rng, gap, stall)).tolist()
                 chunks = -(-len(ev) // DEPTH)
                 assert (bulk.reloads, bulk.drains) == (chunks - 1, -(-len(got) // DEPTH) - 1)
+            cov.layer(layer)
+            cov.batches(ev, core.macro.batch_max, layout.n_in)
+            cov.streams(gap, stall, 0 if python else bulk.in_waits, dropped=want.errors)
+            cov.save()
             tag = f"trial {t} ({'Python' if python else 'bulk'}, gap {gap}, stall {stall})"
             want_ev = want.events.tolist()
             assert got == want_ev, f"{tag}: {first_difference(got, want_ev)}"
@@ -91,6 +98,7 @@ if cocotb is not None:
     async def system_bulk_random_networks(dut):
         from test_rtl_system import first_difference
 
+        from flexspim.testbench.coverage import Coverage, count_clamps, sample_network
         from flexspim.testbench.network_gen import random_fc_network
         from flexspim.testbench.system_driver import (
             BulkCocotbBackend,
@@ -114,7 +122,9 @@ if cocotb is not None:
             ev = np.append(ev, TICK)
             golden = SystemDriver(GoldenBackend(system), system)
             await golden.load(net)
-            want = await golden.run(ev)
+            cov = Coverage()
+            with count_clamps(cov):
+                want = await golden.run(ev)
             if python:
                 py = CocotbBackend(dut, system, rng, rtl.gap, rtl.stall)
                 drv = SystemDriver(py, system)
@@ -122,6 +132,8 @@ if cocotb is not None:
                 drv = SystemDriver(rtl, system)
             await drv.load(net)
             got = await drv.run(ev)
+            sample_network(cov, net, ev, want, system, rtl.gap, rtl.stall,
+                           0 if python else rtl.bulk.in_waits)
             tag = f"trial {t} ({'Python' if python else 'bulk'}, gap {rtl.gap}, " \
                   f"stall {rtl.stall})"
             where = first_difference(got.layers, want.layers)
@@ -161,6 +173,9 @@ def test_core_bulk(seed, regress):
 
 @pytest.mark.rtl
 def test_system_bulk(seed, regress):
+    if not regress:
+        pytest.skip("long tier (make regress): one more system build; `make bench-system` "
+                    "also checks the bulk path against the golden model")
     from flexspim.hdl.system import FlexSpimSystem
 
     system = SystemConfig(CoreConfig(MacroConfig(rows=64, cols=8, batch_max=4), fifo_depth=4,
