@@ -121,9 +121,10 @@ class BulkStreams:
         await self._pulse(d.tb_start)
         next_chunk = 1
         while True:
-            if not int(d.tb_attn.value):
-                await RisingEdge(d.tb_attn)
             await FallingEdge(d.clk)                   # sample mid-cycle, values settled
+            if not int(d.tb_attn.value):
+                await RisingEdge(d.tb_attn)            # asleep while the DUT runs
+                await FallingEdge(d.clk)
             self.wakeups += 1
             stored = int(d.tb_sink_ptr.value)
             if progress:
@@ -135,7 +136,6 @@ class BulkStreams:
                 out += self._read_sink(depth)
                 self.drains += 1
                 await self._pulse(d.tb_sink_rewind)
-                continue
             if int(d.tb_src_more.value) and int(d.tb_src_ptr.value) == len(chunks[next_chunk - 1]):
                 self._load(chunks[next_chunk])
                 d.tb_src_len.value = len(chunks[next_chunk])
@@ -143,8 +143,6 @@ class BulkStreams:
                 next_chunk += 1
                 self.reloads += 1
                 await self._pulse(d.tb_src_reload)
-                continue
-            await RisingEdge(d.clk)                    # attention already served
         self.in_waits, self.out_waits = int(d.tb_in_waits.value), int(d.tb_out_waits.value)
         d.tb_bulk.value = 0
         return decode_stream(out, self.ib)
