@@ -2,13 +2,15 @@
 
 A two-layer FC network (24 inputs -> 26 -> 64, see `make_network`) runs on random
 input events (a tick every 100 events, input at full speed, no output back-pressure) on the
-RTL under cocotb + Verilator and on the golden system model. The RTL runs twice in one
-simulation of one build (the system inside `testbench.stream_harness.StreamHarness`): with the
-Python stream driver that wakes every clock (`CocotbBackend`, the harness transparent) and
-with the bulk driver (`BulkCocotbBackend`: the stream in HDL memories, Python asleep until
-the run ends or a memory needs service). Reported: simulated cycles per input event, input
+RTL under cocotb + Verilator and on the golden system model. On the RTL (the system inside
+`testbench.stream_harness.StreamHarness`, clock generated in the simulator) the stream is cut
+into segments driven alternately by the Python stream driver that wakes every clock
+(`CocotbBackend`, the harness transparent) and by the bulk driver (`BulkCocotbBackend`: the
+stream in HDL memories, Python asleep until the run ends or a memory needs service), so load
+changes on a shared machine hit both alike. Reported: simulated cycles per input event, input
 events per second at a 100 MHz clock, the simulator's speed with each driver and their
-ratio, and the golden system model's speed. Every output is compared with the golden model.
+ratio, and the golden system model's speed. The whole output is compared with the golden
+model's.
 """
 
 from __future__ import annotations
@@ -79,31 +81,27 @@ def main() -> int:
                           "FLEXSPIM_EVENTS": str(build / "events.npy"),
                           "FLEXSPIM_DEPTH": str(DEPTH), "FLEXSPIM_BENCH_OUT": str(out)})
     n_ev = int((ev != TICK).sum())
-    res, same = {}, True
-    for kind in ("python", "bulk"):
-        got = np.load(f"{out}-{kind}.npy")
-        res[kind] = json.loads(Path(f"{out}-{kind}.json").read_text())
-        res[kind]["same"] = got.shape == want.shape and bool((got == want).all())
-        same &= res[kind]["same"]
+    got = np.load(f"{out}.npy")
+    res = json.loads(Path(f"{out}.json").read_text())
+    same = got.shape == want.shape and bool((got == want).all())
     py, bk = res["python"], res["bulk"]
+    cycles = py["cycles"] + bk["cycles"]
+    speed_py, speed_bk = py["cycles"] / py["wall"], bk["cycles"] / bk["wall"]
     print()
-    print("| 2 cores, 64x64, P=8 | Python driver | bulk driver |")
-    print("|---|---|---|")
-    print(f"| input events / time steps | {n_ev} / {int((ev == TICK).sum())} | same |")
-    print(f"| simulated cycles per input event | {py['cycles'] / n_ev:.2f} | "
-          f"{bk['cycles'] / n_ev:.2f} |")
-    print(f"| input events/s at {CLOCK_HZ / 1e6:.0f} MHz | "
-          f"{CLOCK_HZ * n_ev / py['cycles']:,.0f} | {CLOCK_HZ * n_ev / bk['cycles']:,.0f} |")
-    print(f"| simulator speed (cycles/s) | {py['cycles'] / py['wall']:,.0f} | "
-          f"{bk['cycles'] / bk['wall']:,.0f} |")
-    print(f"| speed-up of the bulk driver (cycles/s ratio) | | "
-          f"{(bk['cycles'] / bk['wall']) / (py['cycles'] / py['wall']):.1f}x |")
-    print(f"| Python wake-ups / memory load+read time | | {bk['wakeups']} / "
+    print("| 2 cores, 64x64, P=8 | value |")
+    print("|---|---|")
+    print(f"| input events / time steps | {n_ev} / {int((ev == TICK).sum())} |")
+    print(f"| simulated cycles per input event | {cycles / n_ev:.2f} |")
+    print(f"| input events/s at {CLOCK_HZ / 1e6:.0f} MHz | {CLOCK_HZ * n_ev / cycles:,.0f} |")
+    print(f"| simulator speed, Python driver (cycles/s) | {speed_py:,.0f} |")
+    print(f"| simulator speed, bulk driver (cycles/s) | {speed_bk:,.0f} |")
+    print(f"| speed-up of the bulk driver | {speed_bk / speed_py:.1f}x |")
+    print(f"| bulk: Python wake-ups, memory load+read time | {bk['wakeups']}, "
           f"{bk['io_seconds']:.2f} s |")
-    print(f"| RTL simulation, input events/s of wall time | {n_ev / py['wall']:,.0f} | "
-          f"{n_ev / bk['wall']:,.0f} |")
-    print(f"| golden system model, input events/s of wall time | {n_ev / golden_s:,.0f} | |")
-    print(f"| outputs equal (RTL vs golden) | {py['same']} | {bk['same']} |")
+    print(f"| RTL simulation, input events/s of wall time (bulk) | "
+          f"{bk['events'] / bk['wall']:,.0f} |")
+    print(f"| golden system model, input events/s of wall time | {n_ev / golden_s:,.0f} |")
+    print(f"| outputs equal (RTL vs golden) | {same} |")
     return 0 if same else 1
 
 
