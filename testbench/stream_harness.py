@@ -122,6 +122,7 @@ class StreamHarness(wiring.Component):
         if any(n not in members for n in _STREAMS):
             raise ValueError(f"`dut` must have ev_in and ev_out streams, has {list(members)}")
         self.dut, self.depth = dut, depth
+        self.config = getattr(dut, "config", None)     # for emission (the array's geometry)
         self.addr_bits = (depth - 1).bit_length()
         self.width = len(dut.ev_in.payload.as_value())
         ab = self.addr_bits
