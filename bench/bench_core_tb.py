@@ -46,9 +46,16 @@ async def _bench(dut):
     await drv.write_reg("STATUS", 0b110)
     ticks = int((ev == TICK).sum())
     got, res = await run_alternating(dut, ev, streams, drv, rng)
-    assert got == want.events.tolist()
+    w = want.events.tolist()
+    if got != w:
+        i = next((i for i, (a, b) in enumerate(zip(got, w)) if a != b), min(len(got), len(w)))
+        raise AssertionError(f"output differs first at event {i} (step {w[:i].count(TICK)}): "
+                             f"{got[i - 3:i + 3]} vs golden {w[i - 3:i + 3]}; lengths "
+                             f"{len(got)}, {len(w)}")
     counters = await drv.counters()
-    assert counters["CYCLES"] == want.cycles
+    assert counters["CYCLES"] == want.cycles, (
+        f"work cycles {counters}, golden {want.cycles} cycles, {want.batches} batches, "
+        f"{len(ev)} events in")
     res.update(events=int((ev != TICK).sum()), ticks=ticks, work_cycles=want.cycles,
                batches=want.batches)
     with open(os.environ["FLEXSPIM_BENCH_OUT"], "w") as f:

@@ -98,7 +98,8 @@ class BulkStreams:
     async def run(self, events, expect_ticks: int, rng: np.random.Generator | None = None,
                   gap: float = 0.0, stall: float = 0.0, progress=None) -> np.ndarray:
         """Send ``events`` and collect the output until ``expect_ticks`` ticks came out;
-        returns the output events. ``progress(ticks, expect_ticks)`` is called at each wake-up.
+        returns the output events, just after a rising edge of ``clk`` (as the Python drivers
+        do). ``progress(ticks, expect_ticks)`` is called at each wake-up.
         """
         gap_q, stall_q = _probability("gap", gap), _probability("stall", stall)
         from cocotb.triggers import FallingEdge, RisingEdge
@@ -145,4 +146,7 @@ class BulkStreams:
                 await self._pulse(d.tb_src_reload)
         self.in_waits, self.out_waits = int(d.tb_in_waits.value), int(d.tb_out_waits.value)
         d.tb_bulk.value = 0
+        # return just after a rising edge, where the Python drivers expect to start (one
+        # that set valid mid-cycle would see its event taken twice)
+        await RisingEdge(d.clk)
         return decode_stream(out, self.ib)

@@ -5,8 +5,8 @@ Memories of 64 events, so every run goes through several source chunks and sink 
 Random gaps and back-pressure are drawn in HDL (seeded from the test's seed). Compared as in
 the Python-driver tests: every output event in order, the array or potentials afterwards,
 and every counter (work cycles included). One trial per test also drives the same build
-with the Python drivers (the harness transparent) and then bulk again, to check that the
-two share a build.
+with the Python drivers (the harness transparent; in the core test right after a bulk run,
+without anything in between), to check that the two share a build and hand over cleanly.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ if cocotb is not None:
         await drv.start()
         for t in range(trials):
             gap, stall = MODES[t % len(MODES)]
-            python = t == 1                          # the same build, Python drivers
+            python = t == 1                # the same build, bulk then the Python drivers
             layer, layout, fc = random_fc_case(rng, core)
             model = CoreModel(core, layer, layout)
             model.load(fc)
@@ -70,9 +70,12 @@ if cocotb is not None:
                 want = model.run(ev)
             ticks = int((ev == TICK).sum())
             if python:
-                got: list[int] = []
-                sink = cocotb.start_soon(drv.receive(ticks, rng, stall, got))
-                await drv.send(ev, rng, gap)
+                # first part in bulk, the rest from Python right after it (no register
+                # access in between: the drivers must hand over on the same clock phase)
+                cut = int(np.flatnonzero(ev == TICK)[0]) + 1
+                got = (await bulk.run(ev[:cut], 1, rng, gap, stall)).tolist()
+                sink = cocotb.start_soon(drv.receive(ticks - 1, rng, stall, got))
+                await drv.send(ev[cut:], rng, 0.0)     # no idle cycle to hide a bad phase
                 await sink
             else:
                 got = (await bulk.run(ev, ticks, rng, gap, stall)).tolist()
