@@ -189,6 +189,7 @@ def test_system_bulk(seed, regress):
           "FLEXSPIM_EVENTS": str(2000 if regress else 300)})
 
 
+@pytest.mark.filterwarnings("ignore:.*created but never used")
 def test_harness_rejects_bad_parameters():
     from flexspim.hdl.core import NeuronCore
     from flexspim.testbench.bulk_streams import BulkStreams
