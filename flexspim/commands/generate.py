@@ -15,6 +15,8 @@ from pathlib import Path
 
 from ..cli import geometry_args, load_toml, macro_from_args
 from ..config import CoreConfig, SystemConfig
+from ..inputs import check_unused
+from ..outputs import check_out_dir, out_dir_arg, staged
 
 TOPS = {"macro": "flexspim_macro", "core": "flexspim_core", "system": "flexspim_system"}
 
@@ -22,7 +24,7 @@ TOPS = {"macro": "flexspim_macro", "core": "flexspim_core", "system": "flexspim_
 def register(sub) -> None:
     p = sub.add_parser("generate", help="write Verilog (macro, core or system) and manifest.json",
                        description=__doc__)
-    p.add_argument("-o", "--out", type=Path, required=True, metavar="DIR",
+    p.add_argument("-o", "--out", type=out_dir_arg, required=True, metavar="DIR",
                    help="output folder (created if needed)")
     p.add_argument("--top", choices=sorted(TOPS), default=None,
                    help="what to generate (default: macro, or system with --cores)")
@@ -61,6 +63,10 @@ def system_from_args(args: argparse.Namespace, core: CoreConfig) -> SystemConfig
 def run(args: argparse.Namespace) -> int:
     top = args.top or ("system" if args.cores is not None else "macro")
     # everything is validated before anything is written
+    check_unused({f"--{k.replace('_', '-')}": getattr(args, k) is not None
+                  for k, tops in (("fifo_depth", "core system"), ("index_bits", "core system"),
+                                  ("cores", "system"), ("in_fifo_depth", "system"))
+                  if top not in tops}, f"to --top {top}")
     macro = macro_from_args(args)
     core = core_from_args(args, macro) if top in ("core", "system") else None
     system = system_from_args(args, core) if top == "system" else None
@@ -92,7 +98,9 @@ def run(args: argparse.Namespace) -> int:
         component, params = NeuronCore(core), core.to_dict()
         derived["registers"] = {n: {"address": a, "width": w, "access": acc}
                                 for n, (a, w, acc) in core_registers(core).items()}
-    manifest = write_design(component, TOPS[top], args.out, params, derived)
+    check_out_dir(args.out)
+    with staged(args.out) as stage:     # all files appear together, or none
+        manifest = write_design(component, TOPS[top], stage, params, derived)
     print(f"wrote {args.out / manifest['verilog']['file']} (sha256 "
           f"{manifest['verilog']['sha256'][:16]}...), {args.out / 'manifest.json'}")
     return 0

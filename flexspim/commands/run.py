@@ -19,12 +19,15 @@ import asyncio
 import json
 import math
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from ..cli import load_toml
+from ..cli import HARDWARE_TABLES
 from ..config import CoreConfig, MacroConfig, SystemConfig
+from ..inputs import check_range, check_tonic, load_config, read_events, stream_events
+from ..outputs import build_lock, check_out_dir, out_dir_arg, staged
 from ..progress import bar
 
 DEFAULTS = {"rows": 64, "cols": 64, "batch_max": 8}
@@ -35,7 +38,7 @@ def register(sub) -> None:
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("network", type=Path, help="network description (.toml)")
     p.add_argument("events", type=Path, help="event file (.npy)")
-    p.add_argument("-o", "--out", type=Path, default=Path("run-out"), metavar="DIR",
+    p.add_argument("-o", "--out", type=out_dir_arg, default=Path("run-out"), metavar="DIR",
                    help="output folder (default run-out)")
     p.add_argument("--rtl", action="store_true", help="run the generated Verilog (Verilator)")
     g = p.add_argument_group("hardware (defaults: 64 x 64, P = 8, one core per layer)")
@@ -48,13 +51,13 @@ def register(sub) -> None:
     g.add_argument("--fifo-depth", type=int)
     g.add_argument("--index-bits", type=int)
     e = p.add_argument_group("tonic-format events")
-    e.add_argument("--dt-us", type=int, default=1000, help="time step in µs (default 1000)")
+    e.add_argument("--dt-us", type=int, help="time step in µs (default 1000)")
     e.add_argument("--sensor", help="W,H of the sensor (default: square, from the network)")
     p.set_defaults(func=run)
 
 
 def system_from_args(args: argparse.Namespace, n_layers: int) -> SystemConfig:
-    t = load_toml(args.config) if args.config is not None else {}
+    t = load_config(args.config, "--config", HARDWARE_TABLES)
     macro = {**DEFAULTS, **t.get("macro", {})}
     for k in ("rows", "cols", "batch_max"):
         if getattr(args, k) is not None:
@@ -68,17 +71,21 @@ def system_from_args(args: argparse.Namespace, n_layers: int) -> SystemConfig:
     system.setdefault("n_cores", n_layers)
     if args.cores is not None:
         system["n_cores"] = args.cores
-    return SystemConfig(core=CoreConfig(macro=MacroConfig.from_dict(macro), **core), **system)
+    return SystemConfig.from_dict({
+        "core": CoreConfig.from_dict({"macro": MacroConfig.from_dict(macro), **core}),
+        **system})
 
 
-def load_events(path: Path, n_in: int, dt_us: int, sensor: str | None) -> np.ndarray:
-    """An event stream from a ``.npy`` file (see the module docstring)."""
-    try:
-        raw = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as e:
-        raise ValueError(f"cannot read the event file {path}: {e}") from None
+def load_events(path: Path, n_in: int, dt_us: int | None, sensor: str | None) -> np.ndarray:
+    """An event stream from a ``.npy`` file (see the module docstring), checked in full
+    (`flexspim.inputs`) before any cast or allocation."""
+    check_range("--dt-us", dt_us, 1, 1 << 40)
+    raw = read_events(path, "EVENTS")
     if raw.dtype.names:
         from ..frontend.dvs import events_to_stream
+
+        dt_us = 1000 if dt_us is None else dt_us
+        check_tonic(raw, "EVENTS", path, dt_us)
 
         if sensor:
             try:
@@ -91,11 +98,15 @@ def load_events(path: Path, n_in: int, dt_us: int, sensor: str | None) -> np.nda
         if 2 * w * h != n_in:
             raise ValueError(f"a {w} x {h} sensor with 2 polarities gives {2 * w * h} inputs; "
                              f"the network's first layer has {n_in} (give --sensor W,H)")
+        if raw.size and (raw["x"].max() >= w or raw["y"].max() >= h):
+            raise ValueError(f"EVENTS {path} reach x={raw['x'].max()}, y={raw['y'].max()}, "
+                             f"outside the {w} x {h} sensor")
         return events_to_stream(raw, (w, h, 2), dt_us)
-    if raw.ndim != 1 or not np.issubdtype(raw.dtype, np.integer):
-        raise ValueError(f"the event file {path} must hold a 1-D integer stream or tonic "
-                         f"events (fields x, y, t, p), not {raw.dtype} {raw.shape}")
-    return raw.astype(np.int64)
+    for opt, v in (("--dt-us", dt_us), ("--sensor", sensor)):
+        if v is not None:
+            raise ValueError(f"`{opt}` does not apply: EVENTS {path} is an integer stream, "
+                             f"not tonic-format events")
+    return stream_events(raw, n_in, "EVENTS", path)
 
 
 def run_golden(drv, mapping, events: np.ndarray, progress=True) -> dict:
@@ -124,24 +135,27 @@ def run_golden(drv, mapping, events: np.ndarray, progress=True) -> dict:
     return {"output": stream, "layers": layers, "potentials": pots}
 
 
-def run_rtl(system: SystemConfig, network_path: Path, events: np.ndarray, out: Path) -> dict:
+def run_rtl(system: SystemConfig, network_path: Path, events: np.ndarray) -> dict:
+    """Simulate on the generated system. The job's files live in a private temporary folder
+    (never in ``-o``); runs of the same hardware share the build folder under a lock."""
     from ..hdl.system import FlexSpimSystem
     from ..testbench.sim import build_dir_for, emit_verilog, run_cocotb
 
     build = build_dir_for("run-system", system)
-    print(f"generating and building the system ({build}) ...", file=sys.stderr, flush=True)
-    src = emit_verilog(FlexSpimSystem(system), "flexspim_system", build)
-    out.mkdir(parents=True, exist_ok=True)
-    np.save(out / "events.npy", events)
-    (out / "job.json").write_text(json.dumps({"system": system.to_dict(),
-                                              "network": str(network_path.resolve())}))
-    run_cocotb(toplevel="flexspim_system", sources=[src],
-               test_module="flexspim.testbench.run_tb", build_dir=build,
-               extra_env={"FLEXSPIM_RUN_DIR": str(out.resolve())})
-    r = np.load(out / "rtl_result.npz")
-    n = sum(1 for k in r.files if k.startswith("layer"))
-    for f in ("events.npy", "job.json", "rtl_result.npz"):
-        (out / f).unlink()
+    with tempfile.TemporaryDirectory(prefix="flexspim-run-") as tmp, build_lock(build):
+        job = Path(tmp)
+        print(f"generating and building the system ({build}) ...", file=sys.stderr,
+              flush=True)
+        src = emit_verilog(FlexSpimSystem(system), "flexspim_system", build)
+        np.save(job / "events.npy", events)
+        (job / "job.json").write_text(json.dumps({"system": system.to_dict(),
+                                                  "network": str(network_path.resolve())}))
+        run_cocotb(toplevel="flexspim_system", sources=[src],
+                   test_module="flexspim.testbench.run_tb", build_dir=build,
+                   extra_env={"FLEXSPIM_RUN_DIR": str(job)})
+        with np.load(job / "rtl_result.npz") as f:
+            r = {k: f[k] for k in f.files}
+    n = sum(1 for k in r if k.startswith("layer"))
     return {"output": r["output"], "layers": [r[f"layer{i}"] for i in range(n)],
             "potentials": [r[f"potentials{i}"] for i in range(n)]}
 
@@ -153,27 +167,23 @@ def run(args: argparse.Namespace) -> int:
     net = load_network(args.network)
     system = system_from_args(args, len(net.layers))
     events = load_events(args.events, net.layers[0].n_in, args.dt_us, args.sensor)
-    bad = (events < -1) | (events >= net.layers[0].n_in)
-    if bad.any():
-        raise ValueError(f"event {int(np.flatnonzero(bad)[0])} of {args.events} has source "
-                         f"{int(events[bad][0])}; sources must be in [0, "
-                         f"{net.layers[0].n_in - 1}] (or -1 for a tick)")
+    check_out_dir(args.out)
     # loading on the golden model checks the network against the hardware before any
     # simulation; the golden run then uses that loaded model
     from ..testbench.system_driver import GoldenBackend, SystemDriver
     golden = SystemDriver(GoldenBackend(system), system)
     mapping = asyncio.run(golden.load(net, monitor=True))
 
-    res = run_rtl(system, args.network, events, args.out) if args.rtl \
+    res = run_rtl(system, args.network, events) if args.rtl \
         else run_golden(golden, mapping, events)
-    args.out.mkdir(parents=True, exist_ok=True)
-    np.save(args.out / "output_events.npy", res["output"])
     names = layer_names(net)
-    np.savez(args.out / "layers.npz",
-             **{f"{n}.events": e for n, e in zip(names, res["layers"])},
-             **{f"{n}.potentials": v for n, v in zip(names, res["potentials"])})
-    raster_png(res["layers"], names, args.out / "raster.png",
-               title=f"{args.network.name} on {'RTL' if args.rtl else 'golden model'}")
+    with staged(args.out) as stage:     # the three files appear together, or none
+        np.save(stage / "output_events.npy", res["output"])
+        np.savez(stage / "layers.npz",
+                 **{f"{n}.events": e for n, e in zip(names, res["layers"])},
+                 **{f"{n}.potentials": v for n, v in zip(names, res["potentials"])})
+        raster_png(res["layers"], names, stage / "raster.png",
+                   title=f"{args.network.name} on {'RTL' if args.rtl else 'golden model'}")
     steps = int((events == -1).sum())
     spikes = [int((e != -1).sum()) for e in res["layers"]]
     print(f"{'RTL' if args.rtl else 'golden'}: {int((events != -1).sum())} input events, "
