@@ -211,7 +211,7 @@ def build_lock(build_dir: Path) -> Iterator[None]:
     if nested:
         yield
         return
-    build_dir.parent.mkdir(parents=True, exist_ok=True)
+    build_dir.mkdir(parents=True, exist_ok=True)
     lock = build_dir.with_name(build_dir.name + ".lock")
     fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
     try:

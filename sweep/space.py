@@ -58,11 +58,15 @@ def _item(name: str, item: str) -> list[int]:
     if b < a:
         raise _range_error(name, item, f"runs backwards ({b} < {a})")
     if k is None:
-        return list(range(a, b + 1))
+        k, plus, times = "1", "+", ""
     k = int(k)
     if plus and not times:
         if k < 1:
             raise _range_error(name, item, "has an arithmetic step below 1")
+        n = (b - a) // k + 1         # counted before any list is built
+        if n > MAX_POINTS:
+            raise ValueError(f"`{name}` value {item!r} has {n} values; a sweep has at most "
+                             f"{MAX_POINTS} points (narrow the range or add a step)")
         return list(range(a, b + 1, k))
     if times and not plus:
         if k < 2 or a < 1:

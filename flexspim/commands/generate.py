@@ -11,7 +11,6 @@ index_bits) and a ``[system]`` table (n_cores, in_fifo_depth). ``--cores N`` imp
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from ..cli import geometry_args, load_toml, macro_from_args
 from ..config import CoreConfig, SystemConfig

@@ -136,11 +136,12 @@ def fc_file(tmp_path, rng):
 
 @pytest.mark.parametrize("extra, files, match", [
     (["--config", "{d}/c.toml"], {"c.toml": "macro = 5\n"},
-     r"`macro` in `--config` .*c.toml must be a TOML table"),
+     r"`--config` .*c.toml: `macro` must be a table \(\[macro\]\), not 5"),
     (["--config", "{d}/c.toml"], {"c.toml": "[macro]\nrows = 1.5\n"},
      r"`rows` must be an integer in \[1, 4096\], not 1.5"),
     (["--energy", "{d}/missing.toml"], {}, r"cannot read `--energy` .*missing.toml"),
-    (["--energy", "{d}/e.toml"], {"e.toml": "energy = 3\n"}, r"`energy` must be a TOML table"),
+    (["--energy", "{d}/e.toml"], {"e.toml": "energy = 3\n"},
+     r"`energy` must be a table \(\[energy\]\), not 3"),
     (["--energy", "{d}/e.toml"], {"e.toml": "[energy]\ndram_bit = 'x'\n"},
      r"`dram_bit` must be an energy in pJ"),
     (["--energy", "{d}/e.toml"], {"e.toml": "[energy\n"}, r"`--energy` .*e.toml is not valid "

@@ -91,7 +91,7 @@ def test_invalid_points_are_reported_and_skipped(tmp_path, capsys):
     (["--rows", "16", "--cols", "x"], "error: `cols` value 'x' is not a number or a range"),
     (["--rows", "16"], "error: missing axis: give --cols"),
     (["--rows", "16", "--cols", "4", "--dataflow", "wos"], "error: `dataflow` must be among"),
-    (["--rows", "16", "--cols", "4", "-j", "0"], "error: `--jobs` must be an integer >= 1"),
+    (["--rows", "16", "--cols", "4", "-j", "0"], "error: `--jobs` must be an integer in [1, 1024], not 0"),
     (["--rows", "16", "--cols", "4", "--scheduler", "nowhere"],
      "error: `--scheduler` must be an address such as tcp://HOST:PORT"),
     (["--rows", "16", "--cols", "4", "--bitcell-nand2", "-1"],
