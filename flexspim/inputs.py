@@ -25,7 +25,8 @@ from typing import Any, Mapping
 import numpy as np
 
 __all__ = ["MAX_STEPS", "MAX_EVENTS", "load_config", "check_tables", "did_you_mean",
-           "read_events", "stream_events", "check_tonic", "check_range", "check_unused"]
+           "read_events", "stream_events", "check_tonic", "check_nir", "check_range",
+           "check_unused"]
 
 #: Most time steps an input may have (stream ticks, tonic bins): beyond this a typo in a time
 #: step (``--dt-us 1``) would allocate gigabytes or run for hours.
@@ -173,6 +174,26 @@ def check_tonic(raw: np.ndarray, option: str, path: Path, dt_us: int,
         if steps > MAX_STEPS:
             raise ValueError(f"tonic-format `{option}` {path} span {span} µs: {steps} time "
                              f"steps of {dt_us} µs; the limit is {MAX_STEPS} (raise --dt-us)")
+
+
+def check_nir(graph, path: Path) -> None:
+    """Every numeric parameter of a NIR graph's nodes is finite, and every time constant
+    (``tau*``) positive, before the importer divides by them."""
+    for name, node in getattr(graph, "nodes", {}).items():
+        fields = vars(node) if hasattr(node, "__dict__") else {}
+        for field, value in fields.items():
+            if isinstance(value, (np.ndarray, float, int)) and not isinstance(value, bool):
+                arr = np.asarray(value)
+                if arr.dtype.kind not in "fiu":
+                    continue
+                if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+                    raise ValueError(f"NIR file {path}: node {name!r} has a non-finite "
+                                     f"`{field}` ({arr[~np.isfinite(arr)].flat[0]})")
+                if field.startswith("tau") and arr.size and (arr <= 0).any():
+                    raise ValueError(f"NIR file {path}: node {name!r} has `{field}` = "
+                                     f"{arr[arr <= 0].flat[0]}; time constants must be > 0")
+            elif hasattr(value, "nodes"):
+                check_nir(value, path)
 
 
 def check_range(option: str, value: Any, lo: float, hi: float, what: str = "an integer") -> None:

@@ -11,7 +11,8 @@ import numpy as np
 
 from ..cli import HARDWARE_TABLES, geometry_args
 from ..config import MacroConfig
-from ..inputs import MAX_EVENTS, check_tonic, load_config, read_events, stream_events
+from ..inputs import (MAX_EVENTS, check_nir, check_tonic, load_config, read_events,
+                      stream_events)
 
 #: Geometry used when neither flags nor ``--config`` give one.
 DEFAULT_MACRO = {"rows": 2048, "cols": 64, "batch_max": 8}
@@ -111,6 +112,8 @@ def _check_options(args) -> None:
         if dt_us * steps > MAX_EXAMPLE_US:
             raise ValueError(f"the --example gesture would last `--dt-us` {dt_us} x `--steps` "
                              f"{steps} = {dt_us * steps} µs; the limit is {MAX_EXAMPLE_US} µs")
+    if args.dt is not None and not 0 < args.dt <= 3600:
+        raise ValueError(f"`--dt` must be a time step in seconds in (0, 3600], not {args.dt}")
     if args.rate is not None and not 0 <= args.rate <= 1:
         raise ValueError(f"`--rate` must be a probability in [0, 1], not {args.rate}")
     nir = args.network is not None and args.network.suffix == ".nir"
@@ -204,6 +207,7 @@ def _from_nir(args, macro):
         graph = nir.read(args.network)
     except Exception as e:   # h5py/nir raise many types for a bad or missing file
         raise ValueError(f"cannot read NIR file {args.network}: {e}") from None
+    check_nir(graph, args.network)
     dt = DEFAULTS["dt"] if args.dt is None else args.dt
     imp = import_nir(graph, bw=_bits(args.bw, "bw"), bv=_bits(args.bv, "bv"), dt=dt)
     events = _events(args, imp.network)
