@@ -45,9 +45,8 @@ def measure_cycles(point, repeat: int = 3) -> dict:
         testbench.sim.CocotbFailure: the simulation did not complete.
     """
     from flexspim.hdl.macro import CimMacro
-    from flexspim.testbench.sim import build_dir_for, emit_verilog, run_cocotb
-
     from flexspim.outputs import build_lock
+    from flexspim.testbench.sim import build_dir_for, emit_verilog, run_cocotb
 
     build = build_dir_for("sweep", point)
     # two sweeps (or workers) measuring the same point share its build folder, one at a time

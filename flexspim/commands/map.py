@@ -11,8 +11,7 @@ import numpy as np
 
 from ..cli import HARDWARE_TABLES, geometry_args
 from ..config import MacroConfig
-from ..inputs import (MAX_EVENTS, check_nir, check_tonic, load_config, read_events,
-                      stream_events)
+from ..inputs import MAX_EVENTS, check_nir, check_tonic, load_config, read_events, stream_events
 
 #: Geometry used when neither flags nor ``--config`` give one.
 DEFAULT_MACRO = {"rows": 2048, "cols": 64, "batch_max": 8}
