@@ -130,8 +130,8 @@ def main(argv: list[str] | None = None) -> int:
             print("error: interrupted (Ctrl-C); no output was half-written", file=sys.stderr)
             return 130
         except OSError as e:          # a full disk, a folder removed meanwhile, ...
-            where = f" {e.filename}" if e.filename else ""
-            print(f"error: cannot write{where}: {e.strerror or e}; no output was changed",
+            where = f"{e.filename}: " if e.filename else ""
+            print(f"error: {where}{e.strerror or e}; no output was half-written",
                   file=sys.stderr)
             return 1
         except Exception as e:       # noqa: BLE001 - a bug: one line, traceback on request

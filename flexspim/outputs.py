@@ -155,7 +155,12 @@ def staged(dest: Path, replaces: Iterable[str] = ()) -> Iterator[Path]:
     stage = dest / f"{STAGE_PREFIX}{os.getpid()}-{os.urandom(4).hex()}"
     stage.mkdir()
     try:
-        yield stage
+        try:
+            yield stage
+        except OSError as e:        # name the destination, not the private staging folder
+            if e.errno is None:
+                raise
+            raise OSError(e.errno, e.strerror, str(dest)) from None
         files = sorted(stage.iterdir(), key=lambda p: p.stat().st_mtime_ns)
         for f in files:
             if not f.is_file():
@@ -183,7 +188,12 @@ def staged_file(path: Path) -> Iterator[Path]:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}-{os.urandom(4).hex()}{path.suffix}")
     try:
-        yield tmp
+        try:
+            yield tmp
+        except OSError as e:
+            if e.errno is None:
+                raise
+            raise OSError(e.errno, e.strerror, str(path)) from None
         with _deferred_sigint():
             os.replace(tmp, path)
     finally:

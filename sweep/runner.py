@@ -338,8 +338,8 @@ def run_sweep(points: list[Point], options: Options, area: AreaOptions | None,
         finally:
             if isinstance(pool, cf.ProcessPoolExecutor):
                 if interrupted:
-                    _kill_workers(pool)
-                pool.shutdown(wait=not interrupted, cancel_futures=True)
+                    _kill_workers(pool)     # dead workers make the wait below immediate
+                pool.shutdown(wait=True, cancel_futures=True)
             elif pool is not None:      # Dask's executor: no cancel_futures
                 pool.shutdown(wait=not interrupted)
             if client is not None:
