@@ -65,7 +65,8 @@ def load_toml(path: Path, option: str = "--config") -> dict:
 
 def macro_from_args(args: argparse.Namespace) -> MacroConfig:
     """Geometry from ``--config`` (its ``[macro]`` table) overridden by explicit flags."""
-    d: dict = dict(load_config(args.config, "--config", HARDWARE_TABLES).get("macro", {}))
+    d: dict = dict(load_config(args.config, "--config", HARDWARE_TABLES,
+                               tuple(HARDWARE_TABLES)).get("macro", {}))
     for k in ("rows", "cols", "batch_max"):
         if getattr(args, k) is not None:
             d[k] = getattr(args, k)

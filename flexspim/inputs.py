@@ -56,9 +56,12 @@ def load_toml(path: Path, option: str) -> dict:
 
 
 def check_tables(doc: dict, path: Path, option: str,
-                 tables: Mapping[str, tuple[str, ...] | None]) -> dict:
+                 tables: Mapping[str, tuple[str, ...] | None],
+                 integers: tuple[str, ...] = ()) -> dict:
     """Check a parsed TOML document against ``tables`` (name -> allowed keys, or None when
-    the table's own loader checks its keys). Returns ``doc``."""
+    the table's own loader checks its keys); the values of the tables in ``integers`` must
+    be integers (checked even where a command-line option overrides them). Returns
+    ``doc``."""
     for name, value in doc.items():
         if name not in tables:
             owner = [t for t, keys in tables.items() if keys and name in keys]
@@ -80,15 +83,20 @@ def check_tables(doc: dict, path: Path, option: str,
                         else did_you_mean(k, keys))
                 raise ValueError(f"`{option}` {path}: unknown key {k!r} in [{name}]{hint}; "
                                  f"allowed: {', '.join(keys)}")
+            v = value[k]
+            if name in integers and (isinstance(v, bool) or not isinstance(v, int)):
+                raise ValueError(f"`{option}` {path}: `{k}` in [{name}] must be an integer, "
+                                 f"not {v!r}")
     return doc
 
 
 def load_config(path: Path | None, option: str,
-                tables: Mapping[str, tuple[str, ...] | None]) -> dict:
-    """Parse and check a TOML file (``{}`` when ``path`` is None)."""
+                tables: Mapping[str, tuple[str, ...] | None],
+                integers: tuple[str, ...] = ()) -> dict:
+    """Parse and check a TOML file (``{}`` when ``path`` is None), see `check_tables`."""
     if path is None:
         return {}
-    return check_tables(load_toml(path, option), path, option, tables)
+    return check_tables(load_toml(path, option), path, option, tables, integers)
 
 
 def read_events(path: Path, option: str) -> np.ndarray:
@@ -163,6 +171,10 @@ def check_tonic(raw: np.ndarray, option: str, path: Path, dt_us: int,
                          f"not {p}")
     if not raw.size:
         return
+    if p != np.bool_ and (raw["p"].min() < 0 or raw["p"].max() > 1):
+        raise ValueError(f"tonic-format `{option}` {path}: polarity `p` must be bool or 0/1 "
+                         f"(OFF/ON), not values in [{raw['p'].min()}, {raw['p'].max()}]; "
+                         f"convert -1/+1 polarities with p > 0")
     for f in ("x", "y", "t"):
         v = raw[f]
         if v.min() < 0 or v.max() > np.iinfo(np.int64).max:

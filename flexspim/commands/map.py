@@ -82,7 +82,7 @@ def register(sub) -> None:
 
 def _macro(args) -> tuple[MacroConfig, dict]:
     d = dict(DEFAULT_MACRO)
-    doc = load_config(args.config, "--config", CONFIG_TABLES)
+    doc = load_config(args.config, "--config", CONFIG_TABLES, ("macro",))
     d.update(doc.get("macro", {}))
     for k in ("rows", "cols", "batch_max"):
         if getattr(args, k) is not None:
@@ -166,8 +166,8 @@ def _tonic(args, network, ev, events_to_stream) -> np.ndarray:
     """Bin tonic-format events for a first conv layer with ``in_shape = (2, H, W)``."""
     shape = getattr(network.layers[0], "in_shape", None)
     if shape is None or shape[0] != 2:
-        raise ValueError("tonic-format `--events` need a first conv layer with in_shape "
-                         f"(2, H, W); this network's first layer has "
+        raise ValueError(f"tonic-format `--events` {args.events} need a first conv layer with "
+                         f"in_shape (2, H, W); this network's first layer has "
                          f"n_in={network.layers[0].n_in}")
     dt_us = DEFAULTS["dt_us"] if args.dt_us is None else args.dt_us
     check_tonic(ev, "--events", args.events, dt_us)

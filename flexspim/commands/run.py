@@ -57,7 +57,7 @@ def register(sub) -> None:
 
 
 def system_from_args(args: argparse.Namespace, n_layers: int) -> SystemConfig:
-    t = load_config(args.config, "--config", HARDWARE_TABLES)
+    t = load_config(args.config, "--config", HARDWARE_TABLES, tuple(HARDWARE_TABLES))
     macro = {**DEFAULTS, **t.get("macro", {})}
     for k in ("rows", "cols", "batch_max"):
         if getattr(args, k) is not None:

@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from ..inputs import check_range, load_config
+from ..inputs import check_range, check_unused, load_config
 from ..outputs import check_out_dir, out_dir_arg, staged
 
 
@@ -50,7 +50,7 @@ def register(sub) -> None:
     s.add_argument("--no-area", action="store_true", help="skip Yosys")
     s.add_argument("--no-network", action="store_true",
                    help="skip the example network's energy per inference")
-    s.add_argument("--buffer-bits", type=int, default=8 * 1024 * 1024,
+    s.add_argument("--buffer-bits", type=int, default=None,
                    help="on-chip buffer for the example network (default 1 MB)")
     s.add_argument("--rtl", action="store_true",
                    help="also measure cycles in RTL simulation (Verilator; slow, small "
@@ -83,11 +83,16 @@ def run(args: argparse.Namespace) -> int:
                              "bw": args.bw, "bv": args.bv, "dataflow": args.dataflow,
                              "saturate": args.saturate, "leak_mode": args.leak_mode,
                              "reset": args.reset})
-    options = Options(costs=EnergyCosts.from_toml(doc), buffer_bits=args.buffer_bits,
+    options = Options(costs=EnergyCosts.from_toml(doc), buffer_bits=8 * 1024 * 1024 if args.buffer_bits is None else args.buffer_bits,
                       network=not args.no_network, rtl=args.rtl)
     area = None if args.no_area else AreaOptions(
         **({} if args.bitcell_nand2 is None else {"bitcell_nand2": args.bitcell_nand2}),
         synth_array=args.synth_array)
+    if args.no_area:
+        check_unused({"--bitcell-nand2": args.bitcell_nand2 is not None,
+                      "--synth-array": args.synth_array}, "with --no-area")
+    if args.no_network:
+        check_unused({"--buffer-bits": args.buffer_bits is not None}, "with --no-network")
     jobs = (os.cpu_count() or 1) if args.jobs is None else args.jobs
     check_range("--jobs", jobs, 1, 1024)
     if args.scheduler is not None:
