@@ -326,20 +326,31 @@ def test_the_table_is_large_enough():
     assert len(CASES) >= 300, len(CASES)
 
 
-@pytest.mark.parametrize("cmd, extra, needle", CASES, ids=_ids())
-def test_bad_input_is_one_line_exit_2_and_writes_nothing(cmd, extra, needle, inputs, tmp_path,
-                                                         monkeypatch, capsys):
-    cwd = tmp_path / "cwd"
-    cwd.mkdir()
-    monkeypatch.chdir(cwd)
-    argv = _argv(cmd, extra, needle, tmp_path, inputs)
-    before, before_in = _tree(tmp_path), _tree(inputs)
-    rc = main(argv)
+@pytest.fixture(scope="module")
+def work(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("cases")
+
+
+@pytest.mark.parametrize("i, cmd, extra, needle", [(i, *c) for i, c in enumerate(CASES)],
+                         ids=_ids())
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(i, cmd, extra, needle, inputs, work,
+                                                         capsys):
+    tmp = work / f"case{i}"          # cheaper than tmp_path: this table has 500+ cases
+    cwd = tmp / "cwd"
+    cwd.mkdir(parents=True)
+    argv = _argv(cmd, extra, needle, tmp, inputs)
+    before, before_in = _tree(tmp), _tree(inputs)
+    old = os.getcwd()
+    os.chdir(cwd)
+    try:
+        rc = main(argv)
+    finally:
+        os.chdir(old)
     out, err = capsys.readouterr()
     assert "Traceback" not in err + out
     assert rc == 2, (argv, rc, err)
     lines = err.splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), (argv, err)
     assert needle in lines[0], (argv, needle, err)
-    assert _tree(tmp_path) == before and _tree(inputs) == before_in, argv
+    assert _tree(tmp) == before and _tree(inputs) == before_in, argv
     assert not os.listdir(cwd)

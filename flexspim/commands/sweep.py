@@ -83,7 +83,8 @@ def run(args: argparse.Namespace) -> int:
                              "bw": args.bw, "bv": args.bv, "dataflow": args.dataflow,
                              "saturate": args.saturate, "leak_mode": args.leak_mode,
                              "reset": args.reset})
-    options = Options(costs=EnergyCosts.from_toml(doc), buffer_bits=8 * 1024 * 1024 if args.buffer_bits is None else args.buffer_bits,
+    buffer_bits = 8 * 1024 * 1024 if args.buffer_bits is None else args.buffer_bits
+    options = Options(costs=EnergyCosts.from_toml(doc), buffer_bits=buffer_bits,
                       network=not args.no_network, rtl=args.rtl)
     area = None if args.no_area else AreaOptions(
         **({} if args.bitcell_nand2 is None else {"bitcell_nand2": args.bitcell_nand2}),
