@@ -25,8 +25,6 @@ from pathlib import Path
 
 from . import __version__
 from .config import MacroConfig
-from .inputs import load_config
-from .inputs import load_toml as _load_toml
 
 __all__ = ["main", "COMMANDS", "HARDWARE_TABLES", "geometry_args", "macro_from_args",
            "load_toml", "ArgumentParser"]
@@ -60,11 +58,15 @@ def geometry_args(p: argparse.ArgumentParser) -> None:
 
 def load_toml(path: Path, option: str = "--config") -> dict:
     """Parse the TOML file given to command-line option ``option`` (named in the errors)."""
+    from .inputs import load_toml as _load_toml
+
     return _load_toml(path, option)
 
 
 def macro_from_args(args: argparse.Namespace) -> MacroConfig:
     """Geometry from ``--config`` (its ``[macro]`` table) overridden by explicit flags."""
+    from .inputs import load_config
+
     d: dict = dict(load_config(args.config, "--config", HARDWARE_TABLES,
                                tuple(HARDWARE_TABLES)).get("macro", {}))
     for k in ("rows", "cols", "batch_max"):
@@ -113,16 +115,16 @@ def _sigint_once():
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as e:          # --help, --version, or a one-line argparse error
-        return e.code if isinstance(e.code, int) else (0 if e.code is None else 2)
-    if args.command is None:
-        parser.print_help()
-        return 0
-    with _sigint_once():
+    with _sigint_once():       # first, so a Ctrl-C while importing is one line too
         try:
+            parser = build_parser()
+            try:
+                args = parser.parse_args(argv)
+            except SystemExit as e:       # --help, --version, or a one-line argparse error
+                return e.code if isinstance(e.code, int) else (0 if e.code is None else 2)
+            if args.command is None:
+                parser.print_help()
+                return 0
             return args.func(args)
         except ValueError as e:
             print(f"error: {e}", file=sys.stderr)
