@@ -134,6 +134,7 @@ class NeuronCore(wiring.Component):
         m.d.comb += [
             macro.row.addr.eq(self.row.addr), macro.row.wdata.eq(self.row.wdata),
             macro.row.wmask.eq(self.row.wmask), macro.row.we.eq(self.row.we & idle),
+            macro.row.re.eq(self.row.re & idle), self.row.rvalid.eq(macro.row.rvalid),
             self.row.rdata.eq(macro.row.rdata), self.row.ready.eq(idle & macro.row.ready),
         ]
 

@@ -6,6 +6,12 @@ the parameter, the value and the allowed range, and leaves the output folder unt
 TOML: a ``[macro]`` table (rows, cols, batch_max), a ``[core]`` table (fifo_depth,
 index_bits) and a ``[system]`` table (n_cores, in_fifo_depth). ``--cores N`` implies
 ``--top system``.
+
+``--prefix NAME`` starts every module name with NAME (top ``NAME_macro|core|system``, storage
+``NAME_cim_array``), so differently configured designs can share a chip. ``--array
+blackbox`` emits the storage as an empty module with the documented ports (docs/array.md) and
+its behavioural model in ``NAME_cim_array_model.v``. The Verilog carries no power-up values
+unless ``--init`` is given: only the synchronous reset defines the state.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from ..config import CoreConfig, SystemConfig
 from ..inputs import check_unused
 from ..outputs import check_out_dir, out_dir_arg, staged
 
-TOPS = {"macro": "flexspim_macro", "core": "flexspim_core", "system": "flexspim_system"}
+TOPS = ("macro", "core", "system")
 
 
 def register(sub) -> None:
@@ -27,6 +33,13 @@ def register(sub) -> None:
                    help="output folder (created if needed)")
     p.add_argument("--top", choices=sorted(TOPS), default=None,
                    help="what to generate (default: macro, or system with --cores)")
+    p.add_argument("--prefix", default="flexspim", metavar="NAME",
+                   help="prefix of every module name (default flexspim)")
+    p.add_argument("--array", choices=("behavioural", "blackbox"), default="behavioural",
+                   help="storage array: behavioural model (default) or an empty black box "
+                        "plus NAME_cim_array_model.v")
+    p.add_argument("--init", action="store_true",
+                   help="keep power-up values (reg x = v) in the Verilog (default: none)")
     geometry_args(p)
     c = p.add_argument_group("core (with --top core)")
     c.add_argument("--fifo-depth", type=int, help="input event FIFO depth (default 16)")
@@ -66,6 +79,8 @@ def run(args: argparse.Namespace) -> int:
                   for k, tops in (("fifo_depth", "core system"), ("index_bits", "core system"),
                                   ("cores", "system"), ("in_fifo_depth", "system"))
                   if top not in tops}, f"to --top {top}")
+    from ..hdl.emit import check_prefix
+    check_prefix(args.prefix)
     macro = macro_from_args(args)
     core = core_from_args(args, macro) if top in ("core", "system") else None
     system = system_from_args(args, core) if top == "system" else None
@@ -99,7 +114,8 @@ def run(args: argparse.Namespace) -> int:
                                 for n, (a, w, acc) in core_registers(core).items()}
     check_out_dir(args.out)
     with staged(args.out) as stage:     # all files appear together, or none
-        manifest = write_design(component, TOPS[top], stage, params, derived)
+        manifest = write_design(component, f"{args.prefix}_{top}", stage, params, derived,
+                                prefix=args.prefix, array=args.array, init=args.init)
     print(f"wrote {args.out / manifest['verilog']['file']} (sha256 "
           f"{manifest['verilog']['sha256'][:16]}...), {args.out / 'manifest.json'}")
     return 0
