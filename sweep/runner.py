@@ -29,6 +29,7 @@ import functools
 import hashlib
 import importlib
 import json
+import logging
 import os
 import signal
 import sys
@@ -306,6 +307,12 @@ def run_sweep(points: list[Point], options: Options, area: AreaOptions | None,
     if todo:
         # never more workers than tasks; one task runs in this process
         pool, client = _executor(min(jobs, len(todo)), scheduler, connect_timeout)
+        # a lost scheduler is reported once, as SweepAborted, not as Dask's logged tracebacks
+        dask_logs = {n: logging.getLogger(n) for n in list(logging.root.manager.loggerDict)
+                     if n.split(".")[0] == "distributed"} if client is not None else {}
+        dask_levels = {n: g.level for n, g in dask_logs.items()}
+        for g in dask_logs.values():
+            g.setLevel(logging.CRITICAL + 1)
         interrupted = False
         try:
             if pool is None:
@@ -343,7 +350,12 @@ def run_sweep(points: list[Point], options: Options, area: AreaOptions | None,
             elif pool is not None:      # Dask's executor: no cancel_futures
                 pool.shutdown(wait=not interrupted)
             if client is not None:
-                client.close()
+                try:
+                    client.close(timeout=5)
+                except Exception:  # noqa: BLE001 - the scheduler may be gone already
+                    pass
+                for n, g in dask_logs.items():
+                    g.setLevel(dask_levels[n])
 
     for p, pt in zip(points, point_tasks):
         if pt.key in failures:
