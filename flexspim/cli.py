@@ -21,6 +21,7 @@ import os
 import signal
 import sys
 import threading
+import warnings
 from pathlib import Path
 
 from . import __version__
@@ -114,6 +115,12 @@ def _sigint_once():
         signal.signal(signal.SIGINT, old)
 
 
+def _quiet_abandoned_designs() -> None:
+    """A design interrupted half-way through conversion makes Amaranth warn, at exit, about
+    every object never elaborated: noise after the one ``error:`` line."""
+    warnings.filterwarnings("ignore", message=r".* created but never used")
+
+
 def main(argv: list[str] | None = None) -> int:
     with _sigint_once():       # first, so a Ctrl-C while importing is one line too
         try:
@@ -130,9 +137,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {e}", file=sys.stderr)
             return 2
         except KeyboardInterrupt:
+            _quiet_abandoned_designs()
             print("error: interrupted (Ctrl-C); no output was half-written", file=sys.stderr)
             return 130
         except OSError as e:          # a full disk, a folder removed meanwhile, ...
+            _quiet_abandoned_designs()
             where = f"{e.filename}: " if e.filename else ""
             print(f"error: {where}{e.strerror or e}; no output was half-written",
                   file=sys.stderr)
