@@ -211,4 +211,10 @@ def load_network(path) -> Network:
                                     thresholds=th, name=name, **geom))
         else:
             layers.append(FCLayer(arrays[key], cfg, th, name=name))
+    used = {f"{n}.{k}" for n in names for k in ("weights", "thresholds")}
+    extra = sorted(set(arrays) - used)
+    if extra:     # a misspelled layer name would otherwise leave its arrays unused
+        raise ValueError(f"{npz_path}: array {extra[0]!r} belongs to no layer (layers: "
+                         f"{', '.join(names)}); arrays are <layer>.weights and "
+                         f"<layer>.thresholds")
     return Network(layers)
