@@ -93,9 +93,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 @contextlib.contextmanager
-def _sigint_once():
+def _sigint_once(result: list[int], restore: bool):
     """First Ctrl-C: KeyboardInterrupt (staged outputs are discarded on the way out). A
-    second one while that cleanup runs exits at once (130) instead of hanging."""
+    second one while that cleanup runs exits at once (130) instead of hanging. Without
+    ``restore`` (the program itself, not an in-process call), a Ctrl-C after the command
+    has finished exits at once with the command's status (``result[0]``): the work is done,
+    and interpreter teardown must neither print a traceback nor hang."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -112,7 +115,11 @@ def _sigint_once():
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, old)
+        if restore:
+            signal.signal(signal.SIGINT, old)
+        else:
+            code = result[0] if result else 130
+            signal.signal(signal.SIGINT, lambda signum, frame: os._exit(code))
 
 
 def _quiet_abandoned_designs() -> None:
@@ -122,33 +129,43 @@ def _quiet_abandoned_designs() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    with _sigint_once():       # first, so a Ctrl-C while importing is one line too
+    result: list[int] = []
+    try:
+        # first thing, so a Ctrl-C while the commands are imported is one line too
+        with _sigint_once(result, restore=argv is not None):
+            result.append(_run(argv))
+    except KeyboardInterrupt:      # the instant between the command's end and the handler
+        print("error: interrupted (Ctrl-C)", file=sys.stderr)
+        return 130
+    return result[0]
+
+
+def _run(argv: list[str] | None) -> int:
+    try:
+        parser = build_parser()
         try:
-            parser = build_parser()
-            try:
-                args = parser.parse_args(argv)
-            except SystemExit as e:       # --help, --version, or a one-line argparse error
-                return e.code if isinstance(e.code, int) else (0 if e.code is None else 2)
-            if args.command is None:
-                parser.print_help()
-                return 0
-            return args.func(args)
-        except ValueError as e:
-            print(f"error: {e}", file=sys.stderr)
-            return 2
-        except KeyboardInterrupt:
-            _quiet_abandoned_designs()
-            print("error: interrupted (Ctrl-C); no output was half-written", file=sys.stderr)
-            return 130
-        except OSError as e:          # a full disk, a folder removed meanwhile, ...
-            _quiet_abandoned_designs()
-            where = f"{e.filename}: " if e.filename else ""
-            print(f"error: {where}{e.strerror or e}; no output was half-written",
-                  file=sys.stderr)
-            return 1
-        except Exception as e:       # noqa: BLE001 - a bug: one line, traceback on request
-            if os.environ.get("FLEXSPIM_DEBUG"):
-                raise
-            print(f"error: internal error {type(e).__name__}: {e} (please report it; "
-                  f"FLEXSPIM_DEBUG=1 shows the traceback)".replace("\n", " "), file=sys.stderr)
-            return 1
+            args = parser.parse_args(argv)
+        except SystemExit as e:       # --help, --version, or a one-line argparse error
+            return e.code if isinstance(e.code, int) else (0 if e.code is None else 2)
+        if args.command is None:
+            parser.print_help()
+            return 0
+        return args.func(args)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        _quiet_abandoned_designs()
+        print("error: interrupted (Ctrl-C); no output was half-written", file=sys.stderr)
+        return 130
+    except OSError as e:          # a full disk, a folder removed meanwhile, ...
+        _quiet_abandoned_designs()
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"error: {where}{e.strerror or e}; no output was half-written", file=sys.stderr)
+        return 1
+    except Exception as e:       # noqa: BLE001 - a bug: one line, traceback on request
+        if os.environ.get("FLEXSPIM_DEBUG"):
+            raise
+        print(f"error: internal error {type(e).__name__}: {e} (please report it; "
+              f"FLEXSPIM_DEBUG=1 shows the traceback)".replace("\n", " "), file=sys.stderr)
+        return 1

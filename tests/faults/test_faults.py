@@ -115,10 +115,11 @@ def check_stopped(rc: int, err: str, gone: float, what: str) -> bool:
     assert "Traceback" not in err, err
     if rc == 0:
         return False
-    if rc == -signal.SIGINT and not err:
-        # Ctrl-C before Python installed its handler (interpreter start-up): the default
-        # action, like any program; nothing can have been written yet
-        print(f"{what}: Ctrl-C during interpreter start-up")
+    if rc == -signal.SIGINT and "error:" not in err:
+        # Ctrl-C while Python has no handler: before it installs one (start-up, nothing
+        # written yet) or after it has reset them (finalization, after the command finished
+        # and printed what it wrote): the default action, killed by SIGINT (shell status 130)
+        print(f"{what}: Ctrl-C during interpreter start-up or teardown")
         return True
     assert rc in (130, -signal.SIGINT), (rc, err)
     errors = [ln for ln in err.splitlines() if ln.startswith("error:")]
