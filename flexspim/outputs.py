@@ -28,7 +28,7 @@ import signal
 import sys
 import threading
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterator
 
 __all__ = ["out_dir_arg", "check_out_dir", "check_out_file", "staged", "staged_file",
            "build_lock", "STAGE_PREFIX"]
@@ -138,15 +138,14 @@ def _dir_lock(folder: Path) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def staged(dest: Path, replaces: Iterable[str] = ()) -> Iterator[Path]:
+def staged(dest: Path) -> Iterator[Path]:
     """A private, empty folder to write a job's files into; committed to ``dest`` on success.
 
     On a normal exit of the ``with`` block every file in the staging folder is renamed into
-    ``dest`` (in the order the files were created), and files named in ``replaces`` that this
-    job did not produce are removed from ``dest`` (they belong to an earlier job's output set).
-    On any exception (including KeyboardInterrupt and a full disk) the staging folder is
-    deleted and ``dest`` is left as it was; a ``dest`` created here is removed again when it
-    is still empty.
+    ``dest``, in the order the files were created and ``manifest.json`` last (a manifest
+    never describes files that are not in place yet). On any exception (including
+    KeyboardInterrupt and a full disk) the staging folder is deleted and ``dest`` is left as
+    it was; a ``dest`` created here is removed again when it is still empty.
     """
     dest = Path(dest)
     created = not dest.exists()
@@ -161,16 +160,12 @@ def staged(dest: Path, replaces: Iterable[str] = ()) -> Iterator[Path]:
             if e.errno is None:
                 raise
             raise OSError(e.errno, e.strerror, str(dest)) from None
-        files = sorted(stage.iterdir(), key=lambda p: p.stat().st_mtime_ns)
+        files = sorted(stage.iterdir(),
+                       key=lambda p: (p.name == "manifest.json", p.stat().st_mtime_ns, p.name))
         for f in files:
             if not f.is_file():
                 raise RuntimeError(f"staged output {f.name} is not a file")
-        produced = {f.name for f in files}
         with _deferred_sigint(), _dir_lock(dest):
-            for name in replaces:
-                if name not in produced:
-                    with contextlib.suppress(FileNotFoundError):
-                        (dest / name).unlink()
             for f in files:
                 os.replace(f, dest / f.name)
     finally:
