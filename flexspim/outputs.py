@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Iterator
 
 __all__ = ["out_dir_arg", "check_out_dir", "check_out_file", "staged", "staged_file",
-           "build_lock", "STAGE_PREFIX"]
+           "build_lock", "stderr_to", "STAGE_PREFIX"]
 
 STAGE_PREFIX = ".flexspim-stage-"
 _NAME_MAX = 255
@@ -237,3 +237,21 @@ def build_lock(build_dir: Path) -> Iterator[None]:
                 _held.pop(key, None)
     finally:
         os.close(fd)
+
+
+@contextlib.contextmanager
+def stderr_to(log: Path) -> Iterator[Path]:
+    """Send file descriptor 2 (which child processes such as the simulator inherit) to
+    ``log`` while the block runs, so what they print when Ctrl-C reaches them (make's
+    "Interrupt", a KeyboardInterrupt traceback inside cocotb) stays out of the one-line error
+    the user sees. The simulator's stdout (its progress bar) is left alone."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(log, "w") as f:
+            os.dup2(f.fileno(), 2)
+            yield log
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)

@@ -27,7 +27,7 @@ import numpy as np
 from ..cli import HARDWARE_TABLES
 from ..config import CoreConfig, MacroConfig, SystemConfig
 from ..inputs import check_range, check_tonic, load_config, read_events, stream_events
-from ..outputs import build_lock, check_out_dir, out_dir_arg, staged
+from ..outputs import build_lock, check_out_dir, out_dir_arg, staged, stderr_to
 from ..progress import bar
 
 DEFAULTS = {"rows": 64, "cols": 64, "batch_max": 8}
@@ -139,7 +139,7 @@ def run_rtl(system: SystemConfig, network_path: Path, events: np.ndarray) -> dic
     """Simulate on the generated system. The job's files live in a private temporary folder
     (never in ``-o``); runs of the same hardware share the build folder under a lock."""
     from ..hdl.system import FlexSpimSystem
-    from ..testbench.sim import build_dir_for, emit_verilog, run_cocotb
+    from ..testbench.sim import CocotbFailure, build_dir_for, emit_verilog, run_cocotb
 
     build = build_dir_for("run-system", system)
     with tempfile.TemporaryDirectory(prefix="flexspim-run-") as tmp, build_lock(build):
@@ -150,9 +150,15 @@ def run_rtl(system: SystemConfig, network_path: Path, events: np.ndarray) -> dic
         np.save(job / "events.npy", events)
         (job / "job.json").write_text(json.dumps({"system": system.to_dict(),
                                                   "network": str(network_path.resolve())}))
-        run_cocotb(toplevel="flexspim_system", sources=[src],
-                   test_module="flexspim.testbench.run_tb", build_dir=build,
-                   extra_env={"FLEXSPIM_RUN_DIR": str(job)})
+        log = build / "run-stderr.log"
+        try:
+            with stderr_to(log):
+                run_cocotb(toplevel="flexspim_system", sources=[src],
+                           test_module="flexspim.testbench.run_tb", build_dir=build,
+                           extra_env={"FLEXSPIM_RUN_DIR": str(job)})
+        except CocotbFailure as e:
+            raise RuntimeError(f"the RTL simulation failed ({str(e).splitlines()[0]}); "
+                               f"simulator messages in {log}") from None
         with np.load(job / "rtl_result.npz") as f:
             r = {k: f[k] for k in f.files}
     n = sum(1 for k in r if k.startswith("layer"))
