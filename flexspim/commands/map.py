@@ -11,15 +11,15 @@ import numpy as np
 
 from ..cli import HARDWARE_TABLES, geometry_args
 from ..config import MacroConfig
-from ..inputs import MAX_EVENTS, check_nir, check_tonic, load_config, read_events, stream_events
+from ..inputs import MAX_EVENTS, check_tonic, load_config, read_events, stream_events
+from .nir_options import add_nir_args, import_from_args, nir_given
 
 #: Geometry used when neither flags nor ``--config`` give one.
 DEFAULT_MACRO = {"rows": 2048, "cols": 64, "batch_max": 8}
 
 
 #: Defaults of the input options (None in argparse, so that a given option is detectable).
-DEFAULTS = {"dt_us": 5000, "rate": 0.05, "seed": 0, "downsample": 1,
-            "bw": "8", "bv": "16", "dt": 1e-3}
+DEFAULTS = {"dt_us": 5000, "rate": 0.05, "seed": 0, "downsample": 1}
 RANDOM_STEPS, EXAMPLE_STEPS = 20, 40
 #: Longest generated gesture (µs): it is rendered frame by frame, so --dt-us x --steps beyond
 #: this would run for hours.
@@ -71,12 +71,7 @@ def register(sub) -> None:
                    help="seed of generated input: random input or the --example gesture "
                         "(default 0); never changes a network")
     c.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    q = c.add_argument_group("NIR import (a .nir NETWORK only)")
-    q.add_argument("--bw", help="weight bits (2..32), one or comma-separated per layer "
-                                "(default 8)")
-    q.add_argument("--bv", help="potential bits, one or comma-separated per layer "
-                                "(default 16)")
-    q.add_argument("--dt", type=float, help="time step in seconds (default 1e-3)")
+    add_nir_args(c, "NIR import (a .nir NETWORK only)")
     c.set_defaults(func=run)
 
 
@@ -111,16 +106,14 @@ def _check_options(args) -> None:
         if dt_us * steps > MAX_EXAMPLE_US:
             raise ValueError(f"the --example gesture would last `--dt-us` {dt_us} x `--steps` "
                              f"{steps} = {dt_us * steps} µs; the limit is {MAX_EXAMPLE_US} µs")
-    if args.dt is not None and not 0 < args.dt <= 3600:
-        raise ValueError(f"`--dt` must be a time step in seconds in (0, 3600], not {args.dt}")
     if args.rate is not None and not 0 <= args.rate <= 1:
         raise ValueError(f"`--rate` must be a probability in [0, 1], not {args.rate}")
     nir = args.network is not None and args.network.suffix == ".nir"
     kind = _input_kind(args)
+    if not nir and nir_given(args):
+        raise ValueError(f"`{nir_given(args)[0]}` does not apply here: only a .nir NETWORK "
+                         f"is quantized")
     unused = {
-        "--bw": not nir and args.bw is not None,
-        "--bv": not nir and args.bv is not None,
-        "--dt": not nir and args.dt is not None,
         "--rate": kind != "random" and args.rate is not None,
         "--steps": kind == "events" and args.steps is not None,
         "--seed": kind == "events" and args.seed is not None,
@@ -129,9 +122,7 @@ def _check_options(args) -> None:
     }
     bad = [k for k, v in unused.items() if v]
     if bad:
-        why = {"--bw": "only a .nir NETWORK is quantized", "--bv": "only a .nir NETWORK is "
-               "quantized", "--dt": "only a .nir NETWORK is quantized",
-               "--rate": "only random input (a NETWORK without --events) has a rate",
+        why = {"--rate": "only random input (a NETWORK without --events) has a rate",
                "--steps": "--events fixes the time steps",
                "--seed": "--events are not generated",
                "--dt-us": "only tonic-format --events and the --example gesture are binned",
@@ -183,35 +174,17 @@ def _tonic(args, network, ev, events_to_stream) -> np.ndarray:
     return events_to_stream(ev, (w * d, h * d, 2), dt_us, downsample=d)
 
 
-def _bits(text: str | None, name: str):
-    text = DEFAULTS[name] if text is None else text
-    try:
-        vals = [int(v) for v in str(text).split(",")]
-    except ValueError:
-        raise ValueError(f"`--{name}` must be an integer or comma-separated integers, "
-                         f"not {text!r}") from None
-    return vals[0] if len(vals) == 1 else vals
-
-
 def _from_nir(args, macro):
     """Import, quantize and report (on stderr, so --json output stays clean)."""
-    try:
-        import nir
-    except ImportError:
-        raise ValueError("reading .nir files needs the optional dependency: "
-                         "pip install 'flexspim[nir]'") from None
-    from ..frontend.nir_import import compare, import_nir
+    from ..frontend.nir_import import compare
 
-    try:
-        graph = nir.read(args.network)
-    except Exception as e:   # h5py/nir raise many types for a bad or missing file
-        raise ValueError(f"cannot read NIR file {args.network}: {e}") from None
-    check_nir(graph, args.network)
-    dt = DEFAULTS["dt"] if args.dt is None else args.dt
-    imp = import_nir(graph, bw=_bits(args.bw, "bw"), bv=_bits(args.bv, "bv"), dt=dt)
+    imp = import_from_args(args, args.network)
     events = _events(args, imp.network)
-    compare(imp, events, macro.batch_max)
-    print("quantization report (measured against the float reference):\n"
+    if imp.input_bias:      # the framework's input, plus the always-active bias source
+        events = imp.hardware_events(events[events < imp.network.layers[0].n_in - 1])
+    compare(imp, events[events < imp.network.layers[0].n_in - int(imp.input_bias)],
+            macro.batch_max)
+    print("quantization report (measured against the framework-semantics float model):\n"
           + imp.report_text(), file=sys.stderr)
     return imp.network, events
 
