@@ -6,12 +6,14 @@ PY     := $(VENV)/bin/python
 JOBS   ?= 2
 APT_PACKAGES := g++ make perl ccache
 
-.PHONY: install test regress test-frameworks bench bench-golden bench-macro bench-core bench-system lint clean help
+.PHONY: install test test-faults regress test-frameworks bench bench-golden bench-macro bench-core \
+	bench-system lint clean help
 
 help:
 	@echo "make install       system packages (apt-get, when root) + .venv with flexspim[dev]"
 	@echo "make test          fast tier: golden model + RTL tests (CI runs this)"
 	@echo "make regress       long tier: more seeds, bigger geometries"
+	@echo "make test-faults   fault injection: Ctrl-C at random points, concurrent runs, full disk"
 	@echo "make test-frameworks  optional: snnTorch (CPU torch) export -> import -> run"
 	@echo "make bench         all benchmark tables (bench-golden, bench-macro)"
 	@echo "make bench-golden  golden-model throughput table"
@@ -34,6 +36,11 @@ install:
 
 test:
 	$(PY) -m pytest -n $(JOBS) -q
+
+# One process: the tests time how fast Ctrl-C stops every child, so they must not compete
+# with each other for the two cores.
+test-faults:
+	FLEXSPIM_TIER=faults $(PY) -m pytest -p no:randomly -q tests/faults
 
 regress:
 	FLEXSPIM_TIER=regress $(PY) -m pytest -n $(JOBS) -q

@@ -175,6 +175,15 @@ def load_network(path) -> Network:
             not all(isinstance(s, dict) for s in specs):
         raise ValueError(f"network file {path} must have at least one [[layers]] table "
                          f"(`layers` must be an array of tables, not {specs!r})")
+    names = [s.get("name", f"layer{i}") for i, s in enumerate(specs)]
+    for i, n in enumerate(names):
+        if not isinstance(n, str) or not n:
+            raise ValueError(f"network file {path}, layer {i}: `name` must be a non-empty "
+                             f"string, not {n!r}")
+        if n in names[:i]:
+            raise ValueError(f"network file {path}: layer name {n!r} is used by layers "
+                             f"{names.index(n)} and {i}; names must be unique (they key the "
+                             f"arrays and the outputs)")
     npz_path = path.parent / doc.get("arrays", path.with_suffix(".npz").name)
     arrays = _npz(npz_path)
     layers = []
@@ -204,6 +213,12 @@ def load_network(path) -> Network:
                                     thresholds=th, name=name, **geom))
         else:
             layers.append(FCLayer(arrays[key], cfg, th, name=name))
+    used = {f"{n}.{k}" for n in names for k in ("weights", "thresholds")}
+    extra = sorted(set(arrays) - used)
+    if extra:     # a misspelled layer name would otherwise leave its arrays unused
+        raise ValueError(f"{npz_path}: array {extra[0]!r} belongs to no layer (layers: "
+                         f"{', '.join(names)}); arrays are <layer>.weights and "
+                         f"<layer>.thresholds")
     return Network(layers)
 
 

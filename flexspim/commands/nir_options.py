@@ -69,8 +69,12 @@ def import_from_args(args, path):
 
     if args.dt is not None and not (math.isfinite(args.dt) and args.dt > 0):
         raise ValueError(f"`--dt` must be a finite number > 0, not {args.dt}")
+    from ..inputs import check_nir
+
+    graph = read_graph(path)
+    check_nir(graph, path)          # finite parameters, time constants > 0
     try:
-        return import_nir(read_graph(path), bw=_bits(args.bw, "bw"), bv=_bits(args.bv, "bv"),
+        return import_nir(graph, bw=_bits(args.bw, "bw"), bv=_bits(args.bv, "bv"),
                           dt=args.dt, preset=args.preset, reset=args.reset,
                           leak_order=args.leak_order, clip=_clip(args.clip))
     except ValueError as e:

@@ -37,12 +37,15 @@ import asyncio
 import json
 import math
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from ..cli import load_toml
+from ..cli import HARDWARE_TABLES, load_toml
 from ..config import CoreConfig, MacroConfig, SystemConfig
+from ..inputs import check_range, check_tonic, load_config, read_events, stream_events
+from ..outputs import build_lock, check_out_dir, out_dir_arg, staged, stderr_to
 from ..progress import bar
 from .nir_options import add_nir_args, import_from_args, nir_given
 
@@ -56,7 +59,7 @@ def register(sub) -> None:
     p.add_argument("network", type=Path, help="network description (.toml) or NIR graph (.nir)")
     p.add_argument("events", type=Path, metavar="INPUT",
                    help="dataset (.npz, batched inference) or one event file (.npy)")
-    p.add_argument("-o", "--out", type=Path, default=Path("run-out"), metavar="DIR",
+    p.add_argument("-o", "--out", type=out_dir_arg, default=Path("run-out"), metavar="DIR",
                    help="output folder (default run-out)")
     p.add_argument("--rtl", action="store_true", help="run the generated Verilog (Verilator)")
     g = p.add_argument_group("hardware (defaults: 2048 x 64 as in map, P = 8, one core per layer)")
@@ -71,7 +74,7 @@ def register(sub) -> None:
     g.add_argument("--fifo-depth", type=int)
     g.add_argument("--index-bits", type=int)
     e = p.add_argument_group("tonic-format events")
-    e.add_argument("--dt-us", type=int, default=1000, help="time step in µs (default 1000)")
+    e.add_argument("--dt-us", type=int, help="time step in µs (default 1000)")
     e.add_argument("--sensor", help="W,H of the sensor (default: square, from the network)")
     p.add_argument("--limit", type=int, metavar="N",
                    help="dataset: run only the first N samples")
@@ -80,7 +83,7 @@ def register(sub) -> None:
 
 
 def system_from_args(args: argparse.Namespace, n_layers: int) -> SystemConfig:
-    t = load_toml(args.config) if args.config is not None else {}
+    t = load_config(args.config, "--config", HARDWARE_TABLES, tuple(HARDWARE_TABLES))
     macro = {**DEFAULTS, **t.get("macro", {})}
     for k in ("rows", "cols", "batch_max"):
         if getattr(args, k) is not None:
@@ -94,7 +97,9 @@ def system_from_args(args: argparse.Namespace, n_layers: int) -> SystemConfig:
     system.setdefault("n_cores", n_layers)
     if args.cores is not None:
         system["n_cores"] = args.cores
-    return SystemConfig(core=CoreConfig(macro=MacroConfig.from_dict(macro), **core), **system)
+    return SystemConfig.from_dict({
+        "core": CoreConfig.from_dict({"macro": MacroConfig.from_dict(macro), **core}),
+        **system})
 
 
 def system_for(args: argparse.Namespace, net) -> SystemConfig:
@@ -114,14 +119,16 @@ def system_for(args: argparse.Namespace, net) -> SystemConfig:
     return system if n == system.n_cores else dataclasses.replace(system, n_cores=n)
 
 
-def load_events(path: Path, n_in: int, dt_us: int, sensor: str | None) -> np.ndarray:
-    """An event stream from a ``.npy`` file (see the module docstring)."""
-    try:
-        raw = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as e:
-        raise ValueError(f"cannot read the event file {path}: {e}") from None
+def load_events(path: Path, n_in: int, dt_us: int | None, sensor: str | None) -> np.ndarray:
+    """An event stream from a ``.npy`` file (see the module docstring), checked in full
+    (`flexspim.inputs`) before any cast or allocation."""
+    check_range("--dt-us", dt_us, 1, 1 << 40)
+    raw = read_events(path, "EVENTS")
     if raw.dtype.names:
         from ..frontend.dvs import events_to_stream
+
+        dt_us = 1000 if dt_us is None else dt_us
+        check_tonic(raw, "EVENTS", path, dt_us)
 
         if sensor:
             try:
@@ -134,11 +141,15 @@ def load_events(path: Path, n_in: int, dt_us: int, sensor: str | None) -> np.nda
         if 2 * w * h != n_in:
             raise ValueError(f"a {w} x {h} sensor with 2 polarities gives {2 * w * h} inputs; "
                              f"the network's first layer has {n_in} (give --sensor W,H)")
+        if raw.size and (raw["x"].max() >= w or raw["y"].max() >= h):
+            raise ValueError(f"EVENTS {path} reach x={raw['x'].max()}, y={raw['y'].max()}, "
+                             f"outside the {w} x {h} sensor")
         return events_to_stream(raw, (w, h, 2), dt_us)
-    if raw.ndim != 1 or not np.issubdtype(raw.dtype, np.integer):
-        raise ValueError(f"the event file {path} must hold a 1-D integer stream or tonic "
-                         f"events (fields x, y, t, p), not {raw.dtype} {raw.shape}")
-    return raw.astype(np.int64)
+    for opt, v in (("--dt-us", dt_us), ("--sensor", sensor)):
+        if v is not None:
+            raise ValueError(f"`{opt}` does not apply: EVENTS {path} is an integer stream, "
+                             f"not tonic-format events")
+    return stream_events(raw, n_in, "EVENTS", path)
 
 
 def run_golden(drv, mapping, events: np.ndarray, progress=True) -> dict:
@@ -167,24 +178,44 @@ def run_golden(drv, mapping, events: np.ndarray, progress=True) -> dict:
     return {"output": stream, "layers": layers, "potentials": pots}
 
 
-def run_rtl(system: SystemConfig, network_path: Path, events: np.ndarray, out: Path) -> dict:
+def _simulate(system: SystemConfig, job_files) -> dict:
+    """Build (if needed) and simulate the system on the job files that ``job_files(folder)``
+    writes. The job lives in a private temporary folder (never in ``-o``); runs of the same
+    hardware share the build folder under a lock; the simulator's stderr goes to a log."""
     from ..hdl.system import FlexSpimSystem
-    from ..testbench.sim import build_dir_for, emit_verilog, run_cocotb
+    from ..testbench.sim import CocotbFailure, build_dir_for, emit_verilog, run_cocotb
 
     build = build_dir_for("run-system", system)
-    print(f"generating and building the system ({build}) ...", file=sys.stderr, flush=True)
-    src = emit_verilog(FlexSpimSystem(system), "flexspim_system", build)
-    out.mkdir(parents=True, exist_ok=True)
-    np.save(out / "events.npy", events)
-    (out / "job.json").write_text(json.dumps({"system": system.to_dict(),
-                                              "network": str(network_path.resolve())}))
-    run_cocotb(toplevel="flexspim_system", sources=[src],
-               test_module="flexspim.testbench.run_tb", build_dir=build,
-               extra_env={"FLEXSPIM_RUN_DIR": str(out.resolve())})
-    r = np.load(out / "rtl_result.npz")
-    n = sum(1 for k in r.files if k.startswith("layer"))
-    for f in ("events.npy", "job.json", "rtl_result.npz"):
-        (out / f).unlink()
+    with tempfile.TemporaryDirectory(prefix="flexspim-run-") as tmp, build_lock(build):
+        job = Path(tmp)
+        print(f"generating and building the system ({build}) ...", file=sys.stderr,
+              flush=True)
+        src = emit_verilog(FlexSpimSystem(system), "flexspim_system", build)
+        job_files(job)
+        log = build / "run-stderr.log"
+        try:
+            with stderr_to(log):
+                run_cocotb(toplevel="flexspim_system", sources=[src],
+                           test_module="flexspim.testbench.run_tb", build_dir=build,
+                           extra_env={"FLEXSPIM_RUN_DIR": str(job)})
+        except CocotbFailure as e:
+            raise RuntimeError(f"the RTL simulation failed ({str(e).splitlines()[0]}); "
+                               f"simulator messages in {log}") from None
+        with np.load(job / "rtl_result.npz") as f:
+            return {k: f[k] for k in f.files}
+
+
+def run_rtl(system: SystemConfig, network_path: Path, events: np.ndarray,
+            out: Path | None = None) -> dict:
+    """One event stream on the generated Verilog (``out`` is unused: nothing is staged
+    in the output folder)."""
+    def job_files(job: Path) -> None:
+        np.save(job / "events.npy", events)
+        (job / "job.json").write_text(json.dumps({"system": system.to_dict(),
+                                                  "network": str(network_path.resolve())}))
+
+    r = _simulate(system, job_files)
+    n = sum(1 for k in r if k.startswith("layer"))
     return {"output": r["output"], "layers": [r[f"layer{i}"] for i in range(n)],
             "potentials": [r[f"potentials{i}"] for i in range(n)]}
 
@@ -231,6 +262,7 @@ def run_single(args: argparse.Namespace) -> int:
     from ..frontend.nir_import import with_bias_source
     from ..raster import raster_png
 
+    check_out_dir(args.out)
     net, net_path, settings = load_net(args, args.out)
     system = system_for(args, net)
     bias_in = bool(settings.get("input_bias", False))
@@ -249,16 +281,16 @@ def run_single(args: argparse.Namespace) -> int:
     golden = SystemDriver(GoldenBackend(system), system)
     mapping = asyncio.run(golden.load_split(net, monitor=True))
 
-    res = run_rtl(system, net_path, events, args.out) if args.rtl \
+    res = run_rtl(system, net_path, events) if args.rtl \
         else run_golden(golden, mapping, events)
-    args.out.mkdir(parents=True, exist_ok=True)
-    np.save(args.out / "output_events.npy", res["layers"][-1])
     names = layer_names(net)
-    np.savez(args.out / "layers.npz",
-             **{f"{n}.events": e for n, e in zip(names, res["layers"])},
-             **{f"{n}.potentials": v for n, v in zip(names, res["potentials"])})
-    raster_png(res["layers"], names, args.out / "raster.png",
-               title=f"{args.network.name} on {'RTL' if args.rtl else 'golden model'}")
+    with staged(args.out) as stage:     # the three files appear together, or none
+        np.save(stage / "output_events.npy", res["layers"][-1])
+        np.savez(stage / "layers.npz",
+                 **{f"{n}.events": e for n, e in zip(names, res["layers"])},
+                 **{f"{n}.potentials": v for n, v in zip(names, res["potentials"])})
+        raster_png(res["layers"], names, stage / "raster.png",
+                   title=f"{args.network.name} on {'RTL' if args.rtl else 'golden model'}")
     steps = int((events == -1).sum())
     real = [layer.n_out - int(u) for layer, u in zip(net.layers, bias_units(net, settings))]
     spikes = [int(((e >= 0) & (e < n)).sum()) for e, n in zip(res["layers"], real)]
@@ -295,26 +327,17 @@ def golden_batch(drv, mapping, samples: list, progress=True) -> dict:
 
 def rtl_batch(system: SystemConfig, network_path: Path, samples: list, out: Path,
               monitor: bool) -> dict:
-    """Every sample on the generated Verilog: one build, one simulator process."""
+    """Every sample on the generated Verilog: one build, one simulator process (``out`` is
+    unused: the job is staged in a private temporary folder, see `_simulate`)."""
     from ..frontend.dataset import save_dataset
-    from ..hdl.system import FlexSpimSystem
-    from ..testbench.sim import build_dir_for, emit_verilog, run_cocotb
 
-    build = build_dir_for("run-system", system)
-    print(f"generating and building the system ({build}) ...", file=sys.stderr, flush=True)
-    src = emit_verilog(FlexSpimSystem(system), "flexspim_system", build)
-    out.mkdir(parents=True, exist_ok=True)
-    save_dataset(out / "samples.npz", samples)
-    (out / "job.json").write_text(json.dumps({"system": system.to_dict(), "batch": True,
-                                              "monitor": monitor,
-                                              "network": str(network_path.resolve())}))
-    run_cocotb(toplevel="flexspim_system", sources=[src],
-               test_module="flexspim.testbench.run_tb", build_dir=build,
-               extra_env={"FLEXSPIM_RUN_DIR": str(out.resolve())})
-    r = dict(np.load(out / "rtl_result.npz"))
-    for f in ("samples.npz", "job.json", "rtl_result.npz"):
-        (out / f).unlink()
-    return r
+    def job_files(job: Path) -> None:
+        save_dataset(job / "samples.npz", samples)
+        (job / "job.json").write_text(json.dumps({"system": system.to_dict(), "batch": True,
+                                                  "monitor": monitor,
+                                                  "network": str(network_path.resolve())}))
+
+    return _simulate(system, job_files)
 
 
 def _per_sample(stream: np.ndarray, offsets: np.ndarray) -> list[np.ndarray]:
@@ -400,6 +423,7 @@ def run_batch(args: argparse.Namespace) -> int:
 
     if args.limit is not None and args.limit < 1:
         raise ValueError(f"`--limit` must be an integer >= 1, not {args.limit}")
+    check_out_dir(args.out)
     net, net_path, settings = load_net(args, args.out)
     system = system_for(args, net)
     units = bias_units(net, settings)
@@ -446,7 +470,8 @@ def run_batch(args: argparse.Namespace) -> int:
     summary["core_cycles_per_sample"] = float(np.mean(cycles)) if cycles else 0.0
     summary["monitored_layers"] = "all" if monitor else "output only (index_bits too small)"
     summary["cores"] = system.n_cores
-    write_batch(args.out, net, summary, counts, pred, ds.labels, layers)
+    with staged(args.out) as stage:     # every file appears together, or none
+        write_batch(stage, net, summary, counts, pred, ds.labels, layers)
     acc = summary["accuracy"]
     print(f"{'RTL' if args.rtl else 'golden'}: {summary['samples']} samples"
           + (f", accuracy {acc:.2%}" if acc is not None else ", no labels")
