@@ -8,12 +8,15 @@ JOBS   ?= 2
 # the synthesis / timing / place-and-route flow (`flexspim synth`, `flexspim pnr`, flow/)
 APT_PACKAGES := g++ make perl ccache yosys opensta qflow-tech-osu018 graywolf qrouter qflow
 
-.PHONY: install test regress bench bench-golden bench-macro bench-core bench-system bench-synth lint clean help
+.PHONY: install test test-faults regress test-frameworks bench bench-golden bench-macro bench-core \
+	bench-system bench-synth pnr lint clean help
 
 help:
 	@echo "make install       system packages (apt-get, when root) + .venv with flexspim[dev]"
 	@echo "make test          fast tier: golden model + RTL tests (CI runs this)"
 	@echo "make regress       long tier: more seeds, bigger geometries"
+	@echo "make test-faults   fault injection: Ctrl-C at random points, concurrent runs, full disk"
+	@echo "make test-frameworks  optional: snnTorch (CPU torch) export -> import -> run"
 	@echo "make bench         all benchmark tables (bench-golden, bench-macro)"
 	@echo "make bench-golden  golden-model throughput table"
 	@echo "make bench-macro   macro conversion/build/simulation table (16..256)"
@@ -38,8 +41,22 @@ install:
 test:
 	$(PY) -m pytest -n $(JOBS) -q
 
+# One process: the tests time how fast Ctrl-C stops every child, so they must not compete
+# with each other for the two cores.
+test-faults:
+	FLEXSPIM_TIER=faults $(PY) -m pytest -p no:randomly -q tests/faults
+
 regress:
 	FLEXSPIM_TIER=regress $(PY) -m pytest -n $(JOBS) -q
+
+# Optional tier, not in CI: torch and snnTorch live in their own venv (never in .venv); the
+# export runs there, flexspim in .venv. torch==2.13.0 is the CPU wheel (plain `torch` pulls a
+# CUDA build). Norse and Sinabs need other nir pins (shared/toolchain.md): not automated yet.
+FW_VENV ?= .venv-frameworks
+test-frameworks:
+	@test -x $(FW_VENV)/bin/python || $(PYTHON) -m venv $(FW_VENV)
+	$(FW_VENV)/bin/python -m pip install -q torch==2.13.0 snntorch nirtorch "nir>=1.0.6"
+	FLEXSPIM_FRAMEWORK_PYTHON=$(abspath $(FW_VENV))/bin/python $(PY) -m pytest -n 1 -q tests/frameworks
 
 bench: bench-golden bench-macro bench-core bench-system
 
