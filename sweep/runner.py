@@ -160,8 +160,8 @@ class SweepAborted(RuntimeError):
 
 
 #: Figures an area entry must hold (numbers); a point entry must hold its own parameters.
-_AREA_KEYS = ("periph_cells", "periph_flipflops", "periph_nand2", "array_bits",
-              "array_read_ports", "array_nand2", "total_nand2")
+_AREA_KEYS = ("area_um2", "storage_um2", "periph_um2", "periph_cells", "periph_flops",
+              "array_bits", "array_read_ports", "crit_ns", "fmax_mhz")
 _POINT_FIGURES = ("acc_cycles", "fire_cycles", "cycles_per_event", "sops_per_cycle",
                   "acc_pj_per_sop")
 

@@ -146,7 +146,7 @@ def test_a_failing_task_is_reported_not_cached_and_does_not_stop_the_others(tmp_
             raise RuntimeError("yosys failed: out of memory")
         return {"periph_cells": 1, "periph_flops": 0, "periph_um2": 1.0,
                 "array_bits": 32, "array_read_ports": 3, "storage_um2": 2.0,
-                "area_um2": 3.0}
+                "area_um2": 3.0, "crit_ns": 5.0, "fmax_mhz": 200.0}
 
     monkeypatch.setattr(runner, "evaluate_area", broken)
     out = tmp_path / "out"
