@@ -6,12 +6,13 @@ PY     := $(VENV)/bin/python
 JOBS   ?= 2
 APT_PACKAGES := g++ make perl ccache
 
-.PHONY: install test regress bench bench-golden bench-macro bench-core bench-system lint clean help
+.PHONY: install test regress formal bench bench-golden bench-macro bench-core bench-system lint clean help
 
 help:
 	@echo "make install       system packages (apt-get, when root) + .venv with flexspim[dev]"
 	@echo "make test          fast tier: golden model + RTL tests (CI runs this)"
 	@echo "make regress       long tier: more seeds, bigger geometries"
+	@echo "make formal        bounded proofs (FIFO, router, adder) + every mutant caught"
 	@echo "make bench         all benchmark tables (bench-golden, bench-macro)"
 	@echo "make bench-golden  golden-model throughput table"
 	@echo "make bench-macro   macro conversion/build/simulation table (16..256)"
@@ -37,6 +38,9 @@ test:
 regress:
 	FLEXSPIM_TIER=regress $(PY) -m pytest -n $(JOBS) -q
 
+formal:
+	$(PY) -m flexspim.formal
+
 bench: bench-golden bench-macro bench-core bench-system
 
 bench-golden:
@@ -52,7 +56,7 @@ bench-system:
 	$(PY) bench/bench_system.py
 
 lint:
-	$(VENV)/bin/ruff check flexspim golden hdl testbench mapper energy frontend sweep tests bench examples
+	$(VENV)/bin/ruff check flexspim golden hdl testbench mapper energy frontend sweep formal tests bench examples
 
 clean:
 	rm -rf build sim_build .pytest_cache
