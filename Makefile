@@ -4,13 +4,14 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 # pytest-xdist workers; CI machines have 2 cores.
 JOBS   ?= 2
-APT_PACKAGES := g++ make perl ccache
+APT_PACKAGES := g++ make perl ccache iverilog
 
-.PHONY: install test regress formal bench bench-golden bench-macro bench-core bench-system lint clean help
+.PHONY: install test test-icarus regress formal bench bench-golden bench-macro bench-core bench-system lint clean help
 
 help:
 	@echo "make install       system packages (apt-get, when root) + .venv with flexspim[dev]"
 	@echo "make test          fast tier: golden model + RTL tests (CI runs this)"
+	@echo "make test-icarus   macro and core RTL regressions on Icarus Verilog (SIM=icarus)"
 	@echo "make regress       long tier: more seeds, bigger geometries"
 	@echo "make formal        bounded proofs (FIFO, router, adder) + every mutant caught"
 	@echo "make bench         all benchmark tables (bench-golden, bench-macro)"
@@ -34,6 +35,10 @@ install:
 
 test:
 	$(PY) -m pytest -n $(JOBS) -q
+
+# The same cocotb regressions on the second simulator (5-25x slower than Verilator).
+test-icarus:
+	SIM=icarus $(PY) -m pytest -n $(JOBS) -q tests/hdl/test_rtl_macro.py tests/hdl/test_rtl_core.py
 
 regress:
 	FLEXSPIM_TIER=regress $(PY) -m pytest -n $(JOBS) -q
