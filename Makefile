@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 JOBS   ?= 2
 APT_PACKAGES := g++ make perl ccache iverilog
 
-.PHONY: install test test-icarus regress formal bench bench-golden bench-macro bench-core bench-system lint clean help
+.PHONY: install test test-icarus regress formal lint-rtl bench bench-golden bench-macro bench-core bench-system lint clean help
 
 help:
 	@echo "make install       system packages (apt-get, when root) + .venv with flexspim[dev]"
@@ -20,6 +20,7 @@ help:
 	@echo "make bench-core    neuron-core events/s table (64x64, P = 1, 4, 8)"
 	@echo "make bench-system  2-core system: RTL and golden-model events/s"
 	@echo "make lint          ruff on the Python sources"
+	@echo "make lint-rtl      Verilator -Wall gate on generated Verilog (scoped waivers, pinned counts) + pyslang"
 
 install:
 	@if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
@@ -62,6 +63,9 @@ bench-system:
 
 lint:
 	$(VENV)/bin/ruff check flexspim golden hdl testbench mapper energy frontend sweep formal tests bench examples
+
+lint-rtl:
+	$(PY) -m flexspim.lintgate
 
 clean:
 	rm -rf build sim_build .pytest_cache
