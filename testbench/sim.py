@@ -32,7 +32,8 @@ from typing import Any, Iterable, Mapping
 from flexspim.config import digest
 
 __all__ = ["REPO_ROOT", "BUILD_ROOT", "SIMULATORS", "simulator", "setup_verilator",
-           "build_dir_for", "emit_verilog", "top_ports", "run_cocotb", "run_design", "CocotbFailure"]
+           "build_dir_for", "emit_verilog", "top_ports", "run_cocotb", "run_design",
+           "CocotbFailure"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BUILD_ROOT = Path(os.environ.get("FLEXSPIM_BUILD", REPO_ROOT / "build"))
