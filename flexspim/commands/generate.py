@@ -93,6 +93,8 @@ def run(args: argparse.Namespace) -> int:
         derived["registers"] = {n: {"address": a, "width": w, "access": acc}
                                 for n, (a, w, acc) in core_registers(core).items()}
     manifest = write_design(component, TOPS[top], args.out, params, derived)
+    from ..flowfiles import write_flow_files  # SDC, file list, FuseSoC core, manifest extras
+    manifest = write_flow_files(args.out, manifest)
     print(f"wrote {args.out / manifest['verilog']['file']} (sha256 "
           f"{manifest['verilog']['sha256'][:16]}...), {args.out / 'manifest.json'}")
     return 0

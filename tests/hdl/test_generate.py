@@ -25,7 +25,8 @@ def test_generate_is_deterministic_and_lint_clean(tmp_path, rows, cols, P):
     a = generate(tmp_path, "a", "--rows", rows, "--cols", cols, "--batch", P)
     b = generate(tmp_path, "b", "--rows", rows, "--cols", cols, "--batch", P)
     files = sorted(p.name for p in a.iterdir())
-    assert files == ["flexspim_macro.v", "lint.vlt", "manifest.json"]
+    assert files == ["flexspim_macro.core", "flexspim_macro.f", "flexspim_macro.sdc",
+                     "flexspim_macro.v", "lint.vlt", "manifest.json"]
     for f in files:
         assert (a / f).read_bytes() == (b / f).read_bytes(), f"{f} differs between two runs"
         text = (a / f).read_text()
