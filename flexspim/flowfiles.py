@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["DEFAULT_PERIOD_NS", "IO_FRACTION", "module_names", "instances", "array_info",
-           "comb_paths", "sdc_text", "filelist_text", "core_text", "write_flow_files"]
+           "comb_paths", "sdc_text", "core_text", "write_flow_files"]
 
 #: clock period the SDC targets unless edited: the 100 MHz the README's throughput figures
 #: assume. A target, not a measured Fmax (`flexspim synth` measures one).
@@ -49,13 +49,14 @@ def module_names(verilog: str) -> list[str]:
     return [_plain(m.group(1)) for m in _MODULE_RE.finditer(verilog)]
 
 
-def instances(verilog: str) -> dict[str, list[tuple[str, str]]]:
-    """Module -> ``[(instance name, module instantiated)]``."""
+def instances(verilog: str, extra: list[str] = ()) -> dict[str, list[tuple[str, str]]]:
+    """Module -> ``[(instance name, module instantiated)]``, for the modules the text
+    defines plus ``extra`` ones instantiated but defined elsewhere (a black box)."""
     bodies = _bodies(verilog)
     out: dict[str, list[tuple[str, str]]] = {}
     for parent, body in bodies.items():
         found = []
-        for child in bodies:
+        for child in list(bodies) + [e for e in extra if e not in bodies]:
             esc = re.escape("\\" + child + " ") if not re.fullmatch(r"[A-Za-z_][\w$]*", child) \
                 else re.escape(child) + r"\s"
             for m in re.finditer(rf"^\s*{esc}\s*{_NAME}\s*\(", body, re.M):
@@ -90,14 +91,18 @@ _FLOPS = ("$dff,$adff,$dffe,$adffe,$sdff,$sdffe,$sdffce,$aldff,$aldffe,$dffsr,$d
           "$dlatch")
 
 
-def comb_paths(verilog: str, top: str, outputs: list[str]) -> dict[str, list[str]]:
+def comb_paths(verilog: str, top: str, outputs: list[str],
+               models: list[str] = ()) -> dict[str, list[str]]:
     """Output port -> the input ports that reach it without a register (Yosys input cone of
-    each output, not traversed through flip-flops or memory write ports). Uses the Yosys
-    that Amaranth itself runs, so no extra tool is needed."""
+    each output, not traversed through flip-flops or memory write ports). ``models``:
+    Verilog that replaces black-box modules of ``verilog`` (the storage array's behavioural
+    model), so paths through the box are those of the model. Uses the Yosys that Amaranth
+    itself runs, so no extra tool is needed."""
     from amaranth._toolchain.yosys import find_yosys
 
     yosys = find_yosys(lambda ver: ver >= (0, 10))
     script = [f"read_verilog -sv <<FLEXSPIM_EOT\n{verilog}\nFLEXSPIM_EOT",
+              *[f"read_verilog -sv -overwrite <<FLEXSPIM_EOT\n{t}\nFLEXSPIM_EOT" for t in models],
               f"hierarchy -top {top}", "proc", "flatten", "opt_clean", "memory_collect"]
     for o in outputs:
         script += [f"log @@{o}", f"select -list o:{o} %ci*:-{_FLOPS}"
@@ -123,7 +128,7 @@ def sdc_text(manifest: dict[str, Any], comb: dict[str, list[str]],
              period_ns: float = DEFAULT_PERIOD_NS) -> str:
     """Timing constraints for the generated top (SDC as OpenSTA and the usual tools read)."""
     ports = manifest["ports"]
-    clock, reset = manifest["clock"]["port"], manifest["reset"]["port"]
+    clock, reset = manifest["clock"]["port"], "rst"
     ins = [p for p in ports if p["direction"] == "input" and p["name"] not in (clock, reset)]
     outs = [p for p in ports if p["direction"] == "output"]
     by_name = {p["name"]: p for p in ports}
@@ -158,12 +163,7 @@ def sdc_text(manifest: dict[str, Any], comb: dict[str, list[str]],
     return "\n".join(lines) + "\n"
 
 
-def filelist_text(manifest: dict[str, Any]) -> str:
-    """Verilog file list (``-f``) for simulators and synthesis tools, relative paths."""
-    return manifest["verilog"]["file"] + "\n"
-
-
-def core_text(manifest: dict[str, Any], files: dict[str, str]) -> str:
+def core_text(manifest: dict[str, Any], files: dict[str, str], sources: list[str]) -> str:
     """FuseSoC CAPI2 core: the RTL, the SDC, the waivers, and a Verilator lint target."""
     top = manifest["top"]
     version = manifest.get("tools", {}).get("flexspim", "0.0.0")
@@ -177,7 +177,7 @@ def core_text(manifest: dict[str, Any], files: dict[str, str]) -> str:
         "filesets:",
         "  rtl:",
         "    files:",
-        f"      - {manifest['verilog']['file']}",
+        *[f"      - {f}" for f in sources],
         "    file_type: verilogSource",
         "  constraints:",
         "    files:",
@@ -204,9 +204,13 @@ def core_text(manifest: dict[str, Any], files: dict[str, str]) -> str:
 
 def write_flow_files(out_dir: Path, manifest: dict[str, Any],
                      period_ns: float = DEFAULT_PERIOD_NS) -> dict[str, Any]:
-    """Write ``<top>.sdc``, ``<top>.f`` and ``<top>.core`` next to ``<top>.v`` and add the
-    clock, reset, module list, storage array, combinational paths and these files to
-    ``manifest.json``. Returns the updated manifest."""
+    """Write ``<top>.sdc``, ``<top>.f`` and ``<top>.core`` next to ``<top>.v``, scope
+    ``lint.vlt`` to every generated Verilog file, and add to ``manifest.json`` the clock,
+    the storage array's instance paths, the combinational paths and these files (the
+    module list, reset and array ports come from `flexspim.hdl.emit`). Returns the updated
+    manifest."""
+    from flexspim.lintgate import lint_waivers
+
     out_dir = Path(out_dir)
     top = manifest["top"]
     verilog = (out_dir / manifest["verilog"]["file"]).read_text()
@@ -214,22 +218,48 @@ def write_flow_files(out_dir: Path, manifest: dict[str, Any],
     m = dict(manifest)
     m["clock"] = {"port": "clk", "edge": "rising", "domain": "sync",
                   "sdc_period_ns": period_ns,
-                  "meaning": "every register of the design is clocked by this edge"}
-    m["reset"] = {"port": "rst", "active": "high", "kind": "synchronous",
-                  "meaning": "sampled at the rising clock edge; returns every register "
-                             "(not the storage array contents) to its initial value"}
-    for key in ("clock", "reset"):
-        if m[key]["port"] not in names:
-            raise ValueError(f"{key} port {m[key]['port']!r} is not a port of {top}")
-    m["modules"] = module_names(verilog)
-    m["array"] = array_info(verilog, top)
+                  "meaning": "the single clock: every register and the storage array's "
+                             "read and write ports act on its rising edge"}
+    if "clk" not in names or "rst" not in names:
+        raise ValueError(f"{top} must have ports clk and rst, not {sorted(names)}")
+    if "modules" not in m:
+        m["modules"] = module_names(verilog)
+    if isinstance(m.get("array"), dict):
+        arr = dict(m["array"])
+        paths = _paths_to(verilog, top, arr["module"])
+        arr["instances"] = paths
+        m["array"] = arr
+    else:
+        found = array_info(verilog, top)
+        if found:
+            m["array"] = {"module": found[0]["module"], "ports": found[0]["ports"],
+                          "instances": [a["path"] for a in found]}
+    sources = [m["verilog"]["file"]]
+    if isinstance(m.get("array"), dict) and "model" in m["array"]:
+        sources.append(m["array"]["model"]["file"])
     outputs = [p["name"] for p in manifest["ports"] if p["direction"] == "output"]
-    comb = comb_paths(verilog, top, outputs)
+    comb = comb_paths(verilog, top, outputs, [(out_dir / f).read_text() for f in sources[1:]])
     m["comb_paths"] = [{"from": i, "to": o} for o, ins in comb.items() for i in ins]
     files = {"sdc": f"{top}.sdc", "filelist": f"{top}.f", "fusesoc_core": f"{top}.core"}
     m["flow_files"] = files
+    (out_dir / m["lint_waivers"]).write_text(lint_waivers(*sources))
     (out_dir / files["sdc"]).write_text(sdc_text(m, comb, period_ns))
-    (out_dir / files["filelist"]).write_text(filelist_text(m))
-    (out_dir / files["fusesoc_core"]).write_text(core_text(m, files))
+    (out_dir / files["filelist"]).write_text("\n".join(sources) + "\n")
+    (out_dir / files["fusesoc_core"]).write_text(core_text(m, files, sources))
     (out_dir / "manifest.json").write_text(json.dumps(m, indent=2, sort_keys=True) + "\n")
     return m
+
+
+def _paths_to(verilog: str, top: str, module: str) -> list[str]:
+    """Hierarchical instance paths (``top.inst.inst``) of ``module`` under ``top``."""
+    inst = instances(verilog, extra=[module])
+    found: list[str] = []
+
+    def walk(mod: str, path: list[str]) -> None:
+        for name, child in inst.get(mod, []):
+            if child == module:
+                found.append(".".join(path + [name]))
+            else:
+                walk(child, path + [name])
+    walk(top, [top])
+    return found

@@ -44,11 +44,17 @@ CASES: dict[str, list[str]] = {
 _WARN_RE = re.compile(r"^%(Warning|Error)-?(\w*)", re.M)
 
 
-def lint_waivers(verilog_file: str) -> str:
-    """``lint.vlt`` text whose waivers apply to ``verilog_file`` (a file name) only."""
-    if not re.fullmatch(r"[\w.-]+", verilog_file):
-        raise ValueError(f"`verilog_file` must be a plain file name, not {verilog_file!r}")
-    return WAIVER_TEMPLATE.read_text().replace("@FILE@", verilog_file)
+def lint_waivers(*verilog_files: str) -> str:
+    """``lint.vlt`` text whose waivers apply to the generated ``verilog_files`` (file
+    names) only: each ``lint_off`` line of the template is repeated per file."""
+    for f in verilog_files:
+        if not re.fullmatch(r"[\w.-]+", f):
+            raise ValueError(f"`verilog_file` must be a plain file name, not {f!r}")
+    out = []
+    for line in WAIVER_TEMPLATE.read_text().splitlines():
+        out += [line.replace("@FILE@", f) for f in verilog_files] if "@FILE@" in line \
+            else [line]
+    return "\n".join(out) + "\n"
 
 
 def verilator_lint(folder: Path, files: list[str], waivers: str | None = None

@@ -25,7 +25,8 @@ for input or for the output stream are not work):
 * 1 per input event taken from the FIFO (source, dropped source, or tick);
 * 1 to close a batch that is not full (before a repeated source or a tick);
 * per accumulate or fire command: its macro cycles (`golden.cycles`) + 1 (the cycle in which
-  the controller sees ``done``); a command the macro rejects costs 2;
+  the controller sees ``done``); a command the macro rejects costs
+  `golden.cycles.REJECT_CYCLES` + 1;
 * per fired slot: 1 per output spike + 1 to finish the slot; per tick: 1 to send it.
 """
 
@@ -38,6 +39,7 @@ import numpy as np
 from flexspim.config import AccumulateOp, CoreConfig, FCLayout, FireOp, LayerConfig, Operand
 
 from .batching import TICK
+from .cycles import REJECT_CYCLES
 from .macro import MacroModel
 from .network import FCLayer
 
@@ -107,7 +109,7 @@ class CoreModel:
             try:
                 cycles += self.macro.accumulate(op, col_mask=self.masks[s]).cycles + 1
             except ValueError:
-                cycles, errors = cycles + 2, errors + 1
+                cycles, errors = cycles + REJECT_CYCLES + 1, errors + 1
         self.open = []
         return cycles, errors
 

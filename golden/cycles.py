@@ -4,9 +4,17 @@ The RTL sequencer is busy for exactly these many clock cycles per operation (its
 measure them), and the mapper, energy model and sweep read the same formulas.
 
 Every operation starts with one **issue** cycle: the sequencer accepts the command
-(valid/ready handshake) and registers its fields. A new command can be accepted in the cycle
-right after the previous one's last cycle, so these counts are also the sustained cost of
-back-to-back operations.
+(valid/ready handshake) and registers its fields. Then one **read-ahead** cycle: the storage
+is read synchronously (`docs/array.md`: a row address presented in cycle ``t`` gives its data
+in cycle ``t + 1``), so the sequencer presents the first rows of the first pass one cycle
+before it uses them, and checks the registered fields (a command that breaks a rule ends
+here, see `REJECT_CYCLES`). From then on the address of every row is issued one cycle ahead,
+pass boundaries included, so the passes below cost exactly their bit count. A new command can
+be accepted in the cycle right after the previous one's last cycle, so these counts are also
+the sustained cost of back-to-back operations.
+
+The read-ahead cycle is what clocked storage costs: one cycle per command (an accumulate at
+``bv = 16``, saturate, from 38 to 39 cycles; in wrap mode from 17 to 18).
 
 Accumulate (all columns in parallel, so independent of ``cols`` and of how many weights
 the batch holds):
@@ -26,25 +34,33 @@ Fire (one neuron slot, all columns in parallel):
   then a pass that writes 0 where the result crossed zero);
 * compare: ``bv`` (V - theta computed in ``bv + 1`` bits, nothing written);
 * reset: "hard" ``bv`` (zeros written where a spike fired), "soft" ``2 bv`` (a subtract
-  pass, then a clamp pass for the overflow a negative threshold can cause).
+  pass, then a clamp pass for the overflow a negative threshold can cause);
+* ``bv = 1`` with a leak pass only: 1 bubble cycle before the compare pass. Its read of row
+  ``v_row`` would be issued in the cycle that writes that same row (the leak or uncross pass's
+  only bit), and the storage contract leaves a read of a row being written undefined.
 
-Row reads and row writes through the row port take one cycle each.
+Row reads and row writes through the row port take one cycle each (a read's data comes out
+in the next cycle, see the row port in `flexspim.hdl.macro`).
 """
 
 from __future__ import annotations
 
 from flexspim.config import LayerConfig, MacroConfig
 
-__all__ = ["ISSUE_CYCLES", "ROW_CYCLES", "accumulate_cycles", "fire_cycles", "leak_cycles",
-           "reset_cycles"]
+__all__ = ["ISSUE_CYCLES", "READ_AHEAD_CYCLES", "REJECT_CYCLES", "ROW_CYCLES",
+           "accumulate_cycles", "fire_cycles", "leak_cycles", "reset_cycles"]
 
 ROW_CYCLES = 1
 ISSUE_CYCLES = 1
+READ_AHEAD_CYCLES = 1
+#: A command whose registered fields break a rule: issue + read-ahead (where the check runs);
+#: ``done`` and ``error`` pulse in the next cycle and nothing is written.
+REJECT_CYCLES = ISSUE_CYCLES + READ_AHEAD_CYCLES
 
 
 def accumulate_cycles(macro: MacroConfig, bv: int, saturate: bool) -> int:
     """Cycles of one accumulate batch."""
-    return ISSUE_CYCLES + bv + (macro.guard_cycles + bv if saturate else 0)
+    return ISSUE_CYCLES + READ_AHEAD_CYCLES + bv + (macro.guard_cycles + bv if saturate else 0)
 
 
 def leak_cycles(layer: LayerConfig) -> int:
@@ -57,4 +73,6 @@ def reset_cycles(layer: LayerConfig) -> int:
 
 def fire_cycles(layer: LayerConfig) -> int:
     """Cycles of one fire pass over one neuron slot (every column at once)."""
-    return ISSUE_CYCLES + leak_cycles(layer) + layer.bv + reset_cycles(layer)
+    bubble = int(layer.bv == 1 and layer.leak_mode != "none")
+    return (ISSUE_CYCLES + READ_AHEAD_CYCLES + leak_cycles(layer) + bubble + layer.bv
+            + reset_cycles(layer))

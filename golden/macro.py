@@ -32,7 +32,7 @@ import numpy as np
 
 from flexspim.config import AccumulateOp, FireOp, MacroConfig, Operand, signed_range
 
-from .cycles import ISSUE_CYCLES, ROW_CYCLES, accumulate_cycles, fire_cycles
+from .cycles import ISSUE_CYCLES, READ_AHEAD_CYCLES, ROW_CYCLES, accumulate_cycles, fire_cycles
 
 __all__ = ["MacroModel", "AccumulateResult", "FireResult", "accumulate_bitserial",
            "to_bits", "from_bits", "leak", "wrap"]
@@ -272,7 +272,7 @@ def accumulate_bitserial(macro: MacroConfig, bits: np.ndarray, op: AccumulateOp,
     overflow = np.zeros(cols, dtype=bool)
     last = np.zeros(cols, dtype=np.int64)
     vsign = np.zeros(cols, dtype=np.int64)
-    cycles = ISSUE_CYCLES
+    cycles = ISSUE_CYCLES + READ_AHEAD_CYCLES   # the read-ahead presents rows of cycle 0
     n_add = op.bv + (macro.guard_cycles if op.saturate else 0)
     for k in range(n_add):
         kw = min(k, op.bw - 1)

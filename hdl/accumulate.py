@@ -1,14 +1,24 @@
 """Accumulate unit: runs one batch ``V += W_1 + ... + W_n`` bit-serially on the array.
 
-Timing and arithmetic follow `flexspim.golden.cycles` / `flexspim.golden.macro`:
+Timing and arithmetic follow `flexspim.golden.cycles` / `flexspim.golden.macro`. The array is
+read synchronously, so the unit is a two-stage pipeline:
 
-* ``ADD`` (``bv`` cycles): cycle ``k`` activates row ``w + min(k, bw-1)`` of every enabled
+* the **front** walks the passes below and presents, in its step ``k``, the rows that step
+  ``k`` needs, from row counters (no ``base + k`` adders on the address path);
+* the **back** is the front's step one cycle later: the rows have arrived, the adders run and
+  the result is written (write address: the V row the front presented, registered).
+
+The front's first cycle (the read-ahead cycle after the issue cycle) also checks the
+registered command; a command that breaks a rule ends there with ``done`` and ``error``.
+
+* ``ADD`` (``bv`` steps): step ``k`` activates row ``w + min(k, bw-1)`` of every enabled
   weight slot and row ``v_row + k``, and writes bit 0 of the column sums back to row
   ``v_row + k`` of the enabled columns.
 * ``GUARD`` (saturate only, ``guard_cycles``): the sums go on with sign-extended operands (V's
-  sign comes from a register, its row was just overwritten) and nothing is written; a column
-  overflowed if any guard bit differs from the bit written last in ``ADD``.
-* ``CLAMP`` (saturate only, ``bv`` cycles): writes the maximum, or the minimum when the last
+  sign comes from a register, its row was just overwritten; the weights' sign rows stay
+  activated) and nothing is written; a column overflowed if any guard bit differs from the
+  bit written last in ``ADD``.
+* ``CLAMP`` (saturate only, ``bv`` steps): writes the maximum, or the minimum when the last
   guard bit (the sign of the exact total) is 1, into the overflowed enabled columns.
 
 The unit drives the array only while it runs (its outputs are 0 otherwise), so the macro
@@ -44,59 +54,57 @@ def AccumulateFields(config: MacroConfig) -> dict:
 
 
 class AccumulateUnit(wiring.Component):
-    """Ports: the command fields (`AccumulateFields`, sampled when ``start``), ``start`` (in),
-    ``ok`` (out: the fields form a valid command, combinationally), ``done`` (out: pulses in
-    the last cycle), ``overflow`` (out, cols: held until the next start) and ``array``
-    (drives the array's ports, see `ArraySignature`)."""
+    """Ports: the command fields (`AccumulateFields`, registered when ``start``), ``start``
+    (in), ``done`` (out: pulses in the last cycle), ``error`` (out, with ``done``: the command
+    broke a rule and nothing was written), ``overflow`` (out, cols: held until the next
+    start) and ``array`` (drives the array's ports, see `ArraySignature`)."""
 
     def __init__(self, config: MacroConfig):
         self.config = check_config(config)
         super().__init__({
             **AccumulateFields(config),
             "start": In(1),
-            "ok": Out(1),
             "done": Out(1),
+            "error": Out(1),
             "overflow": Out(config.cols),
             "array": In(ArraySignature(config)),
         })
-
-    def _check_fields(self, m: Module) -> None:
-        """The checks of `AccumulateOp.check_fits`, on the fields."""
-        cfg = self.config
-        aw, P = cfg.row_addr_width, cfg.batch_max
-        w = [self.w_rows[i * aw:(i + 1) * aw] for i in range(P)]
-        ok = [self.bv >= 1, self.bw >= 1, self.bw <= self.bv, self.v_row + self.bv <= cfg.rows]
-        if (1 << cfg.bits_width) - 1 > cfg.max_bits:   # else the field cannot exceed it
-            ok.append(self.bv <= cfg.max_bits)
-        for i in range(P):
-            fits = (w[i] + self.bw <= cfg.rows) & (
-                (w[i] + self.bw <= self.v_row) | (self.v_row + self.bv <= w[i]))
-            ok.append(~self.w_en[i] | fits)
-            for j in range(i + 1, P):
-                ok.append(~(self.w_en[i] & self.w_en[j]) | (w[i] != w[j]))
-        m.d.comb += self.ok.eq(Cat(*ok).all())
 
     def elaborate(self, platform):
         m = Module()
         cfg = self.config
         cols, P, aw = cfg.cols, cfg.batch_max, cfg.row_addr_width
         arr = self.array
-        self._check_fields(m)
         m.submodules.adders = adders = BitSerialAdderArray(cfg)
 
         # -- command registers (latched at start) -----------------------------------------
         v_row = Signal(aw)
         bv = Signal(cfg.bits_width)
         bw = Signal(cfg.bits_width)
-        w_rows = [Signal(aw, name=f"w_row{i}") for i in range(P)]
         w_en = Signal(P)
         col_en = Signal(cols)
         saturate = Signal()
 
-        # -- bit-serial state -------------------------------------------------------------
+        # -- front: row counters, one step ahead of the back --------------------------------
+        wa = [Signal(aw, name=f"w_addr{i}") for i in range(P)]   # w_i + min(k, bw-1)
+        va = Signal(aw)                            # v_row + k
         k = Signal(range(cfg.max_bits + 1))        # bit index in ADD / CLAMP
-        g = Signal(range(cfg.guard_cycles + 1))    # guard cycle index
         kw = Signal(range(cfg.max_bits + 1))       # min(k, bw - 1): the weights' active bit
+        g = Signal(range(cfg.guard_cycles + 1))    # guard cycle index
+        check = Signal()                           # first front cycle: check the command
+        ok, reject = Signal(), Signal()
+        self._check_fields(m, ok, v_row, bv, bw, wa, w_en)
+
+        # -- back: the front's step, one cycle later --------------------------------------
+        ADD, GUARD, CLAMP = 1, 2, 3
+        f_pass, b_pass = Signal(2), Signal(2)
+        f_first, b_first = Signal(), Signal()      # step 0 of ADD (carry starts at 0)
+        f_top, b_top = Signal(), Signal()          # last step of the pass
+        f_fin, b_fin = Signal(), Signal()          # last step of the command
+        wv = Signal(aw)                            # the V row of the back's step
+        m.d.sync += [b_pass.eq(f_pass), b_first.eq(f_first), b_top.eq(f_top),
+                     b_fin.eq(f_fin), wv.eq(va)]
+
         msb = Signal(cols)                         # bit bv-1 of the written sum
         vsign = Signal(cols)                       # V's original sign bit
         last = Signal(cols)                        # latest guard bit: sign of the exact total
@@ -105,13 +113,17 @@ class AccumulateUnit(wiring.Component):
 
         rd = [arr.rd_data[i * cols:(i + 1) * cols] for i in range(P + 1)]
         v_port = P                                 # the last read port reads V
-        active = Signal()
-        with m.If(active):                         # weights: base + min(k, bw-1)
+
+        # front: addresses straight from the counters
+        reading = Signal()
+        with m.If(reading):
             for i in range(P):
-                m.d.comb += arr.rd_addr[i * aw:(i + 1) * aw].eq(w_rows[i] + kw)
-        for i in range(P):                         # disabled slots contribute 0
-            m.d.comb += adders.operands[i * cols:(i + 1) * cols].eq(
-                rd[i] & w_en[i].replicate(cols))
+                m.d.comb += arr.rd_addr[i * aw:(i + 1) * aw].eq(wa[i])
+            m.d.comb += [arr.rd_en[:P].eq(w_en), arr.rd_addr[v_port * aw:].eq(va)]
+
+        def step_weights():
+            with m.If(kw + 1 < bw):
+                m.d.sync += [kw.eq(kw + 1)] + [a.eq(a + 1) for a in wa]
 
         with m.FSM(name="acc"):
             with m.State("IDLE"):
@@ -119,58 +131,81 @@ class AccumulateUnit(wiring.Component):
                     m.d.sync += [
                         v_row.eq(self.v_row), bv.eq(self.bv), bw.eq(self.bw),
                         w_en.eq(self.w_en), col_en.eq(self.col_en),
-                        saturate.eq(self.saturate),
-                        k.eq(0), kw.eq(0), g.eq(0), overflow.eq(0),
+                        saturate.eq(self.saturate), va.eq(self.v_row),
+                        k.eq(0), kw.eq(0), g.eq(0), overflow.eq(0), check.eq(1),
                     ]
-                    m.d.sync += [w_rows[i].eq(self.w_rows[i * aw:(i + 1) * aw])
-                                 for i in range(P)]
+                    m.d.sync += [wa[i].eq(self.w_rows[i * aw:(i + 1) * aw]) for i in range(P)]
                     m.next = "ADD"
 
             with m.State("ADD"):
-                m.d.comb += [
-                    active.eq(1),
-                    arr.rd_addr[v_port * aw:].eq(v_row + k),
-                    adders.operands[v_port * cols:].eq(rd[v_port]),
-                    adders.first.eq(k == 0),
-                    adders.en.eq(1),
-                    arr.wr_addr.eq(v_row + k),
-                    arr.wr_data.eq(adders.sum),
-                    arr.wr_en.eq(col_en),
-                ]
-                m.d.sync += k.eq(k + 1)
-                with m.If(kw + 1 < bw):
-                    m.d.sync += kw.eq(kw + 1)
-                with m.If(k + 1 == bv):
-                    m.d.sync += [msb.eq(adders.sum), vsign.eq(rd[v_port])]
-                    with m.If(saturate):
-                        m.next = "GUARD"
-                    with m.Else():
-                        m.d.comb += self.done.eq(1)
-                        m.next = "IDLE"
+                m.d.sync += check.eq(0)
+                with m.If(check & ~ok):
+                    m.d.comb += reject.eq(1)
+                    m.next = "IDLE"
+                with m.Else():
+                    m.d.comb += [reading.eq(1), arr.rd_en[v_port].eq(1), f_pass.eq(ADD),
+                                 f_first.eq(k == 0), f_top.eq(k + 1 == bv),
+                                 f_fin.eq((k + 1 == bv) & ~saturate)]
+                    m.d.sync += [k.eq(k + 1), va.eq(va + 1)]
+                    step_weights()
+                    with m.If(k + 1 == bv):
+                        m.d.sync += va.eq(v_row)
+                        with m.If(saturate):
+                            m.next = "GUARD"
+                        with m.Else():
+                            m.next = "IDLE"
 
-            with m.State("GUARD"):
-                m.d.comb += [
-                    active.eq(1),
-                    adders.operands[v_port * cols:].eq(vsign),
-                    adders.en.eq(1),
-                ]
-                m.d.sync += [g.eq(g + 1), last.eq(adders.sum),
-                             overflow.eq(overflow | ((adders.sum ^ msb) & col_en))]
+            with m.State("GUARD"):                 # the sign rows stay activated
+                m.d.comb += [reading.eq(1), f_pass.eq(GUARD)]
+                m.d.sync += g.eq(g + 1)
                 with m.If(g + 1 == cfg.guard_cycles):
                     m.d.sync += k.eq(0)
                     m.next = "CLAMP"
 
-            with m.State("CLAMP"):
-                top = Signal()
-                m.d.comb += [
-                    top.eq(k + 1 == bv),
-                    arr.wr_addr.eq(v_row + k),
-                    # max = 0111..1, min = 1000..0: bit k is (k < bv-1) xor sign
-                    arr.wr_data.eq(last ^ (~top).replicate(cols)),
-                    arr.wr_en.eq(overflow),
-                ]
-                m.d.sync += k.eq(k + 1)
-                with m.If(top):
-                    m.d.comb += self.done.eq(1)
+            with m.State("CLAMP"):                 # writes only
+                m.d.comb += [f_pass.eq(CLAMP), f_top.eq(k + 1 == bv), f_fin.eq(k + 1 == bv)]
+                m.d.sync += [k.eq(k + 1), va.eq(va + 1)]
+                with m.If(k + 1 == bv):
                     m.next = "IDLE"
+
+        # back: arithmetic and writes on the rows that arrived
+        for i in range(P):                         # disabled slots contribute 0
+            m.d.comb += adders.operands[i * cols:(i + 1) * cols].eq(
+                rd[i] & w_en[i].replicate(cols))
+        m.d.comb += [self.done.eq(b_fin | reject), self.error.eq(reject)]
+        with m.Switch(b_pass):
+            with m.Case(ADD):
+                m.d.comb += [
+                    adders.operands[v_port * cols:].eq(rd[v_port]),
+                    adders.first.eq(b_first),
+                    adders.en.eq(1),
+                    arr.wr_en.eq(1), arr.wr_addr.eq(wv), arr.wr_data.eq(adders.sum),
+                    arr.wr_mask.eq(col_en),
+                ]
+                with m.If(b_top):
+                    m.d.sync += [msb.eq(adders.sum), vsign.eq(rd[v_port])]
+            with m.Case(GUARD):
+                m.d.comb += [adders.operands[v_port * cols:].eq(vsign), adders.en.eq(1)]
+                m.d.sync += [last.eq(adders.sum),
+                             overflow.eq(overflow | ((adders.sum ^ msb) & col_en))]
+            with m.Case(CLAMP):
+                # max = 0111..1, min = 1000..0: bit k is (k < bv-1) xor sign
+                m.d.comb += [arr.wr_en.eq(1), arr.wr_addr.eq(wv),
+                             arr.wr_data.eq(last ^ (~b_top).replicate(cols)),
+                             arr.wr_mask.eq(overflow)]
         return m
+
+    def _check_fields(self, m: Module, ok, v_row, bv, bw, w, w_en) -> None:
+        """The checks of `AccumulateOp.check_fits`, on the registered fields (``w``: the weight
+        rows, still at their base in the check cycle)."""
+        cfg = self.config
+        P = cfg.batch_max
+        conds = [bv >= 1, bw >= 1, bw <= bv, v_row + bv <= cfg.rows]
+        if (1 << cfg.bits_width) - 1 > cfg.max_bits:   # else the field cannot exceed it
+            conds.append(bv <= cfg.max_bits)
+        for i in range(P):
+            fits = (w[i] + bw <= cfg.rows) & ((w[i] + bw <= v_row) | (v_row + bv <= w[i]))
+            conds.append(~w_en[i] | fits)
+            for j in range(i + 1, P):
+                conds.append(~(w_en[i] & w_en[j]) | (w[i] != w[j]))
+        m.d.comb += ok.eq(Cat(*conds).all())

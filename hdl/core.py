@@ -14,7 +14,7 @@ being truncated. Reads are combinational. The map is `flexspim.regmap.core_regis
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Module, Signal
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -25,6 +25,16 @@ from .fifo import EventFIFO
 from .macro import CimMacro, RowPortSignature
 
 __all__ = ["EventLayout", "ConfigBusSignature", "NeuronCore"]
+
+def lowest_one(vec: Value) -> Value:
+    """Index of the lowest set bit of ``vec`` (0 if none), as a balanced tree of muxes: depth
+    grows with log2(width), where a priority chain would grow with the width."""
+    if len(vec) == 1:
+        return Const(0, 1)
+    half = 1 << ((len(vec) - 1).bit_length() - 1)
+    lo, hi = vec[:half], vec[half:]
+    return Mux(lo.any(), lowest_one(lo), half + lowest_one(hi))
+
 
 def EventLayout(index_bits: int) -> data.StructLayout:
     """An address-event: ``index`` (bits ``0..index_bits-1``) and ``tick`` (the top bit)."""
@@ -134,6 +144,7 @@ class NeuronCore(wiring.Component):
         m.d.comb += [
             macro.row.addr.eq(self.row.addr), macro.row.wdata.eq(self.row.wdata),
             macro.row.wmask.eq(self.row.wmask), macro.row.we.eq(self.row.we & idle),
+            macro.row.re.eq(self.row.re & idle), self.row.rvalid.eq(macro.row.rvalid),
             self.row.rdata.eq(macro.row.rdata), self.row.ready.eq(idle & macro.row.ready),
         ]
 
@@ -188,9 +199,7 @@ class NeuronCore(wiring.Component):
         # -- output encoder: lowest remaining spike ------------------------------------------
         pending = Signal(cols)
         low = Signal(range(max(cols, 2)))
-        for c in reversed(range(cols)):
-            with m.If(pending[c]):
-                m.d.comb += low.eq(c)
+        m.d.comb += low.eq(lowest_one(pending))
         out = data.View(EventLayout(ib), self.ev_out.payload)
 
         work = Signal()                            # a work cycle (see golden.core)

@@ -15,6 +15,12 @@ adder; rows are read through two array ports (``V``'s port and port 0):
 * ``RESET`` (``bv`` cycles): hard: zeros where spiked; soft: ``V - theta`` written where spiked.
 * ``CLAMP`` (soft only, ``bv`` cycles): where ``V - theta`` (>= 0 after a spike) came out
   negative in ``bv`` bits it overflowed: the maximum is written.
+
+As in the accumulate unit (read it first), the array is read synchronously: a front walks the
+passes and presents each step's rows from counters, the back runs the step a cycle later on
+the rows that arrived and writes the result. The front's first cycle checks the command. With
+``bv = 1`` a one-cycle bubble separates a leak pass from the compare pass, whose read of row
+``v_row`` would otherwise meet the write of that row at the same edge.
 """
 
 from __future__ import annotations
@@ -44,176 +50,215 @@ def FireFields(config: MacroConfig) -> dict:
 
 
 class FireUnit(wiring.Component):
-    """Ports: the command fields (`FireFields`, sampled when ``start``), ``start`` (in),
-    ``ok`` (out: the fields form a valid command), ``done`` (out: pulses in the last cycle),
-    ``spikes`` (out, cols: held until the next start) and ``array`` (see `ArraySignature`)."""
+    """Ports: the command fields (`FireFields`, registered when ``start``), ``start`` (in),
+    ``done`` (out: pulses in the last cycle), ``error`` (out, with ``done``: the command broke
+    a rule and nothing was written), ``spikes`` (out, cols: held until the next start) and
+    ``array`` (see `ArraySignature`)."""
 
     def __init__(self, config: MacroConfig):
         self.config = check_config(config)
         super().__init__({
             **FireFields(config),
             "start": In(1),
-            "ok": Out(1),
             "done": Out(1),
+            "error": Out(1),
             "spikes": Out(config.cols),
             "array": In(ArraySignature(config)),
         })
 
-    def _check_fields(self, m: Module) -> None:
-        """The checks of `FireOp` / `LayerConfig` / `check_fits`, on the fields."""
+    def _check_fields(self, m: Module, ok, f) -> None:
+        """The checks of `FireOp` / `LayerConfig` / `check_fits`, on the registered fields
+        ``f`` (a dict of signals named like the ports)."""
         cfg = self.config
-        bv = self.bv
-        ok = [bv >= 1, self.v_row + bv <= cfg.rows, self.leak_mode != 3]
+        bv = f["bv"]
+        conds = [bv >= 1, f["v_row"] + bv <= cfg.rows, f["leak_mode"] != 3]
         if (1 << cfg.bits_width) - 1 > cfg.max_bits:
-            ok.append(bv <= cfg.max_bits)
+            conds.append(bv <= cfg.max_bits)
         # threshold within the bv-bit signed range: bits bv-1 .. up are all sign copies
         th_hi = Signal(cfg.max_bits, name="th_hi")
-        m.d.comb += th_hi.eq(self.threshold.as_signed() >> (bv - 1).as_unsigned())
-        ok.append((th_hi == 0) | (th_hi == (1 << cfg.max_bits) - 1))
-        ok.append(Mux(self.leak_mode == LEAK_NONE, self.leak == 0,
-                      Mux(self.leak_mode == LEAK_SUB, (self.leak >> (bv - 1).as_unsigned()) == 0,
-                          self.leak < bv)))
-        t_fits = (self.theta_row + bv <= cfg.rows) & (
-            (self.theta_row + bv <= self.v_row) | (self.v_row + bv <= self.theta_row))
-        ok.append(~self.theta_src | t_fits)
-        m.d.comb += self.ok.eq(Cat(*ok).all())
+        m.d.comb += th_hi.eq(f["threshold"].as_signed() >> (bv - 1).as_unsigned())
+        conds.append((th_hi == 0) | (th_hi == (1 << cfg.max_bits) - 1))
+        leak = f["leak"]
+        conds.append(Mux(f["leak_mode"] == LEAK_NONE, leak == 0,
+                         Mux(f["leak_mode"] == LEAK_SUB, (leak >> (bv - 1).as_unsigned()) == 0,
+                             leak < bv)))
+        t, v = f["theta_row"], f["v_row"]
+        t_fits = (t + bv <= cfg.rows) & ((t + bv <= v) | (v + bv <= t))
+        conds.append(~f["theta_src"] | t_fits)
+        m.d.comb += ok.eq(Cat(*conds).all())
 
     def elaborate(self, platform):
         m = Module()
         cfg = self.config
         cols, P, aw, mb = cfg.cols, cfg.batch_max, cfg.row_addr_width, cfg.max_bits
         arr = self.array
-        self._check_fields(m)
 
         # -- command registers ------------------------------------------------------------
-        v_row = Signal(aw)
-        bv = Signal(cfg.bits_width)
-        leak_mode = Signal(2)
-        leak = Signal(mb)
-        threshold = Signal(mb)
-        theta_src = Signal()
-        theta_row = Signal(aw)
-        soft = Signal()
-        col_en = Signal(cols)
-
-        k = Signal(range(mb + 1))
+        f = {name: Signal(len(getattr(self, name)), name=f"cmd_{name}")
+             for name in FireFields(cfg)}
+        v_row, bv, leak_mode, leak = f["v_row"], f["bv"], f["leak_mode"], f["leak"]
+        threshold, theta_src, theta_row = f["threshold"], f["theta_src"], f["theta_row"]
+        soft, col_en = f["soft_reset"], f["col_en"]
+        ok, reject, check = Signal(), Signal(), Signal()
+        self._check_fields(m, ok, f)
         carry = Signal(cols)
         nonzero = Signal(cols)     # OR of the leak result's bits ("sub")
         flag = Signal(cols)        # crossed zero / overflowed: columns the next pass writes
         spikes = Signal(cols)
-        m.d.comb += self.spikes.eq(spikes)
+
+        # -- front: walks the passes, presents each step's rows from counters -------------
+        k = Signal(range(mb + 1))
+        va = Signal(aw)                            # v_row + k
+        xa = Signal(aw)                            # port 0: shifted V row, or theta_row + k
+        kx = Signal(range(2 * mb + 1))             # bit index of the shifted V row
+        f_last = Signal()
+        m.d.comb += f_last.eq(k + 1 == bv)
+
+        LEAK, UNCROSS, COMPARE, RESET, CLAMP = 1, 2, 3, 4, 5
+        f_pass, b_pass = Signal(3), Signal(3)
+        f_first, b_first = Signal(), Signal()
+        f_top, b_top = Signal(), Signal()
+        f_fin, b_fin = Signal(), Signal()
+        b_k = Signal(range(mb + 1))
+        wv = Signal(aw)                            # the V row of the back's step
+        m.d.sync += [b_pass.eq(f_pass), b_first.eq(f_first), b_top.eq(f_top),
+                     b_fin.eq(f_fin), b_k.eq(k), wv.eq(va)]
 
         v_port, x_port = P, 0
-        # only port 0 and V's port are used; the others are tied to row 0
-        addr_x, addr_v = Signal(aw), Signal(aw)
-        m.d.comb += arr.rd_addr.eq(Cat(addr_x, Const(0, (P - 1) * aw), addr_v))
+        # only port 0 and V's port are used; the other ports stay idle at row 0
+        ax, av, ex, ev = Signal(aw), Signal(aw), Signal(), Signal()
+        m.d.comb += [arr.rd_addr.eq(Cat(ax, Const(0, (P - 1) * aw), av)),
+                     arr.rd_en.eq(Cat(ex, Const(0, P - 1), ev))]
         rd_v = arr.rd_data[v_port * cols:(v_port + 1) * cols]
         rd_x = arr.rd_data[x_port * cols:(x_port + 1) * cols]
-        last = Signal()
-        m.d.comb += last.eq(k + 1 == bv)
 
-        # one full adder per column: a + b + carry (carry-in given on the first cycle)
-        a, b, cin = Signal(cols), Signal(cols), Signal(cols)
-        s, cout = Signal(cols), Signal(cols)
-        m.d.comb += [s.eq(a ^ b ^ cin), cout.eq((a & b) | (cin & (a ^ b)))]
-        ones = (1 << cols) - 1
+        def present(v: bool, x):
+            if v:
+                m.d.comb += [ev.eq(1), av.eq(va)]
+            m.d.comb += [ex.eq(x), ax.eq(xa)]
 
-        def theta_bit():
-            return Mux(theta_src, rd_x, threshold.bit_select(k, 1).replicate(cols))
+        def advance(pass_id, fin, next_pass):
+            """One front step of ``pass_id``; ``next_pass()`` chooses the following state."""
+            m.d.sync += check.eq(0)
+            with m.If(check & ~ok):
+                m.d.comb += reject.eq(1)
+                m.next = "IDLE"
+            with m.Else():
+                m.d.comb += [f_pass.eq(pass_id), f_first.eq(k == 0), f_top.eq(f_last),
+                             f_fin.eq(f_last & fin)]
+                m.d.sync += [k.eq(k + 1), va.eq(va + 1)]
+                with m.If(f_last):
+                    m.d.sync += [k.eq(0), va.eq(v_row), xa.eq(theta_row)]
+                    next_pass()
 
-        def read_v_and_theta():
-            m.d.comb += [addr_v.eq(v_row + k),
-                         addr_x.eq(theta_row + k),
-                         a.eq(rd_v), b.eq(~theta_bit()),
-                         cin.eq(Mux(k == 0, ones, carry))]   # V + ~theta + 1
-            m.d.sync += [carry.eq(cout), k.eq(k + 1)]
-
-        def zero_pass(mask, data, next_state):
-            m.d.comb += [arr.wr_addr.eq(v_row + k), arr.wr_data.eq(data),
-                         arr.wr_en.eq(mask)]
-            m.d.sync += k.eq(k + 1)
-            with m.If(last):
-                m.d.sync += k.eq(0)
-                m.next = next_state
+        def to_compare():                          # bv = 1: the bubble (see golden.cycles)
+            with m.If(bv == 1):
+                m.next = "BUBBLE"
+            with m.Else():
+                m.next = "COMPARE"
 
         with m.FSM(name="fire"):
             with m.State("IDLE"):
                 with m.If(self.start):
-                    m.d.sync += [
-                        v_row.eq(self.v_row), bv.eq(self.bv), leak_mode.eq(self.leak_mode),
-                        leak.eq(self.leak), threshold.eq(self.threshold),
-                        theta_src.eq(self.theta_src), theta_row.eq(self.theta_row),
-                        soft.eq(self.soft_reset), col_en.eq(self.col_en),
-                        k.eq(0), nonzero.eq(0), spikes.eq(0),
-                    ]
+                    m.d.sync += [sig.eq(getattr(self, name)) for name, sig in f.items()]
+                    # shift: V >>> s reads row v_row + min(k + s, bv - 1); sub: the sign row
+                    off = Mux(self.leak_mode == LEAK_SUB, self.bv - 1, self.leak)
+                    m.d.sync += [va.eq(self.v_row), kx.eq(off), k.eq(0), check.eq(1),
+                                 nonzero.eq(0), spikes.eq(0),
+                                 xa.eq(Mux(self.leak_mode == LEAK_NONE, self.theta_row,
+                                           self.v_row + off))]
                     with m.If(self.leak_mode == LEAK_NONE):
                         m.next = "COMPARE"
                     with m.Else():
                         m.next = "LEAK"
 
             with m.State("LEAK"):
-                shifted = Signal(range(2 * mb + 1))
-                m.d.comb += [
-                    shifted.eq(k + leak),
-                    addr_v.eq(v_row + k),
-                    a.eq(rd_v),
-                    arr.wr_addr.eq(v_row + k), arr.wr_data.eq(s), arr.wr_en.eq(col_en),
-                ]
-                with m.If(leak_mode == LEAK_SHIFT):
-                    m.d.comb += [
-                        addr_x.eq(v_row + Mux(shifted < bv, shifted, bv - 1)),
-                        b.eq(~rd_x),
-                        cin.eq(Mux(k == 0, ones, carry)),
-                    ]
-                with m.Else():   # sub: V < 0 adds the leak, V >= 0 subtracts it
-                    m.d.comb += [
-                        addr_x.eq(v_row + bv - 1),
-                        b.eq(leak.bit_select(k, 1).replicate(cols) ^ ~rd_x),
-                        cin.eq(Mux(k == 0, ~rd_x, carry)),
-                    ]
-                    m.d.sync += nonzero.eq(nonzero | s)
-                m.d.sync += [carry.eq(cout), k.eq(k + 1)]
-                with m.If(last):
-                    m.d.sync += [k.eq(0),
-                                 flag.eq((~rd_x & s) | (rd_x & ~s & (nonzero | s)))]
-                    with m.If(leak_mode == LEAK_SHIFT):
-                        m.next = "COMPARE"
-                    with m.Else():
+                present(True, 1)
+                with m.If(kx + 1 < bv):
+                    m.d.sync += [kx.eq(kx + 1), xa.eq(xa + 1)]
+
+                def after_leak():
+                    with m.If(leak_mode == LEAK_SUB):
                         m.next = "UNCROSS"
+                    with m.Else():
+                        to_compare()
+                advance(LEAK, 0, after_leak)
 
             with m.State("UNCROSS"):
-                zero_pass(flag & col_en, 0, "COMPARE")
+                advance(UNCROSS, 0, to_compare)
+
+            with m.State("BUBBLE"):
+                m.next = "COMPARE"
 
             with m.State("COMPARE"):
-                read_v_and_theta()
-                with m.If(last):
-                    # bit bv of V - theta (both sign-extended once more) is the sign
-                    d_sign = a ^ b ^ cout
-                    m.d.sync += [spikes.eq(~d_sign & col_en), k.eq(0)]
+                present(True, theta_src)
+                m.d.sync += xa.eq(xa + 1)
+
+                def after_compare():
                     m.next = "RESET"
+                advance(COMPARE, 0, after_compare)
 
             with m.State("RESET"):
-                with m.If(soft):
-                    read_v_and_theta()
-                    m.d.comb += [arr.wr_addr.eq(v_row + k), arr.wr_data.eq(s),
-                                 arr.wr_en.eq(spikes)]
-                    with m.If(last):
-                        m.d.sync += [flag.eq(s & spikes), k.eq(0)]
+                present(True, theta_src & soft)
+                m.d.sync += xa.eq(xa + 1)
+
+                def after_reset():
+                    with m.If(soft):
                         m.next = "CLAMP"
-                with m.Else():
-                    m.d.comb += [arr.wr_addr.eq(v_row + k), arr.wr_data.eq(0),
-                                 arr.wr_en.eq(spikes)]
-                    m.d.sync += k.eq(k + 1)
-                    with m.If(last):
-                        m.d.comb += self.done.eq(1)
+                    with m.Else():
                         m.next = "IDLE"
+                advance(RESET, ~soft, after_reset)
 
             with m.State("CLAMP"):
-                m.d.comb += [arr.wr_addr.eq(v_row + k),
-                             arr.wr_data.eq(Mux(last, 0, ones)),
-                             arr.wr_en.eq(flag)]
-                m.d.sync += k.eq(k + 1)
-                with m.If(last):
-                    m.d.comb += self.done.eq(1)
+                def after_clamp():
                     m.next = "IDLE"
+                advance(CLAMP, 1, after_clamp)
+
+        # -- back: one full adder per column on the rows that arrived ---------------------
+        m.d.comb += [self.spikes.eq(spikes), self.done.eq(b_fin | reject),
+                     self.error.eq(reject)]
+        a, b, cin = Signal(cols), Signal(cols), Signal(cols)
+        s, cout = Signal(cols), Signal(cols)
+        m.d.comb += [s.eq(a ^ b ^ cin), cout.eq((a & b) | (cin & (a ^ b)))]
+        ones = (1 << cols) - 1
+
+        def v_minus_theta():                       # V + ~theta + 1
+            theta = Mux(theta_src, rd_x, threshold.bit_select(b_k, 1).replicate(cols))
+            m.d.comb += [a.eq(rd_v), b.eq(~theta), cin.eq(Mux(b_first, ones, carry))]
+            m.d.sync += carry.eq(cout)
+
+        def write(mask, data):
+            m.d.comb += [arr.wr_en.eq(1), arr.wr_addr.eq(wv), arr.wr_data.eq(data),
+                         arr.wr_mask.eq(mask)]
+
+        with m.Switch(b_pass):
+            with m.Case(LEAK):
+                m.d.comb += a.eq(rd_v)
+                write(col_en, s)
+                with m.If(leak_mode == LEAK_SHIFT):
+                    m.d.comb += [b.eq(~rd_x), cin.eq(Mux(b_first, ones, carry))]
+                with m.Else():   # sub: V < 0 adds the leak, V >= 0 subtracts it
+                    m.d.comb += [b.eq(leak.bit_select(b_k, 1).replicate(cols) ^ ~rd_x),
+                                 cin.eq(Mux(b_first, ~rd_x, carry))]
+                    m.d.sync += nonzero.eq(nonzero | s)
+                m.d.sync += carry.eq(cout)
+                with m.If(b_top):
+                    m.d.sync += flag.eq((~rd_x & s) | (rd_x & ~s & (nonzero | s)))
+            with m.Case(UNCROSS):
+                write(flag & col_en, 0)
+            with m.Case(COMPARE):
+                v_minus_theta()
+                with m.If(b_top):
+                    # bit bv of V - theta (both sign-extended once more) is the sign
+                    m.d.sync += spikes.eq(~(a ^ b ^ cout) & col_en)
+            with m.Case(RESET):
+                with m.If(soft):
+                    v_minus_theta()
+                    write(spikes, s)
+                    with m.If(b_top):
+                        m.d.sync += flag.eq(s & spikes)
+                with m.Else():
+                    write(spikes, 0)
+            with m.Case(CLAMP):
+                write(flag, Mux(b_top, 0, ones))
         return m

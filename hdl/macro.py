@@ -7,20 +7,25 @@ runs alone until its last cycle, after which ``done`` pulses for one cycle and t
 back in ``IDLE`` (ready for the next command in that same cycle).
 
 A command whose fields break a rule of `flexspim.config` (what `AccumulateOp.check_fits` or
-`FireOp.check_fits` rejects) is not executed: ``done`` and ``error`` pulse in the next cycle
-and the array is untouched. Nothing is dropped silently.
+`FireOp.check_fits` rejects) is not executed: the unit checks the registered fields in the
+cycle after the issue cycle, and ``done`` and ``error`` pulse in the cycle after that; the
+array is untouched. Nothing is dropped silently.
+
+The storage is the module ``<prefix>_cim_array`` (`flexspim.hdl.array`, contract in
+``docs/array.md``), instantiated by name so that a flow can replace it; every array input is
+driven from a register or through at most an OR of the units' registered outputs.
 """
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Signal
+from amaranth.hdl import ClockSignal, Instance, Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from flexspim.config import MacroConfig
 
 from .accumulate import AccumulateFields, AccumulateUnit, check_config
-from .array import CimArray
+from .array import ARRAY_MODULE, ArraySignature
 from .lif import FireFields, FireUnit
 
 __all__ = ["RowPortSignature", "AccumulateSignature", "FireSignature", "CimMacro"]
@@ -30,10 +35,14 @@ class RowPortSignature(wiring.Signature):
     """Host row port, seen from the macro (``AW`` = ``row_addr_width``).
 
     * ``addr``: in, AW. Row to read or write.
-    * ``rdata``: out, cols. Row ``addr``, combinationally; valid while ``ready``.
+    * ``re``: in, 1. Read row ``addr`` at the clock edge if ``re`` and ``ready`` (like a
+      synchronous SRAM; while ``ready`` is low the read waits).
+    * ``rdata``: out, cols; ``rvalid``: out, 1. In the cycle after a read was taken,
+      ``rvalid`` is 1 and ``rdata`` holds the row (read latency 1, one read per cycle).
     * ``wdata``: in, cols; ``wmask``: in, cols (columns to write); ``we``: in, 1. The write
       happens at the clock edge if ``we`` and ``ready``; while ``ready`` is low the host must
-      hold the write (nothing is dropped: the write simply waits).
+      hold the write (nothing is dropped: the write simply waits). A read and a write of the
+      same row at one edge is not allowed (the array's contract leaves it undefined).
     * ``ready``: out, 1. No operation is running.
     """
 
@@ -41,7 +50,9 @@ class RowPortSignature(wiring.Signature):
         c = check_config(config)
         super().__init__({
             "addr": In(c.row_addr_width),
+            "re": In(1),
             "rdata": Out(c.cols),
+            "rvalid": Out(1),
             "wdata": In(c.cols),
             "wmask": In(c.cols),
             "we": In(1),
@@ -113,7 +124,11 @@ class CimMacro(wiring.Component):
         m = Module()
         cfg = self.config
         cols, P, aw = cfg.cols, cfg.batch_max, cfg.row_addr_width
-        m.submodules.array = array = CimArray(cfg)
+        arr = ArraySignature(cfg).flip().create(path=("array",))
+        m.submodules.array = Instance(
+            ARRAY_MODULE, i_clk=ClockSignal("sync"),
+            **{("i_" if member.flow == In else "o_") + name: getattr(arr, name)
+               for name, member in ArraySignature(cfg).members.items()})
         m.submodules.acc_unit = acc_u = AccumulateUnit(cfg)
         m.submodules.fire_unit = fire_u = FireUnit(cfg)
 
@@ -126,23 +141,28 @@ class CimMacro(wiring.Component):
         # the units drive the array only while they run: combine them with an OR, and give
         # the row port the write port and the V read port when idle
         idle = Signal()
-        v_port = slice(P * aw, (P + 1) * aw)
-        row_rd = Signal(aw)
+        row_rd, row_wr = Signal(), Signal()
+        m.d.comb += [row_rd.eq(self.row.re & idle), row_wr.eq(self.row.we & idle)]
+        v_addr = slice(P * aw, (P + 1) * aw)
+        units = (acc_u.array, fire_u.array)
+        for name in ("rd_en", "rd_addr", "wr_en", "wr_addr", "wr_data", "wr_mask"):
+            m.d.comb += getattr(arr, name).eq(getattr(units[0], name) | getattr(units[1], name))
         m.d.comb += [
-            row_rd.eq(self.row.addr & idle.replicate(aw)),
-            array.rd_addr.eq(acc_u.array.rd_addr | fire_u.array.rd_addr),
-            array.rd_addr[v_port].eq(acc_u.array.rd_addr[v_port] |
-                                     fire_u.array.rd_addr[v_port] | row_rd),
-            array.wr_addr.eq(acc_u.array.wr_addr | fire_u.array.wr_addr |
-                             (self.row.addr & idle.replicate(aw))),
-            array.wr_data.eq(acc_u.array.wr_data | fire_u.array.wr_data |
-                             (self.row.wdata & idle.replicate(cols))),
-            array.wr_en.eq(acc_u.array.wr_en | fire_u.array.wr_en |
-                           (self.row.wmask & (idle & self.row.we).replicate(cols))),
-            acc_u.array.rd_data.eq(array.rd_data),
-            fire_u.array.rd_data.eq(array.rd_data),
-            self.row.rdata.eq(array.rd_data[P * cols:]),
+            arr.rd_en[P].eq(acc_u.array.rd_en[P] | fire_u.array.rd_en[P] | row_rd),
+            arr.rd_addr[v_addr].eq(acc_u.array.rd_addr[v_addr] | fire_u.array.rd_addr[v_addr] |
+                                   (self.row.addr & row_rd.replicate(aw))),
+            arr.wr_en.eq(acc_u.array.wr_en | fire_u.array.wr_en | row_wr),
+            arr.wr_addr.eq(acc_u.array.wr_addr | fire_u.array.wr_addr |
+                           (self.row.addr & row_wr.replicate(aw))),
+            arr.wr_data.eq(acc_u.array.wr_data | fire_u.array.wr_data |
+                           (self.row.wdata & row_wr.replicate(cols))),
+            arr.wr_mask.eq(acc_u.array.wr_mask | fire_u.array.wr_mask |
+                           (self.row.wmask & row_wr.replicate(cols))),
+            acc_u.array.rd_data.eq(arr.rd_data),
+            fire_u.array.rd_data.eq(arr.rd_data),
+            self.row.rdata.eq(arr.rd_data[P * cols:]),
         ]
+        m.d.sync += self.row.rvalid.eq(row_rd)
 
         m.d.sync += [self.acc.done.eq(0), self.acc.error.eq(0),
                      self.fire.done.eq(0), self.fire.error.eq(0)]
@@ -151,25 +171,19 @@ class CimMacro(wiring.Component):
                 m.d.comb += [idle.eq(1), self.row.ready.eq(1), self.acc.ready.eq(1),
                              self.fire.ready.eq(~self.acc.valid)]
                 with m.If(self.acc.valid):
-                    with m.If(acc_u.ok):
-                        m.d.comb += acc_u.start.eq(1)
-                        m.next = "ACC"
-                    with m.Else():
-                        m.d.sync += [self.acc.done.eq(1), self.acc.error.eq(1)]
+                    m.d.comb += acc_u.start.eq(1)
+                    m.next = "ACC"
                 with m.Elif(self.fire.valid):
-                    with m.If(fire_u.ok):
-                        m.d.comb += fire_u.start.eq(1)
-                        m.next = "FIRE"
-                    with m.Else():
-                        m.d.sync += [self.fire.done.eq(1), self.fire.error.eq(1)]
+                    m.d.comb += fire_u.start.eq(1)
+                    m.next = "FIRE"
             with m.State("ACC"):
                 m.d.comb += self.busy.eq(1)
                 with m.If(acc_u.done):
-                    m.d.sync += self.acc.done.eq(1)
+                    m.d.sync += [self.acc.done.eq(1), self.acc.error.eq(acc_u.error)]
                     m.next = "IDLE"
             with m.State("FIRE"):
                 m.d.comb += self.busy.eq(1)
                 with m.If(fire_u.done):
-                    m.d.sync += self.fire.done.eq(1)
+                    m.d.sync += [self.fire.done.eq(1), self.fire.error.eq(fire_u.error)]
                     m.next = "IDLE"
         return m

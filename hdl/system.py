@@ -51,9 +51,9 @@ class SystemRowSignature(wiring.Signature):
     def __init__(self, config: SystemConfig):
         mc = config.core.macro
         super().__init__({"core": In(range(max(config.n_cores, 2))),
-                          "addr": In(mc.row_addr_width), "rdata": Out(mc.cols),
-                          "wdata": In(mc.cols), "wmask": In(mc.cols), "we": In(1),
-                          "ready": Out(1)})
+                          "addr": In(mc.row_addr_width), "re": In(1), "rdata": Out(mc.cols),
+                          "rvalid": Out(1), "wdata": In(mc.cols), "wmask": In(mc.cols),
+                          "we": In(1), "ready": Out(1)})
 
 
 class FlexSpimSystem(wiring.Component):
@@ -166,13 +166,18 @@ class FlexSpimSystem(wiring.Component):
                     with m.If(bus.we & idle):
                         m.d.sync += bad_write.eq(1)
 
-        # -- row port of the selected core ------------------------------------------------------
+        # -- row port of the selected core (read data: the core read in the previous cycle) --
+        rd_core = Signal.like(self.row.core)
+        with m.If(self.row.re):
+            m.d.sync += rd_core.eq(self.row.core)
         for k, core in enumerate(cores):
             sel = self.row.core == k
             m.d.comb += [core.row.addr.eq(self.row.addr), core.row.wdata.eq(self.row.wdata),
                          core.row.wmask.eq(self.row.wmask),
-                         core.row.we.eq(self.row.we & sel)]
+                         core.row.we.eq(self.row.we & sel), core.row.re.eq(self.row.re & sel)]
             with m.If(sel):
+                m.d.comb += self.row.ready.eq(core.row.ready)
+            with m.If(rd_core == k):
                 m.d.comb += [self.row.rdata.eq(core.row.rdata),
-                             self.row.ready.eq(core.row.ready)]
+                             self.row.rvalid.eq(core.row.rvalid)]
         return m

@@ -187,13 +187,13 @@ def evaluate_area(macro: dict, options: dict) -> dict[str, Any]:
         ValueError: an invalid geometry. RuntimeError: Yosys failed.
     """
     from flexspim.hdl.array import CimArray
-    from flexspim.hdl.emit import to_verilog
+    from flexspim.hdl.emit import array_module_name, to_verilog
     from flexspim.hdl.macro import CimMacro
 
     cfg, opts = MacroConfig.from_dict(macro), AreaOptions.from_dict(options)
     t0 = time.perf_counter()
     top = "flexspim_macro"
-    box = f"{top}.array"
+    box = array_module_name()
     stat = synth_stat(to_verilog(CimMacro(cfg), top), top, box)
     if stat.get(box) != 1:      # else the storage would be counted as periphery, silently
         raise RuntimeError(f"Yosys did not keep the storage `{box}` as one black box "

@@ -34,7 +34,7 @@ class CoreDriver:
         d = self.dut
         for name in ("ev_in__valid", "ev_in__payload", "ev_out__ready", "cfg__addr",
                      "cfg__wdata", "cfg__we", "row__addr", "row__wdata", "row__wmask",
-                     "row__we"):
+                     "row__we", "row__re"):
             getattr(d, name).value = 0
         await self.reset()
 
@@ -111,12 +111,17 @@ class CoreDriver:
         await self.wait_idle()
         await RisingEdge(d.clk)
         rows = []
-        for r in range(self.core.macro.rows):
-            d.row__addr.value = r
+        n = self.core.macro.rows
+        for r in range(n + 1):                     # pipelined: row r comes out a cycle later
+            d.row__addr.value = min(r, n - 1)
+            d.row__re.value = int(r < n)
             await FallingEdge(d.clk)
             assert int(d.row__ready.value), "row port not ready while idle"
-            rows.append(to_bits_vec(int(d.row__rdata.value), cols))
+            if r:
+                assert int(d.row__rvalid.value), "row read taken but rvalid is low"
+                rows.append(to_bits_vec(int(d.row__rdata.value), cols))
             await RisingEdge(d.clk)
+        d.row__re.value = 0
         return np.array(rows, dtype=np.uint8)
 
     # -- event streams (see `testbench.streams`) -----------------------------------------

@@ -157,7 +157,7 @@ class MacroDriver:
 
         Clock(self.dut.clk, self.PERIOD_NS, unit="ns").start()
         d = self.dut
-        for name in ("row__we", "row__wdata", "row__wmask", "row__addr", "acc__valid",
+        for name in ("row__we", "row__re", "row__wdata", "row__wmask", "row__addr", "acc__valid",
                      "acc__v_row", "acc__bv", "acc__bw", "acc__w_rows", "acc__w_en",
                      "acc__col_en", "acc__saturate", "fire__valid", "fire__v_row", "fire__bv",
                      "fire__leak_mode", "fire__leak", "fire__threshold", "fire__theta_src",
@@ -187,11 +187,17 @@ class MacroDriver:
         d.row__we.value = 0
 
     async def read_row(self, row: int) -> np.ndarray:
+        """Synchronous read: the row is taken at one edge and comes out after it."""
         from cocotb.triggers import FallingEdge, RisingEdge
 
         d = self.dut
+        assert int(d.row__ready.value) == 1, "row port used while an operation runs"
         d.row__addr.value = int(row)
+        d.row__re.value = 1
+        await RisingEdge(d.clk)
+        d.row__re.value = 0
         await FallingEdge(d.clk)
+        assert int(d.row__rvalid.value) == 1, "row read taken but rvalid is low"
         value = int(d.row__rdata.value)
         await RisingEdge(d.clk)
         return to_bits_vec(value, self.cfg.cols)

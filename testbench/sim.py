@@ -32,8 +32,8 @@ from typing import Any, Iterable, Mapping
 from flexspim.config import digest
 
 __all__ = ["REPO_ROOT", "BUILD_ROOT", "SIMULATORS", "simulator", "setup_verilator",
-           "build_dir_for", "emit_verilog", "top_ports", "run_cocotb", "run_design",
-           "CocotbFailure"]
+           "build_dir_for", "emit_verilog", "design_sources", "top_ports", "run_cocotb",
+           "run_design", "CocotbFailure"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BUILD_ROOT = Path(os.environ.get("FLEXSPIM_BUILD", REPO_ROOT / "build"))
@@ -78,20 +78,46 @@ def build_dir_for(name: str, *configs: Any) -> Path:
         else BUILD_ROOT / "sim" / name
 
 
-def emit_verilog(component, name: str, out_dir: Path) -> Path:
-    """Convert an Amaranth component to ``<out_dir>/<name>.v`` (deterministic, no paths).
-
-    The file is rewritten only when its text changed, so Verilator's make sees an unchanged
-    timestamp and skips the rebuild.
-    """
-    from amaranth.back import verilog
-
-    text = verilog.convert(component, name=name, emit_src=False, strip_internal_attrs=True)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"{name}.v"
+def _write_if_changed(path: Path, text: str) -> Path:
+    # an unchanged timestamp lets Verilator's make skip the rebuild
+    path.parent.mkdir(parents=True, exist_ok=True)
     if not path.exists() or path.read_text() != text:
         path.write_text(text)
     return path
+
+
+def emit_verilog(component, name: str, out_dir: Path, *, array: str = "behavioural") -> Path:
+    """Convert an Amaranth component to ``<out_dir>/<name>.v`` (deterministic, no paths,
+    no power-up values: `flexspim.hdl.emit.to_verilog`; the array model poisons a read of a
+    row written at the same edge, see `CimArray`). With ``array="blackbox"`` the storage
+    is an empty module and its behavioural model goes to ``<out_dir>/flexspim_cim_array_model.v``
+    (what a flow that drops in a macro simulates); see `design_sources`."""
+    from flexspim.hdl.emit import array_module_name, array_verilog, to_verilog
+
+    path = _write_if_changed(out_dir / f"{name}.v",
+                             to_verilog(component, name, array=array, poison=True))
+    if array == "blackbox":
+        cfg = getattr(component, "config", None)
+        cfg = getattr(cfg, "macro", None) or getattr(getattr(cfg, "core", None), "macro", cfg)
+        _write_if_changed(out_dir / f"{array_module_name()}_model.v",
+                          array_verilog(cfg, poison=True))
+    return path
+
+
+def design_sources(top_file: Path, array: str = "behavioural") -> list[Path]:
+    """The Verilog files of a design emitted by `emit_verilog`: with a black-box array, the
+    model file first and the design's black box left out of the build (the top file last)."""
+    if array != "blackbox":
+        return [top_file]
+    from flexspim.hdl.emit import array_module_name
+
+    # Verilator rejects two definitions of one module: build from a copy without the box
+    name = array_module_name()
+    text = top_file.read_text()
+    cut = text.index(f"(* blackbox *)\nmodule {name}(")
+    stripped = _write_if_changed(top_file.with_name(top_file.stem + "_nobox.v"),
+                                 text[:text.rindex("/*", 0, cut)])
+    return [top_file.with_name(f"{name}_model.v"), stripped]
 
 
 _PORT_RE = re.compile(r"^\s*(input|output|inout)\b[^;]*?(\\?\S+)\s*;", re.M)
@@ -127,6 +153,10 @@ def run_cocotb(*, toplevel: str, sources: Iterable[Path], test_module: str, buil
                build_args: Iterable[str] = (), sim: str | None = None) -> Path:
     """Build (if needed) and run cocotb tests under Verilator (or ``sim`` / ``SIM``, see
     the module docstring); raise on any failure. ``build_args`` are Verilator's.
+
+    Reset-honest: every register and the storage start with random values
+    (``--x-initial unique``, ``+verilator+rand+reset+2``, seeded from ``seed``), so a design
+    or a test that leans on power-up values fails; only the drivers' reset defines the state.
 
     Only the top-level ports are made public to VPI (a generated ``.vlt`` file), which halves
     the C++ Verilator writes; internal nets still appear in waveforms. ``waves`` defaults to
@@ -165,6 +195,7 @@ def run_cocotb(*, toplevel: str, sources: Iterable[Path], test_module: str, buil
     runner.build(
         sources=[vlt, *sources], hdl_toplevel=toplevel, build_dir=build_dir,
         build_args=["-Wno-fatal", "--no-public-flat-rw", "--output-split-cfuncs", "1000",
+                    "--x-initial", "unique", "--x-assign", "unique",
                     *build_args] + (["--trace-structs"] if waves else []),
         timescale=("1ns", "1ps"), waves=waves, log_file=build_dir / "build.log")
     return _test(runner, toplevel, test_module, build_dir, testcase, seed, extra_env, waves)
@@ -176,6 +207,8 @@ def _test(runner, toplevel, test_module, build_dir, testcase, seed, extra_env, w
     try:
         runner.test(test_module=test_module, hdl_toplevel=toplevel, build_dir=build_dir,
                     test_dir=build_dir, testcase=testcase, seed=seed, extra_env=env,
+                    plusargs=["+verilator+rand+reset+2",
+                              f"+verilator+seed+{(seed or 1) % (1 << 31) or 1}"],
                     results_xml=str(results.resolve()), waves=waves)
     except SystemExit:
         pass  # cocotb exits when a test fails under pytest; the results file says which
@@ -188,10 +221,13 @@ def _test(runner, toplevel, test_module, build_dir, testcase, seed, extra_env, w
 
 def run_design(component, *, top: str, name: str, config: Any, test_module: str,
                env: Mapping[str, str], seed: int | None = None,
-               testcase: str | None = None) -> Path:
+               testcase: str | None = None, array: str = "behavioural") -> Path:
     """The usual test run: ``component`` as Verilog module ``top`` in the build folder of
-    ``(name, config)``, then the cocotb ``test_module`` with ``env`` (see `run_cocotb`)."""
-    build = build_dir_for(name, config)
-    src = emit_verilog(component, top, build)
-    return run_cocotb(toplevel=top, sources=[src], test_module=test_module, build_dir=build,
+    ``(name, config)``, then the cocotb ``test_module`` with ``env`` (see `run_cocotb`).
+    ``array="blackbox"``: the storage comes from the separate model file, as a flow that
+    drops in a macro would simulate it."""
+    build = build_dir_for(name + ("-blackbox" if array == "blackbox" else ""), config)
+    src = emit_verilog(component, top, build, array=array)
+    return run_cocotb(toplevel=top, sources=design_sources(src, array),
+                      test_module=test_module, build_dir=build,
                       seed=seed, testcase=testcase, extra_env=env)

@@ -82,7 +82,7 @@ class CocotbBackend:
         Clock(d.clk, self.PERIOD_NS, unit="ns").start()
         for name in ("ev_in__valid", "ev_in__payload", "ev_out__ready", "cfg__sel",
                      "cfg__addr", "cfg__wdata", "cfg__we", "row__core", "row__addr",
-                     "row__wdata", "row__wmask", "row__we"):
+                     "row__wdata", "row__wmask", "row__we", "row__re"):
             getattr(d, name).value = 0
         d.rst.value = 1
         await RisingEdge(d.clk)
@@ -138,13 +138,18 @@ class CocotbBackend:
         d.row__we.value = 0
 
     async def read_row(self, core: int, row: int) -> np.ndarray:
-        from cocotb.triggers import RisingEdge
+        from cocotb.triggers import FallingEdge, RisingEdge
 
         from .macro_driver import to_bits_vec
 
         d = self.dut
         d.row__core.value, d.row__addr.value = core, row
         await self._wait(d.row__ready)
+        d.row__re.value = 1
+        await RisingEdge(d.clk)                     # taken here (ready was high)
+        d.row__re.value = 0
+        await FallingEdge(d.clk)
+        assert int(d.row__rvalid.value), "row read taken but rvalid is low"
         value = int(d.row__rdata.value)
         await RisingEdge(d.clk)
         return to_bits_vec(value, self.config.core.macro.cols)

@@ -6,6 +6,12 @@ the parameter, the value and the allowed range, and leaves the output folder unt
 TOML: a ``[macro]`` table (rows, cols, batch_max), a ``[core]`` table (fifo_depth,
 index_bits) and a ``[system]`` table (n_cores, in_fifo_depth). ``--cores N`` implies
 ``--top system``.
+
+``--prefix NAME`` starts every module name with NAME (top ``NAME_macro|core|system``, storage
+``NAME_cim_array``), so differently configured designs can share a chip. ``--array
+blackbox`` emits the storage as an empty module with the documented ports (docs/array.md) and
+its behavioural model in ``NAME_cim_array_model.v``. The Verilog carries no power-up values
+unless ``--init`` is given: only the synchronous reset defines the state.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from pathlib import Path
 from ..cli import geometry_args, load_toml, macro_from_args
 from ..config import CoreConfig, SystemConfig
 
-TOPS = {"macro": "flexspim_macro", "core": "flexspim_core", "system": "flexspim_system"}
+TOPS = ("macro", "core", "system")
 
 
 def register(sub) -> None:
@@ -26,6 +32,13 @@ def register(sub) -> None:
                    help="output folder (created if needed)")
     p.add_argument("--top", choices=sorted(TOPS), default=None,
                    help="what to generate (default: macro, or system with --cores)")
+    p.add_argument("--prefix", default="flexspim", metavar="NAME",
+                   help="prefix of every module name (default flexspim)")
+    p.add_argument("--array", choices=("behavioural", "blackbox"), default="behavioural",
+                   help="storage array: behavioural model (default) or an empty black box "
+                        "plus NAME_cim_array_model.v")
+    p.add_argument("--init", action="store_true",
+                   help="keep power-up values (reg x = v) in the Verilog (default: none)")
     geometry_args(p)
     c = p.add_argument_group("core (with --top core)")
     c.add_argument("--fifo-depth", type=int, help="input event FIFO depth (default 16)")
@@ -61,6 +74,8 @@ def system_from_args(args: argparse.Namespace, core: CoreConfig) -> SystemConfig
 def run(args: argparse.Namespace) -> int:
     top = args.top or ("system" if args.cores is not None else "macro")
     # everything is validated before anything is written
+    from ..hdl.emit import check_prefix
+    check_prefix(args.prefix)
     macro = macro_from_args(args)
     core = core_from_args(args, macro) if top in ("core", "system") else None
     system = system_from_args(args, core) if top == "system" else None
@@ -92,7 +107,8 @@ def run(args: argparse.Namespace) -> int:
         component, params = NeuronCore(core), core.to_dict()
         derived["registers"] = {n: {"address": a, "width": w, "access": acc}
                                 for n, (a, w, acc) in core_registers(core).items()}
-    manifest = write_design(component, TOPS[top], args.out, params, derived)
+    manifest = write_design(component, f"{args.prefix}_{top}", args.out, params, derived,
+                            prefix=args.prefix, array=args.array, init=args.init)
     from ..flowfiles import write_flow_files  # SDC, file list, FuseSoC core, manifest extras
     manifest = write_flow_files(args.out, manifest)
     print(f"wrote {args.out / manifest['verilog']['file']} (sha256 "

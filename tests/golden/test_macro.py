@@ -80,11 +80,16 @@ def test_bw_equal_bv_and_empty_batch():
 
 def test_cycle_formula():
     m = MacroConfig(rows=64, cols=64, batch_max=8)
-    assert accumulate_cycles(m, 16, True) == 1 + 16 + 5 + 16
-    assert accumulate_cycles(m, 16, False) == 1 + 16
-    assert fire_cycles(LayerConfig(bw=1, bv=8)) == 1 + 8 + 8
-    assert fire_cycles(LayerConfig(bw=1, bv=8, leak_mode="sub", leak=1, reset="soft")) == 41
-    assert fire_cycles(LayerConfig(bw=1, bv=8, leak_mode="shift", leak=1)) == 25
+    # issue + read-ahead + passes (docs/array.md: the storage is read synchronously)
+    assert accumulate_cycles(m, 16, True) == 1 + 1 + 16 + 5 + 16
+    assert accumulate_cycles(m, 16, False) == 1 + 1 + 16
+    assert fire_cycles(LayerConfig(bw=1, bv=8)) == 1 + 1 + 8 + 8
+    assert fire_cycles(LayerConfig(bw=1, bv=8, leak_mode="sub", leak=1, reset="soft")) == 42
+    assert fire_cycles(LayerConfig(bw=1, bv=8, leak_mode="shift", leak=1)) == 26
+    # bv = 1 with a leak pass: one bubble before the compare pass
+    assert fire_cycles(LayerConfig(bw=1, bv=1, leak_mode="shift", leak=0)) == 1 + 1 + 1 + 1 + 1 + 1
+    assert fire_cycles(LayerConfig(bw=1, bv=1, leak_mode="sub", leak=0)) == 1 + 1 + 2 + 1 + 1 + 1
+    assert fire_cycles(LayerConfig(bw=1, bv=1)) == 1 + 1 + 1 + 1
 
 
 def test_column_mask_and_row_port():

