@@ -37,6 +37,8 @@ CASES: dict[str, list[str]] = {
     "macro_16x8_P2": ["--top", "macro", "--rows", "16", "--cols", "8", "--batch", "2"],
     "core_16x8_P2": ["--top", "core", "--rows", "16", "--cols", "8", "--batch", "2",
                      "--fifo-depth", "4", "--index-bits", "8"],
+    "macro_16x8_P2_blackbox": ["--top", "macro", "--rows", "16", "--cols", "8", "--batch",
+                               "2", "--array", "blackbox"],
     "system_16x8_P2_2cores": ["--top", "system", "--rows", "16", "--cols", "8", "--batch", "2",
                               "--cores", "2", "--index-bits", "8"],
 }

@@ -35,7 +35,7 @@ def macro_dir(tmp_path_factory):
 def test_waivers_name_the_generated_file_only(macro_dir):
     text = (macro_dir / "lint.vlt").read_text()
     rules = re.findall(r"^lint_off (.*)$", text, re.M)
-    assert rules and all(r.endswith('-file "*flexspim_macro.v"') for r in rules), rules
+    assert rules and all('-file "*flexspim_macro.v"' in r for r in rules), rules
 
 
 def test_waivers_do_not_hide_a_width_bug_in_rtl_linted_beside(macro_dir):
