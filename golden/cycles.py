@@ -8,10 +8,10 @@ Every operation starts with one **issue** cycle: the sequencer accepts the comma
 is read synchronously (`docs/array.md`: a row address presented in cycle ``t`` gives its data
 in cycle ``t + 1``), so the sequencer presents the first rows of the first pass one cycle
 before it uses them, and checks the registered fields (a command that breaks a rule ends
-here, see `REJECT_CYCLES`). From then on the address of every row is issued one cycle ahead,
-pass boundaries included, so the passes below cost exactly their bit count. A new command can
-be accepted in the cycle right after the previous one's last cycle, so these counts are also
-the sustained cost of back-to-back operations.
+a cycle later, see `REJECT_CYCLES`). From then on the address of every row is issued one
+cycle ahead, pass boundaries included, so the passes below cost exactly their bit count. A
+new command can be accepted in the cycle right after the previous one's last cycle, so these
+counts are also the sustained cost of back-to-back operations.
 
 The read-ahead cycle is what clocked storage costs: one cycle per command (an accumulate at
 ``bv = 16``, saturate, from 38 to 39 cycles; in wrap mode from 17 to 18).
@@ -53,9 +53,10 @@ __all__ = ["ISSUE_CYCLES", "READ_AHEAD_CYCLES", "REJECT_CYCLES", "ROW_CYCLES",
 ROW_CYCLES = 1
 ISSUE_CYCLES = 1
 READ_AHEAD_CYCLES = 1
-#: A command whose registered fields break a rule: issue + read-ahead (where the check runs);
+#: A command whose fields break a rule: issue (fields and their sums registered), read-ahead
+#: (comparisons, verdict registered) and one cycle that acts on it (its write suppressed);
 #: ``done`` and ``error`` pulse in the next cycle and nothing is written.
-REJECT_CYCLES = ISSUE_CYCLES + READ_AHEAD_CYCLES
+REJECT_CYCLES = ISSUE_CYCLES + READ_AHEAD_CYCLES + 1
 
 
 def accumulate_cycles(macro: MacroConfig, bv: int, saturate: bool) -> int:

@@ -8,8 +8,10 @@ read synchronously, so the unit is a two-stage pipeline:
 * the **back** is the front's step one cycle later: the rows have arrived, the adders run and
   the result is written (write address: the V row the front presented, registered).
 
-The front's first cycle (the read-ahead cycle after the issue cycle) also checks the
-registered command; a command that breaks a rule ends there with ``done`` and ``error``.
+The command check is pipelined too: the issue cycle registers the fields and their sums
+(``w_i + bw``, ``v_row + bv``), the read-ahead cycle compares them and registers the verdict,
+and a command that breaks a rule ends in the cycle after (nothing is written: that cycle's
+write is suppressed) with ``done`` and ``error``.
 
 * ``ADD`` (``bv`` steps): step ``k`` activates row ``w + min(k, bw-1)`` of every enabled
   weight slot and row ``v_row + k``, and writes bit 0 of the column sums back to row
@@ -27,7 +29,7 @@ combines units with an OR.
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Module, Signal
+from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -91,9 +93,14 @@ class AccumulateUnit(wiring.Component):
         k = Signal(range(cfg.max_bits + 1))        # bit index in ADD / CLAMP
         kw = Signal(range(cfg.max_bits + 1))       # min(k, bw - 1): the weights' active bit
         g = Signal(range(cfg.guard_cycles + 1))    # guard cycle index
-        check = Signal()                           # first front cycle: check the command
-        ok, reject = Signal(), Signal()
-        self._check_fields(m, ok, v_row, bv, bw, wa, w_en)
+        check, check2 = Signal(), Signal()         # read-ahead cycle, the cycle after it
+        ok, ok_q, kill = Signal(), Signal(), Signal()
+        sum_w = max(aw, cfg.bits_width) + 1       # no wrap: the sum of two fields
+        sw = [Signal(sum_w, name=f"w_top{i}") for i in range(P)]    # w_i + bw
+        sv = Signal(sum_w)                                           # v_row + bv
+        self._check_fields(m, ok, v_row, bv, bw, wa, w_en, sw, sv)
+        m.d.sync += [check2.eq(check), ok_q.eq(ok)]
+        m.d.comb += kill.eq(check2 & ~ok_q)
 
         # -- back: the front's step, one cycle later --------------------------------------
         ADD, GUARD, CLAMP = 1, 2, 3
@@ -102,8 +109,8 @@ class AccumulateUnit(wiring.Component):
         f_top, b_top = Signal(), Signal()          # last step of the pass
         f_fin, b_fin = Signal(), Signal()          # last step of the command
         wv = Signal(aw)                            # the V row of the back's step
-        m.d.sync += [b_pass.eq(f_pass), b_first.eq(f_first), b_top.eq(f_top),
-                     b_fin.eq(f_fin), wv.eq(va)]
+        m.d.sync += [b_pass.eq(Mux(kill, 0, f_pass)), b_first.eq(f_first), b_top.eq(f_top),
+                     b_fin.eq(f_fin & ~kill), wv.eq(va)]
 
         msb = Signal(cols)                         # bit bv-1 of the written sum
         vsign = Signal(cols)                       # V's original sign bit
@@ -135,25 +142,26 @@ class AccumulateUnit(wiring.Component):
                         k.eq(0), kw.eq(0), g.eq(0), overflow.eq(0), check.eq(1),
                     ]
                     m.d.sync += [wa[i].eq(self.w_rows[i * aw:(i + 1) * aw]) for i in range(P)]
+                    m.d.sync += [sw[i].eq(self.w_rows[i * aw:(i + 1) * aw] + self.bw)
+                                 for i in range(P)]
+                    m.d.sync += sv.eq(self.v_row + self.bv)
                     m.next = "ADD"
 
             with m.State("ADD"):
                 m.d.sync += check.eq(0)
-                with m.If(check & ~ok):
-                    m.d.comb += reject.eq(1)
+                m.d.comb += [reading.eq(1), arr.rd_en[v_port].eq(1), f_pass.eq(ADD),
+                             f_first.eq(k == 0), f_top.eq(k + 1 == bv),
+                             f_fin.eq((k + 1 == bv) & ~saturate)]
+                m.d.sync += [k.eq(k + 1), va.eq(va + 1)]
+                step_weights()
+                with m.If(k + 1 == bv):
+                    m.d.sync += va.eq(v_row)
+                    with m.If(saturate):
+                        m.next = "GUARD"
+                    with m.Else():
+                        m.next = "IDLE"
+                with m.If(kill):
                     m.next = "IDLE"
-                with m.Else():
-                    m.d.comb += [reading.eq(1), arr.rd_en[v_port].eq(1), f_pass.eq(ADD),
-                                 f_first.eq(k == 0), f_top.eq(k + 1 == bv),
-                                 f_fin.eq((k + 1 == bv) & ~saturate)]
-                    m.d.sync += [k.eq(k + 1), va.eq(va + 1)]
-                    step_weights()
-                    with m.If(k + 1 == bv):
-                        m.d.sync += va.eq(v_row)
-                        with m.If(saturate):
-                            m.next = "GUARD"
-                        with m.Else():
-                            m.next = "IDLE"
 
             with m.State("GUARD"):                 # the sign rows stay activated
                 m.d.comb += [reading.eq(1), f_pass.eq(GUARD)]
@@ -161,6 +169,8 @@ class AccumulateUnit(wiring.Component):
                 with m.If(g + 1 == cfg.guard_cycles):
                     m.d.sync += k.eq(0)
                     m.next = "CLAMP"
+                with m.If(kill):
+                    m.next = "IDLE"
 
             with m.State("CLAMP"):                 # writes only
                 m.d.comb += [f_pass.eq(CLAMP), f_top.eq(k + 1 == bv), f_fin.eq(k + 1 == bv)]
@@ -168,43 +178,47 @@ class AccumulateUnit(wiring.Component):
                 with m.If(k + 1 == bv):
                     m.next = "IDLE"
 
-        # back: arithmetic and writes on the rows that arrived
+        # back: arithmetic and writes on the rows that arrived. The pass decodes come from
+        # registers and the adders' operands are not gated by the check's verdict (only writes
+        # and state are): the data path stays short.
+        b_add, b_guard, b_clamp = Signal(), Signal(), Signal()
+        m.d.comb += [b_add.eq(b_pass == ADD), b_guard.eq(b_pass == GUARD),
+                     b_clamp.eq(b_pass == CLAMP)]
         for i in range(P):                         # disabled slots contribute 0
             m.d.comb += adders.operands[i * cols:(i + 1) * cols].eq(
                 rd[i] & w_en[i].replicate(cols))
-        m.d.comb += [self.done.eq(b_fin | reject), self.error.eq(reject)]
-        with m.Switch(b_pass):
-            with m.Case(ADD):
-                m.d.comb += [
-                    adders.operands[v_port * cols:].eq(rd[v_port]),
-                    adders.first.eq(b_first),
-                    adders.en.eq(1),
-                    arr.wr_en.eq(1), arr.wr_addr.eq(wv), arr.wr_data.eq(adders.sum),
-                    arr.wr_mask.eq(col_en),
-                ]
-                with m.If(b_top):
-                    m.d.sync += [msb.eq(adders.sum), vsign.eq(rd[v_port])]
-            with m.Case(GUARD):
-                m.d.comb += [adders.operands[v_port * cols:].eq(vsign), adders.en.eq(1)]
-                m.d.sync += [last.eq(adders.sum),
-                             overflow.eq(overflow | ((adders.sum ^ msb) & col_en))]
-            with m.Case(CLAMP):
-                # max = 0111..1, min = 1000..0: bit k is (k < bv-1) xor sign
-                m.d.comb += [arr.wr_en.eq(1), arr.wr_addr.eq(wv),
-                             arr.wr_data.eq(last ^ (~b_top).replicate(cols)),
-                             arr.wr_mask.eq(overflow)]
+        m.d.comb += [
+            adders.operands[v_port * cols:].eq(Mux(b_guard, vsign, rd[v_port])),
+            adders.first.eq(b_first),
+            adders.en.eq(b_add | b_guard),
+            self.done.eq(b_fin | kill), self.error.eq(kill),
+        ]
+        write = Signal()                           # a rejected command writes nothing
+        m.d.comb += write.eq((b_add | b_clamp) & ~kill)
+        with m.If(write):
+            # clamp: max = 0111..1, min = 1000..0: bit k is (k < bv-1) xor sign
+            m.d.comb += [arr.wr_en.eq(1), arr.wr_addr.eq(wv),
+                         arr.wr_data.eq(Mux(b_clamp, last ^ (~b_top).replicate(cols),
+                                            adders.sum)),
+                         arr.wr_mask.eq(Mux(b_clamp, overflow, col_en))]
+        with m.If(b_add & b_top):
+            m.d.sync += [msb.eq(adders.sum), vsign.eq(rd[v_port])]
+        with m.If(b_guard & ~kill):
+            m.d.sync += [last.eq(adders.sum),
+                         overflow.eq(overflow | ((adders.sum ^ msb) & col_en))]
         return m
 
-    def _check_fields(self, m: Module, ok, v_row, bv, bw, w, w_en) -> None:
+    def _check_fields(self, m: Module, ok, v_row, bv, bw, w, w_en, sw, sv) -> None:
         """The checks of `AccumulateOp.check_fits`, on the registered fields (``w``: the weight
-        rows, still at their base in the check cycle)."""
+        rows, still at their base in the check cycle; ``sw``, ``sv``: the registered sums
+        ``w_i + bw`` and ``v_row + bv``)."""
         cfg = self.config
         P = cfg.batch_max
-        conds = [bv >= 1, bw >= 1, bw <= bv, v_row + bv <= cfg.rows]
+        conds = [bv >= 1, bw >= 1, bw <= bv, sv <= cfg.rows]
         if (1 << cfg.bits_width) - 1 > cfg.max_bits:   # else the field cannot exceed it
             conds.append(bv <= cfg.max_bits)
         for i in range(P):
-            fits = (w[i] + bw <= cfg.rows) & ((w[i] + bw <= v_row) | (v_row + bv <= w[i]))
+            fits = (sw[i] <= cfg.rows) & ((sw[i] <= v_row) | (sv <= w[i]))
             conds.append(~w_en[i] | fits)
             for j in range(i + 1, P):
                 conds.append(~(w_en[i] & w_en[j]) | (w[i] != w[j]))

@@ -205,15 +205,15 @@ class NeuronCore(wiring.Component):
         work = Signal()                            # a work cycle (see golden.core)
         with m.If(work):
             m.d.sync += cnt["CYCLES"].eq(cnt["CYCLES"] + 1)
-        errors = Signal(2)
-        with m.If(errors.any() | cfg_err):
-            m.d.sync += [cnt["ERRORS"].eq(cnt["ERRORS"] + errors + cfg_err), sticky.eq(1)]
+        errors = Signal()        # never in the same cycle as cfg_err (writes wait for idle)
+        with m.If(errors | cfg_err):
+            m.d.sync += [cnt["ERRORS"].eq(cnt["ERRORS"] + 1), sticky.eq(1)]
         with m.If(self.ev_in.valid & self.ev_in.ready):
             m.d.sync += cnt["EVENTS_IN"].eq(cnt["EVENTS_IN"] + 1)
 
         with m.FSM(name="ctrl"):
             with m.State("COLLECT"):
-                m.d.comb += idle.eq(~fifo.r_rdy)
+                m.d.comb += idle.eq(fifo.level == 0)
                 with m.If(fifo.r_rdy):
                     m.d.comb += work.eq(1)
                     with m.If(head.tick):

@@ -18,7 +18,9 @@ adder; rows are read through two array ports (``V``'s port and port 0):
 
 As in the accumulate unit (read it first), the array is read synchronously: a front walks the
 passes and presents each step's rows from counters, the back runs the step a cycle later on
-the rows that arrived and writes the result. The front's first cycle checks the command. With
+the rows that arrived and writes the result. The check is pipelined as there: field sums and
+the threshold/leak range tests registered at issue, the rest in the read-ahead cycle, the
+verdict acted on in the cycle after (whose write is suppressed). With
 ``bv = 1`` a one-cycle bubble separates a leak pass from the compare pass, whose read of row
 ``v_row`` would otherwise meet the write of that row at the same edge.
 """
@@ -66,24 +68,36 @@ class FireUnit(wiring.Component):
             "array": In(ArraySignature(config)),
         })
 
-    def _check_fields(self, m: Module, ok, f) -> None:
+    def _check_inputs(self, m: Module, pre) -> None:
+        """The checks on the command inputs that need a shift or a sum, registered at issue
+        (``pre``: dict of signals)."""
+        cfg = self.config
+        bv = self.bv
+        # threshold within the bv-bit signed range: bits bv-1 .. up are all sign copies.
+        # hi = ones from bit bv-1 up (a thermometer code: shallower than a shifter)
+        mb = cfg.max_bits
+        hi = Signal(mb, name="hi_bits")
+        m.d.comb += hi.eq(Cat(*[bv <= j + 1 for j in range(mb)]))
+        th, leak = self.threshold, self.leak
+        m.d.sync += [
+            pre["th_ok"].eq(((th & hi) == 0) | ((th & hi) == hi)),
+            pre["leak_ok"].eq(Mux(self.leak_mode == LEAK_NONE, leak == 0,
+                                  Mux(self.leak_mode == LEAK_SUB, (leak & hi) == 0,
+                                      leak < bv))),
+            pre["v_top"].eq(self.v_row + bv), pre["t_top"].eq(self.theta_row + bv),
+        ]
+
+    def _check_fields(self, m: Module, ok, f, pre) -> None:
         """The checks of `FireOp` / `LayerConfig` / `check_fits`, on the registered fields
-        ``f`` (a dict of signals named like the ports)."""
+        ``f`` and the registered partial checks ``pre``."""
         cfg = self.config
         bv = f["bv"]
-        conds = [bv >= 1, f["v_row"] + bv <= cfg.rows, f["leak_mode"] != 3]
+        conds = [bv >= 1, pre["v_top"] <= cfg.rows, f["leak_mode"] != 3, pre["th_ok"],
+                 pre["leak_ok"]]
         if (1 << cfg.bits_width) - 1 > cfg.max_bits:
             conds.append(bv <= cfg.max_bits)
-        # threshold within the bv-bit signed range: bits bv-1 .. up are all sign copies
-        th_hi = Signal(cfg.max_bits, name="th_hi")
-        m.d.comb += th_hi.eq(f["threshold"].as_signed() >> (bv - 1).as_unsigned())
-        conds.append((th_hi == 0) | (th_hi == (1 << cfg.max_bits) - 1))
-        leak = f["leak"]
-        conds.append(Mux(f["leak_mode"] == LEAK_NONE, leak == 0,
-                         Mux(f["leak_mode"] == LEAK_SUB, (leak >> (bv - 1).as_unsigned()) == 0,
-                             leak < bv)))
         t, v = f["theta_row"], f["v_row"]
-        t_fits = (t + bv <= cfg.rows) & ((t + bv <= v) | (v + bv <= t))
+        t_fits = (pre["t_top"] <= cfg.rows) & ((pre["t_top"] <= v) | (pre["v_top"] <= t))
         conds.append(~f["theta_src"] | t_fits)
         m.d.comb += ok.eq(Cat(*conds).all())
 
@@ -99,8 +113,13 @@ class FireUnit(wiring.Component):
         v_row, bv, leak_mode, leak = f["v_row"], f["bv"], f["leak_mode"], f["leak"]
         threshold, theta_src, theta_row = f["threshold"], f["theta_src"], f["theta_row"]
         soft, col_en = f["soft_reset"], f["col_en"]
-        ok, reject, check = Signal(), Signal(), Signal()
-        self._check_fields(m, ok, f)
+        sum_w = max(aw, cfg.bits_width) + 1       # no wrap: the sum of two fields
+        pre = {"th_ok": Signal(), "leak_ok": Signal(), "v_top": Signal(sum_w),
+               "t_top": Signal(sum_w)}
+        ok, ok_q, check, check2, kill = Signal(), Signal(), Signal(), Signal(), Signal()
+        self._check_fields(m, ok, f, pre)
+        m.d.sync += [check2.eq(check), ok_q.eq(ok)]
+        m.d.comb += kill.eq(check2 & ~ok_q)
         carry = Signal(cols)
         nonzero = Signal(cols)     # OR of the leak result's bits ("sub")
         flag = Signal(cols)        # crossed zero / overflowed: columns the next pass writes
@@ -121,8 +140,8 @@ class FireUnit(wiring.Component):
         f_fin, b_fin = Signal(), Signal()
         b_k = Signal(range(mb + 1))
         wv = Signal(aw)                            # the V row of the back's step
-        m.d.sync += [b_pass.eq(f_pass), b_first.eq(f_first), b_top.eq(f_top),
-                     b_fin.eq(f_fin), b_k.eq(k), wv.eq(va)]
+        m.d.sync += [b_pass.eq(Mux(kill, 0, f_pass)), b_first.eq(f_first), b_top.eq(f_top),
+                     b_fin.eq(f_fin & ~kill), b_k.eq(k), wv.eq(va)]
 
         v_port, x_port = P, 0
         # only port 0 and V's port are used; the other ports stay idle at row 0
@@ -140,16 +159,14 @@ class FireUnit(wiring.Component):
         def advance(pass_id, fin, next_pass):
             """One front step of ``pass_id``; ``next_pass()`` chooses the following state."""
             m.d.sync += check.eq(0)
-            with m.If(check & ~ok):
-                m.d.comb += reject.eq(1)
+            m.d.comb += [f_pass.eq(pass_id), f_first.eq(k == 0), f_top.eq(f_last),
+                         f_fin.eq(f_last & fin)]
+            m.d.sync += [k.eq(k + 1), va.eq(va + 1)]
+            with m.If(f_last):
+                m.d.sync += [k.eq(0), va.eq(v_row), xa.eq(theta_row)]
+                next_pass()
+            with m.If(kill):
                 m.next = "IDLE"
-            with m.Else():
-                m.d.comb += [f_pass.eq(pass_id), f_first.eq(k == 0), f_top.eq(f_last),
-                             f_fin.eq(f_last & fin)]
-                m.d.sync += [k.eq(k + 1), va.eq(va + 1)]
-                with m.If(f_last):
-                    m.d.sync += [k.eq(0), va.eq(v_row), xa.eq(theta_row)]
-                    next_pass()
 
         def to_compare():                          # bv = 1: the bubble (see golden.cycles)
             with m.If(bv == 1):
@@ -161,6 +178,7 @@ class FireUnit(wiring.Component):
             with m.State("IDLE"):
                 with m.If(self.start):
                     m.d.sync += [sig.eq(getattr(self, name)) for name, sig in f.items()]
+                    self._check_inputs(m, pre)
                     # shift: V >>> s reads row v_row + min(k + s, bv - 1); sub: the sign row
                     off = Mux(self.leak_mode == LEAK_SUB, self.bv - 1, self.leak)
                     m.d.sync += [va.eq(self.v_row), kx.eq(off), k.eq(0), check.eq(1),
@@ -188,7 +206,10 @@ class FireUnit(wiring.Component):
                 advance(UNCROSS, 0, to_compare)
 
             with m.State("BUBBLE"):
+                m.d.sync += check.eq(0)
                 m.next = "COMPARE"
+                with m.If(kill):
+                    m.next = "IDLE"
 
             with m.State("COMPARE"):
                 present(True, theta_src)
@@ -215,8 +236,7 @@ class FireUnit(wiring.Component):
                 advance(CLAMP, 1, after_clamp)
 
         # -- back: one full adder per column on the rows that arrived ---------------------
-        m.d.comb += [self.spikes.eq(spikes), self.done.eq(b_fin | reject),
-                     self.error.eq(reject)]
+        m.d.comb += [self.spikes.eq(spikes), self.done.eq(b_fin | kill), self.error.eq(kill)]
         a, b, cin = Signal(cols), Signal(cols), Signal(cols)
         s, cout = Signal(cols), Signal(cols)
         m.d.comb += [s.eq(a ^ b ^ cin), cout.eq((a & b) | (cin & (a ^ b)))]
@@ -231,7 +251,7 @@ class FireUnit(wiring.Component):
             m.d.comb += [arr.wr_en.eq(1), arr.wr_addr.eq(wv), arr.wr_data.eq(data),
                          arr.wr_mask.eq(mask)]
 
-        with m.Switch(b_pass):
+        with m.Switch(Mux(kill, 0, b_pass)):      # a rejected command writes nothing
             with m.Case(LEAK):
                 m.d.comb += a.eq(rd_v)
                 write(col_en, s)
