@@ -47,9 +47,9 @@ def mutate(mutant: Mutant) -> type:
 
 MUTANTS = {m.name: m for m in [
     # (a) FIFO
-    Mutant("fifo_overwrite_when_full", "flexspim.hdl.fifo", "EventFIFO",
-           "with m.If(self.w_en & ~full):", "with m.If(self.w_en):",
-           "the one-entry FIFO overwrites its item when written while full (drops one)"),
+    Mutant("fifo_head_from_input", "flexspim.hdl.fifo", "EventFIFO",
+           "m.d.sync += head.eq(spare)", "m.d.sync += head.eq(self.w_data)",
+           "the register FIFO refills its head from the input instead of the entry behind it"),
     Mutant("fifo_ready_when_full", "flexspim.hdl.fifo", "EventFIFO",
            "self.w_rdy.eq(fifo.w_rdy)", "self.w_rdy.eq(1)",
            "the FIFO claims to accept a write while full (the item is lost)"),

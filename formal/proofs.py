@@ -33,7 +33,7 @@ class Proof:
 def fifo_proof(depth: int, width: int = 3) -> Proof:
     return Proof(f"fifo_depth{depth}",
                  lambda cls=None: FifoHarness(width=width, depth=depth, fifo_cls=cls),
-                 max(8, 3 * depth + 2))
+                 max(8, 3 * depth + 4))
 
 
 def router_proof(n_cores: int, pattern: str, depth: int, index_bits: int = 2) -> Proof:
@@ -50,8 +50,8 @@ def adder_proof(P: int, bv: int, bw: int) -> Proof:
                  2 + bv + guard + 1)
 
 
-#: ``make formal``: every FIFO depth path (one register; SyncFIFO at power-of-two and other
-#: depths), routers of 2 and 3 ports, and the adder at every bv <= 4, bw <= bv, P <= 3 plus P=4
+#: ``make formal``: every FIFO depth path (registers at depth 1-2; SyncFIFOBuffered at
+#: power-of-two and other depths), routers of 2 and 3 ports, and the adder at every bv <= 4, bw <= bv, P <= 3 plus P=4
 FULL: list[Proof] = (
     [fifo_proof(d) for d in (1, 2, 3, 4)]
     + [router_proof(1, "EETET", 12), router_proof(2, "ETET", 10)]
@@ -61,15 +61,16 @@ FULL: list[Proof] = (
 
 #: the default test tier: one small proof per block
 QUICK: dict[str, Proof] = {
-    "fifo": fifo_proof(2),
+    "fifo": fifo_proof(3),
+    "fifo_registers": fifo_proof(2),
     "router": router_proof(1, "ETET", 8),
     "adder": adder_proof(2, 3, 2),
 }
 
 #: each mutant, with the quick proof that must catch it
 MUTANT_CHECKS: dict[str, Proof] = {
-    "fifo_overwrite_when_full": fifo_proof(1),
-    "fifo_ready_when_full": fifo_proof(2),
+    "fifo_head_from_input": fifo_proof(2),
+    "fifo_ready_when_full": fifo_proof(3),
     "router_resend": QUICK["router"],
     "router_tick_early": QUICK["router"],
     "adder_keeps_carry": QUICK["adder"],
