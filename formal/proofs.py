@@ -51,7 +51,8 @@ def adder_proof(P: int, bv: int, bw: int) -> Proof:
 
 
 #: ``make formal``: every FIFO depth path (registers at depth 1-2; SyncFIFOBuffered at
-#: power-of-two and other depths), routers of 2 and 3 ports, and the adder at every bv <= 4, bw <= bv, P <= 3 plus P=4
+#: power-of-two and other depths), routers of 2 and 3 ports, and the adder at every
+#: bv <= 4, bw <= bv, P <= 3, plus two P = 4 cases
 FULL: list[Proof] = (
     [fifo_proof(d) for d in (1, 2, 3, 4)]
     + [router_proof(1, "EETET", 12), router_proof(2, "ETET", 10)]
