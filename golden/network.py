@@ -38,8 +38,8 @@ from flexspim.config import LayerConfig, signed_range
 from .batching import TICK, batch_starts, split_steps
 from .macro import leak, wrap
 
-__all__ = ["FCLayer", "ConvLayer", "Network", "NetworkRun", "run_layer", "conv_output_hw",
-           "conv_taps", "csr_from_pairs", "csr_gather"]
+__all__ = ["FCLayer", "ConvLayer", "Network", "NetworkRun", "run_layer", "run_layer_reference",
+           "conv_output_hw", "conv_taps", "csr_from_pairs", "csr_gather"]
 
 
 def _check_weights(w: np.ndarray, cfg: LayerConfig, name: str) -> np.ndarray:
@@ -361,13 +361,30 @@ def _fire(v: np.ndarray, layer: FCLayer) -> tuple[np.ndarray, np.ndarray]:
     return v, spikes
 
 
-def run_layer(layer, events, batch_max: int = 1,
-              v0: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Run one layer (`FCLayer` or `ConvLayer`) on an event stream.
+def start_potentials(layer, v0=None) -> np.ndarray:
+    """A fresh int64 copy of ``v0`` (zeros when None), checked: one ``bv``-bit signed value
+    per neuron."""
+    if v0 is None:
+        return np.zeros(layer.n_out, dtype=np.int64)
+    v = np.array(v0, copy=True)
+    lo, hi = layer.config.v_range
+    if v.shape != (layer.n_out,) or not (np.issubdtype(v.dtype, np.integer) or v.size == 0):
+        raise ValueError(f"`v0` of layer {layer.name!r} must be {layer.n_out} integers, "
+                         f"not {v.dtype} {v.shape}")
+    if v.size and (v.min() < lo or v.max() > hi):
+        raise ValueError(f"`v0` of layer {layer.name!r} must be in [{lo}, {hi}] "
+                         f"(bv={layer.config.bv}), got [{v.min()}, {v.max()}]")
+    return v.astype(np.int64)
+
+
+def run_layer_reference(layer, events, batch_max: int = 1,
+                        v0: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Run one layer (`FCLayer` or `ConvLayer`) on an event stream, step by step and batch
+    by batch: the specification `run_layer` is tested against.
 
     Returns ``(output events, final potentials)``.
     """
-    v = np.zeros(layer.n_out, dtype=np.int64) if v0 is None else np.asarray(v0, np.int64)
+    v = start_potentials(layer, v0)
     out: list[np.ndarray] = []
     tick = np.array([TICK], dtype=np.int64)
     for sources, ticked in split_steps(events):
@@ -382,6 +399,20 @@ def run_layer(layer, events, batch_max: int = 1,
             out.append(tick)
     events_out = np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
     return events_out, v
+
+
+def run_layer(layer, events, batch_max: int = 1,
+              v0: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Run one layer on an event stream: ``(output events, final potentials)``.
+
+    `run_layer_reference` computed without per-batch work where it cannot change the result
+    (`golden.network_fast`; equal results are tested). Layers the fast path does not know
+    (another class, or a layer with a ``bias``) run the reference.
+    """
+    if type(layer) in (FCLayer, ConvLayer) and getattr(layer, "bias", None) is None:
+        from .network_fast import run_layer_fast
+        return run_layer_fast(layer, events, batch_max, v0)
+    return run_layer_reference(layer, events, batch_max, v0)
 
 
 class NetworkRun(NamedTuple):

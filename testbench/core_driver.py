@@ -14,7 +14,7 @@ from flexspim.golden.batching import TICK
 from flexspim.regmap import core_registers, layer_registers
 
 from .macro_driver import to_bits_vec, to_int
-from .streams import receive_events, send_events
+from .streams import receive_events, send_events, start_clock
 
 __all__ = ["CoreDriver", "random_fc_case", "random_events"]
 
@@ -28,9 +28,7 @@ class CoreDriver:
         self.ib = core.index_bits
 
     async def start(self) -> None:
-        from cocotb.clock import Clock
-
-        Clock(self.dut.clk, self.PERIOD_NS, unit="ns").start()
+        start_clock(self.dut, self.PERIOD_NS)
         d = self.dut
         for name in ("ev_in__valid", "ev_in__payload", "ev_out__ready", "cfg__addr",
                      "cfg__wdata", "cfg__we", "row__addr", "row__wdata", "row__wmask",

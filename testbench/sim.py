@@ -150,9 +150,11 @@ def _failures(results_xml: Path) -> tuple[int, list[str]]:
 def run_cocotb(*, toplevel: str, sources: Iterable[Path], test_module: str, build_dir: Path,
                extra_env: Mapping[str, str] | None = None, seed: int | None = None,
                testcase: str | None = None, waves: bool | None = None,
-               build_args: Iterable[str] = (), sim: str | None = None) -> Path:
+               build_args: Iterable[str] = (), public: Iterable[str] = (),
+               sim: str | None = None) -> Path:
     """Build (if needed) and run cocotb tests under Verilator (or ``sim`` / ``SIM``, see
-    the module docstring); raise on any failure. ``build_args`` are Verilator's.
+    the module docstring); raise on any failure. ``build_args`` and ``public`` are
+    Verilator's.
 
     Reset-honest: every register and the storage start with random values
     (``--x-initial unique``, ``+verilator+rand+reset+2``, seeded from ``seed``), so a design
@@ -161,6 +163,8 @@ def run_cocotb(*, toplevel: str, sources: Iterable[Path], test_module: str, buil
     Only the top-level ports are made public to VPI (a generated ``.vlt`` file), which halves
     the C++ Verilator writes; internal nets still appear in waveforms. ``waves`` defaults to
     the ``WAVES`` environment variable (``WAVES=1`` writes ``dump.vcd`` in the build folder).
+    ``public``: further variables to make public, ``var`` (of the top module) or
+    ``module.var`` (e.g. the memories of `testbench.stream_harness`).
 
     Returns the results XML path. Raises `CocotbFailure` naming each failing test.
     """
@@ -184,9 +188,10 @@ def run_cocotb(*, toplevel: str, sources: Iterable[Path], test_module: str, buil
     setup_verilator()
     build_dir.mkdir(parents=True, exist_ok=True)
     vlt = build_dir / "public_ports.vlt"
+    names = [(toplevel, p) for p in top_ports(sources[-1], toplevel)] + \
+        [tuple(p.split(".", 1)) if "." in p else (toplevel, p) for p in public]
     lines = ["`verilator_config"] + [
-        f'public_flat_rw -module "{toplevel}" -var "{p}"'
-        for p in top_ports(sources[-1], toplevel)]
+        f'public_flat_rw -module "{mod}" -var "{p}"' for mod, p in names]
     text = "\n".join(lines) + "\n"
     if not vlt.exists() or vlt.read_text() != text:
         vlt.write_text(text)

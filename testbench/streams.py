@@ -12,7 +12,16 @@ import numpy as np
 
 from flexspim.golden.batching import TICK
 
-__all__ = ["encode", "decode", "send_events", "receive_events"]
+__all__ = ["encode", "decode", "send_events", "receive_events", "start_clock"]
+
+
+def start_clock(dut, period_ns: int) -> None:
+    """Start cocotb's clock on ``dut.clk``, unless the top generates its own clock (a
+    `testbench.stream_harness.clock_shell`, which says so with ``tb_hdl_clock``)."""
+    from cocotb.clock import Clock
+
+    if not hasattr(dut, "tb_hdl_clock"):
+        Clock(dut.clk, period_ns, unit="ns").start()
 
 
 def encode(e: int, index_bits: int) -> int:

@@ -26,10 +26,10 @@ from flexspim.golden.network import FCLayer, Network
 from flexspim.golden.system import SystemModel
 from flexspim.regmap import core_registers, layer_registers, router_registers
 
-from .streams import receive_events, send_events
+from .streams import receive_events, send_events, start_clock
 
-__all__ = ["GoldenBackend", "CocotbBackend", "SystemDriver", "Mapping", "SystemRun",
-           "split_monitor"]
+__all__ = ["GoldenBackend", "CocotbBackend", "BulkCocotbBackend", "SystemDriver", "Mapping",
+           "SystemRun", "split_monitor"]
 
 
 class GoldenBackend:
@@ -75,11 +75,10 @@ class CocotbBackend:
         self.ib = config.core.index_bits
 
     async def start(self) -> None:
-        from cocotb.clock import Clock
         from cocotb.triggers import RisingEdge
 
         d = self.dut
-        Clock(d.clk, self.PERIOD_NS, unit="ns").start()
+        start_clock(d, self.PERIOD_NS)
         for name in ("ev_in__valid", "ev_in__payload", "ev_out__ready", "cfg__sel",
                      "cfg__addr", "cfg__wdata", "cfg__we", "row__core", "row__addr",
                      "row__wdata", "row__wmask", "row__we", "row__re"):
@@ -165,6 +164,27 @@ class CocotbBackend:
         await send_events(self.dut, events, self.ib, self.rng, self.gap)
         await task
         return np.asarray(out, dtype=np.int64)
+
+
+class BulkCocotbBackend(CocotbBackend):
+    """`CocotbBackend` on a `testbench.stream_harness.StreamHarness` top: event streams go
+    through the harness's memories in bulk (`testbench.bulk_streams`), with the same idle
+    gaps and back-pressure drawn in HDL; registers and rows as in `CocotbBackend`."""
+
+    def __init__(self, dut, config: SystemConfig, depth: int, rng=None, gap: float = 0.0,
+                 stall: float = 0.0, progress=None):
+        from .bulk_streams import BulkStreams
+
+        super().__init__(dut, config, rng, gap, stall, progress)
+        self.bulk = BulkStreams(dut, self.ib, depth)
+
+    async def start(self) -> None:
+        self.bulk.idle()
+        await super().start()
+
+    async def stream(self, events, expect_ticks: int) -> np.ndarray:
+        return await self.bulk.run(events, expect_ticks, self.rng, self.gap, self.stall,
+                                   self.progress)
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,29 @@ def pytest_report_header(config):
     return f"flexspim tier: {TIER} (FLEXSPIM_TIER=regress for the long tier)"
 
 
+def pytest_configure(config):
+    # The long tier collects functional coverage from every RTL simulation (the pytest-xdist
+    # workers and their simulators inherit the variable); the table ends the report.
+    if TIER == "regress" and not hasattr(config, "workerinput") \
+            and "FLEXSPIM_COVERAGE_DIR" not in os.environ:
+        import shutil
+
+        from flexspim.testbench.sim import BUILD_ROOT
+        folder = BUILD_ROOT / "coverage"
+        shutil.rmtree(folder, ignore_errors=True)
+        os.environ["FLEXSPIM_COVERAGE_DIR"] = str(folder)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    folder = os.environ.get("FLEXSPIM_COVERAGE_DIR")
+    if folder and not hasattr(config, "workerinput"):
+        from flexspim.testbench.coverage import coverage_table
+        table = coverage_table(folder)
+        if table:
+            terminalreporter.write_sep("-", "functional coverage (RTL regressions)")
+            terminalreporter.write_line(table)
+
+
 def seed_for(nodeid: str) -> int:
     env = os.environ.get("FLEXSPIM_SEED")
     if env:

@@ -21,6 +21,6 @@ def test_version_and_help_from_the_installed_script():
 def test_cycles_command(capsys):
     assert main(["cycles", "--rows", "64", "--cols", "64", "--batch", "8", "--bv", "16"]) == 0
     out = capsys.readouterr().out
-    assert "accumulate (bv=16, saturate): 38 cycles" in out
+    assert "accumulate (bv=16, saturate): 39 cycles" in out
     assert main(["cycles", "--rows", "4", "--cols", "4", "--bv", "8"]) == 2
     assert "`bv` must be an integer in [1, 4], not 8" in capsys.readouterr().err

@@ -39,6 +39,7 @@ async def run_layer_case(drv, rng, n_events, gap, stall, bad_rate, tag):
     import cocotb as _c
 
     from flexspim.testbench.core_driver import random_events, random_fc_case
+    from flexspim.testbench.coverage import Coverage, count_clamps
 
     core = drv.core
     layer, layout, fc = random_fc_case(rng, core)
@@ -48,7 +49,13 @@ async def run_layer_case(drv, rng, n_events, gap, stall, bad_rate, tag):
     await drv.configure(layer, layout)                   # also clears error and counters
     ev = random_events(rng, layout.n_in, n_events, tick_rate=float(rng.uniform(0.01, 0.2)),
                        bad_rate=bad_rate)
-    want = model.run(ev)
+    cov = Coverage()
+    with count_clamps(cov):
+        want = model.run(ev)
+    cov.layer(layer)
+    cov.batches(ev, core.macro.batch_max, layout.n_in)
+    cov.streams(gap, stall, dropped=want.errors)
+    cov.save()
     ticks = int((ev == TICK).sum())
     got: list[int] = []
     sink = _c.start_soon(drv.receive(ticks, rng, stall, got))

@@ -58,6 +58,7 @@ BUDGET_NS = (int(os.environ.get("FLEXSPIM_TRIALS", "3")) + 1) * \
 if cocotb is not None:
     @cocotb.test(timeout_time=BUDGET_NS, timeout_unit="ns")
     async def system_random_networks(dut):
+        from flexspim.testbench.coverage import Coverage, count_clamps, sample_network
         from flexspim.testbench.network_gen import random_fc_network
         from flexspim.testbench.system_driver import CocotbBackend, GoldenBackend, SystemDriver
 
@@ -75,7 +76,10 @@ if cocotb is not None:
             ev = np.append(ev, TICK)
             golden = SystemDriver(GoldenBackend(system), system)
             await golden.load(net)
-            want = await golden.run(ev)
+            cov = Coverage()
+            with count_clamps(cov):
+                want = await golden.run(ev)
+            sample_network(cov, net, ev, want, system, rtl.gap, rtl.stall)
             drv = SystemDriver(rtl, system)
             await drv.load(net)
             got = await drv.run(ev)
