@@ -6,13 +6,16 @@ PY     := $(VENV)/bin/python
 JOBS   ?= 2
 APT_PACKAGES := g++ make perl ccache iverilog
 
-.PHONY: install test test-icarus regress formal lint-rtl bench bench-golden bench-macro bench-core bench-system lint clean help
+.PHONY: install test test-icarus test-faults regress formal lint-rtl test-frameworks bench \
+	bench-golden bench-macro bench-core bench-system lint clean help
 
 help:
 	@echo "make install       system packages (apt-get, when root) + .venv with flexspim[dev]"
 	@echo "make test          fast tier: golden model + RTL tests (CI runs this)"
 	@echo "make test-icarus   macro and core RTL regressions on Icarus Verilog (SIM=icarus)"
 	@echo "make regress       long tier: more seeds, bigger geometries"
+	@echo "make test-faults   fault injection: Ctrl-C at random points, concurrent runs, full disk"
+	@echo "make test-frameworks  optional: snnTorch (CPU torch) export -> import -> run"
 	@echo "make formal        bounded proofs (FIFO, router, adder) + every mutant caught"
 	@echo "make bench         all benchmark tables (bench-golden, bench-macro)"
 	@echo "make bench-golden  golden-model throughput table"
@@ -37,6 +40,10 @@ install:
 test:
 	$(PY) -m pytest -n $(JOBS) -q
 
+# One process: the tests time how fast Ctrl-C stops every child, so they must not compete
+# with each other for the two cores.
+test-faults:
+	FLEXSPIM_TIER=faults $(PY) -m pytest -p no:randomly -q tests/faults
 # The same cocotb regressions on the second simulator (5-25x slower than Verilator).
 test-icarus:
 	SIM=icarus $(PY) -m pytest -n $(JOBS) -q tests/hdl/test_rtl_macro.py tests/hdl/test_rtl_core.py
@@ -44,6 +51,14 @@ test-icarus:
 regress:
 	FLEXSPIM_TIER=regress $(PY) -m pytest -n $(JOBS) -q
 
+# Optional tier, not in CI: torch and snnTorch live in their own venv (never in .venv); the
+# export runs there, flexspim in .venv. torch==2.13.0 is the CPU wheel (plain `torch` pulls a
+# CUDA build). Norse and Sinabs need other nir pins (shared/toolchain.md): not automated yet.
+FW_VENV ?= .venv-frameworks
+test-frameworks:
+	@test -x $(FW_VENV)/bin/python || $(PYTHON) -m venv $(FW_VENV)
+	$(FW_VENV)/bin/python -m pip install -q torch==2.13.0 snntorch nirtorch "nir>=1.0.6"
+	FLEXSPIM_FRAMEWORK_PYTHON=$(abspath $(FW_VENV))/bin/python $(PY) -m pytest -n 1 -q tests/frameworks
 formal:
 	$(PY) -m flexspim.formal
 

@@ -49,7 +49,8 @@ import numpy as np
 from flexspim.config import LayerConfig
 from flexspim.golden.network import ConvLayer, FCLayer, Network
 
-__all__ = ["FORMAT", "VERSION", "save_network", "load_network", "layer_names"]
+__all__ = ["FORMAT", "VERSION", "save_network", "load_network", "layer_names",
+           "import_settings"]
 
 FORMAT = "flexspim-network"
 VERSION = 1
@@ -73,8 +74,9 @@ def _toml_value(v) -> str:
     raise ValueError(f"cannot write {v!r} to TOML")
 
 
-def save_network(network: Network, path, name: str = "") -> Path:
+def save_network(network: Network, path, name: str = "", extra: str = "") -> Path:
     """Write ``network`` as ``path`` (TOML) plus the ``.npz`` of the same stem beside it.
+    ``extra``: TOML text appended as is (the ``[import]`` table of a NIR import).
 
     Returns the path of the ``.npz``. Raises `ValueError` on duplicate layer names.
     """
@@ -99,7 +101,7 @@ def save_network(network: Network, path, name: str = "") -> Path:
         arrays[f"{lname}.weights"] = layer.weights
         if layer.thresholds is not None:
             arrays[f"{lname}.thresholds"] = layer.thresholds
-    path.write_text("\n".join(lines) + "\n")
+    path.write_text("\n".join(lines) + "\n" + extra)
     np.savez(npz, **arrays)
     return npz
 
@@ -163,16 +165,25 @@ def load_network(path) -> Network:
         if key in doc and not isinstance(doc[key], str):
             raise ValueError(f"network file {path}: `{key}` must be a string, "
                              f"not {doc[key]!r}")
-    unknown = sorted(set(doc) - {"format", "version", "name", "arrays", "layers"})
+    unknown = sorted(set(doc) - {"format", "version", "name", "arrays", "layers", "import"})
     if unknown:
         raise ValueError(f"network file {path}: unknown top-level key(s) "
-                         f"{', '.join(unknown)}; allowed: arrays, format, layers, name, "
-                         f"version")
+                         f"{', '.join(unknown)}; allowed: arrays, format, import, layers, "
+                         f"name, version")
     specs = doc.get("layers", [])
     if not isinstance(specs, list) or not specs or \
             not all(isinstance(s, dict) for s in specs):
         raise ValueError(f"network file {path} must have at least one [[layers]] table "
                          f"(`layers` must be an array of tables, not {specs!r})")
+    names = [s.get("name", f"layer{i}") for i, s in enumerate(specs)]
+    for i, n in enumerate(names):
+        if not isinstance(n, str) or not n:
+            raise ValueError(f"network file {path}, layer {i}: `name` must be a non-empty "
+                             f"string, not {n!r}")
+        if n in names[:i]:
+            raise ValueError(f"network file {path}: layer name {n!r} is used by layers "
+                             f"{names.index(n)} and {i}; names must be unique (they key the "
+                             f"arrays and the outputs)")
     npz_path = path.parent / doc.get("arrays", path.with_suffix(".npz").name)
     arrays = _npz(npz_path)
     layers = []
@@ -202,4 +213,24 @@ def load_network(path) -> Network:
                                     thresholds=th, name=name, **geom))
         else:
             layers.append(FCLayer(arrays[key], cfg, th, name=name))
+    used = {f"{n}.{k}" for n in names for k in ("weights", "thresholds")}
+    extra = sorted(set(arrays) - used)
+    if extra:     # a misspelled layer name would otherwise leave its arrays unused
+        raise ValueError(f"{npz_path}: array {extra[0]!r} belongs to no layer (layers: "
+                         f"{', '.join(names)}); arrays are <layer>.weights and "
+                         f"<layer>.thresholds")
     return Network(layers)
+
+
+def import_settings(path) -> dict:
+    """The ``[import]`` table of a network file (what a NIR import chose: preset, dt, leak
+    order, reset, bias scheme, per-layer scale and decay; see
+    `flexspim.frontend.nir_import`), or ``{}`` for a network written without one."""
+    try:
+        with open(path, "rb") as f:
+            table = tomllib.load(f).get("import", {})
+    except (OSError, tomllib.TOMLDecodeError):
+        return {}
+    if not isinstance(table, dict):
+        raise ValueError(f"network file {path}: `import` must be a table, not {table!r}")
+    return table

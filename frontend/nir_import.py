@@ -1,52 +1,78 @@
 """Import a NIR graph (https://neuroir.org; PyPI ``nir``) as an integer flexspim network.
 
-Supported graphs are chains ``Input -> (synapse -> neuron)+ -> Output`` with ``Flatten``
-allowed anywhere (flattening in C order never changes our ``(c, y, x)`` neuron numbering, so
-it is the identity here):
+Every way a graph can run differently from the framework that exported it is either made
+exact here or refused with a one-line `ValueError` naming the node and the reason; nothing is
+approximated without appearing in the report (`LayerReport`) and in the network TOML's
+``[import]`` table (`import_table`).
 
-* synapses: ``Linear``, ``Affine`` (bias must be 0), ``Conv2d`` (bias 0, ``groups = 1``;
+**Graphs.** Chains ``Input -> (synapse -> neuron)+ -> Output``:
+
+* synapses ``Linear``, ``Affine`` (bias allowed, see below), ``Conv2d`` (``groups = 1``;
   padding an int, a pair, "valid", or "same" for odd kernels at stride 1);
-* neurons: ``IF``, ``LIF`` (``v_leak = 0``), ``CubaLIF`` only when ``tau_syn == dt`` (the
-  synaptic current then lasts one step, so the neuron is a LIF with input gain ``w_in``:
-  the macro has no synaptic-current state). ``v_reset`` must be absent or 0 (hard reset).
-  ``tau`` and ``r`` must be the same for every neuron of a layer (one leak per layer);
-  ``v_threshold`` may differ per neuron (it is then stored in the array).
+* ``Flatten`` anywhere (C-order flattening never changes our ``(c, y, x)`` numbering);
+* ``SumPool2d`` (any zero padding) and ``AvgPool2d`` (padding 0) between a neuron (or the
+  Input) and the next synapse: pooling is linear, so it is folded exactly into that synapse,
+  whose float weights become ``W @ P`` (``P`` the pooling matrix, entries 1 or ``1/k``);
+  the layer is then fully connected (a conv after a pool becomes its dense matrix);
+* neurons ``IF``, ``LIF`` (``v_leak = 0``), ``CubaLIF`` only when ``tau_syn == dt`` (the
+  synaptic current then lasts one step: a LIF with input gain ``w_in``; the macro keeps no
+  current). ``v_reset`` absent or 0. ``tau``, ``r`` one value per layer; ``v_threshold``
+  may differ per neuron (then stored in the array).
 
-Anything else raises `ValueError` naming the node and what is unsupported, and so does a
-graph that is not one chain: a node not on the path from the Input (for example a synapse
-feeding the chain from nowhere), a node with more than one incoming edge, a branch or a
-loop.
+Anything else is refused, naming the node: another node type, a graph that is not one chain
+(a branch, a node off the chain, two incoming edges) and **recurrent edges**, named as such
+(``'lif1' -> 'lin1'``, also inside a subgraph such as snnTorch's RLeaky), since the system
+routes feed-forward only.
 
-**Discrete-time semantics** (the float reference, `float_run`, and what the integer network
-implements), per time step ``dt`` and layer:
+**Time step.** ``dt`` is in the unit of the graph's time constants and must be the step the
+exporter assumed; it is given (``dt=``), set by a framework preset (`PRESETS`), or read from
+``graph.metadata["dt"]``; with none of these the import stops. Presets also fix the other
+conventions of a framework: the leak order and the reset (below).
 
-1. ``v += g * (W @ x)`` with ``x`` the step's input spike counts; gain ``g = r * dt`` (IF),
-   ``r * dt / tau`` (LIF), ``r * w_in * dt / tau_mem`` (CubaLIF);
-2. ``v *= 1 - dt / tau`` (LIF, CubaLIF; clipped at 0 when ``dt > tau``);
-3. spike where ``v > v_threshold`` (strictly, as NIR defines it), then ``v = 0`` there.
+**Neuron semantics** (the float reference, `float_run`, per step and layer, ``I = W x + b``):
 
-This is forward Euler of NIR's equations (IF ``dv/dt = R I``, LIF
-``tau dv/dt = (v_leak - v) + R I``) with the input current held constant over the step at
-``I = W @ x``: one convention for both neuron types, so an IF is exactly a LIF with
-``tau -> infinity`` and the same ``dt``. The input is integrated before the leak (the
-order of the macro's fire phase); this differs from "leak, then add input" by a factor
-``1 - dt/tau`` on the input, which is small when ``tau >> dt``. ``dt`` must be given in the
-unit of the graph's time constants, and it must be the step the exporter assumed: a
-framework whose IF adds ``r W x`` per step (no ``dt``, e.g. an IAF layer exported with
-``r = 1``) is imported with ``dt = 1``.
+* gain ``g = r dt`` (IF), ``r dt / tau`` (LIF), ``r w_in dt / tau_mem`` (CubaLIF); decay
+  ``d = 1 - dt / tau`` (IF and ``tau = inf``: ``d = 1``, no leak);
+* leak order ``"leak-first"`` (NIR's forward Euler, and what snnTorch, Norse, Sinabs compute):
+  ``v = d v + g I``; ``"input-first"``: ``v = d (v + g I)``;
+* spike where ``v > v_threshold`` (strictly, as NIR defines it);
+* reset ``"hard"``: ``v = 0``; ``"soft"``: ``v -= v_threshold`` at the spike (it then leaks
+  with the rest of ``v``); the snnTorch preset's framework reset subtracts one step later,
+  after that step's leak (``v = d v + g I - v_th s_prev``, snnTorch's ``"subtract"``): the
+  hardware's soft reset differs by ``(1 - d) v_th`` per spike, which the report measures.
 
-**Quantization** per layer: ``s = max|g W| / (2**(bw-1) - 1)`` (``bw >= 2``: with one bit
-the only positive weight is 0); weights ``round(g W / s)`` (exact ties to even, as NumPy
-rounds). The threshold is **exact** on the integer grid: the macro fires on ``V >= theta``,
-and ``theta = floor(v_th / s) + 1`` (``v_th / s + 1`` when ``v_th / s`` is an integer, to
-within 1e-9 relative), so ``V >= theta`` holds exactly when ``s V > v_th``: NIR's strict
-comparison applied to the integer layer's own potential. ``theta`` must fit ``bv`` bits
-(else `ValueError`: raise ``bv``). Leak ``V -= V >>> k`` with ``k = round(log2(tau / dt))``
-(factor ``1 - 2**-k`` for ``1 - dt/tau``), or no leak when ``k > bv - 1`` (the shift would
-always give 0 for positive V) and ``k = 0`` when ``dt >= tau``. The report (`LayerReport`)
-gives per layer the scale, the largest weight error ``max|s w_int - g W|``, the leak
-factors, and, when events are given (`compare`), the largest potential error and the
-spike agreement measured against the float reference.
+**Hardware mapping**, exact where stated: the macro integrates, then leaks at the tick
+(``V = leak(V + w x)``). Leak-first is made exact by dividing the gain by the integer decay
+``d_int`` (``d_int (V + g I / d_int) = d_int V + g I``); leak ``V -= V >>> k`` with
+``k = round(log2(tau / dt))``, factor ``d_int = 1 - 2**-k``.
+
+**Refusals** (neurons that can never fire or always reset): ``tau <= 0``; ``dt >= tau``
+(the leak clears the potential every step: usually a wrong dt, the message names the
+presets); a decay that rounds to 0 (``k = 0``); a decay below 1 that rounds to 1
+(``k > bv - 1``, or ``2**k`` above every threshold so the shift never changes a potential
+below it); ``tau = inf`` with a finite ``r`` (gain 0) or a non-finite gain; a threshold that
+does not fit ``bv`` bits (never fires); a layer whose
+weights and bias all quantize to 0. ``tau = inf`` is "no leak" (with ``r = inf`` too, as
+exporters write for ``beta = 1`` with ``r = tau / dt``, the gain is taken as 1).
+Float comparisons use a tolerance suited to float32 exports (`RTOL`, 1e-5 relative).
+
+**Bias** is exact as an always-active input: a layer with a bias gets one more input source
+(the last), which is active once in every time step, with the weight ``round(g b / s)``
+(quantized with the weights: the scale covers both). For the first layer the host appends
+that source's event at the end of every time step (`with_bias_source`; ``input_bias`` in the
+TOML); for a later layer the previous layer gets one more neuron (the last), with zero
+weights and threshold 0, which therefore fires at every tick (``0 >= 0``) and is routed
+like any neuron. The extra neuron is an implementation detail: reports, accuracy and the
+output layer never include it (the output layer never has one).
+
+**Quantization** per layer: hardware weights ``w_hw = g W / d_hw`` (``d_hw = d_int`` for
+leak-first, else 1), scale ``s = c / (2**(bw-1) - 1)`` with ``c = max|w_hw|`` (``clip =
+"max"``) or a percentile of ``|w_hw|`` (values beyond it saturate); weights
+``round(w_hw / s)`` (ties to even). The threshold is exact on the integer grid:
+``theta = floor(v_th / s) + 1`` (snapped within `RTOL` when the ratio is an integer), so
+``V >= theta`` holds exactly when ``s V > v_th``: NIR's strict comparison on the integer
+layer's own potential after its leak (``s V`` is the framework's ``v``: with leak-first,
+``s d_int (V + w x) = d_int s V + g I``).
 """
 
 from __future__ import annotations
@@ -59,93 +85,224 @@ import numpy as np
 
 from flexspim.config import LayerConfig
 from flexspim.golden.batching import TICK, split_steps
-from flexspim.golden.network import ConvLayer, FCLayer, Network, conv_output_hw, run_layer
+from flexspim.golden.network import (
+    ConvLayer,
+    FCLayer,
+    Network,
+    conv_output_hw,
+    conv_taps,
+    run_layer,
+)
 
-__all__ = ["LayerReport", "NirImport", "import_nir", "float_run", "compare"]
+__all__ = ["LayerReport", "NirImport", "Preset", "PRESETS", "RTOL", "LEAK_ORDERS",
+           "import_nir", "float_run", "compare", "with_bias_source", "import_table",
+           "read_graph"]
 
 _SYNAPSES = ("Linear", "Affine", "Conv2d")
 _NEURONS = ("IF", "LIF", "CubaLIF")
-_SUPPORTED = ("Input", "Output", "Flatten") + _SYNAPSES + _NEURONS
+_POOLS = ("SumPool2d", "AvgPool2d")
+_SUPPORTED = ("Input", "Output", "Flatten") + _POOLS + _SYNAPSES + _NEURONS
+LEAK_ORDERS = ("leak-first", "input-first")
+RESETS = ("hard", "soft")
+#: Relative tolerance of float comparisons: exporters write float32 (eps 1.2e-7), and values
+#: such as ``dt / (1 - beta)`` lose a few ulps on the way.
+RTOL = 1e-5
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A framework's export conventions: ``dt`` for leaky neurons and for IF neurons, the
+    leak order, the reset it computes by default, and whether its soft reset subtracts one
+    step late (snnTorch). ``source`` says where the figures come from."""
+
+    dt: float
+    dt_if: float
+    leak_order: str
+    reset: str
+    late_subtract: bool
+    source: str
+
+
+PRESETS = {
+    "snntorch": Preset(1e-4, 1e-4, "leak-first", "soft", True,
+                       "snnTorch export_to_nir: dt = 1e-4, tau = dt / (1 - beta), r = tau / dt; "
+                       "Leaky's default reset_mechanism 'subtract'"),
+    "norse": Preset(1e-6, 1.0, "leak-first", "hard", False,
+                    "measured (shared/toolchain.md): LIFBox tau = dt / tau_mem_inv needs "
+                    "dt 1e-6, IAF dt 1; Norse resets to v_reset = 0"),
+    "sinabs": Preset(1.0, 1.0, "leak-first", "soft", False,
+                     "measured (shared/toolchain.md): IAF exported with r = 1, dt 1; "
+                     "MembraneSubtract is Sinabs' default"),
+    "rockpool": Preset(1e-3, 1e-3, "leak-first", "soft", False,
+                       "Rockpool's default dt 1e-3, written as float32 (toolchain.md); "
+                       "not re-measured here"),
+    "lava": Preset(1.0, 1.0, "leak-first", "hard", False,
+                   "lava-dl CUBA works in time steps (dt 1), resets to 0; not measured here"),
+}
 
 
 @dataclass
 class LayerReport:
-    """Quantization of one layer (all errors in the float model's units)."""
+    """Quantization of one layer (errors in the float model's units)."""
 
     name: str
     nodes: tuple
+    kind: str                  # IF, LIF or CubaLIF
+    dt: float
+    gain: float
     scale: float
     weight_max_err: float
     weight_rel_rms: float
+    clipped: int               # weights saturated by percentile clipping
     leak_float: float          # 1 - dt/tau (1.0: no leak)
     leak_int: float            # 1 - 2**-k (1.0: no leak)
+    threshold_float: float     # largest v_threshold
+    threshold_int: int         # largest integer theta
+    bias: bool
     potential_max_err: float | None = None
     spike_agreement: float | None = None
 
     def line(self) -> str:
-        s = (f"{self.name:<10} scale {self.scale:.4g}  weight err max {self.weight_max_err:.3g} "
-             f"(rel rms {self.weight_rel_rms:.2%})  theta exact  "
-             f"leak {self.leak_float:.4f} -> {self.leak_int:.4f}")
+        s = (f"{self.name:<10} {self.kind:<7} scale {self.scale:.4g}  weight err max "
+             f"{self.weight_max_err:.3g} (rel rms {self.weight_rel_rms:.2%}"
+             + (f", {self.clipped} clipped" if self.clipped else "") + ")  "
+             f"decay {self.leak_float:.4f} -> {self.leak_int:.4f}  "
+             f"threshold {self.threshold_float:.4g} -> {self.threshold_int}"
+             + ("  bias" if self.bias else ""))
         if self.spike_agreement is not None:
-            s += (f"  | measured: V err max {self.potential_max_err:.3g}, spikes agree "
-                  f"{self.spike_agreement:.2%}")
+            s += (f"  | measured vs framework: V err max {self.potential_max_err:.3g}, "
+                  f"spikes agree {self.spike_agreement:.2%}")
         return s
 
 
 @dataclass
 class _FloatLayer:
     dense: np.ndarray          # (n_out, n_in) effective float weights g * W
-    theta: np.ndarray          # (n_out,)
+    theta: np.ndarray          # (n_out,) v_threshold
     decay: float               # 1 - dt/tau, or 1
+    bias: np.ndarray | None = None      # (n_out,) g * b, added every step
+    leak_order: str = "leak-first"
+    reset: str = "hard"
+    late_subtract: bool = False
 
 
 @dataclass
 class NirImport:
-    """Result of `import_nir`: the integer network, the float reference, the report."""
+    """Result of `import_nir`: the integer network, the float reference, the report and
+    every choice made (`import_table`)."""
 
     network: Network
     float_layers: list
     report: list = field(default_factory=list)
+    settings: dict = field(default_factory=dict)
+    input_bias: bool = False            # layer 0 has the always-active input source
+    bias_units: tuple = ()              # per layer: has the extra always-firing neuron
 
     def report_text(self) -> str:
         return "\n".join(r.line() for r in self.report)
+
+    def n_real(self, i: int) -> int:
+        """Neurons of layer ``i`` without its bias unit."""
+        return self.network.layers[i].n_out - int(self.bias_units[i])
+
+    def hardware_events(self, events) -> np.ndarray:
+        """The integer network's input for a framework input stream (the bias source added
+        to every time step when layer 0 has a bias)."""
+        ev = np.asarray(events, dtype=np.int64)
+        if not self.input_bias:
+            return ev
+        return with_bias_source(ev, self.network.layers[0].n_in - 1)
+
+
+def with_bias_source(events, source: int) -> np.ndarray:
+    """``events`` with one event of ``source`` appended to every time step (before its
+    tick); events after the last tick are left as they are."""
+    ev = np.asarray(events, dtype=np.int64)
+    ticks = np.flatnonzero(ev == TICK)
+    return np.insert(ev, ticks, source)
 
 
 def _get(node, attr):
     return np.asarray(getattr(node, attr), dtype=np.float64)
 
 
+def _close(a: float, b: float) -> bool:
+    return math.isclose(a, b, rel_tol=RTOL, abs_tol=0.0)
+
+
 def _uniform(name: str, node, attr: str) -> float:
-    v = _get(node, attr)
-    if v.size == 0 or not np.allclose(v, v.flat[0]):
+    v = _get(node, attr).ravel()
+    v0 = float(v[0]) if v.size else math.nan
+    same = v.size and (np.all(v == v0) or (math.isfinite(v0) and
+                                          np.allclose(v, v0, rtol=RTOL, atol=0.0)))
+    if not same:
         raise ValueError(f"NIR node {name!r} ({type(node).__name__}): per-neuron `{attr}` is "
                          f"not supported (one value per layer)")
-    return float(v.flat[0])
+    return v0
+
+
+def _find_cycle(edges, start_nodes) -> tuple[str, str] | None:
+    """A back edge ``(a, b)`` of a depth-first search (``b`` is an ancestor of ``a``)."""
+    succ: dict = {}
+    for a, b in edges:
+        succ.setdefault(a, []).append(b)
+    state: dict = {}
+    for root in list(start_nodes) + list(succ):
+        if root in state:
+            continue
+        stack = [(root, iter(succ.get(root, [])))]
+        state[root] = 1
+        while stack:
+            node, it = stack[-1]
+            nxt = next(it, None)
+            if nxt is None:
+                state[node] = 2
+                stack.pop()
+            elif state.get(nxt) == 1:
+                return node, nxt
+            elif nxt not in state:
+                state[nxt] = 1
+                stack.append((nxt, iter(succ.get(nxt, []))))
+    return None
 
 
 def _chain(graph) -> list[tuple[str, object]]:
     """The graph's nodes in chain order from the Input; anything else is a ValueError."""
-    nodes, edges = graph.nodes, list(graph.edges)
+    nodes, edges = graph.nodes, [tuple(e) for e in graph.edges]
     for name, node in nodes.items():
         kind = type(node).__name__
+        if kind == "NIRGraph":
+            inner = _find_cycle([tuple(e) for e in node.edges], list(node.nodes))
+            if inner:
+                raise ValueError(f"NIR node {name!r} is a recurrent subgraph (edge "
+                                 f"{inner[0]!r} -> {inner[1]!r} feeds back, e.g. snnTorch's "
+                                 f"RLeaky); recurrent connections are not supported (the "
+                                 f"system routes feed-forward only)")
+            raise ValueError(f"NIR node {name!r} is a subgraph; only flat graphs are supported")
         if kind not in _SUPPORTED:
             raise ValueError(f"NIR node {name!r} ({kind}) is not supported; supported: "
                              f"{', '.join(_SUPPORTED)}")
-    succ: dict[str, list[str]] = {n: [] for n in nodes}
-    pred: dict[str, list[str]] = {n: [] for n in nodes}
     for a, b in edges:
         for end in (a, b):
             if end not in nodes:
                 raise ValueError(f"NIR edge ({a!r}, {b!r}) names an unknown node {end!r}")
+    starts = [n for n, node in nodes.items() if type(node).__name__ == "Input"]
+    if len(starts) != 1:
+        raise ValueError(f"NIR graph must have exactly one Input node, not {len(starts)}")
+    back = _find_cycle(edges, starts)
+    if back:
+        raise ValueError(f"NIR edge {back[0]!r} -> {back[1]!r} is recurrent (it feeds back "
+                         f"to an earlier node); recurrent connections are not supported (the "
+                         f"system routes feed-forward only)")
+    succ: dict[str, list[str]] = {n: [] for n in nodes}
+    pred: dict[str, list[str]] = {n: [] for n in nodes}
+    for a, b in edges:
         succ[a].append(b)
         pred[b].append(a)
     for n, p in pred.items():
         if len(p) > 1:
             raise ValueError(f"NIR node {n!r} has {len(p)} incoming edges (from "
                              f"{', '.join(map(repr, p))}); only chains are supported")
-    starts = [n for n, node in nodes.items() if type(node).__name__ == "Input"]
-    if len(starts) != 1:
-        raise ValueError(f"NIR graph must have exactly one Input node, not {len(starts)}")
     order, cur = [], starts[0]
     while True:
         order.append(cur)
@@ -156,14 +313,15 @@ def _chain(graph) -> list[tuple[str, object]]:
             raise ValueError(f"NIR node {cur!r} feeds {len(nxt)} nodes; only chains are "
                              f"supported")
         cur = nxt[0]
-        if cur in order:
-            raise ValueError(f"NIR node {cur!r} closes a loop; recurrent graphs are not "
-                             f"supported")
     off = [n for n in nodes if n not in order]
     if off:
         raise ValueError(f"NIR node(s) {', '.join(map(repr, off))} are not on the chain from "
                          f"the Input {starts[0]!r}; only one chain is supported")
     return [(n, nodes[n]) for n in order]
+
+
+def _pair(v) -> tuple[int, int]:
+    return (int(v), int(v)) if np.ndim(v) == 0 else tuple(int(x) for x in np.ravel(v))
 
 
 def _conv_geometry(name, node, shape):
@@ -175,8 +333,10 @@ def _conv_geometry(name, node, shape):
                          f"(only 1)")
     if len(shape) != 3:
         raise ValueError(f"NIR node {name!r} (Conv2d): input shape {shape} is not (C, H, W)")
-    pair = lambda v: (int(v), int(v)) if np.ndim(v) == 0 else tuple(int(x) for x in v)  # noqa
-    stride, dilation = pair(node.stride), pair(node.dilation)
+    if shape[0] != w.shape[1]:
+        raise ValueError(f"NIR node {name!r} (Conv2d): {w.shape[1]} input channels, but the "
+                         f"input has shape {shape}")
+    stride, dilation = _pair(node.stride), _pair(node.dilation)
     pad = node.padding
     if isinstance(pad, str):
         if pad == "valid":
@@ -187,8 +347,43 @@ def _conv_geometry(name, node, shape):
             raise ValueError(f"NIR node {name!r} (Conv2d): padding {pad!r} is not supported "
                              f"with kernel {w.shape[2:]} and stride {stride}")
     else:
-        padding = pair(pad)
+        padding = _pair(pad)
     return w, stride, padding, dilation
+
+
+def _conv_dense(w, in_shape, stride, padding, dilation) -> np.ndarray:
+    """The float ``(n_out, n_in)`` matrix of a convolution (same rule as `ConvLayer`)."""
+    c_out, c_in = w.shape[:2]
+    _, h, wd = in_shape
+    ho, wo = conv_output_hw(in_shape[1:], w.shape[2:], stride, padding, dilation)
+    y, x, oy, ox, ky, kx = conv_taps(in_shape[1:], w.shape[2:], stride, padding, dilation).T
+    dense = np.zeros((c_out * ho * wo, c_in * h * wd))
+    for co in range(c_out):
+        for ci in range(c_in):
+            dense[co * ho * wo + oy * wo + ox, ci * h * wd + y * wd + x] += w[co, ci, ky, kx]
+    return dense
+
+
+def _pool_matrix(name, node, shape) -> tuple[np.ndarray, tuple]:
+    """The pooling node as a matrix ``(n_out, n_in)`` on C-order numbering, and its output
+    shape. Sum: entries 1; average: ``1 / (kh kw)``."""
+    kind = type(node).__name__
+    if len(shape) != 3:
+        raise ValueError(f"NIR node {name!r} ({kind}): input shape {shape} is not (C, H, W)")
+    k, s, p = _pair(node.kernel_size), _pair(node.stride), _pair(node.padding)
+    if kind == "AvgPool2d" and p != (0, 0):
+        raise ValueError(f"NIR node {name!r} (AvgPool2d): padding {p} is not supported (only "
+                         f"0: frameworks differ on whether padding counts in the average)")
+    c, h, w = shape
+    ho, wo = conv_output_hw((h, w), k, s, p, (1, 1))
+    if ho < 1 or wo < 1:
+        raise ValueError(f"NIR node {name!r} ({kind}): kernel {k} does not fit input {shape}")
+    y, x, oy, ox, _, _ = conv_taps((h, w), k, s, p, (1, 1)).T
+    val = 1.0 if kind == "SumPool2d" else 1.0 / (k[0] * k[1])
+    mat = np.zeros((c * ho * wo, c * h * w))
+    for ch in range(c):
+        mat[ch * ho * wo + oy * wo + ox, ch * h * w + y * w + x] = val
+    return mat, (c, ho, wo)
 
 
 def _per_layer(v, n: int, what: str) -> list[int]:
@@ -200,37 +395,33 @@ def _per_layer(v, n: int, what: str) -> list[int]:
 
 def _theta(v_th: np.ndarray, s: float) -> np.ndarray:
     """Integer thresholds for NIR's strict ``s V > v_th`` on a ``V >= theta`` macro:
-    ``floor(v_th / s) + 1``, with ``v_th / s`` snapped to an integer it equals within 1e-9
-    relative (so an exact multiple does not fall to the integer below by rounding)."""
+    ``floor(v_th / s) + 1``, with ``v_th / s`` snapped to an integer it equals within
+    `RTOL` (so an exact multiple does not fall to the integer below by float rounding)."""
     q = v_th / s
     r = np.rint(q)
-    snap = np.isclose(q, r, rtol=1e-9, atol=0.0)
+    snap = np.isclose(q, r, rtol=RTOL, atol=0.0)
     return (np.where(snap, r, np.floor(q)) + 1).astype(np.int64)
 
 
-def import_nir(graph, bw: int | Sequence[int] = 8, bv: int | Sequence[int] = 16,
-               dt: float = 1e-3, saturate: bool = True) -> NirImport:
-    """Quantize a NIR graph (a ``nir.NIRGraph`` or a path readable by ``nir.read``).
-
-    Parameters:
-        bw, bv: weight and potential resolution, one for all layers or one per layer;
-            ``bw >= 2`` (a 1-bit signed weight cannot be positive).
-        dt: the time step (> 0) in the unit of the graph's time constants (seconds for
-            the usual exporters); it sets every layer's gain and leak (module docstring).
-        saturate: the layers' saturate/wrap setting.
-
-    Raises:
-        ValueError: an unsupported node or parameter (named), a bad shape, a resolution out
-            of range, or a threshold that does not fit ``bv`` bits after scaling.
-    """
-    if not dt > 0:
-        raise ValueError(f"`dt` must be > 0 seconds, not {dt!r}")
-    if not hasattr(graph, "nodes"):
+def read_graph(path):
+    """``nir.read`` with every failure as one `ValueError` naming the file."""
+    try:
         import nir
-        graph = nir.read(graph)
-    chain = _chain(graph)
+    except ImportError:
+        raise ValueError("reading .nir files needs the optional dependency: "
+                         "pip install 'flexspim[nir]'") from None
+    try:
+        return nir.read(path)
+    except Exception as e:   # h5py/nir raise many types for a bad or missing file
+        raise ValueError(f"cannot read NIR file {path}: {e}") from None
+
+
+def _graph_layers(chain):
+    """Walk the chain: ``[(synapse, (neuron name, node))]``; a synapse is a dict with the
+    float dense matrix (pooling folded in), the bias, the conv geometry (None when fully
+    connected) and the node names."""
     shape = tuple(int(x) for x in np.asarray(next(iter(chain[0][1].input_type.values()))))
-    pairs, syn = [], None
+    pairs, syn, pre, pre_names = [], None, None, []
     for name, node in chain[1:]:
         kind = type(node).__name__
         if kind == "Flatten":
@@ -238,158 +429,354 @@ def import_nir(graph, bw: int | Sequence[int] = 8, bv: int | Sequence[int] = 16,
             continue
         if kind == "Output":
             break
+        if kind in _POOLS:
+            if syn is not None:
+                raise ValueError(f"NIR node {name!r} ({kind}) follows synapse {syn['name']!r}"
+                                 f" without a neuron between them; not supported")
+            mat, shape = _pool_matrix(name, node, shape)
+            pre = mat if pre is None else mat @ pre
+            pre_names.append(name)
+            continue
         if kind in _SYNAPSES:
             if syn is not None:
-                raise ValueError(f"NIR node {name!r} ({kind}) follows synapse {syn[0]!r} "
+                raise ValueError(f"NIR node {name!r} ({kind}) follows synapse {syn['name']!r} "
                                  f"without a neuron between them; not supported")
-            if kind in ("Affine", "Conv2d") and np.any(_get(node, "bias") != 0):
-                raise ValueError(f"NIR node {name!r} ({kind}): a non-zero bias is not "
-                                 f"supported")
+            bias = None
+            if kind in ("Affine", "Conv2d"):
+                b = _get(node, "bias").ravel()
+                bias = b if np.any(b != 0) else None
+            n_in = int(np.prod(shape)) if pre is None else pre.shape[1]
             if kind == "Conv2d":
                 w, stride, padding, dilation = _conv_geometry(name, node, shape)
-                if shape[0] != w.shape[1]:
-                    raise ValueError(f"NIR node {name!r} (Conv2d): {w.shape[1]} input "
-                                     f"channels, but the input has shape {shape}")
-                syn = (name, "conv", w, shape, stride, padding, dilation)
                 ho, wo = conv_output_hw(shape[1:], w.shape[2:], stride, padding, dilation)
-                shape = (w.shape[0], ho, wo)
+                out_shape = (w.shape[0], ho, wo)
+                if bias is not None:
+                    if bias.size != w.shape[0]:
+                        raise ValueError(f"NIR node {name!r} (Conv2d): {bias.size} bias values "
+                                         f"for {w.shape[0]} output channels")
+                    bias = np.repeat(bias, ho * wo)
+                conv = None if pre is not None else (w, shape, stride, padding, dilation)
+                dense = _conv_dense(w, shape, stride, padding, dilation)
             else:
                 w = _get(node, "weight")
-                n_in = int(np.prod(shape))
-                if w.ndim != 2 or w.shape[1] != n_in:
+                if w.ndim != 2 or w.shape[1] != int(np.prod(shape)):
                     raise ValueError(f"NIR node {name!r} ({kind}): weight {w.shape} does not "
-                                     f"take {n_in} inputs")
-                syn = (name, "fc", w, shape)
-                shape = (w.shape[0],)
+                                     f"take {int(np.prod(shape))} inputs")
+                out_shape, conv, dense = (w.shape[0],), None, w
+                if bias is not None and bias.size != w.shape[0]:
+                    raise ValueError(f"NIR node {name!r} ({kind}): {bias.size} bias values for "
+                                     f"{w.shape[0]} outputs")
+            if pre is not None:
+                dense = dense @ pre
+            syn = {"name": name, "dense": dense, "bias": bias, "conv": conv,
+                   "nodes": tuple(pre_names) + (name,), "n_in": n_in}
+            pre, pre_names, shape = None, [], out_shape
             continue
         if syn is None:
+            if pre is not None:
+                raise ValueError(f"NIR node {pre_names[-1]!r} ({type(node).__name__} follows "
+                                 f"it) is not followed by a synapse to fold it into")
             raise ValueError(f"NIR node {name!r} ({kind}) has no synapse before it; "
                              f"not supported")
         pairs.append((syn, (name, node)))
         syn = None
+    if pre is not None:
+        raise ValueError(f"NIR node {pre_names[-1]!r} (pooling) after the last neuron layer "
+                         f"cannot be folded: no synapse follows it")
     if syn is not None:
-        raise ValueError(f"NIR node {syn[0]!r} is not followed by a neuron node")
+        raise ValueError(f"NIR node {syn['name']!r} is not followed by a neuron node")
     if not pairs:
         raise ValueError("NIR graph has no (synapse, neuron) layer")
-    bws, bvs = _per_layer(bw, len(pairs), "bw"), _per_layer(bv, len(pairs), "bv")
-    layers, floats, report = [], [], []
-    for i, (syn, (nname, neuron)) in enumerate(pairs):
-        kind = type(neuron).__name__
-        if getattr(neuron, "v_reset", None) is not None and np.any(_get(neuron, "v_reset") != 0):
-            raise ValueError(f"NIR node {nname!r} ({kind}): v_reset != 0 is not supported "
-                             f"(hard reset to 0 only)")
-        if kind in ("LIF", "CubaLIF") and np.any(_get(neuron, "v_leak") != 0):
-            raise ValueError(f"NIR node {nname!r} ({kind}): v_leak != 0 is not supported")
-        r = _uniform(nname, neuron, "r")
-        if kind == "IF":
-            gain, tau = r * dt, None
-        elif kind == "LIF":
-            tau = _uniform(nname, neuron, "tau")
-            gain = r * dt / tau
-        else:
+    return pairs
+
+
+def _resolve(graph, dt, preset, reset, leak_order):
+    """The conventions in force: given values override the preset's; dt falls back on the
+    graph's metadata."""
+    pre = None
+    if preset is not None:
+        if preset not in PRESETS:
+            raise ValueError(f"`preset` must be one of {', '.join(PRESETS)}; not {preset!r}")
+        pre = PRESETS[preset]
+    meta = getattr(graph, "metadata", None) or {}
+    if dt is not None:
+        if not (isinstance(dt, (int, float)) and math.isfinite(dt) and dt > 0):
+            raise ValueError(f"`dt` must be a finite number > 0, not {dt!r}")
+        dt_lif = dt_if = float(dt)
+        dt_from = "given"
+    elif pre is not None:
+        dt_lif, dt_if, dt_from = pre.dt, pre.dt_if, f"preset {preset}"
+    elif "dt" in meta:
+        try:
+            dt_lif = dt_if = float(np.asarray(meta["dt"]).ravel()[0])
+        except (TypeError, ValueError, IndexError):
+            raise ValueError(f"the NIR graph's metadata dt {meta['dt']!r} is not a "
+                             f"number") from None
+        if not (math.isfinite(dt_lif) and dt_lif > 0):
+            raise ValueError(f"the NIR graph's metadata dt must be > 0, not {dt_lif}")
+        dt_from = "graph metadata"
+    else:
+        raise ValueError("`dt` is required: the graph carries no dt; give the step the "
+                         "exporter assumed (--dt) or its framework (--from "
+                         + "|".join(PRESETS) + ")")
+    leak_order = leak_order or (pre.leak_order if pre else "leak-first")
+    if leak_order not in LEAK_ORDERS:
+        raise ValueError(f"`leak_order` must be one of {', '.join(LEAK_ORDERS)}; "
+                         f"not {leak_order!r}")
+    late = bool(pre and pre.late_subtract and reset in (None, "soft"))
+    reset = reset or (pre.reset if pre else "hard")
+    if reset not in RESETS:
+        raise ValueError(f"`reset` must be one of {', '.join(RESETS)}; not {reset!r}")
+    return dict(dt_lif=dt_lif, dt_if=dt_if, dt_from=dt_from, leak_order=leak_order,
+                reset=reset, late_subtract=late and reset == "soft", preset=preset)
+
+
+def _neuron(nname, neuron, dt_lif, dt_if):
+    """``(kind, dt, gain, tau)`` of a neuron node, ``tau`` None for no leak; refusals of
+    neurons that can never fire or always reset."""
+    kind = type(neuron).__name__
+    if getattr(neuron, "v_reset", None) is not None and np.any(_get(neuron, "v_reset") != 0):
+        raise ValueError(f"NIR node {nname!r} ({kind}): v_reset != 0 is not supported "
+                         f"(reset to 0, or soft reset)")
+    if kind in ("LIF", "CubaLIF") and np.any(_get(neuron, "v_leak") != 0):
+        raise ValueError(f"NIR node {nname!r} ({kind}): v_leak != 0 is not supported")
+    r = _uniform(nname, neuron, "r")
+    if kind == "IF":
+        dt, tau, gain = dt_if, None, r * dt_if
+    else:
+        dt = dt_lif
+        tau = _uniform(nname, neuron, "tau" if kind == "LIF" else "tau_mem")
+        if math.isnan(tau) or tau <= 0:
+            raise ValueError(f"NIR node {nname!r} ({kind}): tau={tau} must be > 0 (a "
+                             f"negative or zero time constant clears the potential every "
+                             f"step)")
+        if kind == "CubaLIF":
             tau_syn = _uniform(nname, neuron, "tau_syn")
-            if not math.isclose(tau_syn, dt, rel_tol=1e-9):
+            if not _close(tau_syn, dt):
                 raise ValueError(f"NIR node {nname!r} (CubaLIF): tau_syn={tau_syn} must equal "
                                  f"dt={dt} (the macro keeps no synaptic current)")
-            tau = _uniform(nname, neuron, "tau_mem")
-            gain = r * _uniform(nname, neuron, "w_in") * dt / tau
+            r = r * _uniform(nname, neuron, "w_in")
+        if math.isinf(tau):
+            if math.isinf(r):       # r = tau / dt written for beta = 1: r dt / tau = 1
+                gain, tau = 1.0, None
+            else:
+                raise ValueError(f"NIR node {nname!r} ({kind}): tau=inf with r={r} gives the "
+                                 f"input gain r dt / tau = 0: the neurons can never fire")
+        else:
+            if dt >= tau or _close(dt, tau):
+                raise ValueError(f"NIR node {nname!r} ({kind}): dt={dt:.6g} >= tau={tau:.6g}, "
+                                 f"so the leak clears the potential every step; dt must be "
+                                 f"the exporter's step (presets: " + ", ".join(
+                                     f"{k} {p.dt:g}" for k, p in PRESETS.items()) + ")")
+            gain = r * dt / tau
+    if not math.isfinite(gain) or gain <= 0:
+        raise ValueError(f"NIR node {nname!r} ({kind}): input gain {gain} (r={r}, dt={dt}) "
+                         f"must be finite and > 0, else the neurons never fire")
+    return kind, dt, gain, tau
+
+
+def import_nir(graph, bw: int | Sequence[int] = 8, bv: int | Sequence[int] = 16,
+               dt: float | None = None, saturate: bool = True, preset: str | None = None,
+               reset: str | None = None, leak_order: str | None = None,
+               clip: str | float = "max") -> NirImport:
+    """Quantize a NIR graph (a ``nir.NIRGraph`` or a path readable by ``nir.read``).
+
+    Parameters:
+        bw, bv: weight and potential resolution, one for all layers or one per layer;
+            ``bw >= 2`` (a 1-bit signed weight cannot be positive).
+        dt: the time step (> 0) in the unit of the graph's time constants; None: the
+            preset's, else ``graph.metadata["dt"]``, else an error.
+        saturate: the layers' saturate/wrap setting.
+        preset: a framework of `PRESETS` (dt, leak order, reset).
+        reset: "hard" or "soft" (default: the preset's, else "hard").
+        leak_order: "leak-first" or "input-first" (default: the preset's, else leak-first).
+        clip: "max" (scale from the largest weight) or a percentile in (0, 100] of the
+            layer's ``|weights|`` (larger weights saturate; counted in the report).
+
+    Raises:
+        ValueError: an unsupported node or parameter (named), neurons that can never fire
+            or always reset, a bad shape, a resolution out of range, or a threshold that
+            does not fit ``bv`` bits after scaling.
+    """
+    if not hasattr(graph, "nodes"):
+        graph = read_graph(graph)
+    if clip != "max" and not (isinstance(clip, (int, float)) and 0 < clip <= 100):
+        raise ValueError(f"`clip` must be 'max' or a percentile in (0, 100], not {clip!r}")
+    chain = _chain(graph)
+    pairs = _graph_layers(chain)
+    conv = _resolve(graph, dt, preset, reset, leak_order)
+    n = len(pairs)
+    bws, bvs = _per_layer(bw, n, "bw"), _per_layer(bv, n, "bv")
+    # a layer whose synapse has a bias needs the always-active source: the previous layer
+    # grows a neuron that fires at every tick (layer 0: the host's input event)
+    has_bias = [syn["bias"] is not None for syn, _ in pairs]
+    units = tuple(has_bias[i + 1] if i + 1 < n else False for i in range(n))
+    layers, floats, report, rows = [], [], [], []
+    for i, (syn, (nname, neuron)) in enumerate(pairs):
+        kind, ldt, gain, tau = _neuron(nname, neuron, conv["dt_lif"], conv["dt_if"])
         cfg_bw, cfg_bv = bws[i], bvs[i]
         LayerConfig(bw=cfg_bw, bv=cfg_bv)           # validates the resolutions
         if cfg_bw < 2:
-            raise ValueError(f"`bw` of layer {syn[0]!r} must be in [2, 32] for NIR import "
-                             f"(a 1-bit signed weight is -1 or 0, so every positive weight "
-                             f"would be lost), not {cfg_bw}")
-        w_eff = gain * syn[2]
-        qmax = (1 << (cfg_bw - 1)) - 1
-        peak = float(np.abs(w_eff).max())
-        s = peak / qmax if peak > 0 else 1.0
-        w_int = np.clip(np.rint(w_eff / s), -qmax - 1, qmax).astype(np.int64)
-        if syn[1] == "conv":
-            _, _, w, in_shape, stride, padding, dilation = syn
-            ho, wo = conv_output_hw(in_shape[1:], w.shape[2:], stride, padding, dilation)
-            n_out = w.shape[0] * ho * wo
+            raise ValueError(f"`bw` of layer {syn['name']!r} must be in [2, 32] for NIR "
+                             f"import (a 1-bit signed weight is -1 or 0, so every positive "
+                             f"weight would be lost), not {cfg_bw}")
+        lname = syn["name"]
+        decay = 1.0 if tau is None else 1.0 - ldt / tau
+        if tau is None:
+            leak_mode, k, decay_i = "none", 0, 1.0
         else:
-            n_out = syn[2].shape[0]
+            k = int(round(math.log2(tau / ldt)))
+            if k < 1:
+                raise ValueError(f"NIR node {nname!r} ({kind}): decay 1 - dt/tau = {decay:.4g} "
+                                 f"rounds to 0 (leak shift 0 clears the potential every "
+                                 f"step); the neurons always reset. Is dt={ldt:g} right?")
+            if k > cfg_bv - 1:
+                raise ValueError(f"NIR node {nname!r} ({kind}): decay {decay:.6g} needs leak "
+                                 f"shift {k} but bv={cfg_bv} allows at most {cfg_bv - 1}, so "
+                                 f"it would round to 1 (no leak); raise `bv` of layer "
+                                 f"{lname!r} to {k + 1}")
+            leak_mode, decay_i = "shift", 1.0 - 2.0 ** -k
+        d_hw = decay_i if conv["leak_order"] == "leak-first" else 1.0
+        factor = gain / d_hw                    # float weight -> hardware weight
+        w_eff = gain * syn["dense"]
+        b_eff = None if syn["bias"] is None else gain * syn["bias"]
+        w_hw = factor * syn["dense"]
+        b_hw = None if syn["bias"] is None else factor * syn["bias"]
+        qmax = (1 << (cfg_bw - 1)) - 1
+        # the weights as trained (a conv kernel, not its dense matrix full of zeros)
+        mags = np.abs(factor * (syn["conv"][0] if syn["conv"] is not None else syn["dense"]))
+        mags = mags.ravel() if b_hw is None else np.r_[mags.ravel(), np.abs(b_hw)]
+        top = float(mags.max()) if clip == "max" else float(np.percentile(mags, clip))
+        if not top > 0:
+            raise ValueError(f"NIR node {lname!r}: every weight is 0, the neurons of "
+                             f"{nname!r} can never fire")
+        s = top / qmax
+        w_int = np.clip(np.rint(w_hw / s), -qmax - 1, qmax).astype(np.int64)
+        clipped = int((np.abs(w_hw / s) > qmax + 0.5).sum())
+        b_int = None
+        if b_hw is not None:
+            b_int = np.clip(np.rint(b_hw / s), -qmax - 1, qmax).astype(np.int64)
+            clipped += int((np.abs(b_hw / s) > qmax + 0.5).sum())
+        if not w_int.any() and (b_int is None or not b_int.any()):
+            raise ValueError(f"NIR node {lname!r}: every weight rounds to 0 at bw={cfg_bw}; "
+                             f"the neurons of {nname!r} can never fire (raise bw)")
+        n_out = w_hw.shape[0]
         vth = _get(neuron, "v_threshold").ravel()
         if vth.size not in (1, n_out):
             raise ValueError(f"NIR node {nname!r} ({kind}): v_threshold has {vth.size} values "
                              f"for {n_out} neurons")
-        theta_f = np.broadcast_to(vth, (n_out,)).copy()
+        theta_f = np.broadcast_to(vth, (n_out,)).astype(np.float64)
         theta_i = _theta(theta_f, s)
         lo, hi = -(1 << (cfg_bv - 1)), (1 << (cfg_bv - 1)) - 1
-        if theta_i.min() < lo or theta_i.max() > hi:
+        if theta_i.max() > hi:
             raise ValueError(f"NIR node {nname!r}: threshold {theta_f.max():.4g} / scale "
                              f"{s:.4g} -> {theta_i.max()} does not fit bv={cfg_bv} bits "
-                             f"[{lo}, {hi}]; raise bv or lower bw")
-        decay = 1.0 if tau is None else max(0.0, 1.0 - dt / tau)
-        if tau is None:
-            leak_mode, k, decay_i = "none", 0, 1.0
-        else:
-            k = max(0, int(round(math.log2(tau / dt)))) if tau > dt else 0
-            if k > cfg_bv - 1:
-                leak_mode, k, decay_i = "none", 0, 1.0
-            else:
-                leak_mode, decay_i = "shift", 1.0 - 2.0 ** -k
+                             f"[{lo}, {hi}] (the neurons could never fire); raise bv or "
+                             f"lower bw")
+        if leak_mode == "shift" and (1 << k) > abs(theta_i).max():
+            raise ValueError(f"NIR node {nname!r} ({kind}): leak shift {k} (decay "
+                             f"{decay:.4g}) never changes a potential below the threshold "
+                             f"{theta_i.max()}, so the decay rounds to 1; raise bw of layer "
+                             f"{lname!r} (a finer scale)")
+        # the always-active source (last input) and the always-firing unit (last neuron)
+        if b_int is not None:
+            w_int = np.concatenate([w_int, b_int[:, None]], axis=1)
+        if units[i]:
+            w_int = np.vstack([w_int, np.zeros((1, w_int.shape[1]), np.int64)])
+            theta_i = np.r_[theta_i, 0]
         uniform = bool(np.all(theta_i == theta_i[0]))
         cfg = LayerConfig(bw=cfg_bw, bv=cfg_bv, saturate=saturate, leak_mode=leak_mode, leak=k,
                           threshold=int(theta_i[0]) if uniform else 0,
-                          threshold_source="register" if uniform else "array")
+                          threshold_source="register" if uniform else "array",
+                          reset=conv["reset"])
         th = None if uniform else theta_i
-        lname = f"{syn[0]}"
-        if syn[1] == "conv":
-            layer = ConvLayer(w_int, syn[3], cfg, syn[4], syn[5], syn[6], th, name=lname)
-            dense = layer.dense_weights(w_eff)     # the float kernel, same geometry
+        if syn["conv"] is not None and b_int is None and not units[i]:
+            w, in_shape, stride, padding, dilation = syn["conv"]
+            kern = np.clip(np.rint(factor * w / s), -qmax - 1, qmax).astype(np.int64)
+            layer = ConvLayer(kern, in_shape, cfg, stride, padding, dilation, th, name=lname)
         else:
             layer = FCLayer(w_int, cfg, th, name=lname)
-            dense = w_eff
         layers.append(layer)
-        err = s * w_int - w_eff
-        rms = float(np.sqrt(np.mean(err ** 2)) / max(np.sqrt(np.mean(w_eff ** 2)), 1e-300))
-        report.append(LayerReport(lname, (syn[0], nname), s, float(np.abs(err).max()), rms,
-                                  decay, decay_i))
-        floats.append(_FloatLayer(dense, theta_f, decay))
-    return NirImport(Network(layers), floats, report)
+        err = s * np.clip(np.rint(w_hw / s), -qmax - 1, qmax) - w_hw
+        rms = float(np.sqrt(np.mean(err ** 2)) / max(np.sqrt(np.mean(w_hw ** 2)), 1e-300))
+        report.append(LayerReport(lname, syn["nodes"] + (nname,), kind, ldt, gain, s,
+                                  float(np.abs(err).max()), rms, clipped, decay, decay_i,
+                                  float(theta_f.max()), int(theta_i[:n_out].max()),
+                                  b_int is not None))
+        floats.append(_FloatLayer(w_eff, theta_f, decay, b_eff, conv["leak_order"],
+                                  conv["reset"], conv["late_subtract"]))
+        rows.append({"name": lname, "nodes": list(syn["nodes"] + (nname,)), "neuron": kind,
+                     "dt": ldt, "tau": math.inf if tau is None else tau, "gain": gain,
+                     "scale": s, "clip": clip, "decay_float": decay, "decay_int": decay_i,
+                     "threshold_float_max": float(theta_f.max()), "bias": b_int is not None,
+                     "bias_unit": units[i], "clipped": clipped})
+    settings = {"preset": conv["preset"] or "", "dt_source": conv["dt_from"],
+                "leak_order": conv["leak_order"], "reset": conv["reset"],
+                "late_subtract_in_framework": conv["late_subtract"], "saturate": saturate,
+                "input_bias": has_bias[0], "layers": rows}
+    return NirImport(Network(layers), floats, report, settings, has_bias[0], units)
+
 
 
 def float_run(float_layers: Sequence[_FloatLayer], events):
-    """The float reference on an event stream: per layer ``(output events, potentials
-    before the first fire, final potentials)`` (see the module docstring)."""
+    """The float reference (framework semantics, module docstring) on an event stream: per
+    layer ``(output events, potentials at the first tick after the leak and before the
+    threshold, final potentials)``. Events after the last tick are never integrated."""
     out = []
     ev = np.asarray(events, dtype=np.int64)
     for fl in float_layers:
         n_out, n_in = fl.dense.shape
         v = np.zeros(n_out)
+        fired = np.zeros(n_out, bool)
+        pending = np.zeros(n_out)
         first = None
         stream = []
         for sources, ticked in split_steps(ev):
-            v = v + fl.dense @ np.bincount(sources, minlength=n_in)
+            if sources.size:
+                pending = pending + fl.dense @ np.bincount(sources, minlength=n_in)
+            if not ticked:
+                continue
+            cur = pending if fl.bias is None else pending + fl.bias
+            pending = np.zeros(n_out)
+            v = fl.decay * v + cur if fl.leak_order == "leak-first" else fl.decay * (v + cur)
+            if fl.late_subtract:
+                v = v - np.where(fired, fl.theta, 0.0)
             if first is None:
                 first = v.copy()
-            if ticked:
-                v = v * fl.decay
-                spikes = v > fl.theta          # NIR: strictly above the threshold
-                v[spikes] = 0.0
-                stream += np.flatnonzero(spikes).tolist() + [TICK]
+            fired = v > fl.theta                  # NIR: strictly above the threshold
+            if fl.reset == "hard":
+                v[fired] = 0.0
+            elif not fl.late_subtract:
+                v[fired] -= fl.theta[fired]
+            stream += np.flatnonzero(fired).tolist() + [TICK]
         ev = np.asarray(stream, dtype=np.int64)
         out.append((ev, first if first is not None else v, v))
     return out
 
 
 def compare(imp: NirImport, events, batch_max: int = 1) -> NirImport:
-    """Fill the report's measured columns: each layer is driven by **the integer network's**
-    input to that layer, in both models (so errors do not compound across layers); the
-    potential error is that of the first time step (before any fire), in float units."""
-    run = imp.network.run(events, batch_max)
-    inputs = [np.asarray(events, np.int64)] + run.outputs[:-1]
+    """Fill the report's measured columns against the framework-semantics float model: each
+    layer is driven by **the integer network's** input to that layer, in both models (so
+    errors do not compound across layers); the potential error is at the first tick, after
+    the leak, before the threshold (``s V`` against the float ``v``)."""
+    from flexspim.golden.macro import leak
+
+    hw_in = imp.hardware_events(events)
+    run = imp.network.run(hw_in, batch_max)
+    inputs = [hw_in] + run.outputs[:-1]
     for i, (rep, layer, fl, ev) in enumerate(zip(imp.report, imp.network.layers,
                                                  imp.float_layers, inputs)):
-        f_out, f_first, _ = float_run([fl], ev)[0]
-        steps = split_steps(ev)
-        first_src = steps[0][0] if steps else np.zeros(0, np.int64)
-        _, v_int = run_layer(layer, first_src, batch_max)     # no tick: potentials pre-fire
-        rep.potential_max_err = float(np.abs(rep.scale * v_int - f_first).max())
-        a = _spike_matrix(run.outputs[i], layer.n_out)
-        b = _spike_matrix(f_out, layer.n_out)
+        # the float layer has no bias source: drop the always-active one
+        f_in = np.asarray(events, np.int64) if i == 0 else ev[ev < imp.n_real(i - 1)]
+        f_out, f_first, _ = float_run([fl], f_in)[0]
+        steps = [src for src, ticked in split_steps(ev) if ticked]
+        first_src = steps[0] if steps else np.zeros(0, np.int64)
+        _, v_int = run_layer(layer, first_src, batch_max)     # no tick: before the leak
+        v_int = leak(v_int, layer.config.leak_mode, layer.config.leak)
+        n = imp.n_real(i)
+        rep.potential_max_err = float(np.abs(rep.scale * v_int[:n] - f_first).max())
+        a = _spike_matrix(run.outputs[i], layer.n_out)[:, :n]
+        b = _spike_matrix(f_out, n)
         rep.spike_agreement = float((a == b).mean()) if a.size else 1.0
     return imp
 
@@ -399,6 +786,34 @@ def _spike_matrix(stream: np.ndarray, n: int) -> np.ndarray:
     for sources, ticked in split_steps(stream):
         if ticked:
             r = np.zeros(n, bool)
-            r[sources] = True
+            r[sources[sources < n]] = True
             rows.append(r)
     return np.array(rows) if rows else np.zeros((0, n), bool)
+
+
+def _toml(v) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, np.integer)):
+        return str(int(v))
+    if isinstance(v, (float, np.floating)):
+        return "inf" if v == math.inf else repr(float(v))
+    if isinstance(v, str):
+        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_toml(x) for x in v) + "]"
+    raise ValueError(f"cannot write {v!r} to TOML")
+
+
+def import_table(imp: NirImport, source: str = "") -> str:
+    """The ``[import]`` TOML table that records every choice of the import: the preset, dt
+    and where it came from, leak order, reset, the bias scheme, and per layer the nodes,
+    gain, scale, decay before and after, threshold (`flexspim.frontend.netfile` keeps it)."""
+    st = imp.settings
+    lines = ["", "[import]", f"source = {_toml(source)}"]
+    for k in ("preset", "dt_source", "leak_order", "reset", "late_subtract_in_framework",
+              "saturate", "input_bias"):
+        lines.append(f"{k} = {_toml(st[k])}")
+    for row in st["layers"]:
+        lines += ["", "[[import.layers]]"] + [f"{k} = {_toml(v)}" for k, v in row.items()]
+    return "\n".join(lines) + "\n"

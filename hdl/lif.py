@@ -77,7 +77,9 @@ class FireUnit(wiring.Component):
         # hi = ones from bit bv-1 up (a thermometer code: shallower than a shifter)
         mb = cfg.max_bits
         hi = Signal(mb, name="hi_bits")
-        m.d.comb += hi.eq(Cat(*[bv <= j + 1 for j in range(mb)]))
+        top = (1 << len(bv)) - 1                  # largest value the field can hold
+        m.d.comb += hi.eq(Cat(*[Const(1, 1) if top <= j + 1 else bv <= j + 1
+                                for j in range(mb)]))
         th, leak = self.threshold, self.leak
         m.d.sync += [
             pre["th_ok"].eq(((th & hi) == 0) | ((th & hi) == hi)),

@@ -45,12 +45,14 @@ def measure_cycles(point, repeat: int = 3) -> dict:
         testbench.sim.CocotbFailure: the simulation did not complete.
     """
     from flexspim.hdl.macro import CimMacro
+    from flexspim.outputs import build_lock
     from flexspim.testbench.sim import build_dir_for, emit_verilog, run_cocotb
 
     build = build_dir_for("sweep", point)
-    src = emit_verilog(CimMacro(point.macro()), "flexspim_macro", build)
-    with tempfile.TemporaryDirectory(prefix="flexspim-rtl-") as tmp, \
+    # two sweeps (or workers) measuring the same point share its build folder, one at a time
+    with build_lock(build), tempfile.TemporaryDirectory(prefix="flexspim-rtl-") as tmp, \
             _quiet(build / "sim.log"):
+        src = emit_verilog(CimMacro(point.macro()), "flexspim_macro", build)
         out = Path(tmp) / "cycles.json"
         run_cocotb(toplevel="flexspim_macro", sources=[src], test_module="flexspim.sweep.rtl_tb",
                    build_dir=build,

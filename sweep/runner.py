@@ -29,9 +29,12 @@ import functools
 import hashlib
 import importlib
 import json
+import logging
 import os
+import signal
 import sys
 import time
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, TextIO
@@ -42,7 +45,8 @@ from flexspim.config import digest
 from .area import AreaOptions, evaluate_area, yosys_version
 from .point import Options, Point, evaluate_point
 
-__all__ = ["MODEL_VERSION", "Task", "SweepResult", "plan_tasks", "run_sweep", "Progress"]
+__all__ = ["MODEL_VERSION", "Task", "SweepResult", "SweepAborted", "plan_tasks", "run_sweep",
+           "Progress", "check_entry"]
 
 #: Bump when a figure's definition changes, so old cache entries are not reused.
 MODEL_VERSION = "2"
@@ -151,17 +155,85 @@ class SweepResult:
     errors: list[str] = field(default_factory=list)
 
 
-def _read_cache(path: Path):
+class SweepAborted(RuntimeError):
+    """The executor went away (a stopped Dask scheduler); finished tasks are cached."""
+
+
+#: Figures an area entry must hold (numbers); a point entry must hold its own parameters.
+_AREA_KEYS = ("periph_cells", "periph_flipflops", "periph_nand2", "array_bits",
+              "array_read_ports", "array_nand2", "total_nand2")
+_POINT_FIGURES = ("acc_cycles", "fire_cycles", "cycles_per_event", "sops_per_cycle",
+                  "acc_pj_per_sop")
+
+
+def _number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def check_entry(task: Task, value) -> str:
+    """Why a cached ``value`` cannot be the result of ``task`` ("" when it can): the cache
+    is a folder anyone can edit, so nothing in it is trusted blindly."""
+    if not isinstance(value, dict):
+        return f"not a JSON object but {type(value).__name__}"
+    for k, v in value.items():
+        if not (v is None or isinstance(v, (str, int, float, bool))):
+            return f"`{k}` is {type(v).__name__}, not a number or text"
+    if task.kind == "area":
+        macro = task.args[0]
+        bad = [k for k in _AREA_KEYS if not _number(value.get(k))]
+        if bad:
+            return f"`{bad[0]}` is missing or not a number"
+        if value["array_bits"] != macro["rows"] * macro["cols"]:
+            return f"`array_bits` {value['array_bits']} is not rows x cols"
+        return ""
+    point = task.args[0]
+    wrong = [k for k, v in point.items() if value.get(k) != v]
+    if wrong:
+        return f"`{wrong[0]}` is {value.get(wrong[0])!r}, not the point's {point[wrong[0]]!r}"
+    if value.get("status") not in ("ok", "invalid") or not isinstance(value.get("reason"), str):
+        return f"`status` {value.get('status')!r} is not ok or invalid (with a reason)"
+    if value["status"] == "ok":
+        bad = [k for k in _POINT_FIGURES if not _number(value.get(k))]
+        if bad:
+            return f"`{bad[0]}` is missing or not a number"
+    return ""
+
+
+def _read_cache(path: Path, task: Task | None = None, warn: TextIO | None = None):
     try:
-        return json.loads(path.read_text())
+        value = json.loads(path.read_text())
     except (OSError, ValueError):
         return None          # missing or half-written (interrupted): redo it
+    why = check_entry(task, value) if task is not None else ""
+    if why:
+        print(f"note: ignoring the corrupt cache entry {path} ({why}); recomputing it",
+              file=warn or sys.stderr)
+        return None
+    return value
 
 
 def _write_cache(path: Path, value) -> None:
     tmp = path.with_suffix(f".tmp{os.getpid()}")
     tmp.write_text(json.dumps(value, sort_keys=True))
     tmp.replace(path)       # atomic: an interruption never leaves a truncated entry
+
+
+def _worker_init() -> None:
+    # Workers lead their own process group: a terminal's Ctrl-C reaches only the parent,
+    # which then kills each worker's whole group (Yosys, Verilator included) at once.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    os.setpgid(0, 0)
+
+
+def _kill_workers(pool: cf.ProcessPoolExecutor) -> None:
+    for pid in list(getattr(pool, "_processes", None) or {}):
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
 
 
 def _executor(jobs: int, scheduler: str | None, timeout: float):
@@ -176,7 +248,7 @@ def _executor(jobs: int, scheduler: str | None, timeout: float):
             raise ValueError(f"`--scheduler` {scheduler}: cannot connect ({e})") from None
         return client.get_executor(), client
     if jobs > 1:
-        return cf.ProcessPoolExecutor(max_workers=jobs), None
+        return cf.ProcessPoolExecutor(max_workers=jobs, initializer=_worker_init), None
     return None, None
 
 
@@ -207,7 +279,7 @@ def run_sweep(points: list[Point], options: Options, area: AreaOptions | None,
     results: dict[str, Any] = {}
     todo = []
     for t in tasks:
-        hit = _read_cache(cache_dir / f"{t.kind}-{t.key}.json")
+        hit = _read_cache(cache_dir / f"{t.kind}-{t.key}.json", t)
         if hit is None:
             todo.append(t)
         else:
@@ -233,7 +305,14 @@ def run_sweep(points: list[Point], options: Options, area: AreaOptions | None,
             progress.step(t.label, note)
 
     if todo:
-        pool, client = _executor(jobs, scheduler, connect_timeout)
+        # never more workers than tasks; one task runs in this process
+        pool, client = _executor(min(jobs, len(todo)), scheduler, connect_timeout)
+        # a lost scheduler is reported once, as SweepAborted, not as Dask's logged tracebacks
+        dask_logs = {n: logging.getLogger(n) for n in list(logging.root.manager.loggerDict)
+                     if n.split(".")[0] == "distributed"} if client is not None else {}
+        dask_levels = {n: g.level for n, g in dask_logs.items()}
+        for g in dask_logs.values():
+            g.setLevel(logging.CRITICAL + 1)
         interrupted = False
         try:
             if pool is None:
@@ -247,18 +326,36 @@ def run_sweep(points: list[Point], options: Options, area: AreaOptions | None,
             else:
                 futs = {pool.submit(t.func, *t.args): t for t in todo}
                 for f in cf.as_completed(futs):
-                    exc = f.exception()
+                    try:
+                        exc = f.exception()
+                    except cf.CancelledError:
+                        raise SweepAborted(f"the tasks were cancelled: the Dask scheduler "
+                                           f"{scheduler} stopped or lost its workers") from None
+                    if isinstance(exc, BrokenProcessPool):
+                        raise SweepAborted(f"a worker process died ({exc})") from None
                     finish(futs[f], None if exc else f.result(), exc)
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, SweepAborted):
             interrupted = True     # finished tasks are already cached: a rerun resumes
             raise
+        except OSError as e:
+            if scheduler is None:
+                raise
+            interrupted = True
+            raise SweepAborted(f"lost the Dask scheduler {scheduler}: {e}") from None
         finally:
             if isinstance(pool, cf.ProcessPoolExecutor):
-                pool.shutdown(wait=not interrupted, cancel_futures=True)
+                if interrupted:
+                    _kill_workers(pool)     # dead workers make the wait below immediate
+                pool.shutdown(wait=True, cancel_futures=True)
             elif pool is not None:      # Dask's executor: no cancel_futures
                 pool.shutdown(wait=not interrupted)
             if client is not None:
-                client.close()
+                try:
+                    client.close(timeout=5)
+                except Exception:  # noqa: BLE001 - the scheduler may be gone already
+                    pass
+                for n, g in dask_logs.items():
+                    g.setLevel(dask_levels[n])
 
     for p, pt in zip(points, point_tasks):
         if pt.key in failures:

@@ -58,11 +58,15 @@ def _item(name: str, item: str) -> list[int]:
     if b < a:
         raise _range_error(name, item, f"runs backwards ({b} < {a})")
     if k is None:
-        return list(range(a, b + 1))
+        k, plus, times = "1", "+", ""
     k = int(k)
     if plus and not times:
         if k < 1:
             raise _range_error(name, item, "has an arithmetic step below 1")
+        n = (b - a) // k + 1         # counted before any list is built
+        if n > MAX_POINTS:
+            raise ValueError(f"`{name}` value {item!r} has {n} values; a sweep has at most "
+                             f"{MAX_POINTS} points (narrow the range or add a step)")
         return list(range(a, b + 1, k))
     if times and not plus:
         if k < 2 or a < 1:
@@ -97,7 +101,13 @@ def parse_values(name: str, value: Any) -> list[int]:
                          f"not {value!r}")
     out = []
     for item in value.split(","):
-        out += _item(name, item)
+        try:
+            out += _item(name, item)
+        except ValueError as e:
+            if item == value:
+                raise
+            raise ValueError(f"{e}".replace(f"value {item!r}", f"item {item!r} of {value!r}",
+                                            1)) from None
     return sorted(set(out))
 
 
@@ -144,6 +154,9 @@ def axes_from(table: dict, overrides: dict) -> Axes:
     if unknown:
         raise ValueError(f"unknown [sweep] key(s) {', '.join(unknown)}; allowed: "
                          f"{', '.join(sorted(set(AXES) | fixed))}")
+    for k, v in table.items():      # every value of the file is checked, overridden or not
+        if k in AXES:
+            parse_dataflows(v) if k == "dataflow" else parse_values(k, v)
     merged = {**DEFAULTS, **{k: v for k, v in table.items() if k in AXES},
               **{k: v for k, v in overrides.items() if k in AXES and v is not None}}
     missing = [k for k in ("rows", "cols") if k not in merged]
@@ -153,6 +166,7 @@ def axes_from(table: dict, overrides: dict) -> Axes:
     vals = {k: tuple(parse_dataflows(v) if k == "dataflow" else parse_values(k, v))
             for k, v in merged.items()}
     settings = {k: table[k] for k in fixed if k in table}
+    LayerConfig(bw=1, bv=1, **settings)
     settings.update({k: v for k, v in overrides.items() if k in fixed and v is not None})
     # shared settings are checked once, up front: a bad one would invalidate every point
     LayerConfig(bw=1, bv=1, **settings)

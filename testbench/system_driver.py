@@ -29,7 +29,7 @@ from flexspim.regmap import core_registers, layer_registers, router_registers
 from .streams import receive_events, send_events, start_clock
 
 __all__ = ["GoldenBackend", "CocotbBackend", "BulkCocotbBackend", "SystemDriver", "Mapping",
-           "SystemRun", "split_monitor"]
+           "SystemRun", "split_monitor", "split_plan"]
 
 
 class GoldenBackend:
@@ -195,6 +195,9 @@ class Mapping:
     layouts: tuple[FCLayout, ...]
     offsets: tuple[int, ...]
     monitor: bool
+    #: with `SystemDriver.load_split`: per layer, the cores holding it (``layouts[i]`` then
+    #: gives only layer ``i``'s sizes)
+    cores: tuple = ()
 
 
 @dataclass
@@ -217,6 +220,43 @@ def split_monitor(stream: np.ndarray, mapping: Mapping) -> list[np.ndarray]:
         sel = ev[keep]
         out.append(np.where(sel == TICK, TICK, sel - bounds[i]))
     return out
+
+
+def split_plan(network: Network, config: SystemConfig) -> list[tuple[int, int, int]]:
+    """Cores for a network: ``(layer, first neuron, neurons)`` per core, in core order.
+
+    A conv layer runs as its dense FC layer (`ConvLayer.dense_weights`, its definition).
+    A layer that fits one core gets one core; a wider one is split by output neurons into
+    chunks of as many whole neuron slots as a core holds (every chunk keeps all of the
+    layer's inputs, which are multicast to it). A layer whose single slot (``n_in * bw``
+    weight rows plus its potential and threshold rows) exceeds the array cannot be split
+    this way: splitting a neuron's inputs would clamp partial sums, not each batch's total,
+    and change the arithmetic. Raises `ValueError` naming the layer and the rows needed.
+    """
+    core = config.core
+    macro = core.macro
+    plan = []
+    for i, layer in enumerate(network.layers):
+        name = layer.name or f"layer{i}"
+        cfg = layer.config
+        per_slot = cfg.bv * (2 if cfg.threshold_source == "array" else 1) + layer.n_in * cfg.bw
+        fit = macro.rows // per_slot
+        if fit == 0:
+            raise ValueError(f"layer {i} ({name}): one neuron slot needs {per_slot} rows "
+                             f"({layer.n_in} inputs x bw={cfg.bw} plus potential"
+                             f"{' and threshold' if cfg.threshold_source == 'array' else ''} "
+                             f"rows) but the array has {macro.rows}; a neuron's inputs cannot "
+                             f"be split across cores exactly")
+        chunk = min(fit * macro.cols, 1 << core.index_bits)
+        chunk -= chunk % macro.cols if chunk > macro.cols else 0
+        for a in range(0, layer.n_out, chunk):
+            n = min(chunk, layer.n_out - a)
+            try:
+                FCLayout.packed(core, cfg, layer.n_in, n)
+            except ValueError as e:
+                raise ValueError(f"layer {i} ({name}): {e}") from None
+            plan.append((i, a, n))
+    return plan
 
 
 class SystemDriver:
@@ -265,6 +305,58 @@ class SystemDriver:
         self.mapping = Mapping(tuple(layouts), tuple(offsets), monitor)
         return self.mapping
 
+    async def load_split(self, network: Network, monitor: bool = True) -> Mapping:
+        """Like `load`, but a layer wider than a core is split across several cores by
+        output neurons (`split_plan`): the layer's input is multicast to each of its cores;
+        core ``k`` holding neurons ``a ..`` of layer ``i`` sends its spikes to every core of
+        layer ``i + 1`` with index offset ``a`` (and to the output with offset
+        ``offsets[i] + a``). The router merges a target's source ports in port order per
+        time step, i.e. chunk after chunk, which is ascending neuron order: the next layer
+        sees exactly the level-1 stream. Raises `ValueError` when the cores do not suffice,
+        saying how many the split needs."""
+        cfg, core = self.config, self.config.core
+        layers = list(network.layers)
+        plan = split_plan(network, cfg)
+        if len(plan) > cfg.n_cores:
+            split = [f"{layers[i].name or f'layer{i}'} on {sum(p[0] == i for p in plan)}"
+                     for i in range(len(layers))]
+            raise ValueError(f"the network needs {len(plan)} cores ({', '.join(split)}) but "
+                             f"the system has n_cores={cfg.n_cores}")
+        chunks, layouts = [], []
+        dense = [layer.weights if isinstance(layer, FCLayer) else layer.dense_weights()
+                 for layer in layers]
+        for i, a, n in plan:
+            layer = layers[i]
+            th = None if layer.thresholds is None else layer.thresholds[a:a + n]
+            chunks.append(FCLayer(dense[i][a:a + n], layer.config, th,
+                                  name=f"{layer.name}[{a}:{a + n}]"))
+            layouts.append(FCLayout.packed(core, layer.config, layer.n_in, n))
+        offsets, acc = [], 0
+        for layer in layers:
+            offsets.append(acc if monitor else 0)
+            acc += layer.n_out
+        if monitor and acc > 1 << core.index_bits:
+            raise ValueError(f"monitoring needs {acc} output indices; index_bits="
+                             f"{core.index_bits} allows {1 << core.index_bits}")
+        n, last = cfg.n_cores, len(layers) - 1
+        cores_of = [[k for k, p in enumerate(plan) if p[0] == i] for i in range(len(layers))]
+        routes: dict[int, list[tuple[int, int]]] = {0: [(k, 0) for k in cores_of[0]]}
+        for k, (i, a, _) in enumerate(plan):
+            nxt = [(j, a) for j in cores_of[i + 1]] if i < last else []
+            routes[k + 1] = nxt + ([(n, offsets[i] + a)] if monitor or i == last else [])
+        await self.program(chunks, layouts, routes)
+        sizes = tuple(FCLayout(n_in=lay.n_in, n_out=lay.n_out, v_base=0, v_stride=0, w_base=0,
+                               w_stride=0) for lay in layers)
+        self.mapping = Mapping(sizes, tuple(offsets), monitor, tuple(map(tuple, cores_of)))
+        return self.mapping
+
+    async def potentials_by_layer(self) -> list[np.ndarray]:
+        """`potentials` regrouped per layer (chunks of a split layer concatenated)."""
+        pots = await self.potentials()
+        if self.mapping is None or not self.mapping.cores:
+            return pots
+        return [np.concatenate([pots[k] for k in ks]) for ks in self.mapping.cores]
+
     async def program(self, layers: list[FCLayer], layouts: list[FCLayout],
                       routes: dict[int, list[tuple[int, int]]]) -> None:
         """Layer ``k`` (laid out as ``layouts[k]``) on core ``k``, and the router:
@@ -307,6 +399,34 @@ class SystemDriver:
                 vs.append(from_bits(np.array(rows)))
             out.append(np.concatenate(vs)[:lay.n_out])
         return out
+
+    async def clear_potentials(self) -> int:
+        """Neuron-state reset between samples: write 0 into every potential row of every
+        layer through the row port (``bv`` rows per neuron slot; weights and array
+        thresholds stay). One row write per row, so the reset costs that many row-port
+        cycles while the cores are idle (after a sample's last tick nothing is pending).
+        Returns the number of rows written."""
+        core = self.config.core
+        zero = np.zeros(core.macro.cols, dtype=np.uint8)
+        rows = 0
+        for k, (layer, lay) in enumerate(zip(self.layers, self.layouts)):
+            for s in range(lay.slots(core.macro)):
+                base = lay.v_base + s * lay.v_stride
+                for i in range(layer.config.bv):
+                    await self.backend.write_row(k, base + i, zero)
+                    rows += 1
+        return rows
+
+    async def core_cycles(self) -> list[int]:
+        """Each layer's core's CYCLES counter (its work cycles, golden-model rules)."""
+        return [await self.backend.read_reg(k, "CYCLES") for k in range(len(self.layers))]
+
+    async def run_sample(self, events) -> np.ndarray:
+        """Reset the neuron state (`clear_potentials`), then stream one sample; returns
+        the external output stream."""
+        await self.clear_potentials()
+        ev = np.asarray(events, dtype=np.int64)
+        return await self.backend.stream(ev, int((ev == TICK).sum()))
 
     async def run(self, events) -> SystemRun:
         """Stream ``events`` (source indices and `TICK`); returns every layer's output."""

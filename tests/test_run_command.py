@@ -41,7 +41,8 @@ def test_run_rtl_equals_golden(tmp_path):
 
 @pytest.mark.parametrize("extra, message", [
     (["--rows", "16"], "layer 0 (fc0)"),
-    (["--cores", "1"], "has 2 layers but the system has n_cores=1"),
+    (["--cores", "1"], "the network needs 2 cores (fc0 on 1, fc1 on 1) but the system has "
+                       "n_cores=1"),
     (["--sensor", "3"], "`--sensor` must be W,H"),
     (["--sensor", "4,4"], "a 4 x 4 sensor with 2 polarities gives 32 inputs"),
 ])

@@ -17,10 +17,11 @@ unless ``--init`` is given: only the synchronous reset defines the state.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from ..cli import geometry_args, load_toml, macro_from_args
 from ..config import CoreConfig, SystemConfig
+from ..inputs import check_unused
+from ..outputs import check_out_dir, out_dir_arg, staged
 
 TOPS = ("macro", "core", "system")
 
@@ -28,7 +29,7 @@ TOPS = ("macro", "core", "system")
 def register(sub) -> None:
     p = sub.add_parser("generate", help="write Verilog (macro, core or system) and manifest.json",
                        description=__doc__)
-    p.add_argument("-o", "--out", type=Path, required=True, metavar="DIR",
+    p.add_argument("-o", "--out", type=out_dir_arg, required=True, metavar="DIR",
                    help="output folder (created if needed)")
     p.add_argument("--top", choices=sorted(TOPS), default=None,
                    help="what to generate (default: macro, or system with --cores)")
@@ -74,6 +75,10 @@ def system_from_args(args: argparse.Namespace, core: CoreConfig) -> SystemConfig
 def run(args: argparse.Namespace) -> int:
     top = args.top or ("system" if args.cores is not None else "macro")
     # everything is validated before anything is written
+    check_unused({f"--{k.replace('_', '-')}": getattr(args, k) is not None
+                  for k, tops in (("fifo_depth", "core system"), ("index_bits", "core system"),
+                                  ("cores", "system"), ("in_fifo_depth", "system"))
+                  if top not in tops}, f"to --top {top}")
     from ..hdl.emit import check_prefix
     check_prefix(args.prefix)
     macro = macro_from_args(args)
@@ -107,10 +112,12 @@ def run(args: argparse.Namespace) -> int:
         component, params = NeuronCore(core), core.to_dict()
         derived["registers"] = {n: {"address": a, "width": w, "access": acc}
                                 for n, (a, w, acc) in core_registers(core).items()}
-    manifest = write_design(component, f"{args.prefix}_{top}", args.out, params, derived,
-                            prefix=args.prefix, array=args.array, init=args.init)
+    check_out_dir(args.out)
     from ..flowfiles import write_flow_files  # SDC, file list, FuseSoC core, manifest extras
-    manifest = write_flow_files(args.out, manifest)
+    with staged(args.out) as stage:     # all files appear together, or none
+        manifest = write_design(component, f"{args.prefix}_{top}", stage, params, derived,
+                                prefix=args.prefix, array=args.array, init=args.init)
+        manifest = write_flow_files(stage, manifest)
     print(f"wrote {args.out / manifest['verilog']['file']} (sha256 "
           f"{manifest['verilog']['sha256'][:16]}...), {args.out / 'manifest.json'}")
     return 0

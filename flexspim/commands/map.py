@@ -5,22 +5,27 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
-from ..cli import geometry_args, load_toml
+from ..cli import HARDWARE_TABLES, geometry_args
 from ..config import MacroConfig
+from ..inputs import MAX_EVENTS, check_tonic, load_config, read_events, stream_events
+from .nir_options import add_nir_args, import_from_args, nir_given
 
 #: Geometry used when neither flags nor ``--config`` give one.
 DEFAULT_MACRO = {"rows": 2048, "cols": 64, "batch_max": 8}
 
 
 #: Defaults of the input options (None in argparse, so that a given option is detectable).
-DEFAULTS = {"dt_us": 5000, "rate": 0.05, "seed": 0, "downsample": 1,
-            "bw": "8", "bv": "16", "dt": 1e-3}
+DEFAULTS = {"dt_us": 5000, "rate": 0.05, "seed": 0, "downsample": 1}
 RANDOM_STEPS, EXAMPLE_STEPS = 20, 40
+#: Longest generated gesture (µs): it is rendered frame by frame, so --dt-us x --steps beyond
+#: this would run for hours.
+MAX_EXAMPLE_US = 60_000_000
+#: Tables of map's --config file.
+CONFIG_TABLES = {"macro": HARDWARE_TABLES["macro"], "energy": None}
 
 
 def register(sub) -> None:
@@ -66,23 +71,14 @@ def register(sub) -> None:
                    help="seed of generated input: random input or the --example gesture "
                         "(default 0); never changes a network")
     c.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    q = c.add_argument_group("NIR import (a .nir NETWORK only)")
-    q.add_argument("--bw", help="weight bits (2..32), one or comma-separated per layer "
-                                "(default 8)")
-    q.add_argument("--bv", help="potential bits, one or comma-separated per layer "
-                                "(default 16)")
-    q.add_argument("--dt", type=float, help="time step in seconds (default 1e-3)")
+    add_nir_args(c, "NIR import (a .nir NETWORK only)")
     c.set_defaults(func=run)
 
 
 def _macro(args) -> tuple[MacroConfig, dict]:
     d = dict(DEFAULT_MACRO)
-    doc = load_toml(args.config) if args.config is not None else {}
-    table = doc.get("macro", {})
-    if not isinstance(table, dict):
-        raise ValueError(f"`macro` in `--config` {args.config} must be a TOML table "
-                         f"([macro]), not {table!r}")
-    d.update(table)
+    doc = load_config(args.config, "--config", CONFIG_TABLES, ("macro",))
+    d.update(doc.get("macro", {}))
     for k in ("rows", "cols", "batch_max"):
         if getattr(args, k) is not None:
             d[k] = getattr(args, k)
@@ -104,14 +100,20 @@ def _check_options(args) -> None:
         if v is not None and not lo <= v <= hi:
             raise ValueError(f"`--{name.replace('_', '-')}` must be an integer in "
                              f"[{lo}, {hi}], not {v}")
+    if args.example is not None:
+        dt_us = DEFAULTS["dt_us"] if args.dt_us is None else args.dt_us
+        steps = EXAMPLE_STEPS if args.steps is None else args.steps
+        if dt_us * steps > MAX_EXAMPLE_US:
+            raise ValueError(f"the --example gesture would last `--dt-us` {dt_us} x `--steps` "
+                             f"{steps} = {dt_us * steps} µs; the limit is {MAX_EXAMPLE_US} µs")
     if args.rate is not None and not 0 <= args.rate <= 1:
         raise ValueError(f"`--rate` must be a probability in [0, 1], not {args.rate}")
     nir = args.network is not None and args.network.suffix == ".nir"
     kind = _input_kind(args)
+    if not nir and nir_given(args):
+        raise ValueError(f"`{nir_given(args)[0]}` does not apply here: only a .nir NETWORK "
+                         f"is quantized")
     unused = {
-        "--bw": not nir and args.bw is not None,
-        "--bv": not nir and args.bv is not None,
-        "--dt": not nir and args.dt is not None,
         "--rate": kind != "random" and args.rate is not None,
         "--steps": kind == "events" and args.steps is not None,
         "--seed": kind == "events" and args.seed is not None,
@@ -120,9 +122,7 @@ def _check_options(args) -> None:
     }
     bad = [k for k, v in unused.items() if v]
     if bad:
-        why = {"--bw": "only a .nir NETWORK is quantized", "--bv": "only a .nir NETWORK is "
-               "quantized", "--dt": "only a .nir NETWORK is quantized",
-               "--rate": "only random input (a NETWORK without --events) has a rate",
+        why = {"--rate": "only random input (a NETWORK without --events) has a rate",
                "--steps": "--events fixes the time steps",
                "--seed": "--events are not generated",
                "--dt-us": "only tonic-format --events and the --example gesture are binned",
@@ -138,42 +138,30 @@ def _events(args, network) -> np.ndarray:
     if args.events is None:
         rate = DEFAULTS["rate"] if args.rate is None else args.rate
         steps = RANDOM_STEPS if args.steps is None else args.steps
+        if n_in * steps > MAX_EVENTS:
+            raise ValueError(f"random input of `--steps` {steps} x {n_in} inputs is "
+                             f"{n_in * steps} draws; the limit is {MAX_EVENTS}")
         seed = DEFAULTS["seed"] if args.seed is None else args.seed
         return random_events(np.random.default_rng(seed), n_in, steps, rate, repeat=0.0)
-    try:
-        ev = np.load(args.events, allow_pickle=False)
-    except OSError as e:
-        raise ValueError(f"cannot read `--events` {args.events}: {e.strerror or e}") from None
-    except (ValueError, EOFError, zipfile.BadZipFile) as e:
-        raise ValueError(f"`--events` {args.events} is not a valid .npy array: {e}") from None
-    if not isinstance(ev, np.ndarray):
-        raise ValueError(f"`--events` {args.events} must be one .npy array (np.save), not an "
-                         f".npz archive")
+    ev = read_events(args.events, "--events")
     if ev.dtype.names:
         return _tonic(args, network, ev, events_to_stream)
     for opt in ("dt_us", "downsample"):
         if getattr(args, opt) is not None:
             raise ValueError(f"`--{opt.replace('_', '-')}` does not apply here: `--events` "
                              f"{args.events} is an integer stream, not tonic-format events")
-    if ev.ndim != 1 or not np.issubdtype(ev.dtype, np.integer):
-        raise ValueError(f"`--events` must be a 1-D integer stream, not {ev.dtype} {ev.shape}")
-    if ev.size and (ev.min() < -1 or ev.max() >= n_in):
-        raise ValueError(f"`--events` sources must be in [-1, {n_in - 1}] (-1 = tick), not "
-                         f"[{ev.min()}, {ev.max()}]")
-    return ev.astype(np.int64)
+    return stream_events(ev, n_in, "--events", args.events)
 
 
 def _tonic(args, network, ev, events_to_stream) -> np.ndarray:
     """Bin tonic-format events for a first conv layer with ``in_shape = (2, H, W)``."""
     shape = getattr(network.layers[0], "in_shape", None)
     if shape is None or shape[0] != 2:
-        raise ValueError("tonic-format `--events` need a first conv layer with in_shape "
-                         f"(2, H, W); this network's first layer has "
+        raise ValueError(f"tonic-format `--events` {args.events} need a first conv layer with "
+                         f"in_shape (2, H, W); this network's first layer has "
                          f"n_in={network.layers[0].n_in}")
-    missing = sorted({"x", "y", "p", "t"} - set(ev.dtype.names))
-    if missing:
-        raise ValueError(f"tonic-format `--events` {args.events} lack the field(s) "
-                         f"{', '.join(missing)} (need x, y, p, t)")
+    dt_us = DEFAULTS["dt_us"] if args.dt_us is None else args.dt_us
+    check_tonic(ev, "--events", args.events, dt_us)
     d = DEFAULTS["downsample"] if args.downsample is None else args.downsample
     _, h, w = shape
     if ev.size:
@@ -183,38 +171,20 @@ def _tonic(args, network, ev, events_to_stream) -> np.ndarray:
             raise ValueError(f"tonic-format `--events` reach x={mx}, y={my}, outside the "
                              f"network input {w} x {h} with `--downsample` {d}; pass "
                              f"--downsample {need} (a {need * w} x {need * h} sensor)")
-    dt_us = DEFAULTS["dt_us"] if args.dt_us is None else args.dt_us
     return events_to_stream(ev, (w * d, h * d, 2), dt_us, downsample=d)
-
-
-def _bits(text: str | None, name: str):
-    text = DEFAULTS[name] if text is None else text
-    try:
-        vals = [int(v) for v in str(text).split(",")]
-    except ValueError:
-        raise ValueError(f"`--{name}` must be an integer or comma-separated integers, "
-                         f"not {text!r}") from None
-    return vals[0] if len(vals) == 1 else vals
 
 
 def _from_nir(args, macro):
     """Import, quantize and report (on stderr, so --json output stays clean)."""
-    try:
-        import nir
-    except ImportError:
-        raise ValueError("reading .nir files needs the optional dependency: "
-                         "pip install 'flexspim[nir]'") from None
-    from ..frontend.nir_import import compare, import_nir
+    from ..frontend.nir_import import compare
 
-    try:
-        graph = nir.read(args.network)
-    except Exception as e:   # h5py/nir raise many types for a bad or missing file
-        raise ValueError(f"cannot read NIR file {args.network}: {e}") from None
-    dt = DEFAULTS["dt"] if args.dt is None else args.dt
-    imp = import_nir(graph, bw=_bits(args.bw, "bw"), bv=_bits(args.bv, "bv"), dt=dt)
+    imp = import_from_args(args, args.network)
     events = _events(args, imp.network)
-    compare(imp, events, macro.batch_max)
-    print("quantization report (measured against the float reference):\n"
+    if imp.input_bias:      # the framework's input, plus the always-active bias source
+        events = imp.hardware_events(events[events < imp.network.layers[0].n_in - 1])
+    compare(imp, events[events < imp.network.layers[0].n_in - int(imp.input_bias)],
+            macro.batch_max)
+    print("quantization report (measured against the framework-semantics float model):\n"
           + imp.report_text(), file=sys.stderr)
     return imp.network, events
 
@@ -251,7 +221,10 @@ def run(args: argparse.Namespace) -> int:
     hw = HardwareConfig(macro, cores=args.cores, buffer_bits=args.buffer_bits)
     costs = EnergyCosts.from_toml(doc)
     if args.energy is not None:
-        extra = EnergyCosts.from_toml(load_toml(args.energy, "--energy"))
+        edoc = load_config(args.energy, "--energy", {"energy": None})
+        if "energy" not in edoc:
+            raise ValueError(f"`--energy` {args.energy} has no [energy] table")
+        extra = EnergyCosts.from_toml(edoc)
         costs = EnergyCosts.from_dict({**costs.to_dict(), **extra.to_dict()})
     if args.example:
         kw = {"dt_us": args.dt_us, "n_steps": args.steps}

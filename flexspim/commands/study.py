@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..outputs import check_out_file, out_dir_arg, staged_file
+
 
 def register(sub) -> None:
     c = sub.add_parser("study", help="compare all-WS, all-OS and hybrid dataflows on the "
@@ -20,7 +22,7 @@ def register(sub) -> None:
                    help="fractions in (0, 1] of the input events kept (sparsity axis)")
     c.add_argument("--gesture", type=int, default=9, help="synthetic gesture class, 0..10 "
                                                           "(default 9)")
-    c.add_argument("--plot", type=Path, default=Path("study.png"),
+    c.add_argument("--plot", type=out_dir_arg, default=Path("study.png"),
                    help="PNG output (default study.png; checked before the study runs)")
     c.set_defaults(func=run)
 
@@ -62,6 +64,7 @@ def _check(args) -> list[tuple[int, int]]:
         raise ValueError(f"`--keep` fractions must be in (0, 1], not {bad[0]}")
     if not 0 <= args.gesture < len(GESTURES):
         raise ValueError(f"`--gesture` must be in [0, {len(GESTURES) - 1}], not {args.gesture}")
+    check_out_file(args.plot, "--plot")
     check_plot_path(args.plot)
     return sizes, keeps
 
@@ -77,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
                        args.buffer_bits,
                        progress=lambda m: print(m, file=sys.stderr, flush=True))
     print(table(points))
-    plot(points, args.plot, f"dvs-gesture example, {args.cores} cores, P={args.batch_max}")
+    with staged_file(args.plot) as tmp:     # a complete PNG, or the old file untouched
+        plot(points, tmp, f"dvs-gesture example, {args.cores} cores, P={args.batch_max}")
     print(f"plot written to {args.plot}")
     return 0

@@ -17,14 +17,15 @@ import sys
 import time
 from pathlib import Path
 
-from ..cli import load_toml
+from ..inputs import check_range, check_unused, load_config
+from ..outputs import check_out_dir, out_dir_arg, staged
 
 
 def register(sub) -> None:
     p = sub.add_parser("sweep", help="area (Yosys), cycles and energy across geometries and "
                                      "resolutions (CSV, JSON, PNG)", description=__doc__,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("-o", "--out", type=Path, required=True, metavar="DIR",
+    p.add_argument("-o", "--out", type=out_dir_arg, required=True, metavar="DIR",
                    help="output folder (created; DIR/cache keeps finished points)")
     p.add_argument("--config", type=Path, metavar="FILE.toml",
                    help="TOML with a [sweep] table (axes) and optional [energy] table; "
@@ -49,7 +50,7 @@ def register(sub) -> None:
     s.add_argument("--no-area", action="store_true", help="skip Yosys")
     s.add_argument("--no-network", action="store_true",
                    help="skip the example network's energy per inference")
-    s.add_argument("--buffer-bits", type=int, default=8 * 1024 * 1024,
+    s.add_argument("--buffer-bits", type=int, default=None,
                    help="on-chip buffer for the example network (default 1 MB)")
     s.add_argument("--rtl", action="store_true",
                    help="also measure cycles in RTL simulation (Verilator; slow, small "
@@ -73,28 +74,28 @@ def run(args: argparse.Namespace) -> int:
     from ..energy.costs import EnergyCosts
     from ..sweep.area import AreaOptions
     from ..sweep.point import Options
-    from ..sweep.space import axes_from, expand
+    from ..sweep.space import AXES, axes_from, expand
 
-    doc = load_toml(args.config) if args.config is not None else {}
-    unknown = sorted(set(doc) - {"sweep", "energy"})
-    if unknown:
-        raise ValueError(f"unknown table(s) {', '.join(unknown)} in {args.config}; "
-                         f"allowed: [sweep], [energy]")
+    doc = load_config(args.config, "--config", {
+        "sweep": tuple(AXES) + ("saturate", "leak_mode", "reset"), "energy": None})
     table = doc.get("sweep", {})
-    if not isinstance(table, dict):
-        raise ValueError(f"`sweep` in {args.config} must be a TOML table")
     axes = axes_from(table, {"rows": args.rows, "cols": args.cols, "batch": args.batch,
                              "bw": args.bw, "bv": args.bv, "dataflow": args.dataflow,
                              "saturate": args.saturate, "leak_mode": args.leak_mode,
                              "reset": args.reset})
-    options = Options(costs=EnergyCosts.from_toml(doc), buffer_bits=args.buffer_bits,
+    buffer_bits = 8 * 1024 * 1024 if args.buffer_bits is None else args.buffer_bits
+    options = Options(costs=EnergyCosts.from_toml(doc), buffer_bits=buffer_bits,
                       network=not args.no_network, rtl=args.rtl)
     area = None if args.no_area else AreaOptions(
         **({} if args.bitcell_nand2 is None else {"bitcell_nand2": args.bitcell_nand2}),
         synth_array=args.synth_array)
+    if args.no_area:
+        check_unused({"--bitcell-nand2": args.bitcell_nand2 is not None,
+                      "--synth-array": args.synth_array}, "with --no-area")
+    if args.no_network:
+        check_unused({"--buffer-bits": args.buffer_bits is not None}, "with --no-network")
     jobs = (os.cpu_count() or 1) if args.jobs is None else args.jobs
-    if jobs < 1:
-        raise ValueError(f"`--jobs` must be an integer >= 1, not {jobs}")
+    check_range("--jobs", jobs, 1, 1024)
     if args.scheduler is not None:
         _check_scheduler(args.scheduler)
     try:                            # the plots come last: fail now, not after the sweep
@@ -111,7 +112,9 @@ def run(args: argparse.Namespace) -> int:
 
     from ..sweep.plots import write_plots
     from ..sweep.report import write_outputs
-    from ..sweep.runner import run_sweep
+    from ..sweep.runner import SweepAborted, run_sweep
+
+    check_out_dir(args.out)
 
     points = expand(axes)
     print(f"sweep: {len(points)} points -> {args.out}"
@@ -125,15 +128,21 @@ def run(args: argparse.Namespace) -> int:
         print(f"\nerror: interrupted; finished points are cached in {args.out / 'cache'}: "
               f"run the same command again to resume", file=sys.stderr)
         return 130
+    except SweepAborted as e:
+        print(f"error: {e}; finished points are cached in {args.out / 'cache'}: run the "
+              f"same command again to resume", file=sys.stderr)
+        return 1
     wall = time.perf_counter() - t0
     settings = {"axes": {k: list(v) if isinstance(v, tuple) else v
                          for k, v in vars(axes).items()},
                 "options": options.to_dict(), "area": None if area is None else area.to_dict()}
-    files = write_outputs(args.out, res.rows, settings,
-                          {"wall_s": wall, "evaluated_tasks": res.evaluated,
-                           "cached_tasks": res.cached, "jobs": jobs,
-                           "scheduler": args.scheduler, "tasks": res.timings})
-    files += write_plots(res.rows, args.out, args.title)
+    with staged(args.out) as stage:     # the tables and plots appear together, or none
+        files = write_outputs(stage, res.rows, settings,
+                              {"wall_s": wall, "evaluated_tasks": res.evaluated,
+                               "cached_tasks": res.cached, "jobs": jobs,
+                               "scheduler": args.scheduler, "tasks": res.timings})
+        files += write_plots(res.rows, stage, args.title)
+    files = [args.out / f.name for f in files]
     counts = {}
     for r in res.rows:
         counts[r["status"]] = counts.get(r["status"], 0) + 1

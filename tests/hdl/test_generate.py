@@ -114,7 +114,7 @@ def test_generate_rejects_bad_toml(tmp_path, capsys):
     cfg = tmp_path / "bad.toml"
     cfg.write_text("[macro]\nrows = 16\ncolumns = 8\n")
     assert main(["generate", "-o", str(tmp_path / "x"), "--config", str(cfg)]) == 2
-    assert "unknown MacroConfig parameter(s) columns" in capsys.readouterr().err
+    assert "unknown key 'columns' in [macro] (did you mean 'cols'?)" in capsys.readouterr().err
 
 
 def _yosys() -> list[str]:

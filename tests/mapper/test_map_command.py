@@ -95,7 +95,8 @@ CONV = '[[layers]]\nname = "c"\ntype = "conv"\nbw = 2\nbv = 6\n'
     (NET_HEAD + "layers = 5\n", r"n.toml must have at least one \[\[layers\]\] table"),
     (NET_HEAD + "layers = [1, 2]\n", r"`layers` must be an array of tables"),
     (NET_HEAD + "colour = 1\n" + CONV, r"unknown top-level key\(s\) colour"),
-    (NET_HEAD + '[[layers]]\nname = 3\ntype = "fc"\n', r"layer 0: `name` must be a string"),
+    (NET_HEAD + '[[layers]]\nname = 3\ntype = "fc"\n',
+     r"layer 0: `name` must be a non-empty string"),
     (NET_HEAD + '[[layers]]\nname = "f"\ntype = "fc"\nbw = "2"\nbv = 6\n',
      r"`bw` must be an integer in \[1, 32\], not '2'"),
     (NET_HEAD + '[[layers]]\nname = "f"\ntype = "fc"\nbw = 2\nbv = 6\nsaturate = 1\n',
@@ -136,11 +137,12 @@ def fc_file(tmp_path, rng):
 
 @pytest.mark.parametrize("extra, files, match", [
     (["--config", "{d}/c.toml"], {"c.toml": "macro = 5\n"},
-     r"`macro` in `--config` .*c.toml must be a TOML table"),
+     r"`--config` .*c.toml: `macro` must be a table \(\[macro\]\), not 5"),
     (["--config", "{d}/c.toml"], {"c.toml": "[macro]\nrows = 1.5\n"},
-     r"`rows` must be an integer in \[1, 4096\], not 1.5"),
+     r"`rows` in \[macro\] must be an integer, not 1.5"),
     (["--energy", "{d}/missing.toml"], {}, r"cannot read `--energy` .*missing.toml"),
-    (["--energy", "{d}/e.toml"], {"e.toml": "energy = 3\n"}, r"`energy` must be a TOML table"),
+    (["--energy", "{d}/e.toml"], {"e.toml": "energy = 3\n"},
+     r"`energy` must be a table \(\[energy\]\), not 3"),
     (["--energy", "{d}/e.toml"], {"e.toml": "[energy]\ndram_bit = 'x'\n"},
      r"`dram_bit` must be an energy in pJ"),
     (["--energy", "{d}/e.toml"], {"e.toml": "[energy\n"}, r"`--energy` .*e.toml is not valid "
@@ -279,4 +281,4 @@ def test_downsample_tonic_events(tmp_path, monkeypatch, capsys):
     capsys.readouterr()
     err = one_line_error(["map", str(tmp_path / "n.toml"), "--events",
                           str(tmp_path / "pm.npy")], capsys)
-    assert "polarity `p` of `events` must be bool or 0/1" in err
+    assert "polarity `p` must be bool or 0/1" in err

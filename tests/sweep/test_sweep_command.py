@@ -91,7 +91,8 @@ def test_invalid_points_are_reported_and_skipped(tmp_path, capsys):
     (["--rows", "16", "--cols", "x"], "error: `cols` value 'x' is not a number or a range"),
     (["--rows", "16"], "error: missing axis: give --cols"),
     (["--rows", "16", "--cols", "4", "--dataflow", "wos"], "error: `dataflow` must be among"),
-    (["--rows", "16", "--cols", "4", "-j", "0"], "error: `--jobs` must be an integer >= 1"),
+    (["--rows", "16", "--cols", "4", "-j", "0"],
+     "error: `--jobs` must be an integer in [1, 1024], not 0"),
     (["--rows", "16", "--cols", "4", "--scheduler", "nowhere"],
      "error: `--scheduler` must be an address such as tcp://HOST:PORT"),
     (["--rows", "16", "--cols", "4", "--bitcell-nand2", "-1"],
@@ -147,5 +148,6 @@ def test_a_failing_task_is_reported_not_cached_and_does_not_stop_the_others(tmp_
         in err
     rows = _rows(out)
     assert [r["status"] for r in rows] == ["ok", "error"]
+    # 1 issue + 1 read-ahead + bv 4 + (guard 3 for P = 2 + bv 4)
     assert rows[0]["total_nand2"] == "3.0" and rows[1]["acc_cycles"] == "13"
     assert len(list((out / "cache").glob("area-*.json"))) == 1      # only the good one
