@@ -5,18 +5,21 @@ PY     := $(VENV)/bin/python
 # pytest-xdist workers; CI machines have 2 cores.
 JOBS   ?= 2
 # yosys, opensta (sta), qflow-tech-osu018 (OSU 0.18 Liberty + LEF), graywolf, qrouter, qflow:
-# the synthesis / timing / place-and-route flow (`flexspim synth`, `flexspim pnr`, flow/)
-APT_PACKAGES := g++ make perl ccache yosys opensta qflow-tech-osu018 graywolf qrouter qflow
+# the synthesis / timing / place-and-route flow (`flexspim synth`, `flexspim pnr`, flow/);
+# iverilog: the second simulator (`make test-icarus`)
+APT_PACKAGES := g++ make perl ccache yosys opensta qflow-tech-osu018 graywolf qrouter qflow iverilog
 
-.PHONY: install test test-faults regress test-frameworks bench bench-golden bench-macro bench-core \
-	bench-system bench-synth pnr lint clean help
+.PHONY: install test test-icarus test-faults regress formal lint-rtl test-frameworks bench \
+	bench-golden bench-macro bench-core bench-system bench-synth pnr lint clean help
 
 help:
 	@echo "make install       system packages (apt-get, when root) + .venv with flexspim[dev]"
 	@echo "make test          fast tier: golden model + RTL tests (CI runs this)"
+	@echo "make test-icarus   macro and core RTL regressions on Icarus Verilog (SIM=icarus)"
 	@echo "make regress       long tier: more seeds, bigger geometries"
 	@echo "make test-faults   fault injection: Ctrl-C at random points, concurrent runs, full disk"
 	@echo "make test-frameworks  optional: snnTorch (CPU torch) export -> import -> run"
+	@echo "make formal        bounded proofs (FIFO, router, adder) + every mutant caught"
 	@echo "make bench         all benchmark tables (bench-golden, bench-macro)"
 	@echo "make bench-golden  golden-model throughput table"
 	@echo "make bench-macro   macro conversion/build/simulation table (16..256)"
@@ -25,6 +28,7 @@ help:
 	@echo "make bench-synth   area (um2) and Fmax (MHz) on the OSU 0.18 Liberty: macro/core 64x64, 256x256"
 	@echo "make pnr           place and route a 16x16 macro with qflow (slow; not in make test)"
 	@echo "make lint          ruff on the Python sources"
+	@echo "make lint-rtl      Verilator -Wall gate on generated Verilog (scoped waivers, pinned counts) + pyslang"
 
 install:
 	@if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
@@ -45,6 +49,9 @@ test:
 # with each other for the two cores.
 test-faults:
 	FLEXSPIM_TIER=faults $(PY) -m pytest -p no:randomly -q tests/faults
+# The same cocotb regressions on the second simulator (5-25x slower than Verilator).
+test-icarus:
+	SIM=icarus $(PY) -m pytest -n $(JOBS) -q tests/hdl/test_rtl_macro.py tests/hdl/test_rtl_core.py
 
 regress:
 	FLEXSPIM_TIER=regress $(PY) -m pytest -n $(JOBS) -q
@@ -57,6 +64,8 @@ test-frameworks:
 	@test -x $(FW_VENV)/bin/python || $(PYTHON) -m venv $(FW_VENV)
 	$(FW_VENV)/bin/python -m pip install -q torch==2.13.0 snntorch nirtorch "nir>=1.0.6"
 	FLEXSPIM_FRAMEWORK_PYTHON=$(abspath $(FW_VENV))/bin/python $(PY) -m pytest -n 1 -q tests/frameworks
+formal:
+	$(PY) -m flexspim.formal
 
 bench: bench-golden bench-macro bench-core bench-system
 
@@ -83,7 +92,10 @@ bench-synth:
 	$(PY) bench/bench_synth.py
 
 lint:
-	$(VENV)/bin/ruff check flexspim flow golden hdl testbench mapper energy frontend sweep tests bench examples
+	$(VENV)/bin/ruff check flexspim flow golden hdl testbench mapper energy frontend sweep formal tests bench examples
+
+lint-rtl:
+	$(PY) -m flexspim.lintgate
 
 clean:
 	rm -rf build sim_build .pytest_cache

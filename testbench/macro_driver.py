@@ -272,6 +272,10 @@ class MacroDriver:
         else:
             await RisingEdge(done)
             t1 = get_sim_time("ns")
+            # sample once the edge's updates settled (Icarus shows stale values before
+            # ReadOnly), then leave the read-only phase before the caller drives inputs
+            await ReadOnly()
             value, error = int(res.value), int(err.value)
+            await FallingEdge(d.clk)
         cycles = round((t1 - t0) / self.PERIOD_NS) + 1
         return cycles, to_bits_vec(value, self.cfg.cols).astype(bool), bool(error)

@@ -12,6 +12,11 @@ applies the work-arounds measured in ``shared/toolchain.md``:
 
 Build folders are ``build/sim/<name>-<digest of the configs>``: a changed configuration never
 reuses a stale build, and parallel pytest workers never share one.
+
+``SIM=icarus`` runs the same cocotb tests on Icarus Verilog (Debian ``iverilog``, installed by
+``make install``) in ``<build folder>-icarus``, compiled with ``-g2005``: Amaranth's Verilog
+starts its ``always @*`` blocks with a time-0 trigger that only Verilog-2005 semantics fire
+(under cocotb's default ``-g2012`` those outputs stay X).
 """
 
 from __future__ import annotations
@@ -26,12 +31,23 @@ from typing import Any, Iterable, Mapping
 
 from flexspim.config import digest
 
-__all__ = ["REPO_ROOT", "BUILD_ROOT", "setup_verilator", "build_dir_for", "emit_verilog",
-           "design_sources",
-           "top_ports", "run_cocotb", "run_design", "CocotbFailure"]
+__all__ = ["REPO_ROOT", "BUILD_ROOT", "SIMULATORS", "simulator", "setup_verilator",
+           "build_dir_for", "emit_verilog", "design_sources", "top_ports", "run_cocotb",
+           "run_design", "CocotbFailure"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BUILD_ROOT = Path(os.environ.get("FLEXSPIM_BUILD", REPO_ROOT / "build"))
+
+SIMULATORS = ("verilator", "icarus")
+
+
+def simulator() -> str:
+    """The simulator the ``SIM`` environment variable selects (default ``verilator``)."""
+    sim = os.environ.get("SIM", "").strip().lower() or "verilator"
+    if sim not in SIMULATORS:
+        raise ValueError(f"`SIM` must be one of {', '.join(SIMULATORS)}; not {sim!r}")
+    return sim
+
 
 _MAKEFLAGS_EXTRA = ("CFG_CXXFLAGS_PCH_I=-include", f"PYTHON3={sys.executable}", "OPT_FAST=-O1")
 
@@ -134,8 +150,11 @@ def _failures(results_xml: Path) -> tuple[int, list[str]]:
 def run_cocotb(*, toplevel: str, sources: Iterable[Path], test_module: str, build_dir: Path,
                extra_env: Mapping[str, str] | None = None, seed: int | None = None,
                testcase: str | None = None, waves: bool | None = None,
-               build_args: Iterable[str] = (), public: Iterable[str] = ()) -> Path:
-    """Build (if needed) and run cocotb tests under Verilator; raise on any failure.
+               build_args: Iterable[str] = (), public: Iterable[str] = (),
+               sim: str | None = None) -> Path:
+    """Build (if needed) and run cocotb tests under Verilator (or ``sim`` / ``SIM``, see
+    the module docstring); raise on any failure. ``build_args`` and ``public`` are
+    Verilator's.
 
     Reset-honest: every register and the storage start with random values
     (``--x-initial unique``, ``+verilator+rand+reset+2``, seeded from ``seed``), so a design
@@ -149,12 +168,24 @@ def run_cocotb(*, toplevel: str, sources: Iterable[Path], test_module: str, buil
 
     Returns the results XML path. Raises `CocotbFailure` naming each failing test.
     """
-    setup_verilator()
     from cocotb_tools.runner import get_runner
 
+    sim = sim or simulator()
     sources = [Path(s) for s in sources]
     if waves is None:
         waves = os.environ.get("WAVES", "") not in ("", "0")
+    if sim == "icarus":
+        if shutil.which("iverilog") is None:
+            raise CocotbFailure("SIM=icarus needs Icarus Verilog: `apt-get install iverilog` "
+                                "(make install does it when run as root)")
+        build_dir = build_dir.with_name(build_dir.name + "-icarus")
+        build_dir.mkdir(parents=True, exist_ok=True)
+        runner = get_runner("icarus")
+        runner.build(sources=sources, hdl_toplevel=toplevel, build_dir=build_dir,
+                     build_args=["-g2005"], timescale=("1ns", "1ps"), waves=waves,
+                     log_file=build_dir / "build.log")
+        return _test(runner, toplevel, test_module, build_dir, testcase, seed, extra_env, waves)
+    setup_verilator()
     build_dir.mkdir(parents=True, exist_ok=True)
     vlt = build_dir / "public_ports.vlt"
     names = [(toplevel, p) for p in top_ports(sources[-1], toplevel)] + \
@@ -172,6 +203,10 @@ def run_cocotb(*, toplevel: str, sources: Iterable[Path], test_module: str, buil
                     "--x-initial", "unique", "--x-assign", "unique",
                     *build_args] + (["--trace-structs"] if waves else []),
         timescale=("1ns", "1ps"), waves=waves, log_file=build_dir / "build.log")
+    return _test(runner, toplevel, test_module, build_dir, testcase, seed, extra_env, waves)
+
+
+def _test(runner, toplevel, test_module, build_dir, testcase, seed, extra_env, waves) -> Path:
     results = build_dir / f"results-{test_module}.xml"
     env = dict(extra_env or {})
     try:

@@ -113,9 +113,11 @@ def run(args: argparse.Namespace) -> int:
         derived["registers"] = {n: {"address": a, "width": w, "access": acc}
                                 for n, (a, w, acc) in core_registers(core).items()}
     check_out_dir(args.out)
+    from ..flowfiles import write_flow_files  # SDC, file list, FuseSoC core, manifest extras
     with staged(args.out) as stage:     # all files appear together, or none
         manifest = write_design(component, f"{args.prefix}_{top}", stage, params, derived,
                                 prefix=args.prefix, array=args.array, init=args.init)
+        manifest = write_flow_files(stage, manifest)
     print(f"wrote {args.out / manifest['verilog']['file']} (sha256 "
           f"{manifest['verilog']['sha256'][:16]}...), {args.out / 'manifest.json'}")
     return 0

@@ -25,7 +25,8 @@ def test_generate_is_deterministic_and_lint_clean(tmp_path, rows, cols, P):
     a = generate(tmp_path, "a", "--rows", rows, "--cols", cols, "--batch", P)
     b = generate(tmp_path, "b", "--rows", rows, "--cols", cols, "--batch", P)
     files = sorted(p.name for p in a.iterdir())
-    assert files == ["flexspim_macro.v", "lint.vlt", "manifest.json"]
+    assert files == ["flexspim_macro.core", "flexspim_macro.f", "flexspim_macro.sdc",
+                     "flexspim_macro.v", "lint.vlt", "manifest.json"]
     for f in files:
         assert (a / f).read_bytes() == (b / f).read_bytes(), f"{f} differs between two runs"
         text = (a / f).read_text()
@@ -137,7 +138,8 @@ def test_two_prefixes_share_a_chip(tmp_path):
                  "--rows", 16, "--cols", 8, "--batch", 2, "--fifo-depth", 2)
     b = generate(tmp_path, "b", "--prefix", "chipB", "--rows", 32, "--cols", 4, "--batch", 3)
     assert sorted(p.name for p in a.iterdir()) == [
-        "chipA_cim_array_model.v", "chipA_core.v", "lint.vlt", "manifest.json"]
+        "chipA_cim_array_model.v", "chipA_core.core", "chipA_core.f", "chipA_core.sdc",
+        "chipA_core.v", "lint.vlt", "manifest.json"]
     ma, mb = (json.loads((d / "manifest.json").read_text()) for d in (a, b))
     assert ma["array"]["module"] == "chipA_cim_array" and ma["array"]["kind"] == "blackbox"
     assert [p["name"] for p in ma["array"]["ports"]] == [

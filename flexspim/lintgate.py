@@ -1,0 +1,161 @@
+"""Lint gate for the generated Verilog (``make lint-rtl``, ``python -m flexspim.lintgate``).
+
+Two checks per reference design (macro, core, system at small geometries):
+
+1. With the shipped waivers (``lint.vlt``, scoped to the generated file), ``verilator
+   --lint-only -Wall`` is silent.
+2. Without any waiver, the number of warnings per rule equals the pinned count in
+   ``hdl/lint_counts.json``. The waivers name whole rules, so this is what makes a *new*
+   width mismatch or unused signal in our RTL fail: its rule's count changes. After an
+   intended RTL change, re-pin with ``python -m flexspim.lintgate --update`` and review the
+   diff of lint_counts.json like any other change.
+
+Also: `slang_errors` (pyslang, a second, independent SystemVerilog front end) must find no
+error in any generated top.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import subprocess
+import sys
+import tempfile
+from collections import Counter
+from pathlib import Path
+
+__all__ = ["WAIVER_TEMPLATE", "COUNTS_FILE", "CASES", "lint_waivers", "verilator_lint",
+           "rule_counts", "generate_case", "slang_errors", "check", "main"]
+
+HDL = Path(__file__).resolve().parent.parent / "hdl"
+WAIVER_TEMPLATE = HDL / "lint.vlt"
+COUNTS_FILE = HDL / "lint_counts.json"
+
+#: reference designs: name -> ``flexspim generate`` arguments
+CASES: dict[str, list[str]] = {
+    "macro_16x8_P2": ["--top", "macro", "--rows", "16", "--cols", "8", "--batch", "2"],
+    "core_16x8_P2": ["--top", "core", "--rows", "16", "--cols", "8", "--batch", "2",
+                     "--fifo-depth", "4", "--index-bits", "8"],
+    "macro_16x8_P2_blackbox": ["--top", "macro", "--rows", "16", "--cols", "8", "--batch",
+                               "2", "--array", "blackbox"],
+    "system_16x8_P2_2cores": ["--top", "system", "--rows", "16", "--cols", "8", "--batch", "2",
+                              "--cores", "2", "--index-bits", "8"],
+}
+
+_WARN_RE = re.compile(r"^%(Warning|Error)-?(\w*)", re.M)
+
+
+def lint_waivers(*verilog_files: str) -> str:
+    """``lint.vlt`` text whose waivers apply to the generated ``verilog_files`` (file
+    names) only: each ``lint_off`` line of the template is repeated per file."""
+    for f in verilog_files:
+        if not re.fullmatch(r"[\w.-]+", f):
+            raise ValueError(f"`verilog_file` must be a plain file name, not {f!r}")
+    out = []
+    for line in WAIVER_TEMPLATE.read_text().splitlines():
+        out += [line.replace("@FILE@", f) for f in verilog_files] if "@FILE@" in line \
+            else [line]
+    return "\n".join(out) + "\n"
+
+
+def verilator_lint(folder: Path, files: list[str], waivers: str | None = None
+                   ) -> tuple[int, str]:
+    """``verilator --lint-only -Wall -Wno-fatal [waivers] files`` in ``folder``:
+    ``(exit status, messages)``."""
+    from flexspim.testbench.sim import setup_verilator
+
+    setup_verilator()
+    cmd = ["verilator", "--lint-only", "-Wall", "-Wno-fatal"]
+    cmd += [waivers] if waivers else []
+    r = subprocess.run(cmd + files, cwd=folder, capture_output=True, text=True)
+    return r.returncode, r.stderr
+
+
+def rule_counts(messages: str) -> dict[str, int]:
+    """Warnings per rule in Verilator's output (errors count under ``ERROR``)."""
+    c = Counter(rule or "ERROR" if kind == "Warning" else "ERROR"
+                for kind, rule in _WARN_RE.findall(messages))
+    return dict(sorted(c.items()))
+
+
+def generate_case(name: str, out: Path) -> Path:
+    """Run ``flexspim generate`` for reference design ``name`` into ``out``; returns the
+    Verilog file (the one ``manifest.json`` names)."""
+    from flexspim.cli import main as cli
+
+    if cli(["generate", "-o", str(out), *CASES[name]]) != 0:
+        raise RuntimeError(f"flexspim generate failed for {name}")
+    manifest = json.loads((out / "manifest.json").read_text())
+    return out / manifest["verilog"]["file"]
+
+
+def slang_errors(path: Path) -> list[str]:
+    """Errors pyslang reports for ``path`` (warnings, which restate the waived idioms,
+    are not errors)."""
+    from pyslang import DiagnosticEngine, ast, syntax
+
+    tree = syntax.SyntaxTree.fromFile(str(path))
+    comp = ast.Compilation()
+    comp.addSyntaxTree(tree)
+    errors = [d for d in comp.getAllDiagnostics() if d.isError()]
+    if not errors:
+        return []
+    return DiagnosticEngine.reportAll(comp.sourceManager, errors).strip().splitlines()
+
+
+def check(name: str, folder: Path, pinned: dict[str, int] | None) -> tuple[list[str],
+                                                                          dict[str, int]]:
+    """Gate one generated design in ``folder``: ``(problems, unwaived rule counts)``."""
+    verilog = next(iter(json.loads((folder / "manifest.json").read_text())["verilog"]
+                        .values()))
+    problems = []
+    _, waived = verilator_lint(folder, [verilog], "lint.vlt")
+    if _WARN_RE.search(waived):
+        problems.append(f"{name}: warnings with the shipped waivers:\n{waived.strip()}")
+    _, raw = verilator_lint(folder, [verilog])
+    counts = rule_counts(raw)
+    if pinned is not None and counts != pinned:
+        diff = ", ".join(f"{r} {pinned.get(r, 0)} -> {counts.get(r, 0)}"
+                         for r in sorted(set(pinned) | set(counts))
+                         if pinned.get(r, 0) != counts.get(r, 0))
+        problems.append(f"{name}: warnings per rule changed ({diff}); a new warning is a "
+                        f"bug to fix, an intended change is re-pinned with "
+                        f"`python -m flexspim.lintgate --update`")
+    for e in slang_errors(folder / verilog):
+        problems.append(f"{name}: pyslang: {e}")
+    return problems, counts
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m flexspim.lintgate", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--update", action="store_true",
+                    help=f"re-pin the counts in {COUNTS_FILE.name} instead of checking them")
+    args = ap.parse_args(argv)
+    pinned_all = json.loads(COUNTS_FILE.read_text()) if COUNTS_FILE.exists() else {}
+    found, problems = {}, []
+    with tempfile.TemporaryDirectory(prefix="flexspim-lint-") as tmp:
+        for name in CASES:
+            folder = Path(tmp) / name
+            generate_case(name, folder)
+            pinned = None if args.update else pinned_all.get(name)
+            if pinned is None and not args.update:
+                problems.append(f"{name}: no pinned counts in {COUNTS_FILE.name} "
+                                f"(run with --update)")
+            p, counts = check(name, folder, pinned)
+            problems += p
+            found[name] = counts
+            print(f"{name:<24} " + "  ".join(f"{r}={n}" for r, n in counts.items()),
+                  flush=True)
+    if args.update:
+        COUNTS_FILE.write_text(json.dumps(found, indent=2, sort_keys=True) + "\n")
+        print(f"pinned {COUNTS_FILE}")
+    for p in problems:
+        print(f"lint-rtl: {p}", file=sys.stderr)
+    print("lint-rtl: " + ("FAILED" if problems else "ok"))
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

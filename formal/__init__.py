@@ -1,0 +1,10 @@
+"""Bounded formal proofs (SymbiYosys + z3) of the blocks whose correctness no random test can
+exhaust: the event FIFO, the event router and the bit-serial adder's arithmetic.
+
+Each proof is a *harness*: an Amaranth component that instantiates the real design, drives
+it from free inputs (the solver chooses them), and states the property with ``Assert``
+against a reference written independently of the design. `flexspim.formal.sby.prove` emits
+RTLIL and runs a bounded model check; `flexspim.formal.mutants` builds deliberately broken
+variants of the design so a test can show each proof fails when it should. ``make formal``
+(``python -m flexspim.formal``) runs every proof and every mutant.
+"""

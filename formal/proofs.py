@@ -1,0 +1,85 @@
+"""The catalogue of proofs and mutant checks that ``make formal`` runs.
+
+Bounds: a bounded proof covers every behaviour within ``depth`` cycles of reset. They are
+chosen so each run reaches every state of the block's control (all pointer positions and
+fill levels of a depth-``D`` FIFO take ``2D`` cycles, then ``D + 1`` more to pop what was
+there), every source sequence can be fully delivered with stalls in between, and an addition
+runs to its last guard cycle after arbitrary junk cycles.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from flexspim.config import MacroConfig
+
+from .adder import AdderHarness
+from .fifo import FifoHarness
+from .mutants import MUTANTS, mutate
+from .router import RouterHarness
+
+__all__ = ["Proof", "fifo_proof", "router_proof", "adder_proof", "FULL", "QUICK",
+           "MUTANT_CHECKS"]
+
+
+@dataclass(frozen=True)
+class Proof:
+    name: str
+    build: Callable[[type | None], object]   # design class (None: the real one) -> harness
+    depth: int
+
+
+def fifo_proof(depth: int, width: int = 3) -> Proof:
+    return Proof(f"fifo_depth{depth}",
+                 lambda cls=None: FifoHarness(width=width, depth=depth, fifo_cls=cls),
+                 max(8, 3 * depth + 4))
+
+
+def router_proof(n_cores: int, pattern: str, depth: int, index_bits: int = 2) -> Proof:
+    return Proof(f"router_{n_cores}core_{pattern}",
+                 lambda cls=None: RouterHarness(n_cores=n_cores, index_bits=index_bits,
+                                                pattern=pattern, router_cls=cls), depth)
+
+
+def adder_proof(P: int, bv: int, bw: int) -> Proof:
+    # junk cycles + the addition + one cycle to check its end
+    guard = MacroConfig(rows=2, cols=1, batch_max=P).guard_cycles
+    return Proof(f"adder_P{P}_bv{bv}_bw{bw}",
+                 lambda cls=None: AdderHarness(P=P, bv=bv, bw=bw, junk=2, adder_cls=cls),
+                 2 + bv + guard + 1)
+
+
+#: ``make formal``: every FIFO depth path (registers at depth 1-2; SyncFIFOBuffered at
+#: power-of-two and other depths), routers of 2 and 3 ports, and the adder at every
+#: bv <= 4, bw <= bv, P <= 3, plus two P = 4 cases
+FULL: list[Proof] = (
+    [fifo_proof(d) for d in (1, 2, 3, 4)]
+    + [router_proof(1, "EETET", 12), router_proof(2, "ETET", 10)]
+    + [adder_proof(P, bv, bw) for P in (1, 2, 3) for bv in range(1, 5) for bw in range(1, bv + 1)]
+    + [adder_proof(4, 4, 4), adder_proof(4, 3, 1)]
+)
+
+#: the default test tier: one small proof per block
+QUICK: dict[str, Proof] = {
+    "fifo": fifo_proof(3),
+    "fifo_registers": fifo_proof(2),
+    "router": router_proof(1, "ETET", 8),
+    "adder": adder_proof(2, 3, 2),
+}
+
+#: each mutant, with the quick proof that must catch it
+MUTANT_CHECKS: dict[str, Proof] = {
+    "fifo_head_from_input": fifo_proof(2),
+    "fifo_ready_when_full": fifo_proof(3),
+    "router_resend": QUICK["router"],
+    "router_tick_early": QUICK["router"],
+    "adder_keeps_carry": QUICK["adder"],
+    "adder_short_carry": QUICK["adder"],
+}
+if set(MUTANT_CHECKS) != set(MUTANTS):
+    raise RuntimeError("every mutant needs a proof that catches it in MUTANT_CHECKS")
+
+
+def mutant_class(name: str) -> type:
+    return mutate(MUTANTS[name])
