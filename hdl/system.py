@@ -14,8 +14,9 @@ Top-level interface (Verilog names in brackets):
   core's (idle) for a core, and "whole system idle" for the router. A write to a ``sel``
   above ``n_cores``, or to a core address >= 32, is refused and sets the router's sticky
   error bit (reads there return 0).
-* ``row`` [``row__core/addr/wdata/wmask/we/ready/rdata``]: the row port of core ``row.core``
-  (loading weights, reading potentials), usable while that core is idle.
+* ``row`` [``row__core/addr/re/wdata/wmask/we/ready/rdata/rvalid``]: the row port of core
+  ``row.core`` (loading weights, reading potentials), usable while that core is idle; a read
+  taken at one edge comes out (``rvalid``) in the next cycle, from the core it was taken from.
 * ``idle``: nothing in any FIFO and every core waiting for events; ``error``: a core's
   sticky error bit is set.
 """
