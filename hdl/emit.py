@@ -32,6 +32,7 @@ from flexspim.config import CoreConfig, MacroConfig, SystemConfig
 from .array import ARRAY_MODULE, CimArray, array_ports
 
 __all__ = ["ARRAY_KINDS", "LINT_WAIVERS", "array_module_name", "check_prefix", "to_verilog",
+           "macro_config_of",
            "array_verilog", "module_names", "port_list", "tool_versions", "write_design"]
 
 #: `verilator --lint-only -Wall` waivers for Amaranth's Verilog, each justified in the file.
@@ -52,7 +53,8 @@ def array_module_name(prefix: str = "flexspim") -> str:
     return f"{check_prefix(prefix)}_{ARRAY_MODULE}"
 
 
-def _macro_config(component) -> MacroConfig | None:
+def macro_config_of(component) -> MacroConfig | None:
+    """The `MacroConfig` of a macro, core or system component (None for other blocks)."""
     cfg = getattr(component, "config", None)
     if isinstance(cfg, MacroConfig):
         return cfg
@@ -124,7 +126,7 @@ def to_verilog(component: wiring.Component, name: str, *, prefix: str = "flexspi
         raise ValueError(f"`array` must be one of {', '.join(ARRAY_KINDS)}, not {array!r}")
     check_prefix(prefix)
     text = _rename_modules(_convert(component, name, init), name, array_module_name(prefix))
-    cfg = _macro_config(component)
+    cfg = macro_config_of(component)
     if cfg is not None and re.search(rf"^\s*{array_module_name(prefix)} ", text, re.M):
         text += "\n" + array_verilog(cfg, prefix, blackbox=array == "blackbox", init=init,
                                       poison=poison)
@@ -164,7 +166,7 @@ def write_design(component: wiring.Component, name: str, out_dir: Path,
     ``array="blackbox"`` also ``<prefix>_cim_array_model.v``, the behavioural model to plug
     in for simulation."""
     text = to_verilog(component, name, prefix=prefix, array=array, init=init)
-    cfg = _macro_config(component)
+    cfg = macro_config_of(component)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / f"{name}.v").write_text(text)
     from flexspim.lintgate import lint_waivers  # scoped to this file (see lint.vlt)

@@ -92,15 +92,13 @@ def emit_verilog(component, name: str, out_dir: Path, *, array: str = "behaviour
     row written at the same edge, see `CimArray`). With ``array="blackbox"`` the storage
     is an empty module and its behavioural model goes to ``<out_dir>/flexspim_cim_array_model.v``
     (what a flow that drops in a macro simulates); see `design_sources`."""
-    from flexspim.hdl.emit import array_module_name, array_verilog, to_verilog
+    from flexspim.hdl.emit import array_module_name, array_verilog, macro_config_of, to_verilog
 
     path = _write_if_changed(out_dir / f"{name}.v",
                              to_verilog(component, name, array=array, poison=True))
     if array == "blackbox":
-        cfg = getattr(component, "config", None)
-        cfg = getattr(cfg, "macro", None) or getattr(getattr(cfg, "core", None), "macro", cfg)
         _write_if_changed(out_dir / f"{array_module_name()}_model.v",
-                          array_verilog(cfg, poison=True))
+                          array_verilog(macro_config_of(component), poison=True))
     return path
 
 

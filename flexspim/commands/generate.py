@@ -41,13 +41,19 @@ def register(sub) -> None:
     p.add_argument("--init", action="store_true",
                    help="keep power-up values (reg x = v) in the Verilog (default: none)")
     geometry_args(p)
+    core_system_args(p)
+    p.set_defaults(func=run)
+
+
+def core_system_args(p) -> None:
+    """The core and system options, shared by `generate` and `synth` (read by
+    `core_from_args` / `system_from_args`)."""
     c = p.add_argument_group("core (with --top core)")
     c.add_argument("--fifo-depth", type=int, help="input event FIFO depth (default 16)")
     c.add_argument("--index-bits", type=int, help="event index width (default 16)")
     s = p.add_argument_group("system (with --top system)")
     s.add_argument("--cores", type=int, help="number of neuron cores (implies --top system)")
     s.add_argument("--in-fifo-depth", type=int, help="external input FIFO depth (default 16)")
-    p.set_defaults(func=run)
 
 
 def core_from_args(args: argparse.Namespace, macro) -> CoreConfig:

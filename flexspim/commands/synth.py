@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from ..cli import geometry_args, macro_from_args
+from .generate import core_system_args
 
 __all__ = ["register", "run", "table"]
 
@@ -36,12 +37,7 @@ def register(sub) -> None:
                    help="synthesize the storage as flip-flops (default), or black-box it and "
                         "price it per bit as a custom CIM macro (flow/bitcell.py; fast for "
                         "big arrays; its access time is then not timed)")
-    c = p.add_argument_group("core (with --top core)")
-    c.add_argument("--fifo-depth", type=int, help="input event FIFO depth (default 16)")
-    c.add_argument("--index-bits", type=int, help="event index width (default 16)")
-    s = p.add_argument_group("system (with --top system)")
-    s.add_argument("--cores", type=int, help="number of neuron cores (implies --top system)")
-    s.add_argument("--in-fifo-depth", type=int, help="external input FIFO depth (default 16)")
+    core_system_args(p)
     p.set_defaults(func=run)
 
 
