@@ -1,19 +1,27 @@
 """Placement and routing of a small design with qflow (Debian ``qflow``): its own Yosys
-synthesis to the OSU 0.18 um cells, GrayWolf placement, qrouter detailed routing, and
-OpenSTA before routing and after it with the router's RC parasitics (``backanno``).
+synthesis to the OSU 0.18 um cells, GrayWolf placement, qrouter detailed routing; then
+OpenSTA on the routed netlist, without wires and with the parasitics that `extract` takes
+from the routed DEF.
 
 qflow's scripts do the format conversions (BLIF -> GrayWolf cells -> DEF -> qrouter), so this
 module only lays out the project folder, runs the steps one by one (each one's log under
 ``log/``), and reads the results: the die area from the routed DEF, the routed wirelength
-(summed over the DEF's wire segments), the router's failed-route count, and both timing
-reports (qflow's own timer, vesta). Slow: minutes for a 16x16 macro (GrayWolf's annealing
-dominates).
+(summed over the DEF's wire segments), the router's failed-route count, and the timing.
+Slow: minutes to an hour for a 16x16 macro (GrayWolf's annealing dominates).
 
-Post-route timing is qflow's ``backanno`` (qrouter's RC -> ``rc2dly`` -> vesta). On flexspim's
-netlists it fails here: vesta stops on ``ERROR: Net acc_unit_array__wr_en_0_! not found in
-hash table`` and ``rc2dly``'s SDF is truncated (OpenSTA: syntax error at its end), its SPEF
-names internal nodes ``1_1`` that OpenSTA cannot attach; the record then carries the error
-instead of a number.
+Timing, all on qflow's routed netlist (``<top>.rtlnopwr.v``: the placed cells with the
+clock tree and fanout buffers qflow inserted), clocked through that clock tree
+(``set_propagated_clock``):
+
+* ``pre_route``: OpenSTA, pin capacitances only (no wires);
+* ``post_route``: OpenSTA with ``<top>.extracted.spef`` (`extract`: wire R and C per unit
+  length from the LEF, via resistances from the magic tech file);
+* ``placed_vesta``: qflow's own timer (vesta) after placement, as qflow reports it.
+
+qflow's own post-route step (``backanno``: qrouter's RC file -> ``rc2dly`` -> vesta) is not
+used: on flexspim's netlists (qflow 1.3.17) vesta stops on ``ERROR: Net
+acc_unit_array__wr_en_0_! not found in hash table``, and ``rc2dly``'s SDF and SPEF are cut
+off mid-file (OpenSTA: syntax error at the end).
 """
 
 from __future__ import annotations
@@ -23,12 +31,17 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+from .extract import TOUCH_UM, VIA_OHMS, read_lef, verilog_pins, write_spef
+from .sta import parse_report, sta_script
 from .tools import FlowError, require, run_logged
 
-__all__ = ["STEPS", "def_die_area", "def_wirelength", "collect", "run_pnr"]
+__all__ = ["STEPS", "def_die_area", "def_wirelength", "collect", "routed_timing", "qrouter_rc_cap",
+           "run_pnr"]
 
-STEPS = ("synthesize", "place", "sta", "route", "backanno")
+STEPS = ("synthesize", "place", "sta", "route")
 TECH = "osu018"
+TECH_DIR = Path("/usr/share/qflow/tech") / TECH
+PERIOD_NS = 10.0
 
 
 def _units(text: str) -> float:
@@ -84,12 +97,76 @@ def _vesta(log: Path) -> dict[str, Any]:
     return {"fmax_mhz": f, "critical_path_ns": 1000.0 / f, "tool": "vesta (qflow)"}
 
 
-def collect(work: Path, top: str, wall_s: float = 0.0) -> dict[str, Any]:
-    """Read a finished qflow project: die, cells, wirelength, failed routes, timing."""
+def qrouter_rc_cap(text: str) -> float:
+    """Total wire capacitance (pF) of qrouter's ``write_delays`` RC file: the sum of the
+    ``C`` of every ``( R C ...`` tree section. qrouter counts one edge's fringe per wire
+    (its metal2 section is ``0.3 * CPERSQDIST + EDGECAPACITANCE`` per um), `extract` both
+    edges, as the LEF definition of EDGECAPACITANCE has it."""
+    return sum(float(c) for c in re.findall(r"\(\s*[-+0-9.eE]+\s+([-+0-9.eE]+)", text))
+
+
+def _opensta(work: Path, top: str, name: str, spef: str | None) -> dict[str, Any]:
+    """One OpenSTA run on the routed netlist (``name``: its script and log)."""
+    lib = TECH_DIR / f"{TECH}_stdcells.lib"
+    netlist = f"{top}.rtlnopwr.v"
+    (work / f"{name}.tcl").write_text(sta_script(lib, netlist, top, "clk", PERIOD_NS,
+                                                 spef=spef, propagated=True))
+    text = run_logged([require("sta"), "-no_splash", "-exit", f"{name}.tcl"], work,
+                      work / "log" / f"{name}.log", "OpenSTA (sta)")
+    bad = [s for s in text.splitlines()
+           if s.startswith("Error") or (s.startswith("Warning") and "FILL" not in s)]
+    if bad:     # a SPEF net or pin OpenSTA cannot attach is a warning: refuse it too
+        raise FlowError(f"OpenSTA (sta): {bad[0]} (log: {work / 'log' / (name + '.log')})")
+    out = parse_report(text, PERIOD_NS)
+    pins = verilog_pins((work / netlist).read_text())
+    for end in ("start", "end"):    # a flip-flop instance -> the net on its Q
+        out[f"{end}_register"] = pins.get((out[end], "Q"), out[end])
+    out["tool"] = f"OpenSTA ({name}.tcl)"
+    return out
+
+
+def routed_timing(work: Path, top: str) -> dict[str, Any]:
+    """Extract ``<top>.extracted.spef`` from the routed DEF and time the routed netlist
+    without and with it (module docstring)."""
+    lef_path = TECH_DIR / f"{TECH}_stdcells.lef"
+    spef = f"{top}.extracted.spef"
+    stats = write_spef(_routed_def(work, top), lef_path, work / f"{top}.rtlnopwr.v", top,
+                       work / spef)
+    lef = read_lef(lef_path.read_text())
+    rc = work / f"{top}.rc"
+    if rc.is_file():    # qrouter's own RC estimate, for comparison
+        stats["qrouter_rc_wire_cap_pf"] = qrouter_rc_cap(rc.read_text())
+    pre = _opensta(work, top, "sta_noparasitics", None)
+    post = _opensta(work, top, "sta_postroute", spef)
+    post["slowdown_pct"] = 100.0 * (post["critical_path_ns"] / pre["critical_path_ns"] - 1)
+    return {
+        "pre_route": {**pre, "wires": "none (pin capacitances only)"},
+        "post_route": {**post, "wires": f"{spef} (flow/extract.py)"},
+        "parasitics": {
+            "spef": spef, **stats,
+            "per_um": {n: {"ohm": round(L.r_per_um, 4), "ff": round(L.c_per_um * 1e3, 4)}
+                       for n, L in lef.layers.items()},
+            "source": f"{lef_path.name}: RESISTANCE RPERSQ, CAPACITANCE CPERSQDIST, "
+                      f"EDGECAPACITANCE, WIDTH of each routing layer; no coupling",
+            "via_ohm": VIA_OHMS,
+            "via_source": "SCN6M_SUBM.10.tech (magic extract: contact m2c/m3c/m4c); "
+                          "m5c, m6c taken as m4c",
+            "touch_um": TOUCH_UM,
+        },
+        "clock": {"port": "clk", "period_ns": PERIOD_NS, "propagated": True,
+                  "io_delay_ns": 0.0},
+    }
+
+
+def _routed_def(work: Path, top: str) -> Path:
     # qflow keeps the routed DEF as <top>.def (the unrouted one as <top>_unroute.def)
     routed = work / f"{top}_route.def"
-    if not routed.is_file():
-        routed = work / f"{top}.def"
+    return routed if routed.is_file() else work / f"{top}.def"
+
+
+def collect(work: Path, top: str, wall_s: float = 0.0) -> dict[str, Any]:
+    """Read a finished qflow project: die, cells, wirelength, failed routes, timing."""
+    routed = _routed_def(work, top)
     if not (work / f"{top}_unroute.def").is_file() and not (work / f"{top}_route.def").is_file():
         raise FlowError(f"qflow route left no routed DEF in {work}")
     text = routed.read_text()
@@ -105,19 +182,18 @@ def collect(work: Path, top: str, wall_s: float = 0.0) -> dict[str, Any]:
         "wirelength_um": def_wirelength(text),
         "failed_routes": int(failed.group(1)) if failed else (0 if final else None),
         "route_final": final[-1] if final else "qrouter printed no Final line",
-        "pre_route": _vesta(work / "log" / "sta.log"),
-        "post_route": _vesta(work / "log" / "post_sta.log"),
+        **routed_timing(work, top),
+        "placed_vesta": _vesta(work / "log" / "sta.log"),
         "wall_s": wall_s,
     }
 
 
 def run_pnr(verilog: str, top: str, work: Path,
             progress: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Place and route ``verilog`` in folder ``work`` (a qflow project); `collect`'s record.
-    A failing post-route timing step (``backanno``) is recorded in ``post_route.error``,
-    not raised: the layout figures stand without it."""
+    """Place and route ``verilog`` in folder ``work`` (a qflow project); `collect`'s
+    record."""
     qflow = require("qflow")
-    for tool in ("graywolf", "qrouter", "yosys"):
+    for tool in ("graywolf", "qrouter", "yosys", "sta"):
         require(tool)
     say = progress or (lambda s: None)
     (work / "source").mkdir(parents=True, exist_ok=True)
@@ -125,16 +201,13 @@ def run_pnr(verilog: str, top: str, work: Path,
     t0 = time.perf_counter()
     for step in STEPS:
         say(f"qflow {step} ({time.perf_counter() - t0:.0f} s so far)")
-        try:
-            run_logged([qflow, step, "-T", TECH, top], work, work / f"qflow_{step}.out",
-                       f"qflow {step}")
-        except FlowError:
-            if step != "backanno":
-                raise
-        log = work / "log" / f"{'post_sta' if step == 'backanno' else step}.log"
+        run_logged([qflow, step, "-T", TECH, top], work, work / f"qflow_{step}.out",
+                   f"qflow {step}")
+        log = work / "log" / f"{step}.log"
         text = log.read_text() if log.is_file() else ""
-        if step != "backanno" and re.search(r"(?i)premature exit|flow stopped", text):
+        if re.search(r"(?i)premature exit|flow stopped", text):
             line = next(s for s in text.splitlines()
                         if re.search(r"(?i)premature exit|flow stopped|error", s))
             raise FlowError(f"qflow {step}: {line.strip()} (log: {log})")
+    say("extracting parasitics from the routed DEF, OpenSTA before and after routing")
     return collect(work, top, time.perf_counter() - t0)

@@ -30,7 +30,10 @@ _ARRIVAL = re.compile(r"^\s*(-?[0-9.]+)\s+data arrival time", re.M)
 _STEP = re.compile(r"^\s*-?[0-9.]+\s+-?[0-9.]+\s+[\^v]\s+(\S+)\s+\((\S+)\)", re.M)
 
 
-def sta_script(liberty: Path, netlist: str, top: str, clock: str, period: float) -> str:
+def sta_script(liberty: Path, netlist: str, top: str, clock: str, period: float,
+               spef: str | None = None, propagated: bool = False) -> str:
+    """OpenSTA commands; ``spef``: read these parasitics (post-route); ``propagated``: time
+    the clock through its buffer tree instead of as an ideal clock."""
     return (f"read_liberty {liberty}\n"
             f"read_verilog {netlist}\n"
             f"link_design {top}\n"
@@ -38,7 +41,9 @@ def sta_script(liberty: Path, netlist: str, top: str, clock: str, period: float)
             f"set_input_delay 0 -clock {clock} "
             f"[delete_from_list [all_inputs] [get_ports {clock}]]\n"
             f"set_output_delay 0 -clock {clock} [all_outputs]\n"
-            "report_checks -path_delay max -digits 3\n"
+            + ("set_propagated_clock [all_clocks]\n" if propagated else "")
+            + (f"read_spef {spef}\n" if spef else "")
+            + "report_checks -path_delay max -digits 3\n"
             "exit\n")
 
 

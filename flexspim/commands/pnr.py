@@ -1,10 +1,11 @@
 """``flexspim pnr``: place and route a small macro with qflow (its Yosys synthesis to the OSU
-0.18 um cells, GrayWolf placement, qrouter routing, OpenSTA before and after routing with
-the router's parasitics), and write ``pnr.json``: die area, placed cells, routed wirelength,
-failed routes, and qflow's timing (vesta) before and after routing, or the error that
-stopped it. The qflow project (logs, DEF,
-netlists) stays in the output folder. Slow (minutes for 16x16): not part of ``make test``;
-``make pnr`` runs it on a 16x16 macro.
+0.18 um cells, GrayWolf placement, qrouter routing), extract the routed wires' parasitics
+(``flow/extract.py``: SPEF from the routed DEF and the LEF's per-unit R and C), time the routed
+netlist with OpenSTA without and with them, and write ``pnr.json``: die area, placed cells,
+routed wirelength, failed routes, pre- and post-route critical path and Fmax. The qflow
+project (logs, DEF, netlists, SPEF) stays in the output folder. Slow (up to an hour for
+16x16): not part of ``make test``; ``make pnr`` runs it on a 16x16 macro. ``--collect``
+re-reads and re-times a finished project without placing again.
 """
 
 from __future__ import annotations
@@ -28,30 +29,48 @@ def register(sub) -> None:
     p.add_argument("-o", "--out", type=Path, required=True, metavar="DIR",
                    help="output folder: the qflow project (created if needed)")
     geometry_args(p)
+    p.add_argument("--collect", action="store_true",
+                   help="do not place and route: extract and time the finished qflow "
+                        "project already in -o, and rewrite its pnr.json")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from ..flow import FlowError
     from ..flow.design import verilog_of
-    from ..flow.pnr import run_pnr
+    from ..flow.pnr import collect, run_pnr
     from ..flow.tools import require
 
     macro = macro_from_args(args)
     try:
-        for tool in ("qflow", "graywolf", "qrouter", "yosys"):
+        for tool in ("sta",) if args.collect else ("qflow", "graywolf", "qrouter", "yosys",
+                                                    "sta"):
             require(tool)
     except FlowError as e:
         print(f"error: {e}", file=sys.stderr)
+        return 2
+    verilog, top = verilog_of("macro", macro)
+    if args.collect and not (args.out / "source" / f"{top}.v").is_file():
+        print(f"error: `--collect` needs a qflow project in -o; {args.out} has no "
+              f"source/{top}.v", file=sys.stderr)
+        return 2
+    if args.collect and (args.out / "source" / f"{top}.v").read_text() != verilog:
+        print(f"error: `--collect`: the project in {args.out} was made from other Verilog "
+              f"than these options give (source/{top}.v differs)", file=sys.stderr)
         return 2
     t0 = time.perf_counter()
 
     def say(msg: str) -> None:
         print(f"[pnr {time.perf_counter() - t0:6.0f}s] {msg}", file=sys.stderr, flush=True)
 
-    verilog, top = verilog_of("macro", macro)
     try:
-        rec = run_pnr(verilog, top, args.out.resolve(), say)
+        if args.collect:
+            say("extracting parasitics from the routed DEF, OpenSTA before and after routing")
+            old = args.out / "pnr.json"
+            wall = json.loads(old.read_text()).get("wall_s", 0.0) if old.is_file() else 0.0
+            rec = collect(args.out.resolve(), top, wall)
+        else:
+            rec = run_pnr(verilog, top, args.out.resolve(), say)
     except FlowError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
@@ -60,14 +79,22 @@ def run(args: argparse.Namespace) -> int:
     tmp.write_text(json.dumps(rec, indent=2) + "\n")
     os.replace(tmp, args.out / "pnr.json")
     w, h = rec["die_um"]
-    pre, post = rec["pre_route"], rec["post_route"]
-    print(f"{top} placed and routed with qflow (OSU 0.18: graywolf, qrouter, OpenSTA)")
+    pre, post, par = rec["pre_route"], rec["post_route"], rec["parasitics"]
+    print(f"{top} placed and routed with qflow (OSU 0.18: graywolf, qrouter), timed with "
+          f"OpenSTA")
     print(f"die {w:.1f} x {h:.1f} um = {rec['die_area_um2']:,.0f} um2, "
           f"{rec['placed_cells']} placed cells")
     print(f"routed wirelength {rec['wirelength_um']['total']:,.0f} um, "
           f"failed routes {rec['failed_routes']}")
-    for name, t in (("placed, before routing", pre), ("after routing", post)):
-        print(f"timing {name}: " + (f"Fmax {t['fmax_mhz']:.1f} MHz ({t['tool']})"
-                                    if "fmax_mhz" in t else f"not available: {t['error']}"))
+    print(f"extracted {par['nets']} nets: {par['wire_cap_pf']:.2f} pF of wire "
+          f"({par['spef']})")
+    print(f"{'timing (propagated clock)':34}{'path ns':>9}{'Fmax MHz':>10}")
+    for name, t in (("routed netlist, no wires", pre), ("post-route, extracted RC", post)):
+        print(f"{name:34}{t['critical_path_ns']:9.3f}{t['fmax_mhz']:10.1f}")
+    print(f"  post-route path: {post['start_register']} -> {post['end_register']} "
+          f"({post['cells_on_path']} cells, {post['slowdown_pct']:+.1f}% over no wires)")
+    v = rec["placed_vesta"]
+    if "fmax_mhz" in v:
+        print(f"  qflow's vesta after placement: {v['fmax_mhz']:.1f} MHz")
     print(f"wrote {args.out / 'pnr.json'} ({rec['wall_s']:.0f} s)")
     return 0
