@@ -83,9 +83,22 @@ class Lef:
 
 
 def _blocks(text: str, kind: str):
-    """(name, body) of each ``KIND name ... END name`` block."""
-    for m in re.finditer(rf"^\s*{kind}\s+(\S+)(.*?)^\s*END\s+\1\b", text, re.M | re.S):
-        yield m.group(1), m.group(2)
+    """(name, body) of each ``KIND name ... END name`` block (a ``KIND x ;`` line is a
+    statement, not a block)."""
+    lines = text.splitlines()
+    head = re.compile(rf"\s*{kind}\s+(\S+)")
+    i = 0
+    while i < len(lines):
+        m = head.match(lines[i])
+        if m is None or lines[i].rstrip().endswith(";"):
+            i += 1
+            continue
+        end = re.compile(rf"\s*END\s+{re.escape(m.group(1))}\s*$")
+        j = i + 1
+        while j < len(lines) and not end.match(lines[j]):
+            j += 1
+        yield m.group(1), "\n".join(lines[i + 1:j])
+        i = j + 1
 
 
 def read_lef(text: str) -> Lef:
@@ -409,12 +422,13 @@ def spef_name(name: str) -> str:
     return "".join(c if _SAFE.match(c) else "\\" + c for c in base) + bit
 
 
-def extract_spef(def_text: str, lef_text: str, verilog_text: str, design: str
+def extract_spef(def_text: str, lef: Lef | str, verilog_text: str, design: str
                  ) -> tuple[str, dict[str, Any]]:
     """SPEF of every routed signal net of ``def_text`` (see the module docstring), and a
     summary: nets, wire length, total wire capacitance, worst pin gap, joined gaps, nets
     skipped (power, or absent from the netlist)."""
-    lef = read_lef(lef_text)
+    if isinstance(lef, str):
+        lef = read_lef(lef)
     d = read_def(def_text)
     vpins = verilog_pins(verilog_text)
     out = ["*SPEF \"IEEE 1481-1998\"", f"*DESIGN \"{design}\"", "*DATE \"\"",
@@ -482,10 +496,9 @@ def extract_spef(def_text: str, lef_text: str, verilog_text: str, design: str
     return "\n".join(out) + "\n", stats
 
 
-def write_spef(def_path: Path, lef_path: Path, verilog_path: Path, design: str,
+def write_spef(def_path: Path, lef: Lef, verilog_path: Path, design: str,
                out: Path) -> dict[str, Any]:
-    spef, stats = extract_spef(def_path.read_text(), lef_path.read_text(),
-                               verilog_path.read_text(), design)
+    spef, stats = extract_spef(def_path.read_text(), lef, verilog_path.read_text(), design)
     out.write_text(spef)
     return stats
 

@@ -109,6 +109,7 @@ def _opensta(work: Path, top: str, name: str, spef: str | None) -> dict[str, Any
     """One OpenSTA run on the routed netlist (``name``: its script and log)."""
     lib = TECH_DIR / f"{TECH}_stdcells.lib"
     netlist = f"{top}.rtlnopwr.v"
+    (work / "log").mkdir(exist_ok=True)
     (work / f"{name}.tcl").write_text(sta_script(lib, netlist, top, "clk", PERIOD_NS,
                                                  spef=spef, propagated=True))
     text = run_logged([require("sta"), "-no_splash", "-exit", f"{name}.tcl"], work,
@@ -130,9 +131,9 @@ def routed_timing(work: Path, top: str) -> dict[str, Any]:
     without and with it (module docstring)."""
     lef_path = TECH_DIR / f"{TECH}_stdcells.lef"
     spef = f"{top}.extracted.spef"
-    stats = write_spef(_routed_def(work, top), lef_path, work / f"{top}.rtlnopwr.v", top,
-                       work / spef)
     lef = read_lef(lef_path.read_text())
+    stats = write_spef(_routed_def(work, top), lef, work / f"{top}.rtlnopwr.v", top,
+                       work / spef)
     rc = work / f"{top}.rc"
     if rc.is_file():    # qrouter's own RC estimate, for comparison
         stats["qrouter_rc_wire_cap_pf"] = qrouter_rc_cap(rc.read_text())
