@@ -49,9 +49,11 @@ test:
 # with each other for the two cores.
 test-faults:
 	FLEXSPIM_TIER=faults $(PY) -m pytest -p no:randomly -q tests/faults
-# The same cocotb regressions on the second simulator (5-25x slower than Verilator).
+# The same cocotb regressions on the second simulator (5-25x slower than Verilator), and
+# broken RTL variants that it must catch (tests/hdl/test_icarus_mutants.py).
 test-icarus:
-	SIM=icarus $(PY) -m pytest -n $(JOBS) -q tests/hdl/test_rtl_macro.py tests/hdl/test_rtl_core.py
+	SIM=icarus $(PY) -m pytest -n $(JOBS) -q tests/hdl/test_rtl_macro.py tests/hdl/test_rtl_core.py \
+	  tests/hdl/test_icarus_mutants.py
 
 regress:
 	FLEXSPIM_TIER=regress $(PY) -m pytest -n $(JOBS) -q
