@@ -49,11 +49,12 @@ def run(args: argparse.Namespace) -> int:
     except FlowError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    verilog, top = verilog_of("macro", macro)
+    top = "flexspim_macro"      # verilog_of's name for a macro
     if args.collect and not (args.out / "source" / f"{top}.v").is_file():
         print(f"error: `--collect` needs a qflow project in -o; {args.out} has no "
               f"source/{top}.v", file=sys.stderr)
         return 2
+    verilog, top = verilog_of("macro", macro)
     if args.collect and (args.out / "source" / f"{top}.v").read_text() != verilog:
         print(f"error: `--collect`: the project in {args.out} was made from other Verilog "
               f"than these options give (source/{top}.v differs)", file=sys.stderr)

@@ -1,8 +1,10 @@
-"""Place and route: the DEF readers on a hand-written DEF (fast), and ``flexspim pnr`` on a
-tiny macro (minutes of GrayWolf annealing: long tier only, ``make regress``)."""
+"""Place and route: the DEF readers on a hand-written DEF and ``--collect``'s input checks
+(fast), and ``flexspim pnr`` on a tiny macro (minutes of GrayWolf annealing: long tier only,
+``make regress``). The extraction and post-route timing: tests/flow/test_extract.py."""
 
 import json
 import os
+import shutil
 
 import pytest
 
@@ -36,6 +38,22 @@ def test_def_die_area_and_wirelength():
     assert wl["total"] == pytest.approx(16.5)
 
 
+@pytest.mark.skipif(shutil.which("sta") is None, reason="needs OpenSTA (opensta)")
+def test_collect_needs_a_project_of_the_same_design(tmp_path, capsys):
+    out = tmp_path / "p"
+    args = ["pnr", "-o", str(out), "--rows", "4", "--cols", "4", "--batch", "2", "--collect"]
+    assert main(args) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"error: `--collect` needs a qflow project in -o; {out} has no "
+        f"source/flexspim_macro.v")
+    (out / "source").mkdir(parents=True)
+    (out / "source" / "flexspim_macro.v").write_text("module flexspim_macro; endmodule\n")
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: `--collect`: the project in") and "differs" in err
+    assert not (out / "pnr.json").exists()
+
+
 @pytest.mark.skipif(os.environ.get("FLEXSPIM_TIER") != "regress",
                     reason="place and route takes minutes: FLEXSPIM_TIER=regress (make regress)")
 def test_pnr_tiny_macro_routes_and_times(tmp_path):
@@ -45,7 +63,11 @@ def test_pnr_tiny_macro_routes_and_times(tmp_path):
     assert rec["failed_routes"] == 0
     assert rec["placed_cells"] > 100
     assert rec["die_area_um2"] > 0 and rec["wirelength_um"]["total"] > 0
-    assert rec["pre_route"]["fmax_mhz"] > 0
-    # qflow's post-route timing fails on these netlists (flow/pnr.py); a number, if any,
-    # must come with no error
-    assert ("fmax_mhz" in rec["post_route"]) != ("error" in rec["post_route"])
+    pre, post, par = rec["pre_route"], rec["post_route"], rec["parasitics"]
+    assert pre["fmax_mhz"] > 0 and rec["placed_vesta"]["fmax_mhz"] > 0
+    # every routed net extracted, its metal in one piece and on its pins
+    assert par["nets"] > 100 and par["joined_gaps"] == 0 and par["max_pin_gap_um"] <= 0.5
+    assert par["wire_um"] >= rec["wirelength_um"]["total"]
+    # wires only add delay (same netlist, same clock tree)
+    assert post["critical_path_ns"] > pre["critical_path_ns"]
+    assert (out / par["spef"]).is_file()
