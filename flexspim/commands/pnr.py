@@ -12,14 +12,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import sys
-import time
 from pathlib import Path
 
 from ..cli import geometry_args, macro_from_args
 
-__all__ = ["register", "run"]
+__all__ = ["register", "run", "table"]
 
 
 def register(sub) -> None:
@@ -39,63 +36,59 @@ def run(args: argparse.Namespace) -> int:
     from ..flow import FlowError
     from ..flow.design import verilog_of
     from ..flow.pnr import collect, run_pnr
-    from ..flow.tools import require
+    from .flowcli import FlowRun
 
     macro = macro_from_args(args)
+    job = FlowRun("pnr", digits=0)
     try:
-        for tool in ("sta",) if args.collect else ("qflow", "graywolf", "qrouter", "yosys",
-                                                    "sta"):
-            require(tool)
+        job.check(("sta",) if args.collect else ("qflow", "graywolf", "qrouter", "yosys", "sta"))
     except FlowError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        return job.error(e, 2)
     top = "flexspim_macro"      # verilog_of's name for a macro
     if args.collect and not (args.out / "source" / f"{top}.v").is_file():
-        print(f"error: `--collect` needs a qflow project in -o; {args.out} has no "
-              f"source/{top}.v", file=sys.stderr)
-        return 2
+        return job.error(f"`--collect` needs a qflow project in -o; {args.out} has no "
+                         f"source/{top}.v", 2)
     verilog, top = verilog_of("macro", macro)
     if args.collect and (args.out / "source" / f"{top}.v").read_text() != verilog:
-        print(f"error: `--collect`: the project in {args.out} was made from other Verilog "
-              f"than these options give (source/{top}.v differs)", file=sys.stderr)
-        return 2
-    t0 = time.perf_counter()
-
-    def say(msg: str) -> None:
-        print(f"[pnr {time.perf_counter() - t0:6.0f}s] {msg}", file=sys.stderr, flush=True)
-
+        return job.error(f"`--collect`: the project in {args.out} was made from other "
+                         f"Verilog than these options give (source/{top}.v differs)", 2)
     try:
         if args.collect:
-            say("extracting parasitics from the routed DEF, OpenSTA before and after routing")
+            job.say("extracting parasitics from the routed DEF, OpenSTA before and after "
+                    "routing")
             old = args.out / "pnr.json"
             wall = json.loads(old.read_text()).get("wall_s", 0.0) if old.is_file() else 0.0
             rec = collect(args.out.resolve(), top, wall)
         else:
-            rec = run_pnr(verilog, top, args.out.resolve(), say)
+            rec = run_pnr(verilog, top, args.out.resolve(), job.say)
     except FlowError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
+        return job.error(e, 1)
     rec["params"] = macro.to_dict()
-    tmp = args.out / "pnr.json.tmp"
-    tmp.write_text(json.dumps(rec, indent=2) + "\n")
-    os.replace(tmp, args.out / "pnr.json")
-    w, h = rec["die_um"]
-    pre, post, par = rec["pre_route"], rec["post_route"], rec["parasitics"]
-    print(f"{top} placed and routed with qflow (OSU 0.18: graywolf, qrouter), timed with "
-          f"OpenSTA")
-    print(f"die {w:.1f} x {h:.1f} um = {rec['die_area_um2']:,.0f} um2, "
-          f"{rec['placed_cells']} placed cells")
-    print(f"routed wirelength {rec['wirelength_um']['total']:,.0f} um, "
-          f"failed routes {rec['failed_routes']}")
-    print(f"extracted {par['nets']} nets: {par['wire_cap_pf']:.2f} pF of wire "
-          f"({par['spef']})")
-    print(f"{'timing (propagated clock)':34}{'path ns':>9}{'Fmax MHz':>10}")
-    for name, t in (("routed netlist, no wires", pre), ("post-route, extracted RC", post)):
-        print(f"{name:34}{t['critical_path_ns']:9.3f}{t['fmax_mhz']:10.1f}")
-    print(f"  post-route path: {post['start_register']} -> {post['end_register']} "
-          f"({post['cells_on_path']} cells, {post['slowdown_pct']:+.1f}% over no wires)")
-    v = rec["placed_vesta"]
-    if "fmax_mhz" in v:
-        print(f"  qflow's vesta after placement: {v['fmax_mhz']:.1f} MHz")
+    job.write(args.out / "pnr.json", rec)
+    print(table(rec))
     print(f"wrote {args.out / 'pnr.json'} ({rec['wall_s']:.0f} s)")
     return 0
+
+
+def table(rec: dict) -> str:
+    """The human summary of a ``pnr.json`` record."""
+    w, h = rec["die_um"]
+    pre, post, par = rec["pre_route"], rec["post_route"], rec["parasitics"]
+    lines = [f"{rec['top']} placed and routed with qflow (OSU 0.18: graywolf, qrouter), "
+             f"timed with OpenSTA",
+             f"die {w:.1f} x {h:.1f} um = {rec['die_area_um2']:,.0f} um2, "
+             f"{rec['placed_cells']} placed cells",
+             f"routed wirelength {rec['wirelength_um']['total']:,.0f} um, "
+             f"failed routes {rec['failed_routes']}",
+             f"extracted {par['nets']} nets: {par['wire_cap_pf']:.2f} pF of wire "
+             f"({par['spef']})",
+             f"{'timing (propagated clock)':34}{'path ns':>9}{'Fmax MHz':>10}"]
+    for name, t in (("routed netlist, no wires", pre), ("post-route, extracted RC", post)):
+        lines.append(f"{name:34}{t['critical_path_ns']:9.3f}{t['fmax_mhz']:10.1f}")
+    lines.append(f"  post-route path: {post['start_register']} -> {post['end_register']} "
+                 f"({post['cells_on_path']} cells, {post['slowdown_pct']:+.1f}% over no "
+                 f"wires)")
+    v = rec["placed_vesta"]
+    if "fmax_mhz" in v:
+        lines.append(f"  qflow's vesta after placement: {v['fmax_mhz']:.1f} MHz")
+    return "\n".join(lines)

@@ -10,10 +10,6 @@ the Liberty are checked, and the tools looked up, before anything is written.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import sys
-import time
 from pathlib import Path
 
 from ..cli import geometry_args, macro_from_args
@@ -78,30 +74,21 @@ def table(rec: dict) -> str:
 def run(args: argparse.Namespace) -> int:
     from ..flow import FlowError, default_liberty, load_liberty
     from ..flow.design import synth_design
-    from ..flow.tools import require
+    from .flowcli import FlowRun
 
     kind, config = config_of(args)
+    job = FlowRun("synth")
     try:
-        lib = load_liberty(args.liberty if args.liberty is not None else default_liberty())
-        require("yosys")
-        require("sta")
+        lib = job.check(("yosys", "sta"), lambda: load_liberty(
+            args.liberty if args.liberty is not None else default_liberty()))
     except FlowError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    t0 = time.perf_counter()
-
-    def say(msg: str) -> None:
-        print(f"[synth {time.perf_counter() - t0:6.1f}s] {msg}", file=sys.stderr, flush=True)
-
+        return job.error(e, 2)
     out: Path = args.out
     try:
-        rec = synth_design(kind, config, lib, out, say, storage=args.storage)
+        rec = synth_design(kind, config, lib, out, job.say, storage=args.storage)
     except FlowError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-    tmp = out / "synth.json.tmp"
-    tmp.write_text(json.dumps(rec, indent=2) + "\n")
-    os.replace(tmp, out / "synth.json")
+        return job.error(e, 1)
+    job.write(out / "synth.json", rec)
     print(table(rec))
-    print(f"wrote {out / 'synth.json'}, {out / 'netlist.v'} ({time.perf_counter() - t0:.1f} s)")
+    print(f"wrote {out / 'synth.json'}, {out / 'netlist.v'} ({job.elapsed():.1f} s)")
     return 0
