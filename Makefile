@@ -26,7 +26,7 @@ help:
 	@echo "make bench-core    neuron-core events/s table (64x64, P = 1, 4, 8)"
 	@echo "make bench-system  2-core system: RTL and golden-model events/s"
 	@echo "make bench-synth   area (um2) and Fmax (MHz) on the OSU 0.18 Liberty: macro/core 64x64, 256x256"
-	@echo "make pnr           place and route a 16x16 macro with qflow (slow; not in make test)"
+	@echo "make pnr           place and route a 16x16 macro with qflow, post-route timing (slow; not in make test)"
 	@echo "make lint          ruff on the Python sources"
 	@echo "make lint-rtl      Verilator -Wall gate on generated Verilog (scoped waivers, pinned counts) + pyslang"
 
@@ -83,8 +83,9 @@ bench-core:
 bench-system:
 	$(PY) bench/bench_system.py
 
-# Place and route of a 16x16 macro with qflow (graywolf + qrouter + OpenSTA): slow (minutes),
-# so outside `make test`; writes build/pnr-16x16/pnr.json and prints a summary.
+# Place and route of a 16x16 macro with qflow (graywolf + qrouter), parasitics extracted from
+# the routed DEF, OpenSTA before and after routing: slow (~40 minutes on a shared machine), so
+# outside `make test`; writes build/pnr-16x16/pnr.json and prints a summary (docs/flow.md).
 .PHONY: pnr
 pnr:
 	$(VENV)/bin/flexspim pnr -o build/pnr-16x16 --rows 16 --cols 16 --batch 4

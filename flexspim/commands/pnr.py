@@ -82,6 +82,9 @@ def table(rec: dict) -> str:
              f"failed routes {rec['failed_routes']}",
              f"extracted {par['nets']} nets: {par['wire_cap_pf']:.2f} pF of wire "
              f"({par['spef']})",
+             *[f"warning: {len(par[k])} nets left out of the SPEF ({k}: "
+               f"{', '.join(par[k][:3])}...)" for k in ("unrouted_nets", "mismatched_names")
+               if par[k]],
              f"{'timing (propagated clock)':34}{'path ns':>9}{'Fmax MHz':>10}"]
     for name, t in (("routed netlist, no wires", pre), ("post-route, extracted RC", post)):
         lines.append(f"{name:34}{t['critical_path_ns']:9.3f}{t['fmax_mhz']:10.1f}")

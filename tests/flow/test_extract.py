@@ -90,6 +90,7 @@ def _dnet(spef: str):
 def test_extract_rc_tree_by_hand():
     spef, stats = E.extract_spef(DEF, LEF, VERILOG, "t")
     assert stats["nets"] == 1 and stats["joined_gaps"] == 0
+    assert stats["unrouted_nets"] == [] and stats["mismatched_names"] == []
     assert stats["max_pin_gap_um"] == pytest.approx(0.0)
     # the netlist's name, not the DEF's; the total wire capacitance on the D_NET line
     head = re.search(r"\*D_NET (\S+) (\S+)", spef)
@@ -114,6 +115,19 @@ def test_extract_reports_a_pin_the_metal_misses():
     broken = DEF.replace("( * 2550 ) M2_M1 ;", "( * 2550 ) ;")
     _, stats = E.extract_spef(broken, LEF, VERILOG, "t")
     assert stats["max_pin_gap_um"] > 20
+
+
+def test_extract_lists_unrouted_and_misnamed_nets():
+    # z: two pins, no wire; y: the netlist has u2.Y on net y but u1.A on net a
+    extra = ("- z\n  ( u2 Y ) ( u3 Y ) ;\n"
+             "- y\n  ( u2 Y ) ( u1 A )\n+ ROUTED metal2 ( 2160 450 ) ( 40 * ) ;\n")
+    text = DEF.replace("NETS 1 ;", "NETS 3 ;").replace("END NETS", extra + "END NETS")
+    spef, stats = E.extract_spef(text, LEF, VERILOG, "t")
+    assert stats["nets"] == 1 and "*D_NET n_1 " in spef
+    assert stats["unrouted_nets"] == ["z"] and stats["mismatched_names"] == ["y"]
+    unrouted = DEF.split("+ ROUTED")[0] + ";\nEND NETS\nEND DESIGN\n"
+    with pytest.raises(E.FlowError, match="no routed net"):
+        E.extract_spef(unrouted, LEF, VERILOG, "t")
 
 
 def test_spef_names_escape_hierarchy_but_keep_bus_bits():

@@ -67,6 +67,7 @@ def test_pnr_tiny_macro_routes_and_times(tmp_path):
     assert pre["fmax_mhz"] > 0 and rec["placed_vesta"]["fmax_mhz"] > 0
     # every routed net extracted, its metal in one piece and on its pins
     assert par["nets"] > 100 and par["joined_gaps"] == 0 and par["max_pin_gap_um"] <= 0.5
+    assert par["unrouted_nets"] == [] and par["mismatched_names"] == []
     assert par["wire_um"] >= rec["wirelength_um"]["total"]
     # wires only add delay (same netlist, same clock tree)
     assert post["critical_path_ns"] > pre["critical_path_ns"]
