@@ -42,15 +42,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ..cli import HARDWARE_TABLES, load_toml
+from ..cli import HARDWARE_TABLES
 from ..config import CoreConfig, MacroConfig, SystemConfig
 from ..inputs import check_range, check_tonic, load_config, read_events, stream_events
+from ..mapper.fit import DEFAULT_MACRO, SystemFit, system_fit
 from ..outputs import build_lock, check_out_dir, out_dir_arg, staged, stderr_to
 from ..progress import bar
 from .nir_options import add_nir_args, import_from_args, nir_given
-
-#: The same default macro as ``flexspim map``, so both agree on what fits by default.
-DEFAULTS = {"rows": 2048, "cols": 64, "batch_max": 8}
 
 
 def register(sub) -> None:
@@ -62,7 +60,8 @@ def register(sub) -> None:
     p.add_argument("-o", "--out", type=out_dir_arg, default=Path("run-out"), metavar="DIR",
                    help="output folder (default run-out)")
     p.add_argument("--rtl", action="store_true", help="run the generated Verilog (Verilator)")
-    g = p.add_argument_group("hardware (defaults: 2048 x 64 as in map, P = 8, one core per layer)")
+    g = p.add_argument_group("hardware (defaults: 2048 x 64 and P = 8 as in map; as many cores "
+                             "as the network needs)")
     g.add_argument("--config", type=Path, metavar="FILE.toml",
                    help="TOML with [macro], [core] and [system] tables")
     g.add_argument("--rows", type=int)
@@ -82,9 +81,11 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def system_from_args(args: argparse.Namespace, n_layers: int) -> SystemConfig:
+def system_from_args(args: argparse.Namespace) -> tuple[SystemConfig, bool]:
+    """The system of the options, and whether its core count was given (``--cores`` or
+    ``n_cores`` in ``--config``; else it is 1 here and `system_for` sizes it)."""
     t = load_config(args.config, "--config", HARDWARE_TABLES, tuple(HARDWARE_TABLES))
-    macro = {**DEFAULTS, **t.get("macro", {})}
+    macro = {**DEFAULT_MACRO, **t.get("macro", {})}
     for k in ("rows", "cols", "batch_max"):
         if getattr(args, k) is not None:
             macro[k] = getattr(args, k)
@@ -94,29 +95,27 @@ def system_from_args(args: argparse.Namespace, n_layers: int) -> SystemConfig:
     if args.index_bits is not None:
         core["index_bits"] = args.index_bits
     system = dict(t.get("system", {}))
-    system.setdefault("n_cores", n_layers)
+    given = args.cores is not None or "n_cores" in system
+    system.setdefault("n_cores", 1)
     if args.cores is not None:
         system["n_cores"] = args.cores
     return SystemConfig.from_dict({
         "core": CoreConfig.from_dict({"macro": MacroConfig.from_dict(macro), **core}),
-        **system})
+        **system}), given
 
 
-def system_for(args: argparse.Namespace, net) -> SystemConfig:
-    """The system of the options; without ``--cores`` (or ``n_cores`` in ``--config``), as
-    many cores as the network needs, a layer wider than a core taking several
-    (`split_plan`)."""
+def system_for(args: argparse.Namespace, net) -> tuple[SystemConfig, SystemFit]:
+    """The system of the options and the network's placement on it (`system_fit`, the
+    check ``flexspim map`` reports too); without ``--cores`` (or ``n_cores`` in
+    ``--config``), as many cores as the network needs, a layer wider than a core taking
+    several. Raises `DoesNotFit` naming the layer and the resource."""
     import dataclasses
 
-    from ..testbench.system_driver import split_plan
-
-    system = system_from_args(args, len(net.layers))
-    given = args.cores is not None or (args.config is not None and "n_cores" in
-                                       load_toml(args.config).get("system", {}))
-    if given:
-        return system
-    n = len(split_plan(net, system))
-    return system if n == system.n_cores else dataclasses.replace(system, n_cores=n)
+    system, given = system_from_args(args)
+    fit = system_fit(net, system.core, system.n_cores if given else None)
+    if not given:
+        system = dataclasses.replace(system, n_cores=fit.cores)
+    return system, fit
 
 
 def load_events(path: Path, n_in: int, dt_us: int | None, sensor: str | None) -> np.ndarray:
@@ -264,7 +263,7 @@ def run_single(args: argparse.Namespace) -> int:
 
     check_out_dir(args.out)
     net, net_path, settings = load_net(args, args.out)
-    system = system_for(args, net)
+    system, _ = system_for(args, net)
     bias_in = bool(settings.get("input_bias", False))
     n_in = net.layers[0].n_in - int(bias_in)
     events = load_events(args.events, n_in, args.dt_us, args.sensor)
@@ -300,10 +299,6 @@ def run_single(args: argparse.Namespace) -> int:
     print(f"wrote {args.out / 'output_events.npy'}, {args.out / 'layers.npz'}, "
           f"{args.out / 'raster.png'}")
     return 0
-
-
-def _monitor_fits(net, system: SystemConfig) -> bool:
-    return sum(layer.n_out for layer in net.layers) <= 1 << system.core.index_bits
 
 
 def golden_batch(drv, mapping, samples: list, progress=True) -> dict:
@@ -425,7 +420,7 @@ def run_batch(args: argparse.Namespace) -> int:
         raise ValueError(f"`--limit` must be an integer >= 1, not {args.limit}")
     check_out_dir(args.out)
     net, net_path, settings = load_net(args, args.out)
-    system = system_for(args, net)
+    system, fit = system_for(args, net)
     units = bias_units(net, settings)
     bias_in = bool(settings.get("input_bias", False))
     n_in = net.layers[0].n_in - int(bias_in)
@@ -433,7 +428,7 @@ def run_batch(args: argparse.Namespace) -> int:
     samples = ds.samples[:args.limit] if args.limit else ds.samples
     hw = [with_bias_source(s, n_in) if bias_in else s for s in samples]
     golden = SystemDriver(GoldenBackend(system), system)
-    monitor = _monitor_fits(net, system)
+    monitor = fit.monitor
     mapping = asyncio.run(golden.load_split(net, monitor=monitor))
     t0 = time.perf_counter()
     g = golden_batch(golden, mapping, hw)
