@@ -219,17 +219,18 @@ def run_rtl(system: SystemConfig, network_path: Path, events: np.ndarray,
             "potentials": [r[f"potentials{i}"] for i in range(n)]}
 
 
-def load_net(args, out: Path):
+def load_net(args, tmp: Path):
     """``(network, path of its TOML, import settings)``; a ``.nir`` is imported with the NIR
-    options and written to ``DIR/network.toml`` (the RTL test bench reads it from there)."""
+    options and written to ``tmp/network.toml`` (a private folder: the RTL test bench reads
+    it from there, and `keep_import` stages it into ``-o`` with the other outputs, so a
+    failed run leaves ``-o`` as it was)."""
     from ..frontend.netfile import import_settings, load_network, save_network
 
     if args.network.suffix == ".nir":
         from ..frontend.nir_import import import_table
 
         imp = import_from_args(args, args.network)
-        out.mkdir(parents=True, exist_ok=True)
-        path = out / "network.toml"
+        path = tmp / "network.toml"
         save_network(imp.network, path, name=args.network.stem,
                      extra=import_table(imp, args.network.name))
         print("imported " + str(args.network) + ":\n" + imp.report_text(), file=sys.stderr)
@@ -238,6 +239,19 @@ def load_net(args, out: Path):
         raise ValueError(f"`{nir_given(args)[0]}` does not apply here: only a .nir NETWORK is "
                          f"imported")
     return load_network(args.network), args.network, import_settings(args.network)
+
+
+def keep_import(args, net_path: Path, stage: Path) -> list[str]:
+    """Copy an imported network (``network.toml`` and its ``.npz``) into the staging
+    folder; the names copied."""
+    if args.network.suffix != ".nir":
+        return []
+    import shutil
+
+    names = [net_path.name, net_path.with_suffix(".npz").name]
+    for n in names:
+        shutil.copyfile(net_path.parent / n, stage / n)
+    return names
 
 
 def bias_units(net, settings: dict) -> list[bool]:
@@ -249,20 +263,21 @@ def bias_units(net, settings: dict) -> list[bool]:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.events.suffix == ".npz":
-        return run_batch(args)
-    if args.limit is not None:
+    if args.events.suffix != ".npz" and args.limit is not None:
         raise ValueError("`--limit` does not apply here: only a dataset (.npz) has samples")
-    return run_single(args)
+    with tempfile.TemporaryDirectory(prefix="flexspim-import-") as tmp:
+        if args.events.suffix == ".npz":
+            return run_batch(args, Path(tmp))
+        return run_single(args, Path(tmp))
 
 
-def run_single(args: argparse.Namespace) -> int:
+def run_single(args: argparse.Namespace, tmp: Path) -> int:
     from ..frontend.netfile import layer_names
     from ..frontend.nir_import import with_bias_source
     from ..raster import raster_png
 
     check_out_dir(args.out)
-    net, net_path, settings = load_net(args, args.out)
+    net, net_path, settings = load_net(args, tmp)
     system, _ = system_for(args, net)
     bias_in = bool(settings.get("input_bias", False))
     n_in = net.layers[0].n_in - int(bias_in)
@@ -290,6 +305,7 @@ def run_single(args: argparse.Namespace) -> int:
                  **{f"{n}.potentials": v for n, v in zip(names, res["potentials"])})
         raster_png(res["layers"], names, stage / "raster.png",
                    title=f"{args.network.name} on {'RTL' if args.rtl else 'golden model'}")
+        kept = keep_import(args, net_path, stage)
     steps = int((events == -1).sum())
     real = [layer.n_out - int(u) for layer, u in zip(net.layers, bias_units(net, settings))]
     spikes = [int(((e >= 0) & (e < n)).sum()) for e, n in zip(res["layers"], real)]
@@ -297,7 +313,7 @@ def run_single(args: argparse.Namespace) -> int:
           f"{steps} time steps; spikes per layer: "
           + ", ".join(f"{n} {s}" for n, s in zip(names, spikes)))
     print(f"wrote {args.out / 'output_events.npy'}, {args.out / 'layers.npz'}, "
-          f"{args.out / 'raster.png'}")
+          f"{args.out / 'raster.png'}" + "".join(f", {args.out / n}" for n in kept))
     return 0
 
 
@@ -409,7 +425,7 @@ def footprint(net) -> dict:
                       "thresholds bv bits each)"}
 
 
-def run_batch(args: argparse.Namespace) -> int:
+def run_batch(args: argparse.Namespace, tmp: Path) -> int:
     import time
 
     from ..frontend.dataset import load_dataset
@@ -419,7 +435,7 @@ def run_batch(args: argparse.Namespace) -> int:
     if args.limit is not None and args.limit < 1:
         raise ValueError(f"`--limit` must be an integer >= 1, not {args.limit}")
     check_out_dir(args.out)
-    net, net_path, settings = load_net(args, args.out)
+    net, net_path, settings = load_net(args, tmp)
     system, fit = system_for(args, net)
     units = bias_units(net, settings)
     bias_in = bool(settings.get("input_bias", False))
@@ -467,6 +483,7 @@ def run_batch(args: argparse.Namespace) -> int:
     summary["cores"] = system.n_cores
     with staged(args.out) as stage:     # every file appears together, or none
         write_batch(stage, net, summary, counts, pred, ds.labels, layers)
+        kept = keep_import(args, net_path, stage)
     acc = summary["accuracy"]
     print(f"{'RTL' if args.rtl else 'golden'}: {summary['samples']} samples"
           + (f", accuracy {acc:.2%}" if acc is not None else ", no labels")
@@ -475,7 +492,7 @@ def run_batch(args: argparse.Namespace) -> int:
           + f"; activation sparsity {summary['activation_sparsity']['network']:.3f}, "
           f"{summary['synaptic_ops']['effective_per_sample']:.0f} synaptic ops per sample")
     print(f"wrote {args.out / 'summary.json'}, outputs.npz, output_events.npy, layers.npz, "
-          f"confusion.csv")
+          f"confusion.csv" + "".join(f", {n}" for n in kept))
     return 0 if not args.rtl or summary["agree_golden"] else 1
 
 
