@@ -260,3 +260,51 @@ def test_cli_maps_a_nir_file(tmp_path, rng, capsys):
     captured = capsys.readouterr()
     assert '"total_energy_pj"' in captured.out
     assert "weight err max" in captured.err          # the quantization report
+
+
+def test_exp_discretization_is_the_exact_step(rng, tmp_path):
+    # Sinabs' LIF: v = exp(-dt/tau) v + (1 - exp(-dt/tau)) r I, computed here by hand and
+    # compared with the import's float reference ("exp") and with NIR's Euler step
+    w = rng.normal(0.5, 1, (3, 4))
+    g = nir.NIRGraph.from_list(nir.Input(input_type={"input": np.array([4])}),
+                               nir.Linear(weight=w), lif((3,), tau=8.0, r=1.0, th=0.4))
+    ev = random_events(rng, 4, 12, 0.5, repeat=0)
+    d = np.exp(-1 / 8)
+
+    def by_hand(decay, gain):
+        v, out = np.zeros(3), []
+        for step, _ in split_steps(ev):
+            x = np.bincount(step, minlength=4)[:4]
+            v = decay * v + gain * (w @ x)
+            s = v > 0.4
+            v[s] = 0.0
+            out.append(np.flatnonzero(s))
+        return out
+
+    for disc, decay, gain in (("exp", d, 1 - d), ("euler", 7 / 8, 1 / 8)):
+        imp = import_nir(g, dt=1.0, discretization=disc)
+        assert imp.settings["discretization"] == disc
+        assert imp.float_layers[0].decay == pytest.approx(decay, rel=1e-12)
+        got = float_run(imp.float_layers, ev)[0][0]
+        expect = by_hand(decay, gain)
+        assert [list(s) for s, _ in split_steps(got)] == [list(s) for s in expect], disc
+        assert imp.network.layers[0].config.leak == 3       # both round to V - (V >> 3)
+    assert import_nir(g, preset="sinabs").settings["discretization"] == "exp"
+    assert import_nir(g, preset="snntorch", dt=1.0).settings["discretization"] == "euler"
+    with pytest.raises(ValueError, match="`discretization` must be one of euler, exp"):
+        import_nir(g, dt=1.0, discretization="rk4")
+
+
+def test_discretization_option_is_kept_in_the_network_file(rng, tmp_path):
+    from flexspim.cli import main
+    from flexspim.frontend.netfile import import_settings
+
+    g = nir.NIRGraph.from_list(nir.Input(input_type={"input": np.array([4])}),
+                               nir.Linear(weight=rng.normal(0.5, 1, (3, 4))),
+                               lif((3,), tau=8.0, r=1.0, th=0.4))
+    nir.write(tmp_path / "m.nir", g)
+    assert main(["import", str(tmp_path / "m.nir"), "-o", str(tmp_path / "n.toml"), "--dt",
+                 "1", "--discretization", "exp"]) == 0
+    st = import_settings(tmp_path / "n.toml")
+    assert st["discretization"] == "exp"
+    assert st["layers"][0]["decay_float"] == pytest.approx(np.exp(-1 / 8))
