@@ -308,3 +308,39 @@ def test_discretization_option_is_kept_in_the_network_file(rng, tmp_path):
     st = import_settings(tmp_path / "n.toml")
     assert st["discretization"] == "exp"
     assert st["layers"][0]["decay_float"] == pytest.approx(np.exp(-1 / 8))
+
+
+#: Every NIR node the import refuses (docs/mapper.md section 9 lists them), with a builder
+UNSUPPORTED = {
+    "LI": lambda n: nir.LI(tau=np.full(n, 8e-3), r=np.ones(n), v_leak=np.zeros(n)),
+    "I": lambda n: nir.I(r=np.ones(n)),
+    "Scale": lambda n: nir.Scale(scale=np.ones(n)),
+    "Threshold": lambda n: nir.Threshold(threshold=np.ones(n)),
+    "Delay": lambda n: nir.Delay(delay=np.ones(n)),
+    "CubaLI": lambda n: nir.CubaLI(tau_syn=np.full(n, 1e-3), tau_mem=np.full(n, 8e-3),
+                                   r=np.ones(n), v_leak=np.zeros(n)),
+    "Conv1d": lambda n: nir.Conv1d(input_shape=n, weight=np.ones((1, n, 1)), stride=1,
+                                   padding=0, dilation=1, groups=1, bias=np.zeros(1)),
+}
+
+
+def test_every_nir_node_is_supported_or_refused_in_one_line():
+    import inspect
+
+    from flexspim.frontend.nir_import import _SUPPORTED
+
+    kinds = {k for k, c in vars(nir).items() if inspect.isclass(c)
+             and issubclass(c, nir.NIRNode) and k not in ("NIRNode", "NIRGraph")}
+    # a NIR release with a new node fails here until the table (and UNSUPPORTED) says
+    assert kinds == set(_SUPPORTED) | set(UNSUPPORTED), kinds ^ (set(_SUPPORTED) |
+                                                                 set(UNSUPPORTED))
+    n = 3
+    for kind, make in UNSUPPORTED.items():
+        first = [nir.Input(input_type={"input": np.array([n])}),
+                 nir.Linear(weight=np.ones((n, n))), lif((n,))]
+        if kind == "Conv1d":           # (channels, length) in: after an Input of that shape
+            first = [nir.Input(input_type={"input": np.array([n, n])})]
+        g = nir.NIRGraph.from_list(*first, make(n))
+        with pytest.raises(ValueError, match=rf"\({kind}\) is not supported") as e:
+            import_nir(g, dt=1e-3)
+        assert "\n" not in str(e.value)
