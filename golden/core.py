@@ -12,22 +12,31 @@ Controller behaviour (the RTL's, exactly):
   runs it), which is where this model differs from level 1 (which integrates the tail).
 * A batch runs one accumulate per neuron slot ``s`` (ascending), on the slot's potential
   with the weights ``w_base + s * w_stride + source * bw`` and the slot's columns enabled
-  (the last slot may be partial: columns ``>= n_out - s * cols`` are disabled).
+  (the last slot may be partial: columns ``>= n_out - s * cols`` are disabled). Rows are
+  computed from the registers when the batch starts running, so a batch left open while the
+  host rewrites ``BW`` or a base register runs with the new values.
 * A tick fires every slot (ascending) and emits the slot's spikes as output events
   ``s * cols + c`` in ascending ``c``, then one tick: output indices ascend within a step.
 * An input event whose source is ``>= n_in`` is dropped and counted in ``errors``;
   so is a macro command the macro rejects (only possible with a layout that `FCLayout.check`
   would refuse, since addresses are computed from the registers).
 
-Work cycles (the RTL's ``CYCLES`` status counter counts the same thing; cycles spent waiting
-for input or for the output stream are not work):
+The pipeline (`flexspim.hdl.core`): a *collector* takes one event per cycle from the FIFO into
+the open batch; a closed batch is handed to the *runner*, which computes its rows (2 cycles)
+and offers the macro one command per slot, each accepted in the cycle after the previous one
+ends, while the collector already fills the next batch; an *encoder* sends a fire pass's
+spikes (one per cycle) and the tick while the runner goes on. So the macro is the bottleneck
+and its commands run back to back whenever the input keeps up.
 
-* 1 per input event taken from the FIFO (source, dropped source, or tick);
-* 1 to close a batch that is not full (before a repeated source or a tick);
-* per accumulate or fire command: its macro cycles (`golden.cycles`) + 1 (the cycle in which
-  the controller sees ``done``); a command the macro rejects costs
-  `golden.cycles.REJECT_CYCLES` + 1;
-* per fired slot: 1 per output spike + 1 to finish the slot; per tick: 1 to send it.
+Work cycles (the RTL's ``CYCLES`` status counter counts the same thing) are the **engine's**
+cycles, the ones in which the macro is busy or is given a command; they do not depend on when
+events arrive or on output back-pressure:
+
+* per accumulate or fire command: its macro cycles (`golden.cycles`; an accumulate's depend on
+  whether an enabled column overflowed); a command the macro rejects: `REJECT_CYCLES`;
+* per slot the core does not issue because an address lies outside the array: 1.
+
+Collecting, handing over and encoding overlap with them.
 """
 
 from __future__ import annotations
@@ -107,9 +116,9 @@ class CoreModel:
                               tuple(lay.w_base + s * lay.w_stride + i * L.bw
                                     for i in self.open), L.bw, L.saturate)
             try:
-                cycles += self.macro.accumulate(op, col_mask=self.masks[s]).cycles + 1
+                cycles += self.macro.accumulate(op, col_mask=self.masks[s]).cycles
             except ValueError:
-                cycles, errors = cycles + REJECT_CYCLES + 1, errors + 1
+                cycles, errors = cycles + REJECT_CYCLES, errors + 1
         self.open = []
         return cycles, errors
 
@@ -120,13 +129,11 @@ class CoreModel:
         cycles = batches = errors = 0
         for e in np.asarray(events, dtype=np.int64).tolist():
             if e != TICK and e >= lay.n_in:
-                cycles, errors = cycles + 1, errors + 1          # popped and dropped
+                errors += 1                                      # popped and dropped
                 continue
             if (e == TICK or e in self.open) and self.open:
-                cycles += 1                                      # close the batch
                 c, err = self._run_batch()
                 cycles, errors, batches = cycles + c, errors + err, batches + 1
-            cycles += 1                                          # pop
             if e != TICK:
                 self.open.append(e)
                 if len(self.open) == P:
@@ -138,9 +145,7 @@ class CoreModel:
                             lay.theta_base + s * lay.v_stride
                             if L.threshold_source == "array" else None)
                 res = self.macro.fire(op, col_mask=self.masks[s])
-                idx = np.flatnonzero(res.spikes)
-                out.extend((s * cols + idx).tolist())
-                cycles += res.cycles + 1 + len(idx) + 1
+                out.extend((s * cols + np.flatnonzero(res.spikes)).tolist())
+                cycles += res.cycles
             out.append(TICK)
-            cycles += 1
         return CoreRun(np.asarray(out, dtype=np.int64), cycles, batches, errors)
