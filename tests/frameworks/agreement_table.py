@@ -26,6 +26,10 @@ CASES = [
      {"preset": "snntorch", "reset": "hard"}, None),
     ("snnTorch Leaky, subtract", FW, "snntorch_export.py", "subtract",
      {"preset": "snntorch"}, ("hard reset", {"preset": "snntorch", "reset": "hard"})),
+    ("snnTorch Leaky, beta = 1 (tau = inf)", FW, "snntorch_export.py", "subtract beta1",
+     {"preset": "snntorch"}, None),
+    ("snnTorch Synaptic, alpha = 0 (CubaLIF)", FW, "snntorch_export.py", "subtract synaptic",
+     {"preset": "snntorch"}, None),
     ("Norse LIFBoxCell", FW, "norse_export.py", "lifbox", {"preset": "norse"}, None),
     ("Norse IAFCell", FW, "norse_export.py", "iaf", {"preset": "norse"},
      ("soft reset", {"preset": "norse", "reset": "soft"})),
@@ -41,7 +45,7 @@ print("| framework, neuron | float | integer | wrong reading: float / integer |"
 print("|---|---|---|---|")
 for label, py, script, arg, opts, wrong in CASES:
     with tempfile.TemporaryDirectory() as tmp:
-        g, evs, s1, s2 = export(py, script, Path(tmp), arg)
+        g, evs, s1, s2 = export(py, script, Path(tmp), *arg.split())
         f, q = agreement(import_nir(g, bw=8, bv=16, **opts), evs, s1, s2)
         w = ""
         if wrong:

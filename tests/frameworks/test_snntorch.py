@@ -39,3 +39,20 @@ def test_snntorch_export_import_run(tmp_path, reset, flag):
     summary, counts = run_command(tmp_path, evs, s2, *opts)
     np.testing.assert_array_equal(counts, level1_counts(imp, evs, 4))
     assert summary["accuracy"] >= 0.8, summary["accuracy"]
+
+
+@pytest.mark.parametrize("neuron", ["beta1", "synaptic"])
+def test_snntorch_tau_inf_and_float32_cubalif(tmp_path, neuron):
+    # beta = 1 is exported as tau = r = inf (once a traceback): no leak, gain 1. Synaptic
+    # with alpha = 0 is a CubaLIF whose float32 tau_syn equals dt = 1e-4 only to float32
+    # rounding (once refused at a 1e-9 tolerance); it is a LIF.
+    g, evs, s1, s2 = export(PY, "snntorch_export.py", tmp_path, "subtract", neuron)
+    imp = import_nir(g, preset="snntorch", bw=8, bv=16)
+    kinds = {type(n).__name__ for n in g.nodes.values()}
+    assert ("CubaLIF" in kinds) == (neuron == "synaptic")
+    if neuron == "beta1":
+        assert all(layer.config.leak_mode == "none" for layer in imp.network.layers)
+    f, q = agreement(imp, evs, s1, s2)
+    assert f >= 0.995 and q >= 0.95, (f, q)
+    summary, counts = run_command(tmp_path, evs, s2, "--from", "snntorch")
+    np.testing.assert_array_equal(counts, level1_counts(imp, evs, 4))
