@@ -1,6 +1,7 @@
 """`flexspim run MODEL.nir ... -o DIR`: the imported ``network.toml`` (and its ``.npz``) is
 staged with every other output, so it appears only with them and a failed run leaves DIR
-as it was (it used to be written into DIR before any check of the input)."""
+as it was (it used to be written into DIR before any check of the input). `flexspim import
+-o net.toml` stages its two files the same way."""
 
 from pathlib import Path
 
@@ -59,3 +60,28 @@ def test_the_kept_network_is_the_one_that_ran(tmp_path):
                  "--limit", "2"]) == 0
     np.testing.assert_array_equal(np.load(out / "outputs.npz")["counts"],
                                   np.load(again / "outputs.npz")["counts"])
+
+
+def test_import_writes_the_toml_and_npz_together(tmp_path, monkeypatch, capsys):
+    out = tmp_path / "nets" / "net.toml"
+    assert main(["import", str(DIGITS / "model.nir"), "-o", str(out)]) == 0
+    assert "fits on 2 cores" in capsys.readouterr().out        # run's verdict, default macro
+    before = {p.name: p.read_bytes() for p in out.parent.iterdir()}
+    assert set(before) == {"net.toml", "net.npz"}
+    # a full disk while the arrays are written: the previous pair stays, nothing half-new
+    import errno
+
+    def full(*a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(np, "savez", full)
+    assert main(["import", str(DIGITS / "model.nir"), "-o", str(out), "--bw", "4"]) == 1
+    assert "No space left" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in out.parent.iterdir()} == before
+
+
+def test_import_checks_the_output_before_importing(tmp_path, capsys):
+    (tmp_path / "afile").write_text("")
+    assert main(["import", str(DIGITS / "model.nir"), "-o",
+                 str(tmp_path / "afile" / "net.toml")]) == 2
+    assert "afile is a file" in capsys.readouterr().err
