@@ -24,10 +24,11 @@ The three stages and their rules (a cycle-level reading of the RTL):
   last slot of the batch before; it is idle from the cycle after a batch's last issue, and
   from the cycle after a tick's last fire issue (a closed C waits until then). Then
   `ROW_SETUP_CYCLES` cycles compute the rows (offsets ``source * bw``, then the base
-  added), and from ``h + 3`` it offers one accumulate per slot; the macro takes a command in
-  any cycle it is idle, i.e. right after the previous one's last cycle. An idle runner with
-  a tick at the head and C empty pops it in cycle ``u`` and offers the fire passes from
-  ``u + 1``.
+  added, then the registered check that every row lies in the array), and from ``h + 4`` it
+  offers one accumulate per slot; the macro takes a command in any cycle it is idle, i.e.
+  right after the previous one's last cycle. An idle runner with a tick at the head and C
+  empty pops it in cycle ``u`` and offers the fire passes from ``u + 2`` (after the range
+  check of slot 0).
 * **Fire passes and encoder**: a fire pass starts only once the previous pass's spikes have
   been taken by the encoder; a pass's spikes are taken in the cycle its ``done`` pulses (the
   macro's first idle cycle after it) or, if the encoder is still busy, the cycle it becomes
@@ -40,7 +41,7 @@ from __future__ import annotations
 __all__ = ["ROW_SETUP_CYCLES", "CoreTimeline"]
 
 #: Cycles between a hand-over and the first accumulate the runner can offer.
-ROW_SETUP_CYCLES = 3
+ROW_SETUP_CYCLES = 4
 
 
 class CoreTimeline:
@@ -107,7 +108,7 @@ class CoreTimeline:
         """The tick at the head (C empty) fires ``slots``: (cycles, spikes) per slot."""
         u = max(self._head(), self.idle_from)
         self._pop(u)
-        issue = u + 1
+        issue = u + 2
         for s, (n, spikes) in enumerate(slots):
             issue = max(issue, self.macro_free, self.taken)
             self.macro_free = issue + n
