@@ -22,9 +22,10 @@ Controller behaviour (the RTL's, exactly):
   would refuse, since addresses are computed from the registers).
 
 The pipeline (`flexspim.hdl.core`): a *collector* takes one event per cycle from the FIFO into
-the open batch; a closed batch is handed to the *runner*, which computes its rows (2 cycles)
-and offers the macro one command per slot, each accepted in the cycle after the previous one
-ends, while the collector already fills the next batch; an *encoder* sends a fire pass's
+the open batch; a closed batch is handed to the *runner*, which computes its rows and checks
+them (4 cycles) and offers the macro one command per slot, each accepted in the cycle after
+the previous one ends, while the collector already fills the next batch; an *encoder* sends
+a fire pass's
 spikes (one per cycle) and the tick while the runner goes on. So the macro is the bottleneck
 and its commands run back to back whenever the input keeps up.
 
@@ -48,6 +49,7 @@ import numpy as np
 from flexspim.config import AccumulateOp, CoreConfig, FCLayout, FireOp, LayerConfig, Operand
 
 from .batching import TICK
+from .core_timeline import CoreTimeline
 from .cycles import REJECT_CYCLES
 from .macro import MacroModel
 from .network import FCLayer
@@ -57,9 +59,10 @@ __all__ = ["CoreModel", "CoreRun"]
 
 class CoreRun(NamedTuple):
     events: np.ndarray     # output event stream (neuron indices, TICK)
-    cycles: int            # controller work cycles
+    cycles: int            # engine (work) cycles: the CYCLES counter
     batches: int           # accumulate batches run (each = one accumulate per slot)
     errors: int            # dropped input events + rejected macro commands
+    elapsed: int           # end-to-end cycles at full input speed (`golden.core_timeline`)
 
 
 class CoreModel:
@@ -108,38 +111,57 @@ class CoreModel:
         return np.concatenate(v)[:lay.n_out]
 
     # -- event processing ----------------------------------------------------------------
-    def _run_batch(self) -> tuple[int, int]:
+    def _run_batch(self) -> tuple[list[int], int]:
+        """Run the open batch: (cycles of each slot's command, rejected commands)."""
         L, lay = self.layer, self.layout
-        cycles = errors = 0
+        cycles, errors = [], 0
         for s in range(self.slots):
             op = AccumulateOp(lay.v_base + s * lay.v_stride, L.bv,
                               tuple(lay.w_base + s * lay.w_stride + i * L.bw
                                     for i in self.open), L.bw, L.saturate)
             try:
-                cycles += self.macro.accumulate(op, col_mask=self.masks[s]).cycles
+                cycles.append(self.macro.accumulate(op, col_mask=self.masks[s]).cycles)
             except ValueError:
-                cycles, errors = cycles + REJECT_CYCLES, errors + 1
+                cycles.append(REJECT_CYCLES)
+                errors += 1
         self.open = []
         return cycles, errors
 
     def run(self, events) -> CoreRun:
+        """Feed ``events``; ``elapsed`` assumes the core was idle and events arrive at full
+        speed (one per cycle, nothing waiting on the output)."""
         L, lay, P = self.layer, self.layout, self.core.macro.batch_max
         cols = self.core.macro.cols
         out: list[int] = []
         cycles = batches = errors = 0
+        time = CoreTimeline(self.core.fifo_depth)
+
+        def run_batch():
+            nonlocal cycles, errors, batches
+            slot_cycles, err = self._run_batch()
+            cycles, errors, batches = cycles + sum(slot_cycles), errors + err, batches + 1
+            time.run_batch(slot_cycles)
+
         for e in np.asarray(events, dtype=np.int64).tolist():
             if e != TICK and e >= lay.n_in:
                 errors += 1                                      # popped and dropped
+                time.drop()
                 continue
-            if (e == TICK or e in self.open) and self.open:
-                c, err = self._run_batch()
-                cycles, errors, batches = cycles + c, errors + err, batches + 1
+            if e == TICK and self.open:
+                time.close()                                     # the tick stays at the head
+                run_batch()
+            elif e in self.open:               # popped: closes the batch, opens the next one
+                time.push()
+                run_batch()
+                self.open.append(e)
+                continue
             if e != TICK:
                 self.open.append(e)
+                time.push()
                 if len(self.open) == P:
-                    c, err = self._run_batch()
-                    cycles, errors, batches = cycles + c, errors + err, batches + 1
+                    run_batch()
                 continue
+            slots = []
             for s in range(self.slots):
                 op = FireOp(lay.v_base + s * lay.v_stride, L,
                             lay.theta_base + s * lay.v_stride
@@ -147,5 +169,7 @@ class CoreModel:
                 res = self.macro.fire(op, col_mask=self.masks[s])
                 out.extend((s * cols + np.flatnonzero(res.spikes)).tolist())
                 cycles += res.cycles
+                slots.append((res.cycles, int(res.spikes.sum())))
+            time.fire(slots)
             out.append(TICK)
-        return CoreRun(np.asarray(out, dtype=np.int64), cycles, batches, errors)
+        return CoreRun(np.asarray(out, dtype=np.int64), cycles, batches, errors, time.elapsed)

@@ -9,7 +9,9 @@ Configuration registers (``cfg`` bus, 32-bit data, word addresses). A write
 is taken when ``cfg.we`` and ``cfg.ready`` (the core is idle: nothing in the FIFO and the
 controller waiting for events); a value that does not fit its register, a write to a
 read-only or unknown address, sets the sticky error bit and counts in ``ERRORS`` instead of
-being truncated. Reads are combinational. The map is `flexspim.regmap.core_registers`.
+being truncated. Reads are combinational. The map is `flexspim.regmap.core_registers`. The
+status counters are exact whenever ``idle`` is high (an event dropped or a command refused
+inside the pipeline is counted one cycle after it happens).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from amaranth.lib.wiring import In, Out
 from flexspim.config import CoreConfig
 from flexspim.regmap import ROW_REG_BITS, core_registers
 
+from .arith import below, carry_save, carry_save_sum, less_than, prefix_sum
 from .fifo import EventFIFO
 from .macro import CimMacro, RowPortSignature
 
@@ -34,6 +37,15 @@ def lowest_one(vec: Value) -> Value:
     half = 1 << ((len(vec) - 1).bit_length() - 1)
     lo, hi = vec[:half], vec[half:]
     return Mux(lo.any(), lowest_one(lo), half + lowest_one(hi))
+
+
+def any_and_many(vec: Value) -> tuple[Value, Value]:
+    """(at least one bit of ``vec`` set, at least two set), as a balanced tree."""
+    if len(vec) == 1:
+        return vec[0], Const(0, 1)
+    half = len(vec) // 2
+    (a1, m1), (a2, m2) = any_and_many(vec[:half]), any_and_many(vec[half:])
+    return a1 | a2, m1 | m2 | (a1 & a2)
 
 
 def EventLayout(index_bits: int) -> data.StructLayout:
@@ -96,6 +108,13 @@ class NeuronCore(wiring.Component):
                for name, (_, _, acc) in regs.items() if acc == "ro"}
         sticky = Signal()
         m.d.comb += self.error.eq(sticky)
+
+        # counter + 1 with log-depth carries (built here, outside any condition)
+        plus_one = {name: prefix_sum(m, c, 1, 32, f"{name.lower()}_next")
+                    for name, c in cnt.items()}
+
+        def bump(name):
+            return cnt[name].eq(plus_one[name])
         saturate, leak_mode = r["FLAGS"][0], r["FLAGS"][1:3]
         soft, theta_src = r["FLAGS"][3], r["FLAGS"][4]
 
@@ -122,7 +141,7 @@ class NeuronCore(wiring.Component):
                         elif acc == "ro":
                             m.d.comb += cfg_err.eq(1)
                         elif name in ("N_IN", "N_OUT"):   # at most 2**index_bits
-                            with m.If(self.cfg.wdata <= (1 << ib)):
+                            with m.If(below(self.cfg.wdata, (1 << ib) + 1)):
                                 m.d.sync += r[name].eq(self.cfg.wdata)
                             with m.Else():
                                 m.d.comb += cfg_err.eq(1)
@@ -153,6 +172,13 @@ class NeuronCore(wiring.Component):
         # encoder sends the last fire pass's spikes while the runner goes on.
         errors = Signal(3)       # drops, skipped slots, rejected commands: may coincide
         work = Signal()          # an engine cycle: the CYCLES counter (see golden.core)
+        # the pipeline's errors are counted a cycle late (`idle` waits for them): the sum of
+        # up to three flags is registered first, so the decisions that raise them stay off
+        # the 32-bit counter's carry path. A refused register write (only while idle, so
+        # never with them) counts at once.
+        errors_q = Signal(2)
+        m.d.sync += errors_q.eq(errors[0] + errors[1] + errors[2])
+        errors_next = prefix_sum(m, cnt["ERRORS"], errors_q, 32, "errors_next")
 
         # collector: the sources of the open batch (sources, not rows: a batch left open while
         # the host rewrites BW or the bases runs with the new values, computed at hand-off)
@@ -163,42 +189,56 @@ class NeuronCore(wiring.Component):
         dup = Signal()
         m.d.comb += dup.eq(Cat(*[(i < c_count) & (c_src[i] == head.index)
                                  for i in range(P)]).any())
+        src_ok = less_than(m, head.index, r["N_IN"], "src_ok")
         tick_wait = Signal()                       # a tick at the head, C empty: runner's
         m.d.comb += tick_wait.eq(fifo.r_rdy & head.tick & (c_count == 0))
-        with m.If(handoff):
-            m.d.sync += [c_count.eq(0), c_closed.eq(0)]
-        with m.Elif(~c_closed & fifo.r_rdy & ~tick_wait):
-            with m.If(head.tick | (dup & (c_count != 0))):
-                m.d.sync += c_closed.eq(1)         # close: the head opens the next batch
-            with m.Elif(head.index >= r["N_IN"]):  # dropped, counted
-                m.d.comb += [fifo.r_en.eq(1), errors[0].eq(1)]
+        # A repeated source is popped too, into K, the first entry of the next batch: so the
+        # FIFO's read never waits for the comparison with C (P comparators and an OR).
+        k_src, k_valid = Signal(ib), Signal()
+        # (a hand-over needs C closed, so it never meets the collector acting: no priority)
+        with m.If(~c_closed & fifo.r_rdy & ~tick_wait):
+            with m.If(head.tick):
+                m.d.sync += c_closed.eq(1)         # close: the tick fires after the batch
             with m.Else():
                 m.d.comb += fifo.r_en.eq(1)
-                with m.Switch(c_count):
-                    for i in range(P):
-                        with m.Case(i):
-                            m.d.sync += c_src[i].eq(head.index)
-                m.d.sync += [c_count.eq(c_count + 1), c_closed.eq(c_count + 1 == P)]
+                with m.If(~src_ok):                # dropped, counted
+                    m.d.comb += errors[0].eq(1)
+                with m.Elif(dup):                  # close: the source opens the next batch
+                    m.d.sync += [c_closed.eq(1), k_src.eq(head.index), k_valid.eq(1)]
+                with m.Else():
+                    with m.Switch(c_count):
+                        for i in range(P):
+                            with m.Case(i):
+                                m.d.sync += c_src[i].eq(head.index)
+                    m.d.sync += [c_count.eq(c_count + 1), c_closed.eq(c_count + 1 == P)]
+        with m.If(handoff):
+            m.d.sync += [c_count.eq(k_valid), c_src[0].eq(k_src), k_valid.eq(0),
+                         c_closed.eq(0)]
 
         # runner: the batch being run (sources, then row offsets, then command fields)
         r_src = [Signal(ib, name=f"r_src{i}") for i in range(P)]
         r_en = Signal(P)
-        r_off = [Signal(ib + mc.bits_width, name=f"r_off{i}") for i in range(P)]
         sw = ROW_REG_BITS + ib + 2                 # addresses computed without wrapping
+        # source * BW as two carry-save vectors (registered), added to W_BASE a cycle later
+        r_off = [[Signal(sw, name=f"r_off{i}_{j}") for j in range(2)] for i in range(P)]
         slot_v, slot_t = Signal(sw), Signal(sw)
         slot_w = [Signal(sw, name=f"slot_w{i}") for i in range(P)]
         slot_base = Signal(ib + 2)                 # s * cols, the slot's first neuron
-        rem = Signal(ib + 2)
-        m.d.comb += rem.eq(r["N_OUT"] - slot_base)
+        rem = Signal(ib + 2)                       # N_OUT - slot_base: neurons left
         mask = Signal(cols)
-        m.d.comb += mask.eq(Cat(*[rem > c for c in range(cols)]))
+        m.d.comb += mask.eq(Cat(*[~below(rem, c + 1) for c in range(cols)]))
         last_slot = Signal()
-        m.d.comb += last_slot.eq(slot_base + cols >= r["N_OUT"])
+        m.d.comb += last_slot.eq(below(rem, cols + 1))
         acc_in_range = Signal()
-        m.d.comb += acc_in_range.eq((slot_v < mc.rows) & Cat(
-            *[~r_en[i] | (slot_w[i] < mc.rows) for i in range(P)]).all())
+        m.d.comb += acc_in_range.eq(below(slot_v, mc.rows) & Cat(
+            *[~r_en[i] | below(slot_w[i], mc.rows) for i in range(P)]).all())
         fire_in_range = Signal()
-        m.d.comb += fire_in_range.eq((slot_v < mc.rows) & (~theta_src | (slot_t < mc.rows)))
+        m.d.comb += fire_in_range.eq(below(slot_v, mc.rows) &
+                                     (~theta_src | below(slot_t, mc.rows)))
+        # the verdicts a cycle late: the slot registers change only when a command is issued,
+        # and the next one cannot be taken within two cycles (each takes at least three)
+        acc_ok, fire_ok = Signal(), Signal()
+        m.d.sync += [acc_ok.eq(acc_in_range), fire_ok.eq(fire_in_range)]
         m.d.comb += [
             macro.acc.v_row.eq(slot_v), macro.acc.bv.eq(r["BV"]), macro.acc.bw.eq(r["BW"]),
             macro.acc.w_rows.eq(Cat(*[w[:aw] for w in slot_w])), macro.acc.w_en.eq(r_en),
@@ -210,10 +250,18 @@ class NeuronCore(wiring.Component):
             macro.fire.col_en.eq(mask),
         ]
 
+        nxt = [prefix_sum(m, slot_v, r["V_STRIDE"], sw, "next_v"),
+               prefix_sum(m, slot_t, r["V_STRIDE"], sw, "next_t"),
+               prefix_sum(m, slot_base, cols, ib + 2, "next_base"),
+               prefix_sum(m, rem, (1 << (ib + 2)) - cols, ib + 2, "next_rem")] + \
+            [prefix_sum(m, w, r["W_STRIDE"], sw, f"next_w{i}") for i, w in enumerate(slot_w)]
+
         def next_slot():
-            return [slot_v.eq(slot_v + r["V_STRIDE"]), slot_t.eq(slot_t + r["V_STRIDE"]),
-                    slot_base.eq(slot_base + cols)] + \
-                   [w.eq(w + r["W_STRIDE"]) for w in slot_w]
+            return [reg.eq(v) for reg, v in zip([slot_v, slot_t, slot_base, rem, *slot_w], nxt)]
+
+        def first_slot():
+            return [slot_v.eq(r["V_BASE"]), slot_t.eq(r["THETA_BASE"]), slot_base.eq(0),
+                    rem.eq(r["N_OUT"])]
 
         def take_batch():                          # C -> runner
             m.d.comb += handoff.eq(1)
@@ -225,20 +273,23 @@ class NeuronCore(wiring.Component):
         pending = Signal(cols)
         e_base = Signal(ib + 2)
         e_tick = Signal()
+        has_spikes = Signal()                      # pending.any(), kept in a register
         enc_free = Signal()
-        m.d.comb += enc_free.eq(~pending.any() & ~e_tick)
+        m.d.comb += enc_free.eq(~has_spikes & ~e_tick)
         low = Signal(range(max(cols, 2)))
         m.d.comb += low.eq(lowest_one(pending))
         out = data.View(EventLayout(ib), self.ev_out.payload)
-        with m.If(pending.any()):
-            m.d.comb += [self.ev_out.valid.eq(1), out.index.eq(e_base + low)]
+        spike_index = prefix_sum(m, e_base, low, ib, "spike_index")
+        more = any_and_many(pending)[1]            # still one after this send
+        with m.If(has_spikes):
+            m.d.comb += [self.ev_out.valid.eq(1), out.index.eq(spike_index)]
             with m.If(self.ev_out.ready):
-                m.d.sync += [pending.bit_select(low, 1).eq(0),
-                             cnt["SPIKES_OUT"].eq(cnt["SPIKES_OUT"] + 1)]
+                m.d.sync += [pending.bit_select(low, 1).eq(0), has_spikes.eq(more),
+                             bump("SPIKES_OUT")]
         with m.Elif(e_tick):
             m.d.comb += [self.ev_out.valid.eq(1), out.tick.eq(1)]
             with m.If(self.ev_out.ready):
-                m.d.sync += [e_tick.eq(0), cnt["TICKS"].eq(cnt["TICKS"] + 1)]
+                m.d.sync += [e_tick.eq(0), bump("TICKS")]
 
         # a fire pass's spikes are taken into the encoder when it is free; the macro holds
         # them until its next fire starts, which waits for that
@@ -252,40 +303,51 @@ class NeuronCore(wiring.Component):
         with m.If(macro.fire.done):
             m.d.sync += [f_done.eq(1), f_err.eq(macro.fire.error)]
             m.d.comb += errors[2].eq(macro.fire.error)
+        spikes = Signal(cols)
+        m.d.comb += spikes.eq(Cat(macro.fire.spikes) & ~rejected.replicate(cols))
         with m.If(take):
-            m.d.sync += [pending.eq(Cat(macro.fire.spikes) & ~rejected.replicate(cols)),
+            m.d.sync += [pending.eq(spikes), has_spikes.eq(any_and_many(spikes)[0]),
                          e_base.eq(f_base), e_tick.eq(f_last), f_out.eq(0), f_done.eq(0)]
         with m.If(macro.acc.done):
             m.d.comb += errors[2].eq(macro.acc.error)
 
         m.d.comb += work.eq(macro.busy | (macro.acc.valid & macro.acc.ready) |
                             (macro.fire.valid & macro.fire.ready) | errors[1])
+        offsets = [carry_save(m, [Mux(r["BW"][j], r_src[i] << j, 0)
+                                  for j in range(mc.bits_width)], sw, f"offset{i}")
+                   for i in range(P)]
+        rows0 = [carry_save_sum(m, [r["W_BASE"], *r_off[i]], sw, f"row{i}") for i in range(P)]
         r_idle = Signal()
         with m.FSM(name="run"):
             with m.State("IDLE"):
                 m.d.comb += r_idle.eq(1)
-                m.d.sync += [slot_v.eq(r["V_BASE"]), slot_t.eq(r["THETA_BASE"]),
-                             slot_base.eq(0)]
+                m.d.sync += first_slot()
                 with m.If(c_closed):
                     take_batch()
                 with m.Elif(tick_wait):
                     m.d.comb += fifo.r_en.eq(1)
-                    m.next = "FIRE"
+                    m.next = "FIRE_CHECK"
+
+            with m.State("FIRE_CHECK"):            # slot 0's range verdict
+                m.next = "FIRE"
 
             with m.State("OFFSETS"):               # row offsets of the sources
-                m.d.sync += [r_off[i].eq(r_src[i] * r["BW"]) for i in range(P)]
+                m.d.sync += [r_off[i][j].eq(offsets[i][j]) for i in range(P) for j in range(2)]
                 m.next = "ROWS"
 
             with m.State("ROWS"):                  # slot 0's weight rows
-                m.d.sync += [slot_w[i].eq(r["W_BASE"] + r_off[i]) for i in range(P)]
-                m.d.sync += [slot_v.eq(r["V_BASE"]), slot_base.eq(0)]
+                m.d.sync += [slot_w[i].eq(rows0[i]) for i in range(P)]
+                m.d.sync += first_slot()
+                m.next = "CHECK"
+
+            with m.State("CHECK"):                 # slot 0's range verdict
                 m.next = "ACC"
 
             with m.State("ACC"):                   # one accumulate per slot, back to back
                 with m.If(macro.acc.ready):
-                    m.d.comb += [macro.acc.valid.eq(acc_in_range), errors[1].eq(~acc_in_range)]
+                    m.d.comb += [macro.acc.valid.eq(acc_ok), errors[1].eq(~acc_ok)]
                     with m.If(last_slot):
-                        m.d.sync += cnt["BATCHES"].eq(cnt["BATCHES"] + 1)
+                        m.d.sync += bump("BATCHES")
                         with m.If(c_closed):
                             take_batch()
                         with m.Else():
@@ -296,12 +358,10 @@ class NeuronCore(wiring.Component):
             with m.State("FIRE"):                  # one fire pass per slot
                 # a pass starts once the last one's spikes are taken; a slot out of range
                 # (no pass) hands the encoder an empty set, so it waits for a free encoder
-                with m.If(macro.fire.ready & Mux(fire_in_range, ~f_out | take,
-                                                 ~f_out & enc_free)):
-                    m.d.comb += [macro.fire.valid.eq(fire_in_range),
-                                 errors[1].eq(~fire_in_range)]
+                with m.If(macro.fire.ready & Mux(fire_ok, ~f_out | take, ~f_out & enc_free)):
+                    m.d.comb += [macro.fire.valid.eq(fire_ok), errors[1].eq(~fire_ok)]
                     m.d.sync += [f_base.eq(slot_base), f_last.eq(last_slot)]
-                    with m.If(fire_in_range):
+                    with m.If(fire_ok):
                         m.d.sync += f_out.eq(1)
                     with m.Else():                 # no pass: its empty spike set is taken
                         m.d.sync += [e_base.eq(slot_base), e_tick.eq(last_slot)]
@@ -311,14 +371,15 @@ class NeuronCore(wiring.Component):
                         m.d.sync += next_slot()
 
         m.d.comb += idle.eq((fifo.level == 0) & ~c_closed & r_idle & macro.row.ready &
-                            ~f_out & enc_free)
+                            ~f_out & enc_free & (errors_q == 0))
         with m.If(work):
-            m.d.sync += cnt["CYCLES"].eq(cnt["CYCLES"] + 1)
-        with m.If((errors != 0) | cfg_err):  # cfg writes wait for idle: never with the others
-            m.d.sync += [cnt["ERRORS"].eq(cnt["ERRORS"] + errors[0] + errors[1] + errors[2] +
-                                          cfg_err), sticky.eq(1)]
+            m.d.sync += bump("CYCLES")
+        with m.If(errors_q != 0):
+            m.d.sync += [cnt["ERRORS"].eq(errors_next), sticky.eq(1)]
+        with m.If(cfg_err):
+            m.d.sync += [cnt["ERRORS"].eq(plus_one["ERRORS"]), sticky.eq(1)]
         with m.If(self.ev_in.valid & self.ev_in.ready):
-            m.d.sync += cnt["EVENTS_IN"].eq(cnt["EVENTS_IN"] + 1)
+            m.d.sync += bump("EVENTS_IN")
 
         with m.If(clear_cnt):
             m.d.sync += [c.eq(0) for c in cnt.values()]

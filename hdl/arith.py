@@ -1,0 +1,135 @@
+"""Adders whose logic depth grows with log2 of the width, for the core's wide datapaths.
+
+Yosys maps a plain ``a + b`` to a ripple-carry chain, about one gate level per bit: a 32-bit
+status counter alone is 34 levels flop to flop, which is what kept the core's critical path
+long. These helpers build the carries with a Sklansky parallel prefix (``log2(width)``
+levels of AND-OR) and reduce several operands with carry-save (3:2) layers first, so a sum
+of ``n`` operands of ``w`` bits costs about ``2 (log1.5(n / 2)) + 2 log2(w) + 2`` levels. A
+commercial flow picks such adders itself; writing them out makes the depth the same in every
+flow, Yosys included.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Cat, Module, Signal, Value
+from amaranth.hdl._ast import Operator
+
+__all__ = ["prefix_sum", "carry_save", "carry_save_sum", "less_than", "below"]
+
+
+def _named(m: Module, value, name: str):
+    """``value`` as a named wire; constant bits (Python ints) stay constants, so nothing is
+    emitted for them (Amaranth would emit unused constant wires)."""
+    if isinstance(value, int) or not isinstance(value, Operator):
+        return value                       # a constant or a plain bit: nothing to name
+    s = Signal(len(value), name=name)
+    m.d.comb += s.eq(value)
+    return s
+
+
+def _and(x, y):
+    if isinstance(x, int) or isinstance(y, int):
+        if isinstance(x, int) and isinstance(y, int):
+            return x & y
+        c, v = (x, y) if isinstance(x, int) else (y, x)
+        return v if c else 0
+    return x & y
+
+
+def _or(x, y):
+    if isinstance(x, int) or isinstance(y, int):
+        if isinstance(x, int) and isinstance(y, int):
+            return x | y
+        c, v = (x, y) if isinstance(x, int) else (y, x)
+        return 1 if c else v
+    return x | y
+
+
+def _xor(x, y):
+    if isinstance(x, int) and isinstance(y, int):
+        return x ^ y
+    if isinstance(x, int) or isinstance(y, int):
+        c, v = (x, y) if isinstance(x, int) else (y, x)
+        return ~v if c else v
+    return x ^ y
+
+
+def _bits(v, width: int) -> list:
+    """``width`` bits of ``v``: Python ints for a constant, else 1-bit values (zero-extended)."""
+    if isinstance(v, int):
+        v %= 1 << width
+        return [(v >> i) & 1 for i in range(width)]
+    v = Value.cast(v).as_unsigned()
+    return [v[i] if i < len(v) else 0 for i in range(width)]
+
+
+def prefix_sum(m: Module, a, b, width: int, name: str) -> Signal:
+    """``(a + b) mod 2**width`` (operands zero-extended or truncated to ``width``; either may
+    be a Python int)."""
+    ab, bb = _bits(a, width), _bits(b, width)
+    half = [_named(m, _xor(x, y), f"{name}_p{i}") for i, (x, y) in enumerate(zip(ab, bb))]
+    n = width - 1                          # carries into bits 1..width-1
+    g = [_named(m, _and(ab[i], bb[i]), f"{name}_g0_{i}") for i in range(n)]
+    p = half[:n]
+    span, level = 1, 1
+    while span < n:
+        g, p = list(g), list(p)
+        for i in range(n):
+            if i & span:                   # combine with the end of the lower half-block
+                j = (i & ~(2 * span - 1)) + span - 1
+                g[i] = _named(m, _or(g[i], _and(p[i], g[j])), f"{name}_g{level}_{i}")
+                p[i] = _and(p[i], p[j])
+        span, level = 2 * span, level + 1
+    out = Signal(width, name=name)
+    m.d.comb += out.eq(Cat(half[0], *[_xor(half[i], g[i - 1]) for i in range(1, width)]))
+    return out
+
+
+def carry_save(m: Module, operands: list[Value], width: int, name: str) -> tuple[Value, Value]:
+    """Two vectors whose sum is ``sum(operands) mod 2**width`` (3:2 carry-save layers)."""
+    ops = [Value.cast(v).as_unsigned() for v in operands]
+    layer = 0
+    while len(ops) > 2:
+        nxt = []
+        for n in range(0, len(ops) - 2, 3):
+            x, y, z = ops[n:n + 3]
+            nxt.append(_named(m, (x ^ y ^ z)[:width], f"{name}_s{layer}_{n}"))
+            nxt.append(_named(m, Cat(0, ((x & y) | (x & z) | (y & z)))[:width],
+                              f"{name}_c{layer}_{n}"))
+        nxt += ops[len(ops) - len(ops) % 3:] if len(ops) % 3 else []
+        ops, layer = nxt, layer + 1
+    if len(ops) == 1:
+        ops.append(Value.cast(0))
+    return ops[0], ops[1]
+
+
+def carry_save_sum(m: Module, operands: list[Value], width: int, name: str) -> Signal:
+    """``sum(operands) mod 2**width``: `carry_save`, then one `prefix_sum`."""
+    x, y = carry_save(m, operands, width, name)
+    return prefix_sum(m, x, y, width, name)
+
+
+def less_than(m: Module, a: Value, b: Value, name: str) -> Value:
+    """``a < b`` for unsigned ``a``, ``b``: the sign of ``a - b``, from a `prefix_sum`."""
+    a, b = Value.cast(a).as_unsigned(), Value.cast(b).as_unsigned()
+    w = max(len(a), len(b))
+    # a + ~b + 1 in w + 1 bits; the extra low bit (1 + 1) supplies the carry-in
+    d = prefix_sum(m, Cat(1, a, Value.cast(0).replicate(w + 1 - len(a))),
+                   Cat(1, ~Cat(b, Value.cast(0).replicate(w + 1 - len(b)))), w + 2, name)
+    return d[w + 1]
+
+
+def below(x: Value, c: int) -> Value:
+    """``x < c`` for unsigned ``x`` and a constant ``c``, as a balanced tree (a plain ``<``
+    becomes a ripple subtraction in Yosys)."""
+    x = Value.cast(x).as_unsigned()
+    w = len(x)
+    if c <= 0:
+        return Value.cast(0)
+    if c >= 1 << w:
+        return Value.cast(1)
+    if w == 1:
+        return ~x[0]                       # c == 1
+    h = w // 2
+    lo, hi, c_lo, c_hi = x[:h], x[h:], c & ((1 << h) - 1), c >> h
+    return below(hi, c_hi) | ((hi == c_hi) & below(lo, c_lo))
