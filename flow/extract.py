@@ -254,11 +254,11 @@ def _rect_dist(r, p) -> float:
 
 
 def _closest_on_seg(a, b, r):
-    """Point of axis-aligned segment a-b closest (Manhattan) to rectangle r."""
+    """Point of axis-aligned segment a-b closest (Manhattan) to rectangle r: the rectangle's
+    centre clamped onto the segment (inside the rectangle's span wherever the two overlap)."""
     cx, cy = (r[0] + r[2]) / 2, (r[1] + r[3]) / 2
     x = min(max(cx, min(a[0], b[0])), max(a[0], b[0]))
     y = min(max(cy, min(a[1], b[1])), max(a[1], b[1]))
-    # clamp the rectangle's centre onto the segment, then onto the rectangle's reach
     return (x, y)
 
 
