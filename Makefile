@@ -26,7 +26,7 @@ help:
 	@echo "make bench         all benchmark tables (bench-golden, bench-macro)"
 	@echo "make bench-golden  golden-model throughput table"
 	@echo "make bench-macro   macro conversion/build/simulation table (16..256)"
-	@echo "make bench-core    neuron-core events/s table (64x64, P = 1, 4, 8)"
+	@echo "make bench-core    neuron-core events/s table (64x64, P = 1, 4, 8, 16)"
 	@echo "make bench-system  2-core system: RTL and golden-model events/s"
 	@echo "make bench-synth   area (um2) and Fmax (MHz) on the OSU 0.18 Liberty: macro/core 64x64, 256x256"
 	@echo "make pnr           place and route a 16x16 macro with qflow (slow; not in make test)"

@@ -1,11 +1,14 @@
 """Neuron-core benchmark (``make bench-core``): a table of events per second.
 
-A 64x64 core at P = 1, 4, 8 runs a fully connected layer (bw=4, bv=12, 13 inputs, 64
-neurons) on a stream of distinct-source events with a tick every 100 events, input at full
-speed and no output back-pressure. Reported: simulated cycles per input event (end to end),
-the controller's work cycles per event (the RTL counter, equal to the golden model's count),
-the ideal cost of a full batch ``1 + (accumulate + 1) / P``, input events per second at a
-100 MHz clock, and the simulator's speed with two stream drivers, in one simulation of one
+A 64x64 core at P = 1, 4, 8, 16 runs a fully connected layer (bw=2, bv=12, saturate, shift
+leak, 26 inputs, 64 neurons: one neuron slot) on a stream of events in cyclic source order
+(full batches) with a tick every 100 events, input at full speed and no output
+back-pressure. Reported: simulated cycles per input event (end to end), the engine's cycles
+per event (the RTL ``CYCLES`` counter, equal to the golden model's count), two limits and the
+end-to-end cycles as a multiple of each: the macro's (one accumulate without clamp per ``P``
+events, ``accumulate_cycles / P``) and the bit-serial one (``(bv + guard) / P``), input
+events per second at a 100 MHz clock, and the simulator's speed with two stream drivers, in
+one simulation of one
 build (the core inside `testbench.stream_harness.StreamHarness`, clock generated in the
 simulator): the Python driver that wakes every clock (`testbench.streams`, the harness
 transparent) and the bulk driver (`testbench.bulk_streams`: the stream in HDL memories, Python
@@ -36,7 +39,7 @@ DEPTH = 4096            # events per harness memory (longer streams go in chunks
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--size", type=int, default=64)
-    ap.add_argument("--batches", default="1,4,8")
+    ap.add_argument("--batches", default="1,4,8,16")
     ap.add_argument("--events", type=int, default=20000)
     a = ap.parse_args()
     rows = []
@@ -53,21 +56,23 @@ def main() -> int:
                               "FLEXSPIM_BENCH_OUT": str(out)})
         res = json.loads(out.read_text())
         py, bk = res["python"], res["bulk"]
-        acc = accumulate_cycles(core.macro, 12, True)
+        macro_limit = accumulate_cycles(core.macro, 12, True, clamp=False) / P
+        serial_limit = (12 + core.macro.guard_cycles) / P
         speed_py, speed_bk = py["sim_cycles"] / py["wall"], bk["sim_cycles"] / bk["wall"]
         cycles = py["sim_cycles"] + bk["sim_cycles"]
         events = py["events"] + bk["events"]
-        rows.append((P, cycles / events, res["work_cycles"] / res["events"],
-                     1 + (acc + 1) / P, CLOCK_HZ * events / cycles,
+        rows.append((P, cycles / events, res["work_cycles"] / res["events"], macro_limit,
+                     serial_limit, CLOCK_HZ * events / cycles,
                      speed_py, speed_bk, bk["wakeups"], bk["io_seconds"]))
     print()
-    print(f"| P | sim cycles/event | work cycles/event (RTL = golden) | ideal full batch | "
-          f"events/s at {CLOCK_HZ / 1e6:.0f} MHz | sim cycles/s, Python driver | "
-          f"sim cycles/s, bulk driver | speed-up | bulk: wake-ups, memory I/O |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    for P, c, w, ideal, eps, cps_py, cps_bk, wake, io in rows:
-        print(f"| {P} | {c:.2f} | {w:.2f} | {ideal:.2f} | {eps:,.0f} | {cps_py:,.0f} | "
-              f"{cps_bk:,.0f} | {cps_bk / cps_py:.1f}x | {wake}, {io:.2f} s |")
+    print(f"| P | sim cycles/event | engine cycles/event (RTL = golden) | macro limit | x | "
+          f"bit-serial limit | x | events/s at {CLOCK_HZ / 1e6:.0f} MHz | sim cycles/s, "
+          f"Python driver | sim cycles/s, bulk driver | speed-up | bulk: wake-ups, memory I/O |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for P, c, w, lim, ser, eps, cps_py, cps_bk, wake, io in rows:
+        print(f"| {P} | {c:.2f} | {w:.2f} | {lim:.2f} | {c / lim:.2f} | {ser:.2f} | "
+              f"{c / ser:.2f} | {eps:,.0f} | {cps_py:,.0f} | {cps_bk:,.0f} | "
+              f"{cps_bk / cps_py:.1f}x | {wake}, {io:.2f} s |")
     return 0
 
 

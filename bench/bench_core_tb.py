@@ -26,14 +26,15 @@ async def _bench(dut):
     core = CoreConfig.from_dict(json.loads(os.environ["FLEXSPIM_CORE"]))
     n = int(os.environ["FLEXSPIM_EVENTS"])
     rng = np.random.default_rng(0)
-    layer = LayerConfig(bw=4, bv=12, threshold=200, leak_mode="shift", leak=3)
+    layer = LayerConfig(bw=2, bv=12, threshold=100, leak_mode="shift", leak=3)
     n_in = (core.macro.rows - layer.bv) // layer.bw
     layout = FCLayout.packed(core, layer, n_in, core.macro.cols)
-    fc = FCLayer(rng.integers(-8, 8, size=(layout.n_out, n_in)), layer)
+    fc = FCLayer(rng.integers(-2, 2, size=(layout.n_out, n_in)), layer)
     model = CoreModel(core, layer, layout)
     model.load(fc)
-    # distinct sources within each run of events, a tick every 100 events
-    ev = np.concatenate([rng.permutation(n_in) for _ in range(n // n_in + 1)])[:n]
+    # sources in cyclic order (n_in >= P, so every batch is full until a tick cuts it), a
+    # tick every 100 events
+    ev = np.arange(n) % n_in
     ev[99::100] = TICK
     ev = np.append(ev, TICK)
     streams = BulkStreams(dut, core.index_bits, int(os.environ["FLEXSPIM_DEPTH"]))

@@ -2,7 +2,12 @@
 
 For each geometry the Verilog from `flexspim.hdl.emit.to_verilog` is synthesized flat and
 mapped by ABC to two-input gates plus MUX (``abc -g AND,NAND,OR,NOR,XOR,XNOR,MUX``); ``ltp
--noff`` prints the longest topological path between flip-flops and ports, in gates. Two views:
+-noff`` prints the longest topological path between flip-flops and ports, in gates. ABC maps
+twice from the same synthesized netlist: with its default script (area-oriented ``&nf``
+after ``dc2``/``&dch`` rewriting, which can turn a log-depth adder back into a ripple chain:
+a 32-bit parallel-prefix counter measures 34 levels) and with ``-fast`` (``strash; dretime;
+map``: delay-oriented mapping, as a timing-driven flow does; the same counter: 9 levels).
+Two views:
 
 * ``periphery``: the storage array black-boxed (``--array blackbox``), so its ports are path
   ends, as they are for a real SRAM/bitcell macro with registered outputs. This is the depth
@@ -65,21 +70,25 @@ def register_stub(cfg: MacroConfig) -> str:
             f"  assign {out_name} = {{{bits}}};\nendmodule\n")
 
 
-def depth(verilog: str, top: str, yosys: list[str], stub: str | None = None) -> int:
-    """Longest path in gates; ``stub`` replaces the black-boxed array module."""
+def depth(verilog: str, top: str, yosys: list[str], stub: str | None = None) -> tuple[int, int]:
+    """Longest path in gates, (area-oriented map, delay-oriented map); ``stub`` replaces the
+    black-boxed array module."""
     if stub is not None:
         verilog = verilog[:verilog.index("(* blackbox *)")] + stub
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "d.v").write_text(verilog)
-        script = (f"read_verilog d.v; synth -flatten -top {top}; abc -g {GATES}; "
-                  "tee -q -o ltp.txt ltp -noff")
+        script = (f"read_verilog d.v; synth -flatten -top {top}; design -save synth; "
+                  f"abc -g {GATES}; tee -q -o area.txt ltp -noff; design -load synth; "
+                  f"abc -g {GATES} -fast; tee -q -o delay.txt ltp -noff")
         out = subprocess.run([*yosys, "-q", "-p", script], cwd=tmp, capture_output=True,
                              text=True, check=False)
-        log = Path(tmp) / "ltp.txt"
-        found = _LTP.findall(log.read_text()) if log.exists() else []
-        if out.returncode or not found:
+        found = []
+        for name in ("area.txt", "delay.txt"):
+            log = Path(tmp) / name
+            found += _LTP.findall(log.read_text())[-1:] if log.exists() else []
+        if out.returncode or len(found) != 2:
             raise RuntimeError(f"yosys failed on {top}: {(out.stderr or out.stdout)[-400:]}")
-        return int(found[-1])
+        return int(found[0]), int(found[1])
 
 
 def main() -> int:
@@ -91,8 +100,9 @@ def main() -> int:
     yosys = yosys_cmd(args.yosys)
     sizes = [64] if args.quick else [64, 256]
     print(f"# logic depth (gates, {GATES}), {' '.join(yosys)}")
-    print("| block | geometry | P | periphery | +array | synth s |")
-    print("|---|---|---|---|---|---|")
+    print("| block | geometry | P | periphery, area map | periphery, delay map | "
+          "+array, area / delay map | synth s |")
+    print("|---|---|---|---|---|---|---|")
     for n in sizes:
         for P in (1, 8, 16):
             mc = MacroConfig(rows=n, cols=n, batch_max=P)
@@ -100,12 +110,12 @@ def main() -> int:
                                 ("core", NeuronCore(CoreConfig(mc, fifo_depth=16)))):
                 top = f"flexspim_{block}"
                 t0 = time.perf_counter()
-                per = depth(to_verilog(comp, top, array="blackbox"), top, yosys,
-                            register_stub(mc))
+                area, delay = depth(to_verilog(comp, top, array="blackbox"), top, yosys,
+                                    register_stub(mc))
                 full = "-"
                 if not args.no_array and n <= 64:
-                    full = depth(to_verilog(comp, top), top, yosys)
-                print(f"| {block} | {n}x{n} | {P} | {per} | {full} | "
+                    full = "{} / {}".format(*depth(to_verilog(comp, top), top, yosys))
+                print(f"| {block} | {n}x{n} | {P} | {area} | {delay} | {full} | "
                       f"{time.perf_counter() - t0:.0f} |", flush=True)
     return 0
 

@@ -136,14 +136,17 @@ class MacroConfig(_Config):
 
     @property
     def guard_cycles(self) -> int:
-        """Saturation guard cycles: ``ceil(log2(P + 1)) + 1``.
+        """Saturation guard cycles: ``ceil(log2(P + 1))``, the fewest that are exact.
 
-        The exact sum ``V + W_1 + ... + W_P`` (bw <= bv) lies in
-        ``[-(P+1) 2**(bv-1), (P+1) 2**(bv-1)]`` and so fits in ``bv + ceil(log2(P+1))``
-        signed bits; computing ``bv + guard_cycles`` bits is therefore one more than needed
-        (the margin of the architecture document), and exact.
+        The exact sum ``V + W_1 + ... + W_P`` (bw <= bv, so every term is in
+        ``[-2**(bv-1), 2**(bv-1) - 1]``) lies in ``[-(P+1) 2**(bv-1), (P+1) (2**(bv-1) - 1)]``
+        and so fits in ``bv + ceil(log2(P+1))`` signed bits: after ``bv + guard_cycles`` bits
+        the last one is the sign of the exact total, and the total fits ``bv`` bits iff bits
+        ``bv-1 ..`` all agree. (The first version computed one more bit, the architecture
+        document's margin; issue 13 dropped it once this bound was proved formally,
+        ``make formal``, and replayed in `golden.macro.accumulate_bitserial`.)
         """
-        return self.batch_max.bit_length() + 1  # ceil(log2(n)) == (n - 1).bit_length()
+        return self.batch_max.bit_length()  # ceil(log2(n + 1)) == n.bit_length()
 
     @property
     def carry_width(self) -> int:

@@ -12,22 +12,31 @@ Controller behaviour (the RTL's, exactly):
   runs it), which is where this model differs from level 1 (which integrates the tail).
 * A batch runs one accumulate per neuron slot ``s`` (ascending), on the slot's potential
   with the weights ``w_base + s * w_stride + source * bw`` and the slot's columns enabled
-  (the last slot may be partial: columns ``>= n_out - s * cols`` are disabled).
+  (the last slot may be partial: columns ``>= n_out - s * cols`` are disabled). Rows are
+  computed from the registers when the batch starts running, so a batch left open while the
+  host rewrites ``BW`` or a base register runs with the new values.
 * A tick fires every slot (ascending) and emits the slot's spikes as output events
   ``s * cols + c`` in ascending ``c``, then one tick: output indices ascend within a step.
 * An input event whose source is ``>= n_in`` is dropped and counted in ``errors``;
   so is a macro command the macro rejects (only possible with a layout that `FCLayout.check`
   would refuse, since addresses are computed from the registers).
 
-Work cycles (the RTL's ``CYCLES`` status counter counts the same thing; cycles spent waiting
-for input or for the output stream are not work):
+The pipeline (`flexspim.hdl.core`): a *collector* takes one event per cycle from the FIFO into
+the open batch; a closed batch is handed to the *runner*, which computes its rows and checks
+them (4 cycles) and offers the macro one command per slot, each accepted in the cycle after the previous one
+ends, while the collector already fills the next batch; an *encoder* sends a fire pass's
+spikes (one per cycle) and the tick while the runner goes on. So the macro is the bottleneck
+and its commands run back to back whenever the input keeps up.
 
-* 1 per input event taken from the FIFO (source, dropped source, or tick);
-* 1 to close a batch that is not full (before a repeated source or a tick);
-* per accumulate or fire command: its macro cycles (`golden.cycles`) + 1 (the cycle in which
-  the controller sees ``done``); a command the macro rejects costs
-  `golden.cycles.REJECT_CYCLES` + 1;
-* per fired slot: 1 per output spike + 1 to finish the slot; per tick: 1 to send it.
+Work cycles (the RTL's ``CYCLES`` status counter counts the same thing) are the **engine's**
+cycles, the ones in which the macro is busy or is given a command; they do not depend on when
+events arrive or on output back-pressure:
+
+* per accumulate or fire command: its macro cycles (`golden.cycles`; an accumulate's depend on
+  whether an enabled column overflowed); a command the macro rejects: `REJECT_CYCLES`;
+* per slot the core does not issue because an address lies outside the array: 1.
+
+Collecting, handing over and encoding overlap with them.
 """
 
 from __future__ import annotations
@@ -39,6 +48,7 @@ import numpy as np
 from flexspim.config import AccumulateOp, CoreConfig, FCLayout, FireOp, LayerConfig, Operand
 
 from .batching import TICK
+from .core_timeline import CoreTimeline
 from .cycles import REJECT_CYCLES
 from .macro import MacroModel
 from .network import FCLayer
@@ -48,9 +58,10 @@ __all__ = ["CoreModel", "CoreRun"]
 
 class CoreRun(NamedTuple):
     events: np.ndarray     # output event stream (neuron indices, TICK)
-    cycles: int            # controller work cycles
+    cycles: int            # engine (work) cycles: the CYCLES counter
     batches: int           # accumulate batches run (each = one accumulate per slot)
     errors: int            # dropped input events + rejected macro commands
+    elapsed: int           # end-to-end cycles at full input speed (`golden.core_timeline`)
 
 
 class CoreModel:
@@ -99,48 +110,60 @@ class CoreModel:
         return np.concatenate(v)[:lay.n_out]
 
     # -- event processing ----------------------------------------------------------------
-    def _run_batch(self) -> tuple[int, int]:
+    def _run_batch(self) -> tuple[list[int], int]:
+        """Run the open batch: (cycles of each slot's command, rejected commands)."""
         L, lay = self.layer, self.layout
-        cycles = errors = 0
+        cycles, errors = [], 0
         for s in range(self.slots):
             op = AccumulateOp(lay.v_base + s * lay.v_stride, L.bv,
                               tuple(lay.w_base + s * lay.w_stride + i * L.bw
                                     for i in self.open), L.bw, L.saturate)
             try:
-                cycles += self.macro.accumulate(op, col_mask=self.masks[s]).cycles + 1
+                cycles.append(self.macro.accumulate(op, col_mask=self.masks[s]).cycles)
             except ValueError:
-                cycles, errors = cycles + REJECT_CYCLES + 1, errors + 1
+                cycles.append(REJECT_CYCLES)
+                errors += 1
         self.open = []
         return cycles, errors
 
     def run(self, events) -> CoreRun:
+        """Feed ``events``; ``elapsed`` assumes the core was idle and events arrive at full
+        speed (one per cycle, nothing waiting on the output)."""
         L, lay, P = self.layer, self.layout, self.core.macro.batch_max
         cols = self.core.macro.cols
         out: list[int] = []
         cycles = batches = errors = 0
+        time = CoreTimeline(self.core.fifo_depth)
+
+        def run_batch():
+            nonlocal cycles, errors, batches
+            slot_cycles, err = self._run_batch()
+            cycles, errors, batches = cycles + sum(slot_cycles), errors + err, batches + 1
+            time.run_batch(slot_cycles)
+
         for e in np.asarray(events, dtype=np.int64).tolist():
             if e != TICK and e >= lay.n_in:
-                cycles, errors = cycles + 1, errors + 1          # popped and dropped
+                errors += 1                                      # popped and dropped
+                time.drop()
                 continue
             if (e == TICK or e in self.open) and self.open:
-                cycles += 1                                      # close the batch
-                c, err = self._run_batch()
-                cycles, errors, batches = cycles + c, errors + err, batches + 1
-            cycles += 1                                          # pop
+                time.close()
+                run_batch()
             if e != TICK:
                 self.open.append(e)
+                time.push()
                 if len(self.open) == P:
-                    c, err = self._run_batch()
-                    cycles, errors, batches = cycles + c, errors + err, batches + 1
+                    run_batch()
                 continue
+            slots = []
             for s in range(self.slots):
                 op = FireOp(lay.v_base + s * lay.v_stride, L,
                             lay.theta_base + s * lay.v_stride
                             if L.threshold_source == "array" else None)
                 res = self.macro.fire(op, col_mask=self.masks[s])
-                idx = np.flatnonzero(res.spikes)
-                out.extend((s * cols + idx).tolist())
-                cycles += res.cycles + 1 + len(idx) + 1
+                out.extend((s * cols + np.flatnonzero(res.spikes)).tolist())
+                cycles += res.cycles
+                slots.append((res.cycles, int(res.spikes.sum())))
+            time.fire(slots)
             out.append(TICK)
-            cycles += 1
-        return CoreRun(np.asarray(out, dtype=np.int64), cycles, batches, errors)
+        return CoreRun(np.asarray(out, dtype=np.int64), cycles, batches, errors, time.elapsed)

@@ -14,7 +14,9 @@ new command can be accepted in the cycle right after the previous one's last cyc
 counts are also the sustained cost of back-to-back operations.
 
 The read-ahead cycle is what clocked storage costs: one cycle per command (an accumulate at
-``bv = 16``, saturate, from 38 to 39 cycles; in wrap mode from 17 to 18).
+``bv = 16``, saturate, P = 8, went from 38 to 39 cycles; in wrap mode from 17 to 18). The
+conditional clamp and the minimum guard (issue 13) then brought that saturating accumulate
+to 23 cycles when nothing overflows and 38 when something does.
 
 Accumulate (all columns in parallel, so independent of ``cols`` and of how many weights
 the batch holds):
@@ -23,9 +25,14 @@ the batch holds):
 * ``bv`` add cycles: cycle ``k`` reads bit ``k`` of V and bit ``min(k, bw-1)`` of every
   weight (repeating the sign row is sign extension), writes bit ``k`` of the sum;
 * saturate mode only: ``guard_cycles`` cycles that keep sign-extending without writing
-  (they compute the bits above the potential's MSB, see `MacroConfig.guard_cycles`), then a
-  ``bv``-cycle clamp pass that writes the maximum or minimum into the overflowed columns.
-  The clamp pass always runs (with its writes masked), so timing never depends on data.
+  (they compute the bits above the potential's MSB, see `MacroConfig.guard_cycles`), then
+  the clamp pass, which writes the maximum or minimum into the overflowed columns. Its first
+  cycle decides from the registered overflow flags: if no enabled column overflowed, the
+  command ends in that cycle (1 cycle, nothing written); otherwise the pass takes ``bv``
+  cycles. This is the one data-dependent term: ``clamp`` below says whether some enabled
+  column overflowed, which every model computing the sum knows exactly (the mapper and the
+  sweep, which do not know the data, take the worst case, ``clamp=True``). Deciding from a
+  register costs that one cycle but keeps the column adders' sums off the ``done`` path.
 
 Fire (one neuron slot, all columns in parallel):
 
@@ -59,9 +66,11 @@ READ_AHEAD_CYCLES = 1
 REJECT_CYCLES = ISSUE_CYCLES + READ_AHEAD_CYCLES + 1
 
 
-def accumulate_cycles(macro: MacroConfig, bv: int, saturate: bool) -> int:
-    """Cycles of one accumulate batch."""
-    return ISSUE_CYCLES + READ_AHEAD_CYCLES + bv + (macro.guard_cycles + bv if saturate else 0)
+def accumulate_cycles(macro: MacroConfig, bv: int, saturate: bool, clamp: bool = True) -> int:
+    """Cycles of one accumulate batch. ``clamp``: some enabled column overflowed (saturate
+    mode only; the default is the worst case)."""
+    tail = macro.guard_cycles + (bv if clamp else 1) if saturate else 0
+    return ISSUE_CYCLES + READ_AHEAD_CYCLES + bv + tail
 
 
 def leak_cycles(layer: LayerConfig) -> int:

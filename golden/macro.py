@@ -206,7 +206,8 @@ class MacroModel:
         self._store(vsl, to_bits(new, op.bv), m)
         if m is not None:
             overflow &= m
-        return AccumulateResult(accumulate_cycles(self.config, op.bv, op.saturate), overflow)
+        cycles = accumulate_cycles(self.config, op.bv, op.saturate, bool(overflow.any()))
+        return AccumulateResult(cycles, overflow)
 
     def _store(self, rows: slice, data: np.ndarray, m: np.ndarray | None) -> None:
         if m is None:
@@ -260,7 +261,8 @@ def accumulate_bitserial(macro: MacroConfig, bits: np.ndarray, op: AccumulateOp,
     just overwritten) and the weights without writing; a column overflowed if any bit they
     produce differs from the bit written at ``k = bv - 1``; the last guard bit is the sign of
     the exact total, which selects the clamp value (max for positive, min for negative)
-    written during the following ``bv``-cycle clamp pass.
+    written during the following clamp pass: ``bv`` cycles if an enabled column overflowed,
+    otherwise its first cycle only, which finds no overflow flag set and ends the command.
     """
     op.check_fits(macro)
     m = _mask(col_mask, macro.cols)
@@ -299,7 +301,7 @@ def accumulate_bitserial(macro: MacroConfig, bits: np.ndarray, op: AccumulateOp,
         overflow &= m
         lo, hi = signed_range(op.bv)
         clamp = to_bits(np.where(last == 1, lo, hi), op.bv)
-        for k in range(op.bv):
+        for k in range(op.bv if overflow.any() else 1):
             out[op.v_row + k, overflow] = clamp[k, overflow]
             cycles += 1
     return BitSerialTrace(out, cycles, overflow, max_carry)

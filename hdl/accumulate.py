@@ -21,7 +21,9 @@ write is suppressed) with ``done`` and ``error``.
   activated) and nothing is written; a column overflowed if any guard bit differs from the
   bit written last in ``ADD``.
 * ``CLAMP`` (saturate only, ``bv`` steps): writes the maximum, or the minimum when the last
-  guard bit (the sign of the exact total) is 1, into the overflowed enabled columns.
+  guard bit (the sign of the exact total) is 1, into the overflowed enabled columns. The
+  back's first clamp step sees the registered overflow flags: if none is set it writes
+  nothing and ends the command there (the front, a step ahead, is stopped).
 
 The unit drives the array only while it runs (its outputs are 0 otherwise), so the macro
 combines units with an OR.
@@ -108,9 +110,13 @@ class AccumulateUnit(wiring.Component):
         f_first, b_first = Signal(), Signal()      # step 0 of ADD (carry starts at 0)
         f_top, b_top = Signal(), Signal()          # last step of the pass
         f_fin, b_fin = Signal(), Signal()          # last step of the command
+        f_c0, b_c0 = Signal(), Signal()            # step 0 of CLAMP (the clamp decision)
+        no_clamp = Signal()                        # ... found no overflowed column
         wv = Signal(aw)                            # the V row of the back's step
-        m.d.sync += [b_pass.eq(Mux(kill, 0, f_pass)), b_first.eq(f_first), b_top.eq(f_top),
-                     b_fin.eq(f_fin & ~kill), wv.eq(va)]
+        stop = Signal()
+        m.d.comb += stop.eq(kill | no_clamp)
+        m.d.sync += [b_pass.eq(Mux(stop, 0, f_pass)), b_first.eq(f_first), b_top.eq(f_top),
+                     b_fin.eq(f_fin & ~stop), b_c0.eq(f_c0 & ~stop), wv.eq(va)]
 
         msb = Signal(cols)                         # bit bv-1 of the written sum
         vsign = Signal(cols)                       # V's original sign bit
@@ -173,9 +179,10 @@ class AccumulateUnit(wiring.Component):
                     m.next = "IDLE"
 
             with m.State("CLAMP"):                 # writes only
-                m.d.comb += [f_pass.eq(CLAMP), f_top.eq(k + 1 == bv), f_fin.eq(k + 1 == bv)]
+                m.d.comb += [f_pass.eq(CLAMP), f_top.eq(k + 1 == bv), f_fin.eq(k + 1 == bv),
+                             f_c0.eq(k == 0)]
                 m.d.sync += [k.eq(k + 1), va.eq(va + 1)]
-                with m.If(k + 1 == bv):
+                with m.If((k + 1 == bv) | no_clamp):
                     m.next = "IDLE"
 
         # back: arithmetic and writes on the rows that arrived. The pass decodes come from
@@ -191,10 +198,11 @@ class AccumulateUnit(wiring.Component):
             adders.operands[v_port * cols:].eq(Mux(b_guard, vsign, rd[v_port])),
             adders.first.eq(b_first),
             adders.en.eq(b_add | b_guard),
-            self.done.eq(b_fin | kill), self.error.eq(kill),
+            no_clamp.eq(b_c0 & ~overflow.any()),
+            self.done.eq(b_fin | kill | no_clamp), self.error.eq(kill),
         ]
         write = Signal()                           # a rejected command writes nothing
-        m.d.comb += write.eq((b_add | b_clamp) & ~kill)
+        m.d.comb += write.eq((b_add | (b_clamp & ~no_clamp)) & ~kill)
         with m.If(write):
             # clamp: max = 0111..1, min = 1000..0: bit k is (k < bv-1) xor sign
             m.d.comb += [arr.wr_en.eq(1), arr.wr_addr.eq(wv),

@@ -9,7 +9,9 @@ Configuration registers (``cfg`` bus, 32-bit data, word addresses). A write
 is taken when ``cfg.we`` and ``cfg.ready`` (the core is idle: nothing in the FIFO and the
 controller waiting for events); a value that does not fit its register, a write to a
 read-only or unknown address, sets the sticky error bit and counts in ``ERRORS`` instead of
-being truncated. Reads are combinational. The map is `flexspim.regmap.core_registers`.
+being truncated. Reads are combinational. The map is `flexspim.regmap.core_registers`. The
+status counters are exact whenever ``idle`` is high (an event dropped or a command refused
+inside the pipeline is counted one cycle after it happens).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from amaranth.lib.wiring import In, Out
 from flexspim.config import CoreConfig
 from flexspim.regmap import ROW_REG_BITS, core_registers
 
+from .arith import below, carry_save, carry_save_sum, less_than, prefix_sum
 from .fifo import EventFIFO
 from .macro import CimMacro, RowPortSignature
 
@@ -96,6 +99,13 @@ class NeuronCore(wiring.Component):
                for name, (_, _, acc) in regs.items() if acc == "ro"}
         sticky = Signal()
         m.d.comb += self.error.eq(sticky)
+
+        # counter + 1 with log-depth carries (built here, outside any condition)
+        plus_one = {name: prefix_sum(m, c, 1, 32, f"{name.lower()}_next")
+                    for name, c in cnt.items()}
+
+        def bump(name):
+            return cnt[name].eq(plus_one[name])
         saturate, leak_mode = r["FLAGS"][0], r["FLAGS"][1:3]
         soft, theta_src = r["FLAGS"][3], r["FLAGS"][4]
 
@@ -122,7 +132,7 @@ class NeuronCore(wiring.Component):
                         elif acc == "ro":
                             m.d.comb += cfg_err.eq(1)
                         elif name in ("N_IN", "N_OUT"):   # at most 2**index_bits
-                            with m.If(self.cfg.wdata <= (1 << ib)):
+                            with m.If(below(self.cfg.wdata, (1 << ib) + 1)):
                                 m.d.sync += r[name].eq(self.cfg.wdata)
                             with m.Else():
                                 m.d.comb += cfg_err.eq(1)
@@ -148,46 +158,73 @@ class NeuronCore(wiring.Component):
             self.row.rdata.eq(macro.row.rdata), self.row.ready.eq(idle & macro.row.ready),
         ]
 
-        # -- batch buffer: the sources of the open batch --------------------------------------
-        # (sources, not row offsets: a batch left open across a BW write runs with the new BW)
-        srcs = [Signal(ib, name=f"src{i}") for i in range(P)]
-        count = Signal(range(P + 1))
+        # -- the pipeline (`flexspim.golden.core`): a collector fills batch buffer C from the
+        # FIFO while a runner issues the previous batch's commands back to back, and an
+        # encoder sends the last fire pass's spikes while the runner goes on.
+        errors = Signal(3)       # drops, skipped slots, rejected commands: may coincide
+        work = Signal()          # an engine cycle: the CYCLES counter (see golden.core)
+        # the pipeline's errors are counted a cycle late (`idle` waits for them): the sum of
+        # up to three flags is registered first, so the decisions that raise them stay off
+        # the 32-bit counter's carry path. A refused register write (only while idle, so
+        # never with them) counts at once.
+        errors_q = Signal(2)
+        m.d.sync += errors_q.eq(errors[0] + errors[1] + errors[2])
+        errors_next = prefix_sum(m, cnt["ERRORS"], errors_q, 32, "errors_next")
+
+        # collector: the sources of the open batch (sources, not rows: a batch left open while
+        # the host rewrites BW or the bases runs with the new values, computed at hand-off)
+        c_src = [Signal(ib, name=f"c_src{i}") for i in range(P)]
+        c_count = Signal(range(P + 1))
+        c_closed = Signal()                        # C is complete, waiting for the runner
+        handoff = Signal()                         # the runner takes C this cycle
         dup = Signal()
-        m.d.comb += dup.eq(Cat(*[(i < count) & (srcs[i] == head.index)
+        m.d.comb += dup.eq(Cat(*[(i < c_count) & (c_src[i] == head.index)
                                  for i in range(P)]).any())
+        src_ok = less_than(m, head.index, r["N_IN"], "src_ok")
+        tick_wait = Signal()                       # a tick at the head, C empty: runner's
+        m.d.comb += tick_wait.eq(fifo.r_rdy & head.tick & (c_count == 0))
+        with m.If(handoff):
+            m.d.sync += [c_count.eq(0), c_closed.eq(0)]
+        with m.Elif(~c_closed & fifo.r_rdy & ~tick_wait):
+            with m.If(head.tick | (dup & (c_count != 0))):
+                m.d.sync += c_closed.eq(1)         # close: the head opens the next batch
+            with m.Elif(~src_ok):                  # dropped, counted
+                m.d.comb += [fifo.r_en.eq(1), errors[0].eq(1)]
+            with m.Else():
+                m.d.comb += fifo.r_en.eq(1)
+                with m.Switch(c_count):
+                    for i in range(P):
+                        with m.Case(i):
+                            m.d.sync += c_src[i].eq(head.index)
+                m.d.sync += [c_count.eq(c_count + 1), c_closed.eq(c_count + 1 == P)]
 
-        # -- slot loop state: addresses of slot s, computed without wrapping --------------
-        sw = ROW_REG_BITS + ib + 2
-        slot_v, slot_t, slot_w = Signal(sw), Signal(sw), Signal(sw)
+        # runner: the batch being run (sources, then row offsets, then command fields)
+        r_src = [Signal(ib, name=f"r_src{i}") for i in range(P)]
+        r_en = Signal(P)
+        sw = ROW_REG_BITS + ib + 2                 # addresses computed without wrapping
+        # source * BW as two carry-save vectors (registered), added to W_BASE a cycle later
+        r_off = [[Signal(sw, name=f"r_off{i}_{j}") for j in range(2)] for i in range(P)]
+        slot_v, slot_t = Signal(sw), Signal(sw)
+        slot_w = [Signal(sw, name=f"slot_w{i}") for i in range(P)]
         slot_base = Signal(ib + 2)                 # s * cols, the slot's first neuron
-        rem = Signal(ib + 2)
-        m.d.comb += rem.eq(r["N_OUT"] - slot_base)
+        rem = Signal(ib + 2)                       # N_OUT - slot_base: neurons left
         mask = Signal(cols)
-        m.d.comb += mask.eq(Cat(*[rem > c for c in range(cols)]))
+        m.d.comb += mask.eq(Cat(*[~below(rem, c + 1) for c in range(cols)]))
         last_slot = Signal()
-        m.d.comb += last_slot.eq(slot_base + cols >= r["N_OUT"])
-
-        def first_slot():
-            return [slot_v.eq(r["V_BASE"]), slot_t.eq(r["THETA_BASE"]),
-                    slot_w.eq(r["W_BASE"]), slot_base.eq(0)]
-
-        def next_slot():
-            return [slot_v.eq(slot_v + r["V_STRIDE"]), slot_t.eq(slot_t + r["V_STRIDE"]),
-                    slot_w.eq(slot_w + r["W_STRIDE"]), slot_base.eq(slot_base + cols)]
-
-        # macro command fields
-        w_full = [Signal(sw, name=f"w_full{i}") for i in range(P)]
-        for i in range(P):
-            m.d.comb += w_full[i].eq(slot_w + srcs[i] * r["BW"])
+        m.d.comb += last_slot.eq(below(rem, cols + 1))
         acc_in_range = Signal()
-        m.d.comb += acc_in_range.eq((slot_v < mc.rows) & Cat(
-            *[(i >= count) | (w_full[i] < mc.rows) for i in range(P)]).all())
+        m.d.comb += acc_in_range.eq(below(slot_v, mc.rows) & Cat(
+            *[~r_en[i] | below(slot_w[i], mc.rows) for i in range(P)]).all())
         fire_in_range = Signal()
-        m.d.comb += fire_in_range.eq((slot_v < mc.rows) & (~theta_src | (slot_t < mc.rows)))
+        m.d.comb += fire_in_range.eq(below(slot_v, mc.rows) &
+                                     (~theta_src | below(slot_t, mc.rows)))
+        # the verdicts a cycle late: the slot registers change only when a command is issued,
+        # and the next one cannot be taken within two cycles (each takes at least three)
+        acc_ok, fire_ok = Signal(), Signal()
+        m.d.sync += [acc_ok.eq(acc_in_range), fire_ok.eq(fire_in_range)]
         m.d.comb += [
             macro.acc.v_row.eq(slot_v), macro.acc.bv.eq(r["BV"]), macro.acc.bw.eq(r["BW"]),
-            macro.acc.w_rows.eq(Cat(*[w[:aw] for w in w_full])),
-            macro.acc.w_en.eq(Cat(*[i < count for i in range(P)])),
+            macro.acc.w_rows.eq(Cat(*[w[:aw] for w in slot_w])), macro.acc.w_en.eq(r_en),
             macro.acc.col_en.eq(mask), macro.acc.saturate.eq(saturate),
             macro.fire.v_row.eq(slot_v), macro.fire.bv.eq(r["BV"]),
             macro.fire.leak_mode.eq(leak_mode), macro.fire.leak.eq(r["LEAK"]),
@@ -196,118 +233,131 @@ class NeuronCore(wiring.Component):
             macro.fire.col_en.eq(mask),
         ]
 
-        # -- output encoder: lowest remaining spike ------------------------------------------
+        nxt = [prefix_sum(m, slot_v, r["V_STRIDE"], sw, "next_v"),
+               prefix_sum(m, slot_t, r["V_STRIDE"], sw, "next_t"),
+               prefix_sum(m, slot_base, cols, ib + 2, "next_base"),
+               prefix_sum(m, rem, (1 << (ib + 2)) - cols, ib + 2, "next_rem")] + \
+            [prefix_sum(m, w, r["W_STRIDE"], sw, f"next_w{i}") for i, w in enumerate(slot_w)]
+
+        def next_slot():
+            return [reg.eq(v) for reg, v in zip([slot_v, slot_t, slot_base, rem, *slot_w], nxt)]
+
+        def first_slot():
+            return [slot_v.eq(r["V_BASE"]), slot_t.eq(r["THETA_BASE"]), slot_base.eq(0),
+                    rem.eq(r["N_OUT"])]
+
+        def take_batch():                          # C -> runner
+            m.d.comb += handoff.eq(1)
+            m.d.sync += [r_src[i].eq(c_src[i]) for i in range(P)]
+            m.d.sync += r_en.eq(Cat(*[i < c_count for i in range(P)]))
+            m.next = "OFFSETS"
+
+        # encoder: the spikes of one fire pass (and the tick after the last slot's)
         pending = Signal(cols)
+        e_base = Signal(ib + 2)
+        e_tick = Signal()
+        enc_free = Signal()
+        m.d.comb += enc_free.eq(~pending.any() & ~e_tick)
         low = Signal(range(max(cols, 2)))
         m.d.comb += low.eq(lowest_one(pending))
         out = data.View(EventLayout(ib), self.ev_out.payload)
+        spike_index = prefix_sum(m, e_base, low, ib, "spike_index")
+        with m.If(pending.any()):
+            m.d.comb += [self.ev_out.valid.eq(1), out.index.eq(spike_index)]
+            with m.If(self.ev_out.ready):
+                m.d.sync += [pending.bit_select(low, 1).eq(0), bump("SPIKES_OUT")]
+        with m.Elif(e_tick):
+            m.d.comb += [self.ev_out.valid.eq(1), out.tick.eq(1)]
+            with m.If(self.ev_out.ready):
+                m.d.sync += [e_tick.eq(0), bump("TICKS")]
 
-        work = Signal()                            # a work cycle (see golden.core)
-        with m.If(work):
-            m.d.sync += cnt["CYCLES"].eq(cnt["CYCLES"] + 1)
-        errors = Signal()        # never in the same cycle as cfg_err (writes wait for idle)
-        with m.If(errors | cfg_err):
-            m.d.sync += [cnt["ERRORS"].eq(cnt["ERRORS"] + 1), sticky.eq(1)]
-        with m.If(self.ev_in.valid & self.ev_in.ready):
-            m.d.sync += cnt["EVENTS_IN"].eq(cnt["EVENTS_IN"] + 1)
+        # a fire pass's spikes are taken into the encoder when it is free; the macro holds
+        # them until its next fire starts, which waits for that
+        f_out = Signal()                           # a fire pass issued, spikes not yet taken
+        f_base, f_last = Signal(ib + 2), Signal()
+        f_done, f_err = Signal(), Signal()         # ... and it has finished (rejected)
+        take = Signal()
+        m.d.comb += take.eq(f_out & (f_done | macro.fire.done) & enc_free)
+        rejected = Signal()
+        m.d.comb += rejected.eq(Mux(macro.fire.done, macro.fire.error, f_err))
+        with m.If(macro.fire.done):
+            m.d.sync += [f_done.eq(1), f_err.eq(macro.fire.error)]
+            m.d.comb += errors[2].eq(macro.fire.error)
+        with m.If(take):
+            m.d.sync += [pending.eq(Cat(macro.fire.spikes) & ~rejected.replicate(cols)),
+                         e_base.eq(f_base), e_tick.eq(f_last), f_out.eq(0), f_done.eq(0)]
+        with m.If(macro.acc.done):
+            m.d.comb += errors[2].eq(macro.acc.error)
 
-        with m.FSM(name="ctrl"):
-            with m.State("COLLECT"):
-                m.d.comb += idle.eq(fifo.level == 0)
-                with m.If(fifo.r_rdy):
-                    m.d.comb += work.eq(1)
-                    with m.If(head.tick):
-                        with m.If(count != 0):               # close the batch first
-                            m.d.sync += first_slot()
-                            m.next = "RUN_ISSUE"
-                        with m.Else():
-                            m.d.comb += fifo.r_en.eq(1)
-                            m.d.sync += first_slot()
-                            m.next = "FIRE_ISSUE"
-                    with m.Elif(head.index >= r["N_IN"]):    # dropped, counted
-                        m.d.comb += [fifo.r_en.eq(1), errors.eq(1)]
-                    with m.Elif(dup & (count != 0)):         # close the batch first
-                        m.d.sync += first_slot()
-                        m.next = "RUN_ISSUE"
-                    with m.Else():
-                        m.d.comb += fifo.r_en.eq(1)
-                        with m.Switch(count):
-                            for i in range(P):
-                                with m.Case(i):
-                                    m.d.sync += srcs[i].eq(head.index)
-                        m.d.sync += count.eq(count + 1)
-                        with m.If(count + 1 == P):
-                            m.d.sync += first_slot()
-                            m.next = "RUN_ISSUE"
+        m.d.comb += work.eq(macro.busy | (macro.acc.valid & macro.acc.ready) |
+                            (macro.fire.valid & macro.fire.ready) | errors[1])
+        offsets = [carry_save(m, [Mux(r["BW"][j], r_src[i] << j, 0)
+                                  for j in range(mc.bits_width)], sw, f"offset{i}")
+                   for i in range(P)]
+        rows0 = [carry_save_sum(m, [r["W_BASE"], *r_off[i]], sw, f"row{i}") for i in range(P)]
+        r_idle = Signal()
+        with m.FSM(name="run"):
+            with m.State("IDLE"):
+                m.d.comb += r_idle.eq(1)
+                m.d.sync += first_slot()
+                with m.If(c_closed):
+                    take_batch()
+                with m.Elif(tick_wait):
+                    m.d.comb += fifo.r_en.eq(1)
+                    m.next = "FIRE_CHECK"
 
-            with m.State("RUN_ISSUE"):
-                m.d.comb += work.eq(1)
-                with m.If(acc_in_range):
-                    m.d.comb += macro.acc.valid.eq(1)
-                    m.next = "RUN_WAIT"
-                with m.Else():
-                    m.next = "RUN_ERR"
+            with m.State("FIRE_CHECK"):            # slot 0's range verdict
+                m.next = "FIRE"
 
-            def batch_slot_done():
-                with m.If(last_slot):
-                    m.d.sync += [count.eq(0), cnt["BATCHES"].eq(cnt["BATCHES"] + 1)]
-                    m.next = "COLLECT"
-                with m.Else():
-                    m.d.sync += next_slot()
-                    m.next = "RUN_ISSUE"
+            with m.State("OFFSETS"):               # row offsets of the sources
+                m.d.sync += [r_off[i][j].eq(offsets[i][j]) for i in range(P) for j in range(2)]
+                m.next = "ROWS"
 
-            with m.State("RUN_ERR"):                  # an address left the array
-                m.d.comb += [work.eq(1), errors.eq(1)]
-                batch_slot_done()
+            with m.State("ROWS"):                  # slot 0's weight rows
+                m.d.sync += [slot_w[i].eq(rows0[i]) for i in range(P)]
+                m.d.sync += first_slot()
+                m.next = "CHECK"
 
-            with m.State("RUN_WAIT"):
-                m.d.comb += work.eq(1)
-                with m.If(macro.acc.done):
-                    m.d.comb += errors.eq(macro.acc.error)
-                    batch_slot_done()
+            with m.State("CHECK"):                 # slot 0's range verdict
+                m.next = "ACC"
 
-            with m.State("FIRE_ISSUE"):
-                m.d.comb += work.eq(1)
-                with m.If(fire_in_range):
-                    m.d.comb += macro.fire.valid.eq(1)
-                    m.next = "FIRE_WAIT"
-                with m.Else():
-                    m.next = "FIRE_ERR"
-
-            with m.State("FIRE_ERR"):
-                m.d.comb += [work.eq(1), errors.eq(1)]
-                m.d.sync += pending.eq(0)
-                m.next = "ENCODE"
-
-            with m.State("FIRE_WAIT"):
-                m.d.comb += work.eq(1)
-                with m.If(macro.fire.done):
-                    m.d.comb += errors.eq(macro.fire.error)
-                    m.d.sync += pending.eq(Cat(macro.fire.spikes) & ~macro.fire.error
-                                           .replicate(cols))
-                    m.next = "ENCODE"
-
-            with m.State("ENCODE"):
-                with m.If(pending.any()):
-                    m.d.comb += [self.ev_out.valid.eq(1), out.index.eq(slot_base + low)]
-                    with m.If(self.ev_out.ready):
-                        m.d.comb += work.eq(1)
-                        m.d.sync += [pending.bit_select(low, 1).eq(0),
-                                     cnt["SPIKES_OUT"].eq(cnt["SPIKES_OUT"] + 1)]
-                with m.Else():
-                    m.d.comb += work.eq(1)
+            with m.State("ACC"):                   # one accumulate per slot, back to back
+                with m.If(macro.acc.ready):
+                    m.d.comb += [macro.acc.valid.eq(acc_ok), errors[1].eq(~acc_ok)]
                     with m.If(last_slot):
-                        m.next = "TICK_OUT"
+                        m.d.sync += bump("BATCHES")
+                        with m.If(c_closed):
+                            take_batch()
+                        with m.Else():
+                            m.next = "IDLE"
                     with m.Else():
                         m.d.sync += next_slot()
-                        m.next = "FIRE_ISSUE"
 
-            with m.State("TICK_OUT"):
-                m.d.comb += [self.ev_out.valid.eq(1), out.tick.eq(1)]
-                with m.If(self.ev_out.ready):
-                    m.d.comb += work.eq(1)
-                    m.d.sync += cnt["TICKS"].eq(cnt["TICKS"] + 1)
-                    m.next = "COLLECT"
+            with m.State("FIRE"):                  # one fire pass per slot
+                # a pass starts once the last one's spikes are taken; a slot out of range
+                # (no pass) hands the encoder an empty set, so it waits for a free encoder
+                with m.If(macro.fire.ready & Mux(fire_ok, ~f_out | take, ~f_out & enc_free)):
+                    m.d.comb += [macro.fire.valid.eq(fire_ok), errors[1].eq(~fire_ok)]
+                    m.d.sync += [f_base.eq(slot_base), f_last.eq(last_slot)]
+                    with m.If(fire_ok):
+                        m.d.sync += f_out.eq(1)
+                    with m.Else():                 # no pass: its empty spike set is taken
+                        m.d.sync += [e_base.eq(slot_base), e_tick.eq(last_slot)]
+                    with m.If(last_slot):
+                        m.next = "IDLE"
+                    with m.Else():
+                        m.d.sync += next_slot()
+
+        m.d.comb += idle.eq((fifo.level == 0) & ~c_closed & r_idle & macro.row.ready &
+                            ~f_out & enc_free & (errors_q == 0))
+        with m.If(work):
+            m.d.sync += bump("CYCLES")
+        with m.If(errors_q != 0):
+            m.d.sync += [cnt["ERRORS"].eq(errors_next), sticky.eq(1)]
+        with m.If(cfg_err):
+            m.d.sync += [cnt["ERRORS"].eq(plus_one["ERRORS"]), sticky.eq(1)]
+        with m.If(self.ev_in.valid & self.ev_in.ready):
+            m.d.sync += bump("EVENTS_IN")
 
         with m.If(clear_cnt):
             m.d.sync += [c.eq(0) for c in cnt.values()]

@@ -34,9 +34,10 @@ def test_macro_config_rejects(kw, name, text):
 def test_macro_config_degenerate_and_derived():
     m = MacroConfig(rows=1, cols=1, batch_max=1)
     assert m.row_addr_width == 1 and m.max_bits == 1
-    assert MacroConfig(rows=64, cols=64, batch_max=8).guard_cycles == 5   # ceil(log2 9)+1
-    assert MacroConfig(rows=64, cols=64, batch_max=3).guard_cycles == 3   # ceil(log2 4)+1
-    assert MacroConfig(rows=64, cols=64, batch_max=1).guard_cycles == 2
+    assert MacroConfig(rows=64, cols=64, batch_max=8).guard_cycles == 4   # ceil(log2 9)
+    assert MacroConfig(rows=64, cols=64, batch_max=7).guard_cycles == 3   # ceil(log2 8)
+    assert MacroConfig(rows=64, cols=64, batch_max=3).guard_cycles == 2   # ceil(log2 4)
+    assert MacroConfig(rows=64, cols=64, batch_max=1).guard_cycles == 1
     assert MacroConfig(rows=8, cols=4, batch_max=8).carry_width == 4      # carry <= P = 8
     assert MacroConfig(rows=8, cols=4, batch_max=1).carry_width == 1
     assert MacroConfig(rows=8, cols=4, batch_max=7).carry_width == 3

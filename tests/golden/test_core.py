@@ -85,9 +85,21 @@ def test_work_cycles_formula():
     layout = FCLayout.packed(core, layer, 3, 6)            # two slots
     m = CoreModel(core, layer, layout)
     m.load(FCLayer(np.ones((6, 3), dtype=int), layer))
-    acc = accumulate_cycles(core.macro, 6, True) + 1
-    fire = fire_cycles(layer) + 1
-    # events 0,1 (full batch), 2 (closed by the tick), tick: all six neurons fire
+    # work cycles are the engine's: macro commands only (potentials 0..3, no overflow)
+    acc = accumulate_cycles(core.macro, 6, True, clamp=False)
+    # events 0,1 (full batch), 2 (closed by the tick): 2 batches x 2 slots; the tick fires
+    # both slots and all six neurons spike
     run = m.run([0, 1, 2, TICK])
-    want = 2 + 2 * acc + 1 + 1 + 2 * acc + 1 + (fire + 4 + 1) + (fire + 2 + 1) + 1
-    assert run.cycles == want and run.events.tolist() == [0, 1, 2, 3, 4, 5, TICK]
+    assert run.cycles == 2 * 2 * acc + 2 * fire_cycles(layer)
+    assert run.events.tolist() == [0, 1, 2, 3, 4, 5, TICK]
+    # dropped events cost no engine cycle; a batch whose total overflows pays the clamp
+    m.load(FCLayer(np.full((6, 3), 1, dtype=int), layer))
+    assert m.run([7, 7, TICK]).cycles == 2 * fire_cycles(layer)
+    big = LayerConfig(bw=6, bv=6, threshold=31)
+    core = CoreConfig(MacroConfig(rows=64, cols=4, batch_max=P))
+    m = CoreModel(core, big, FCLayout.packed(core, big, 3, 6))
+    m.load(FCLayer(np.full((6, 3), 10, dtype=int), big))
+    run = m.run([0, 1, 2, 0, 1, TICK])     # batches 20, 40 -> 31 (clamped), 41 -> 31
+    assert run.batches == 3
+    clamped, not_clamped = (accumulate_cycles(core.macro, 6, True, clamp=c) for c in (1, 0))
+    assert run.cycles == 2 * (not_clamped + clamped + clamped) + 2 * fire_cycles(big)

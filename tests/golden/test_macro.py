@@ -60,8 +60,17 @@ def test_all_negative_and_all_positive_batches(P):
 def test_saturation_applies_to_the_batch_total():
     # in one batch max + 1 - 1 is exact; split over two batches the first one clamps
     assert one_column(8, 2, 127, [1, -1], True)[:2] == (127, False)
-    v, ovf, _ = one_column(8, 2, 127, [1], True)
+    v, ovf, cycles = one_column(8, 2, 127, [1], True)
     assert (v, ovf) == (127, True)
+    # only an overflow pays for the clamp pass: 1 + 1 + 8 add + 1 guard (P = 1) + 8 clamp,
+    # else + 1 (the clamp decision)
+    assert cycles == 1 + 1 + 8 + 1 + 8
+    assert one_column(8, 2, 126, [1], True)[1:] == (False, 1 + 1 + 8 + 1 + 1)
+    # the tightest bound of the minimum guard: P + 1 = 2**k terms, all at one extreme
+    for P in (1, 3, 7):
+        assert one_column(4, 4, -8, [-8] * P, True)[:2] == (-8, True)
+        assert one_column(4, 4, 7, [7] * P, True)[:2] == (7, True)
+        assert one_column(4, 4, -8, [7] * P, True)[:2] == (min(7, 7 * P - 8), 7 * P - 8 > 7)
     assert one_column(8, 2, v, [-1], True)[:2] == (126, False)
 
 
@@ -75,13 +84,14 @@ def test_bw_equal_bv_and_empty_batch():
     assert one_column(4, 4, -8, [7], True)[:2] == (-1, False)
     v, ovf, cycles = one_column(4, 4, 5, [], True, batch_max=2)
     assert (v, ovf) == (5, False)
-    assert cycles == accumulate_cycles(MacroConfig(8, 1, 2), 4, True)
+    assert cycles == accumulate_cycles(MacroConfig(8, 1, 2), 4, True, clamp=False)
 
 
 def test_cycle_formula():
     m = MacroConfig(rows=64, cols=64, batch_max=8)
     # issue + read-ahead + passes (docs/array.md: the storage is read synchronously)
-    assert accumulate_cycles(m, 16, True) == 1 + 1 + 16 + 5 + 16
+    assert accumulate_cycles(m, 16, True) == 1 + 1 + 16 + 4 + 16       # clamped
+    assert accumulate_cycles(m, 16, True, clamp=False) == 1 + 1 + 16 + 4 + 1
     assert accumulate_cycles(m, 16, False) == 1 + 1 + 16
     assert fire_cycles(LayerConfig(bw=1, bv=8)) == 1 + 1 + 8 + 8
     assert fire_cycles(LayerConfig(bw=1, bv=8, leak_mode="sub", leak=1, reset="soft")) == 42
@@ -166,7 +176,9 @@ def test_random_batches_against_python_integers(rng, regress):
                     f"W={[w[c] for w in ws]} saturate={op.saturate}")
             np.testing.assert_array_equal(trace.bits, m.bits, err_msg=f"bit-serial op {done}")
             np.testing.assert_array_equal(trace.overflow, res.overflow)
-            assert trace.cycles == res.cycles == accumulate_cycles(macro, bv, op.saturate)
+            clamp = bool(res.overflow.any())       # the clamp pass runs only on overflow
+            assert trace.cycles == res.cycles == accumulate_cycles(macro, bv, op.saturate,
+                                                                   clamp)
             assert trace.max_carry < (1 << macro.carry_width)
             done += 1
 

@@ -35,7 +35,26 @@ def first_difference(got: list[int], want: list[int]) -> str:
     return f"DUT sent {len(got)} events, golden {len(want)}"
 
 
+async def handshake_span(dut, done: list) -> None:
+    """Count cycles (at falling edges) from the first ``ev_in`` handshake; ``done[0]`` ends
+    up as the cycle of the latest ``ev_out`` handshake (the watch is cancelled by the
+    caller)."""
+    from cocotb.triggers import FallingEdge
+
+    cycle = None
+    while True:
+        await FallingEdge(dut.clk)
+        if cycle is None and int(dut.ev_in__valid.value) and int(dut.ev_in__ready.value):
+            cycle = 0
+        if cycle is not None:
+            if int(dut.ev_out__valid.value) and int(dut.ev_out__ready.value):
+                done[:] = [cycle]
+            cycle += 1
+
+
 async def run_layer_case(drv, rng, n_events, gap, stall, bad_rate, tag):
+    """One random layer and stream; at full speed (no gap, no stall) the end-to-end cycles
+    are compared with `golden.core_timeline` too."""
     import cocotb as _c
 
     from flexspim.testbench.core_driver import random_events, random_fc_case
@@ -58,11 +77,18 @@ async def run_layer_case(drv, rng, n_events, gap, stall, bad_rate, tag):
     cov.save()
     ticks = int((ev == TICK).sum())
     got: list[int] = []
+    last_out: list[int] = []
+    span = _c.start_soon(handshake_span(drv.dut, last_out))
     sink = _c.start_soon(drv.receive(ticks, rng, stall, got))
     await drv.send(ev, rng, gap)
     await sink
+    span.cancel()
     where = f"{tag}: {layer}, {layout}"
     assert got == want.events.tolist(), f"{where}: {first_difference(got, want.events.tolist())}"
+    if gap == 0 and stall == 0:
+        assert last_out[0] + 1 == want.elapsed, (
+            f"{where}: the stream took {last_out[0] + 1} cycles end to end, golden "
+            f"timeline {want.elapsed}")
     bits = await drv.read_array()
     bad = np.argwhere(bits != model.macro.bits)
     assert bad.size == 0, f"{where}: array row {bad[0][0]} column {bad[0][1]} differs"

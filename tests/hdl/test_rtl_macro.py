@@ -62,7 +62,8 @@ class Checker:
         if op is None:
             return
         want = self.golden.accumulate(op, col_mask=f.col_en.astype(bool))
-        assert cycles == want.cycles == accumulate_cycles(cfg, op.bv, op.saturate), (
+        clamp = bool(want.overflow.any())
+        assert cycles == want.cycles == accumulate_cycles(cfg, op.bv, op.saturate, clamp), (
             f"{tag}: {cycles} cycles, golden {want.cycles}")
         bad = np.flatnonzero(overflow != want.overflow)
         assert bad.size == 0, (f"{tag}: overflow flag of column {bad[0]} is {overflow[bad[0]]}, "

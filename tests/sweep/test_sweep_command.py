@@ -127,9 +127,9 @@ def test_toml_config_with_ranges_and_energy_override(tmp_path):
     assert [r["cols"] for r in rows] == ["4", "8"]
     assert {r["leak_mode"] for r in rows} == {"shift"}
     # reads only, 1 pJ each, per column: bv = 4 add cycles read P + 1 = 3 bits, the
-    # guard = 3 cycles read only the P = 2 weights' sign rows (V's sign is in a register);
+    # guard = 2 cycles read only the P = 2 weights' sign rows (V's sign is in a register);
     # per P = 2 SOPs
-    assert float(rows[0]["acc_pj_per_sop"]) == pytest.approx((4 * 3 + 3 * 2) / 2)
+    assert float(rows[0]["acc_pj_per_sop"]) == pytest.approx((4 * 3 + 2 * 2) / 2)
     bad = tmp_path / "bad.toml"
     bad.write_text("[sweep]\nrows = 8\ncols = 4\ncolumns = 2\n")
     assert main(["sweep", "--config", str(bad), "-o", str(out)]) == 2
@@ -158,6 +158,6 @@ def test_a_failing_task_is_reported_not_cached_and_does_not_stop_the_others(tmp_
         in err
     rows = _rows(out)
     assert [r["status"] for r in rows] == ["ok", "error"]
-    # 1 issue + 1 read-ahead + bv 4 + (guard 3 for P = 2 + bv 4)
-    assert rows[0]["area_um2"] == "3.0" and rows[1]["acc_cycles"] == "13"
+    # 1 issue + 1 read-ahead + bv 4 + (guard 2 for P = 2 + clamp bv 4)
+    assert rows[0]["area_um2"] == "3.0" and rows[1]["acc_cycles"] == "12"
     assert len(list((out / "cache").glob("area-*.json"))) == 1      # only the good one

@@ -42,7 +42,7 @@ def test_a_disagreement_fails_the_sweep_loudly(tmp_path, monkeypatch, capsys):
     row = point_mod.evaluate_point(Point(8, 4, 2, 1, 4).to_dict(),
                                    Options(network=False, rtl=True).to_dict())
     assert row["status"] == "rtl-mismatch"
-    assert "acc: RTL took [99] cycles, the formula says 13" in row["reason"]
+    assert "acc: RTL took [99] cycles, the formula says 12" in row["reason"]
     status = main(["sweep", "--rows", "8", "--cols", "4", "--batch", "2", "--bw", "1",
                    "--bv", "4", "--rtl", "--no-area", "--no-network", "-j", "1",
                    "-o", str(tmp_path / "o")])
