@@ -2,7 +2,9 @@
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
-# pytest-xdist workers; CI machines have 2 cores.
+# pytest-xdist workers; CI machines have 2 cores. --dist worksteal: a worker that runs out
+# of tests takes pending ones from the other (with the default "load" one worker can sit
+# idle for minutes while the other works through a queue of long RTL tests).
 JOBS   ?= 2
 # extra pytest arguments for test / regress, e.g. PYTEST_ARGS="--cpu-top 30 --durations 30"
 PYTEST_ARGS ?=
@@ -46,7 +48,7 @@ install:
 	@$(VENV)/bin/flexspim --version
 
 test:
-	$(PY) -m pytest -n $(JOBS) -q $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(JOBS) --dist worksteal -q $(PYTEST_ARGS)
 
 # One process: the tests time how fast Ctrl-C stops every child, so they must not compete
 # with each other for the two cores.
@@ -60,7 +62,7 @@ test-icarus:
 # tests, and tests/hdl/test_regress_scale.py (10^4 macro accumulates, 10^3 multi-layer event
 # streams on the RTL); ends with the functional coverage table
 regress:
-	FLEXSPIM_TIER=regress $(PY) -m pytest -n $(JOBS) -q $(PYTEST_ARGS)
+	FLEXSPIM_TIER=regress $(PY) -m pytest -n $(JOBS) --dist worksteal -q $(PYTEST_ARGS)
 
 # Optional tier, not in CI: torch and snnTorch live in their own venv (never in .venv); the
 # export runs there, flexspim in .venv. torch==2.13.0 is the CPU wheel (plain `torch` pulls a
