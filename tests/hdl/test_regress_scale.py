@@ -29,7 +29,7 @@ except ImportError:  # pragma: no cover
     cocotb = None
 
 #: operations per geometry and streams per system at FLEXSPIM_SCALE=1
-MACRO_OPS = 3400          # x 3 geometries (about 5% are invalid commands): > 10^4 valid
+MACRO_OPS = 3700          # x 3 geometries, about 5% invalid: > 10^4 valid ones
 STREAMS = 510             # x 2 systems, one of them through the Python drivers: > 10^3
 EVENTS = 150              # input events per stream (plus ticks)
 
