@@ -26,7 +26,7 @@ TIER = os.environ.get("FLEXSPIM_TIER", "fast")
 
 
 # Bigger variants of checks that the fast tier keeps in a smaller form (node id prefix ->
-# what still covers the check in the fast tier). Each one costs ~10-40 s of CPU cold.
+# what still covers the check in the fast tier). Each one cost 10-75 s of CPU cold.
 REGRESS_ONLY = {
     "tests/hdl/test_generate.py::test_generate_is_deterministic_and_lint_clean[64-64-8]":
         "determinism and lint of the macro: 1x1 to 37x13 P=3",
@@ -36,6 +36,9 @@ REGRESS_ONLY = {
         "determinism and lint of the system: 2 cores",
     "tests/hdl/test_rtl_system.py::test_system[3cores]":
         "system RTL = golden: 2 cores (random multi-layer networks, gaps, back-pressure)",
+    "tests/test_digits_example.py::test_rtl_equals_golden[digits]":
+        "`flexspim run --rtl` = golden on a 2-layer network (test_run_command) and the digits "
+        "example's golden accuracy",
 }
 
 
