@@ -23,7 +23,7 @@ help:
 	@echo "make regress       long tier: more seeds, bigger geometries, 10^4 macro accumulates and"
 	@echo "                   10^3 multi-layer event streams on the RTL, functional coverage table"
 	@echo "make test-faults   fault injection: Ctrl-C at random points, concurrent runs, full disk"
-	@echo "make test-frameworks  optional: snnTorch (CPU torch) export -> import -> run"
+	@echo "make test-frameworks  optional: snnTorch, Norse, Sinabs (CPU torch) export -> import -> run"
 	@echo "make formal        bounded proofs (FIFO, router, adder) + every mutant caught"
 	@echo "make bench         all benchmark tables (bench-golden, bench-macro)"
 	@echo "make bench-golden  golden-model throughput table"
@@ -64,14 +64,22 @@ test-icarus:
 regress:
 	FLEXSPIM_TIER=regress $(PY) -m pytest -n $(JOBS) --dist worksteal -q $(PYTEST_ARGS)
 
-# Optional tier, not in CI: torch and snnTorch live in their own venv (never in .venv); the
-# export runs there, flexspim in .venv. torch==2.13.0 is the CPU wheel (plain `torch` pulls a
-# CUDA build). Norse and Sinabs need other nir pins (shared/toolchain.md): not automated yet.
+# Optional tier, not in CI: export from snnTorch, Norse and Sinabs (CPU torch), import, run.
+# The frameworks live in their own venvs (never in .venv); each export runs there, flexspim
+# in .venv. torch==2.13.0 is the CPU wheel (plain `torch` pulls a CUDA build). snnTorch 1.0.0
+# needs nir>=1.0.6 and Sinabs 3.1.3 pins nir<=1.0.4, so Sinabs has a venv of its own; Norse
+# shares snnTorch's. Versions are the ones the tests were measured with.
 FW_VENV ?= .venv-frameworks
+SINABS_VENV ?= .venv-sinabs
 test-frameworks:
 	@test -x $(FW_VENV)/bin/python || $(PYTHON) -m venv $(FW_VENV)
-	$(FW_VENV)/bin/python -m pip install -q torch==2.13.0 snntorch nirtorch "nir>=1.0.6"
-	FLEXSPIM_FRAMEWORK_PYTHON=$(abspath $(FW_VENV))/bin/python $(PY) -m pytest -n 1 -q tests/frameworks
+	$(FW_VENV)/bin/python -m pip install -q torch==2.13.0 snntorch==1.0.0 norse==1.1.0 \
+	  nirtorch==2.6 "nir>=1.0.6"
+	@test -x $(SINABS_VENV)/bin/python || $(PYTHON) -m venv $(SINABS_VENV)
+	$(SINABS_VENV)/bin/python -m pip install -q torch==2.13.0 sinabs==3.1.3
+	FLEXSPIM_FRAMEWORK_PYTHON=$(abspath $(FW_VENV))/bin/python \
+	  FLEXSPIM_SINABS_PYTHON=$(abspath $(SINABS_VENV))/bin/python \
+	  $(PY) -m pytest -n 1 -q tests/frameworks
 formal:
 	$(PY) -m flexspim.formal
 

@@ -26,16 +26,17 @@ async def _bench(dut):
     core = CoreConfig.from_dict(json.loads(os.environ["FLEXSPIM_CORE"]))
     n = int(os.environ["FLEXSPIM_EVENTS"])
     rng = np.random.default_rng(0)
-    layer = LayerConfig(bw=2, bv=12, threshold=100, leak_mode="shift", leak=3)
+    layer = LayerConfig.from_dict(json.loads(os.environ["FLEXSPIM_LAYER"]))
     n_in = (core.macro.rows - layer.bv) // layer.bw
     layout = FCLayout.packed(core, layer, n_in, core.macro.cols)
     fc = FCLayer(rng.integers(-2, 2, size=(layout.n_out, n_in)), layer)
     model = CoreModel(core, layer, layout)
     model.load(fc)
     # sources in cyclic order (n_in >= P, so every batch is full until a tick cuts it), a
-    # tick every 100 events
+    # tick every FLEXSPIM_TICK_EVERY events
     ev = np.arange(n) % n_in
-    ev[99::100] = TICK
+    every = int(os.environ["FLEXSPIM_TICK_EVERY"])
+    ev[every - 1::every] = TICK
     ev = np.append(ev, TICK)
     streams = BulkStreams(dut, core.index_bits, int(os.environ["FLEXSPIM_DEPTH"]))
     streams.idle()

@@ -190,7 +190,10 @@ def check_tonic(raw: np.ndarray, option: str, path: Path, dt_us: int,
 
 def check_nir(graph, path: Path) -> None:
     """Every numeric parameter of a NIR graph's nodes is finite, and every time constant
-    (``tau*``) positive, before the importer divides by them."""
+    (``tau*``) positive, before the importer divides by them. ``+inf`` is let through for
+    time constants and ``r``: ``tau = r = inf`` is how snnTorch exports ``beta = 1`` (no
+    leak), which the importer reads exactly and refuses, with its reason, in any other
+    combination."""
     for name, node in getattr(graph, "nodes", {}).items():
         fields = vars(node) if hasattr(node, "__dict__") else {}
         for field, value in fields.items():
@@ -198,9 +201,12 @@ def check_nir(graph, path: Path) -> None:
                 arr = np.asarray(value)
                 if arr.dtype.kind not in "fiu":
                     continue
-                if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+                bad = ~np.isfinite(arr) if arr.dtype.kind == "f" else np.zeros(arr.shape, bool)
+                if field.startswith("tau") or field == "r":
+                    bad &= ~np.isposinf(arr)
+                if bad.any():
                     raise ValueError(f"NIR file {path}: node {name!r} has a non-finite "
-                                     f"`{field}` ({arr[~np.isfinite(arr)].flat[0]})")
+                                     f"`{field}` ({arr[bad].flat[0]})")
                 if field.startswith("tau") and arr.size and (arr <= 0).any():
                     raise ValueError(f"NIR file {path}: node {name!r} has `{field}` = "
                                      f"{arr[arr <= 0].flat[0]}; time constants must be > 0")

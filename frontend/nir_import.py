@@ -32,7 +32,10 @@ conventions of a framework: the leak order and the reset (below).
 **Neuron semantics** (the float reference, `float_run`, per step and layer, ``I = W x + b``):
 
 * gain ``g = r dt`` (IF), ``r dt / tau`` (LIF), ``r w_in dt / tau_mem`` (CubaLIF); decay
-  ``d = 1 - dt / tau`` (IF and ``tau = inf``: ``d = 1``, no leak);
+  ``d = 1 - dt / tau`` (IF and ``tau = inf``: ``d = 1``, no leak): NIR's forward Euler step
+  (``discretization="euler"``). ``"exp"`` is the exact solution of the ODE over a step,
+  ``d = exp(-dt / tau)`` and ``g = r (1 - d)`` (``r w_in (1 - d)`` for CubaLIF), what Sinabs'
+  LIF computes (its default ``norm_input``) for the ``tau`` it exports;
 * leak order ``"leak-first"`` (NIR's forward Euler, and what snnTorch, Norse, Sinabs compute):
   ``v = d v + g I``; ``"input-first"``: ``v = d (v + g I)``;
 * spike where ``v > v_threshold`` (strictly, as NIR defines it);
@@ -95,14 +98,15 @@ from flexspim.golden.network import (
 )
 
 __all__ = ["LayerReport", "NirImport", "Preset", "PRESETS", "RTOL", "LEAK_ORDERS",
-           "import_nir", "float_run", "compare", "with_bias_source", "import_table",
-           "read_graph"]
+           "DISCRETIZATIONS", "import_nir", "float_run", "compare", "with_bias_source",
+           "import_table", "read_graph"]
 
 _SYNAPSES = ("Linear", "Affine", "Conv2d")
 _NEURONS = ("IF", "LIF", "CubaLIF")
 _POOLS = ("SumPool2d", "AvgPool2d")
 _SUPPORTED = ("Input", "Output", "Flatten") + _POOLS + _SYNAPSES + _NEURONS
 LEAK_ORDERS = ("leak-first", "input-first")
+DISCRETIZATIONS = ("euler", "exp")
 RESETS = ("hard", "soft")
 #: Relative tolerance of float comparisons: exporters write float32 (eps 1.2e-7), and values
 #: such as ``dt / (1 - beta)`` lose a few ulps on the way.
@@ -121,6 +125,7 @@ class Preset:
     reset: str
     late_subtract: bool
     source: str
+    discretization: str = "euler"
 
 
 PRESETS = {
@@ -131,8 +136,9 @@ PRESETS = {
                     "measured (shared/toolchain.md): LIFBox tau = dt / tau_mem_inv needs "
                     "dt 1e-6, IAF dt 1; Norse resets to v_reset = 0"),
     "sinabs": Preset(1.0, 1.0, "leak-first", "soft", False,
-                     "measured (shared/toolchain.md): IAF exported with r = 1, dt 1; "
-                     "MembraneSubtract is Sinabs' default"),
+                     "measured (shared/toolchain.md, tests/frameworks): IAF exported with "
+                     "r = 1, dt 1; MembraneSubtract is Sinabs' default; its LIF decays by "
+                     "exp(-1/tau) with input x (1 - exp(-1/tau))", "exp"),
     "rockpool": Preset(1e-3, 1e-3, "leak-first", "soft", False,
                        "Rockpool's default dt 1e-3, written as float32 (toolchain.md); "
                        "not re-measured here"),
@@ -154,7 +160,7 @@ class LayerReport:
     weight_max_err: float
     weight_rel_rms: float
     clipped: int               # weights saturated by percentile clipping
-    leak_float: float          # 1 - dt/tau (1.0: no leak)
+    leak_float: float          # 1 - dt/tau or exp(-dt/tau) (1.0: no leak)
     leak_int: float            # 1 - 2**-k (1.0: no leak)
     threshold_float: float     # largest v_threshold
     threshold_int: int         # largest integer theta
@@ -179,7 +185,7 @@ class LayerReport:
 class _FloatLayer:
     dense: np.ndarray          # (n_out, n_in) effective float weights g * W
     theta: np.ndarray          # (n_out,) v_threshold
-    decay: float               # 1 - dt/tau, or 1
+    decay: float               # 1 - dt/tau (exp(-dt/tau)), or 1
     bias: np.ndarray | None = None      # (n_out,) g * b, added every step
     leak_order: str = "leak-first"
     reset: str = "hard"
@@ -490,7 +496,7 @@ def _graph_layers(chain):
     return pairs
 
 
-def _resolve(graph, dt, preset, reset, leak_order):
+def _resolve(graph, dt, preset, reset, leak_order, discretization=None):
     """The conventions in force: given values override the preset's; dt falls back on the
     graph's metadata."""
     pre = None
@@ -527,11 +533,16 @@ def _resolve(graph, dt, preset, reset, leak_order):
     reset = reset or (pre.reset if pre else "hard")
     if reset not in RESETS:
         raise ValueError(f"`reset` must be one of {', '.join(RESETS)}; not {reset!r}")
+    disc = discretization or (pre.discretization if pre else "euler")
+    if disc not in DISCRETIZATIONS:
+        raise ValueError(f"`discretization` must be one of {', '.join(DISCRETIZATIONS)}; "
+                         f"not {disc!r}")
     return dict(dt_lif=dt_lif, dt_if=dt_if, dt_from=dt_from, leak_order=leak_order,
-                reset=reset, late_subtract=late and reset == "soft", preset=preset)
+                reset=reset, late_subtract=late and reset == "soft", preset=preset,
+                discretization=disc)
 
 
-def _neuron(nname, neuron, dt_lif, dt_if):
+def _neuron(nname, neuron, dt_lif, dt_if, discretization="euler"):
     """``(kind, dt, gain, tau)`` of a neuron node, ``tau`` None for no leak; refusals of
     neurons that can never fire or always reset."""
     kind = type(neuron).__name__
@@ -568,7 +579,7 @@ def _neuron(nname, neuron, dt_lif, dt_if):
                                  f"so the leak clears the potential every step; dt must be "
                                  f"the exporter's step (presets: " + ", ".join(
                                      f"{k} {p.dt:g}" for k, p in PRESETS.items()) + ")")
-            gain = r * dt / tau
+            gain = r * (dt / tau if discretization == "euler" else -math.expm1(-dt / tau))
     if not math.isfinite(gain) or gain <= 0:
         raise ValueError(f"NIR node {nname!r} ({kind}): input gain {gain} (r={r}, dt={dt}) "
                          f"must be finite and > 0, else the neurons never fire")
@@ -578,7 +589,7 @@ def _neuron(nname, neuron, dt_lif, dt_if):
 def import_nir(graph, bw: int | Sequence[int] = 8, bv: int | Sequence[int] = 16,
                dt: float | None = None, saturate: bool = True, preset: str | None = None,
                reset: str | None = None, leak_order: str | None = None,
-               clip: str | float = "max") -> NirImport:
+               clip: str | float = "max", discretization: str | None = None) -> NirImport:
     """Quantize a NIR graph (a ``nir.NIRGraph`` or a path readable by ``nir.read``).
 
     Parameters:
@@ -592,6 +603,9 @@ def import_nir(graph, bw: int | Sequence[int] = 8, bv: int | Sequence[int] = 16,
         leak_order: "leak-first" or "input-first" (default: the preset's, else leak-first).
         clip: "max" (scale from the largest weight) or a percentile in (0, 100] of the
             layer's ``|weights|`` (larger weights saturate; counted in the report).
+        discretization: "euler" (NIR's step: ``d = 1 - dt/tau``, ``g = r dt/tau``) or
+            "exp" (``d = exp(-dt/tau)``, ``g = r (1 - d)``); default: the preset's, else
+            euler.
 
     Raises:
         ValueError: an unsupported node or parameter (named), neurons that can never fire
@@ -604,7 +618,7 @@ def import_nir(graph, bw: int | Sequence[int] = 8, bv: int | Sequence[int] = 16,
         raise ValueError(f"`clip` must be 'max' or a percentile in (0, 100], not {clip!r}")
     chain = _chain(graph)
     pairs = _graph_layers(chain)
-    conv = _resolve(graph, dt, preset, reset, leak_order)
+    conv = _resolve(graph, dt, preset, reset, leak_order, discretization)
     n = len(pairs)
     bws, bvs = _per_layer(bw, n, "bw"), _per_layer(bv, n, "bv")
     # a layer whose synapse has a bias needs the always-active source: the previous layer
@@ -613,7 +627,8 @@ def import_nir(graph, bw: int | Sequence[int] = 8, bv: int | Sequence[int] = 16,
     units = tuple(has_bias[i + 1] if i + 1 < n else False for i in range(n))
     layers, floats, report, rows = [], [], [], []
     for i, (syn, (nname, neuron)) in enumerate(pairs):
-        kind, ldt, gain, tau = _neuron(nname, neuron, conv["dt_lif"], conv["dt_if"])
+        kind, ldt, gain, tau = _neuron(nname, neuron, conv["dt_lif"], conv["dt_if"],
+                                       conv["discretization"])
         cfg_bw, cfg_bv = bws[i], bvs[i]
         LayerConfig(bw=cfg_bw, bv=cfg_bv)           # validates the resolutions
         if cfg_bw < 2:
@@ -621,13 +636,16 @@ def import_nir(graph, bw: int | Sequence[int] = 8, bv: int | Sequence[int] = 16,
                              f"import (a 1-bit signed weight is -1 or 0, so every positive "
                              f"weight would be lost), not {cfg_bw}")
         lname = syn["name"]
-        decay = 1.0 if tau is None else 1.0 - ldt / tau
+        decay = 1.0 if tau is None else 1.0 - ldt / tau if conv["discretization"] == "euler" \
+            else math.exp(-ldt / tau)
         if tau is None:
             leak_mode, k, decay_i = "none", 0, 1.0
         else:
-            k = int(round(math.log2(tau / ldt)))
+            euler = conv["discretization"] == "euler"
+            k = int(round(math.log2(tau / ldt if euler else 1.0 / (1.0 - decay))))
             if k < 1:
-                raise ValueError(f"NIR node {nname!r} ({kind}): decay 1 - dt/tau = {decay:.4g} "
+                what = "1 - dt/tau" if euler else "exp(-dt/tau)"
+                raise ValueError(f"NIR node {nname!r} ({kind}): decay {what} = {decay:.4g} "
                                  f"rounds to 0 (leak shift 0 clears the potential every "
                                  f"step); the neurons always reset. Is dt={ldt:g} right?")
             if k > cfg_bv - 1:
@@ -712,6 +730,7 @@ def import_nir(graph, bw: int | Sequence[int] = 8, bv: int | Sequence[int] = 16,
                      "bias_unit": units[i], "clipped": clipped})
     settings = {"preset": conv["preset"] or "", "dt_source": conv["dt_from"],
                 "leak_order": conv["leak_order"], "reset": conv["reset"],
+                "discretization": conv["discretization"],
                 "late_subtract_in_framework": conv["late_subtract"], "saturate": saturate,
                 "input_bias": has_bias[0], "layers": rows}
     return NirImport(Network(layers), floats, report, settings, has_bias[0], units)
@@ -811,8 +830,8 @@ def import_table(imp: NirImport, source: str = "") -> str:
     gain, scale, decay before and after, threshold (`flexspim.frontend.netfile` keeps it)."""
     st = imp.settings
     lines = ["", "[import]", f"source = {_toml(source)}"]
-    for k in ("preset", "dt_source", "leak_order", "reset", "late_subtract_in_framework",
-              "saturate", "input_bias"):
+    for k in ("preset", "dt_source", "leak_order", "reset", "discretization",
+              "late_subtract_in_framework", "saturate", "input_bias"):
         lines.append(f"{k} = {_toml(st[k])}")
     for row in st["layers"]:
         lines += ["", "[[import.layers]]"] + [f"{k} = {_toml(v)}" for k, v in row.items()]

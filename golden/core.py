@@ -25,8 +25,9 @@ The pipeline (`flexspim.hdl.core`): a *collector* takes one event per cycle from
 the open batch; a closed batch is handed to the *runner*, which computes its rows and checks
 them (4 cycles) and offers the macro one command per slot, each accepted in the cycle after
 the previous one ends, while the collector already fills the next batch; an *encoder* sends
-a fire pass's spikes (one per cycle) and the tick while the runner goes on. So the macro is
-the bottleneck and its commands run back to back whenever the input keeps up.
+a fire pass's
+spikes (one per cycle) and the tick while the runner goes on. So the macro is the bottleneck
+and its commands run back to back whenever the input keeps up.
 
 Work cycles (the RTL's ``CYCLES`` status counter counts the same thing) are the **engine's**
 cycles, the ones in which the macro is busy or is given a command; they do not depend on when

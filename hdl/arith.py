@@ -12,35 +12,76 @@ flow, Yosys included.
 from __future__ import annotations
 
 from amaranth.hdl import Cat, Module, Signal, Value
+from amaranth.hdl._ast import Operator
 
 __all__ = ["prefix_sum", "carry_save", "carry_save_sum", "less_than", "below"]
 
 
-def _named(m: Module, value: Value, name: str) -> Signal:
+def _named(m: Module, value, name: str):
+    """``value`` as a named wire; constant bits (Python ints) stay constants, so nothing is
+    emitted for them (Amaranth would emit unused constant wires)."""
+    if isinstance(value, int) or not isinstance(value, Operator):
+        return value                       # a constant or a plain bit: nothing to name
     s = Signal(len(value), name=name)
     m.d.comb += s.eq(value)
     return s
 
 
-def prefix_sum(m: Module, a: Value, b: Value, width: int, name: str) -> Signal:
-    """``(a + b) mod 2**width`` (operands zero-extended or truncated to ``width``)."""
-    a, b = Value.cast(a).as_unsigned(), Value.cast(b).as_unsigned()
-    bit = lambda v, i: v[i] if i < len(v) else 0          # noqa: E731
-    half = _named(m, Cat(*[bit(a, i) ^ bit(b, i) for i in range(width)]), f"{name}_p")
+def _and(x, y):
+    if isinstance(x, int) or isinstance(y, int):
+        if isinstance(x, int) and isinstance(y, int):
+            return x & y
+        c, v = (x, y) if isinstance(x, int) else (y, x)
+        return v if c else 0
+    return x & y
+
+
+def _or(x, y):
+    if isinstance(x, int) or isinstance(y, int):
+        if isinstance(x, int) and isinstance(y, int):
+            return x | y
+        c, v = (x, y) if isinstance(x, int) else (y, x)
+        return 1 if c else v
+    return x | y
+
+
+def _xor(x, y):
+    if isinstance(x, int) and isinstance(y, int):
+        return x ^ y
+    if isinstance(x, int) or isinstance(y, int):
+        c, v = (x, y) if isinstance(x, int) else (y, x)
+        return ~v if c else v
+    return x ^ y
+
+
+def _bits(v, width: int) -> list:
+    """``width`` bits of ``v``: Python ints for a constant, else 1-bit values (zero-extended)."""
+    if isinstance(v, int):
+        v %= 1 << width
+        return [(v >> i) & 1 for i in range(width)]
+    v = Value.cast(v).as_unsigned()
+    return [v[i] if i < len(v) else 0 for i in range(width)]
+
+
+def prefix_sum(m: Module, a, b, width: int, name: str) -> Signal:
+    """``(a + b) mod 2**width`` (operands zero-extended or truncated to ``width``; either may
+    be a Python int)."""
+    ab, bb = _bits(a, width), _bits(b, width)
+    half = [_named(m, _xor(x, y), f"{name}_p{i}") for i, (x, y) in enumerate(zip(ab, bb))]
     n = width - 1                          # carries into bits 1..width-1
-    g = [_named(m, bit(a, i) & bit(b, i), f"{name}_g0_{i}") for i in range(n)]
-    p = [half[i] for i in range(n)]
+    g = [_named(m, _and(ab[i], bb[i]), f"{name}_g0_{i}") for i in range(n)]
+    p = half[:n]
     span, level = 1, 1
     while span < n:
         g, p = list(g), list(p)
         for i in range(n):
             if i & span:                   # combine with the end of the lower half-block
                 j = (i & ~(2 * span - 1)) + span - 1
-                g[i] = _named(m, g[i] | (p[i] & g[j]), f"{name}_g{level}_{i}")
-                p[i] = p[i] & p[j]
+                g[i] = _named(m, _or(g[i], _and(p[i], g[j])), f"{name}_g{level}_{i}")
+                p[i] = _and(p[i], p[j])
         span, level = 2 * span, level + 1
     out = Signal(width, name=name)
-    m.d.comb += out.eq(Cat(half[0], *[half[i] ^ g[i - 1] for i in range(1, width)]))
+    m.d.comb += out.eq(Cat(half[0], *[_xor(half[i], g[i - 1]) for i in range(1, width)]))
     return out
 
 

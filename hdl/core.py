@@ -39,6 +39,15 @@ def lowest_one(vec: Value) -> Value:
     return Mux(lo.any(), lowest_one(lo), half + lowest_one(hi))
 
 
+def any_and_many(vec: Value) -> tuple[Value, Value]:
+    """(at least one bit of ``vec`` set, at least two set), as a balanced tree."""
+    if len(vec) == 1:
+        return vec[0], Const(0, 1)
+    half = len(vec) // 2
+    (a1, m1), (a2, m2) = any_and_many(vec[:half]), any_and_many(vec[half:])
+    return a1 | a2, m1 | m2 | (a1 & a2)
+
+
 def EventLayout(index_bits: int) -> data.StructLayout:
     """An address-event: ``index`` (bits ``0..index_bits-1``) and ``tick`` (the top bit)."""
     return data.StructLayout({"index": index_bits, "tick": 1})
@@ -183,9 +192,8 @@ class NeuronCore(wiring.Component):
         src_ok = less_than(m, head.index, r["N_IN"], "src_ok")
         tick_wait = Signal()                       # a tick at the head, C empty: runner's
         m.d.comb += tick_wait.eq(fifo.r_rdy & head.tick & (c_count == 0))
-        with m.If(handoff):
-            m.d.sync += [c_count.eq(0), c_closed.eq(0)]
-        with m.Elif(~c_closed & fifo.r_rdy & ~tick_wait):
+        # (a hand-over needs C closed, so it never meets the collector acting: no priority)
+        with m.If(~c_closed & fifo.r_rdy & ~tick_wait):
             with m.If(head.tick | (dup & (c_count != 0))):
                 m.d.sync += c_closed.eq(1)         # close: the head opens the next batch
             with m.Elif(~src_ok):                  # dropped, counted
@@ -197,6 +205,8 @@ class NeuronCore(wiring.Component):
                         with m.Case(i):
                             m.d.sync += c_src[i].eq(head.index)
                 m.d.sync += [c_count.eq(c_count + 1), c_closed.eq(c_count + 1 == P)]
+        with m.If(handoff):
+            m.d.sync += [c_count.eq(0), c_closed.eq(0)]
 
         # runner: the batch being run (sources, then row offsets, then command fields)
         r_src = [Signal(ib, name=f"r_src{i}") for i in range(P)]
@@ -256,16 +266,19 @@ class NeuronCore(wiring.Component):
         pending = Signal(cols)
         e_base = Signal(ib + 2)
         e_tick = Signal()
+        has_spikes = Signal()                      # pending.any(), kept in a register
         enc_free = Signal()
-        m.d.comb += enc_free.eq(~pending.any() & ~e_tick)
+        m.d.comb += enc_free.eq(~has_spikes & ~e_tick)
         low = Signal(range(max(cols, 2)))
         m.d.comb += low.eq(lowest_one(pending))
         out = data.View(EventLayout(ib), self.ev_out.payload)
         spike_index = prefix_sum(m, e_base, low, ib, "spike_index")
-        with m.If(pending.any()):
+        more = any_and_many(pending)[1]            # still one after this send
+        with m.If(has_spikes):
             m.d.comb += [self.ev_out.valid.eq(1), out.index.eq(spike_index)]
             with m.If(self.ev_out.ready):
-                m.d.sync += [pending.bit_select(low, 1).eq(0), bump("SPIKES_OUT")]
+                m.d.sync += [pending.bit_select(low, 1).eq(0), has_spikes.eq(more),
+                             bump("SPIKES_OUT")]
         with m.Elif(e_tick):
             m.d.comb += [self.ev_out.valid.eq(1), out.tick.eq(1)]
             with m.If(self.ev_out.ready):
@@ -283,8 +296,10 @@ class NeuronCore(wiring.Component):
         with m.If(macro.fire.done):
             m.d.sync += [f_done.eq(1), f_err.eq(macro.fire.error)]
             m.d.comb += errors[2].eq(macro.fire.error)
+        spikes = Signal(cols)
+        m.d.comb += spikes.eq(Cat(macro.fire.spikes) & ~rejected.replicate(cols))
         with m.If(take):
-            m.d.sync += [pending.eq(Cat(macro.fire.spikes) & ~rejected.replicate(cols)),
+            m.d.sync += [pending.eq(spikes), has_spikes.eq(any_and_many(spikes)[0]),
                          e_base.eq(f_base), e_tick.eq(f_last), f_out.eq(0), f_done.eq(0)]
         with m.If(macro.acc.done):
             m.d.comb += errors[2].eq(macro.acc.error)

@@ -3,10 +3,10 @@
 Runs ``FLEXSPIM_REPEAT`` accumulates (the point's bv, bw, weight rows, saturate, every
 column; V at its minimum and every weight -1, so a saturating accumulate clamps every time:
 the worst case the sweep's ``acc_cycles`` gives) and as many fire passes (the point's leak
-mode and reset, register threshold 0),
-each awaited on its ``done`` pulse by `testbench.macro_driver.MacroDriver`, and writes the
-cycle counts it saw to ``FLEXSPIM_SWEEP_OUT`` (JSON). It compares nothing itself: the caller
-compares with the golden formulas and reports any disagreement.
+mode and reset, register threshold 0), each awaited on its ``done`` pulse by
+`testbench.macro_driver.MacroDriver`, and writes the cycle counts it saw to
+``FLEXSPIM_SWEEP_OUT`` (JSON). It compares nothing itself: the caller compares with the
+golden formulas and reports any disagreement.
 """
 
 import json

@@ -24,6 +24,7 @@ from flexspim.golden.core import CoreModel
 from flexspim.golden.macro import from_bits
 from flexspim.golden.network import FCLayer, Network
 from flexspim.golden.system import SystemModel
+from flexspim.mapper.fit import system_fit
 from flexspim.regmap import core_registers, layer_registers, router_registers
 
 from .streams import receive_events, send_events, start_clock
@@ -225,38 +226,14 @@ def split_monitor(stream: np.ndarray, mapping: Mapping) -> list[np.ndarray]:
 def split_plan(network: Network, config: SystemConfig) -> list[tuple[int, int, int]]:
     """Cores for a network: ``(layer, first neuron, neurons)`` per core, in core order.
 
-    A conv layer runs as its dense FC layer (`ConvLayer.dense_weights`, its definition).
-    A layer that fits one core gets one core; a wider one is split by output neurons into
-    chunks of as many whole neuron slots as a core holds (every chunk keeps all of the
-    layer's inputs, which are multicast to it). A layer whose single slot (``n_in * bw``
-    weight rows plus its potential and threshold rows) exceeds the array cannot be split
-    this way: splitting a neuron's inputs would clamp partial sums, not each batch's total,
-    and change the arithmetic. Raises `ValueError` naming the layer and the rows needed.
+    The placement of `flexspim.mapper.fit.system_fit` (the one fit check of ``run`` and
+    ``map``), without a limit on the cores: a conv layer runs as its dense FC layer
+    (`ConvLayer.dense_weights`, its definition); a layer that fits one core gets one core; a
+    wider one is split by output neurons into chunks of whole neuron slots, each keeping all
+    of the layer's inputs (multicast). Raises `ValueError` (`DoesNotFit`) naming the layer
+    and the resource (rows, index bits).
     """
-    core = config.core
-    macro = core.macro
-    plan = []
-    for i, layer in enumerate(network.layers):
-        name = layer.name or f"layer{i}"
-        cfg = layer.config
-        per_slot = cfg.bv * (2 if cfg.threshold_source == "array" else 1) + layer.n_in * cfg.bw
-        fit = macro.rows // per_slot
-        if fit == 0:
-            raise ValueError(f"layer {i} ({name}): one neuron slot needs {per_slot} rows "
-                             f"({layer.n_in} inputs x bw={cfg.bw} plus potential"
-                             f"{' and threshold' if cfg.threshold_source == 'array' else ''} "
-                             f"rows) but the array has {macro.rows}; a neuron's inputs cannot "
-                             f"be split across cores exactly")
-        chunk = min(fit * macro.cols, 1 << core.index_bits)
-        chunk -= chunk % macro.cols if chunk > macro.cols else 0
-        for a in range(0, layer.n_out, chunk):
-            n = min(chunk, layer.n_out - a)
-            try:
-                FCLayout.packed(core, cfg, layer.n_in, n)
-            except ValueError as e:
-                raise ValueError(f"layer {i} ({name}): {e}") from None
-            plan.append((i, a, n))
-    return plan
+    return system_fit(network, config.core).plan
 
 
 class SystemDriver:
@@ -316,12 +293,7 @@ class SystemDriver:
         saying how many the split needs."""
         cfg, core = self.config, self.config.core
         layers = list(network.layers)
-        plan = split_plan(network, cfg)
-        if len(plan) > cfg.n_cores:
-            split = [f"{layers[i].name or f'layer{i}'} on {sum(p[0] == i for p in plan)}"
-                     for i in range(len(layers))]
-            raise ValueError(f"the network needs {len(plan)} cores ({', '.join(split)}) but "
-                             f"the system has n_cores={cfg.n_cores}")
+        plan = system_fit(network, core, cfg.n_cores).plan
         chunks, layouts = [], []
         dense = [layer.weights if isinstance(layer, FCLayer) else layer.dense_weights()
                  for layer in layers]

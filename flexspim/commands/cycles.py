@@ -30,8 +30,10 @@ def run(args: argparse.Namespace) -> int:
     acc = accumulate_cycles(macro, layer.bv, layer.saturate)
     print(f"geometry: rows={macro.rows} cols={macro.cols} P={macro.batch_max} "
           f"(guard cycles {macro.guard_cycles}, carry register {macro.carry_width} bits)")
-    print(f"accumulate (bv={layer.bv}, {'saturate' if layer.saturate else 'wrap'}): "
-          f"{acc} cycles for up to {macro.batch_max * macro.cols} synaptic operations")
+    no_clamp = accumulate_cycles(macro, layer.bv, layer.saturate, clamp=False)
+    print(f"accumulate (bv={layer.bv}, {'saturate' if layer.saturate else 'wrap'}): {acc} cycles"
+          + (f" ({no_clamp} without overflow)" if no_clamp != acc else "")
+          + f" for up to {macro.batch_max * macro.cols} synaptic operations")
     print(f"fire (leak={layer.leak_mode}, reset={layer.reset}): "
           f"{fire_cycles(layer)} cycles per neuron slot")
     return 0

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..outputs import check_out_file, staged
 from .nir_options import add_nir_args, import_from_args
 
 
@@ -58,15 +59,20 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"`-o` must name a .toml file, not {args.out}")
     if not 1 <= args.batch_max <= 64:
         raise ValueError(f"`--batch` must be an integer in [1, 64], not {args.batch_max}")
+    check_out_file(args.out, "-o")
     imp = import_from_args(args, args.model)
     events, what = report_events(args.events, imp.network.layers[0].n_in
                                  - int(imp.input_bias))
     compare(imp, events, args.batch_max)
     print(f"quantization report (measured against the framework-semantics float model on "
           f"{what}):\n" + imp.report_text(), file=sys.stderr)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    npz = save_network(imp.network, args.out, name=args.model.stem,
-                       extra=import_table(imp, args.model.name))
+    # both files appear together or not at all (staged, then renamed; the TOML, which
+    # names the arrays, last)
+    with staged(args.out.parent) as stage:
+        npz = save_network(imp.network, stage / args.out.name, name=args.model.stem,
+                           extra=import_table(imp, args.model.name))
+        (stage / args.out.name).touch()
+    npz = args.out.parent / npz.name
     st = imp.settings
     dts = ", ".join(sorted({f"{r['dt']:g}" for r in st["layers"]}))
     print(f"wrote {args.out} and {npz}: {len(imp.network.layers)} layers, dt {dts} "
@@ -74,4 +80,11 @@ def run(args: argparse.Namespace) -> int:
           f"{st['leak_order']}, reset {st['reset']}"
           + (", bias as always-active sources" if any(r["bias"] for r in st["layers"])
              else ""))
+    from ..config import MacroConfig
+    from ..mapper.fit import DEFAULT_MACRO
+    from .map import run_verdict
+
+    macro = MacroConfig.from_dict(DEFAULT_MACRO)
+    print(run_verdict(imp.network, macro, {}, None)["line"]
+          + f" [default {macro.rows} x {macro.cols} macro, P = {macro.batch_max}]")
     return 0

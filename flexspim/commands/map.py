@@ -12,11 +12,8 @@ import numpy as np
 from ..cli import HARDWARE_TABLES, geometry_args
 from ..config import MacroConfig
 from ..inputs import MAX_EVENTS, check_tonic, load_config, read_events, stream_events
+from ..mapper.fit import DEFAULT_MACRO
 from .nir_options import add_nir_args, import_from_args, nir_given
-
-#: Geometry used when neither flags nor ``--config`` give one.
-DEFAULT_MACRO = {"rows": 2048, "cols": 64, "batch_max": 8}
-
 
 #: Defaults of the input options (None in argparse, so that a given option is detectable).
 DEFAULTS = {"dt_us": 5000, "rate": 0.05, "seed": 0, "downsample": 1}
@@ -24,8 +21,9 @@ RANDOM_STEPS, EXAMPLE_STEPS = 20, 40
 #: Longest generated gesture (µs): it is rendered frame by frame, so --dt-us x --steps beyond
 #: this would run for hours.
 MAX_EXAMPLE_US = 60_000_000
-#: Tables of map's --config file.
-CONFIG_TABLES = {"macro": HARDWARE_TABLES["macro"], "energy": None}
+#: Tables of map's --config file ([core] feeds the check of what ``flexspim run`` can run).
+CONFIG_TABLES = {"macro": HARDWARE_TABLES["macro"], "core": HARDWARE_TABLES["core"],
+                 "energy": None}
 
 
 def register(sub) -> None:
@@ -238,6 +236,7 @@ def run(args: argparse.Namespace) -> int:
         network = load_network(args.network)
         events = _events(args, network)
     dataflow = _dataflow(args.dataflow, layer_names(network))
+    runs = run_verdict(network, macro, doc.get("core", {}), args.cores)
 
     def progress(msg):
         print(msg, file=sys.stderr, flush=True)
@@ -245,14 +244,16 @@ def run(args: argparse.Namespace) -> int:
     try:
         plan = plan_network(network, hw, events, dataflow, costs, progress=progress)
     except NoFeasibleMapping as e:   # name the command-line flag
-        raise ValueError(str(e).replace("`dataflow`", "`--dataflow`")) from None
+        raise ValueError(str(e).replace("`dataflow`", "`--dataflow`") + "; "
+                         + runs["line"]) from None
     choice = plan.choice
     if args.json:
         out = {"layers": [{"name": n, "dataflow": choice.dataflows[i],
                            "tiles": plan.option(i).placement.tiling.n_tiles,
                            "energy_pj": choice.energies[i].total}
                           for i, n in enumerate(plan.names)],
-               "total_energy_pj": plan.totals()}
+               "total_energy_pj": plan.totals(),
+               "run": {k: v for k, v in runs.items() if k != "line"}}
         print(json.dumps(out))
         return 0
     print(f"hardware: {hw.cores} cores of {macro.rows} x {macro.cols}, P={macro.batch_max}, "
@@ -289,4 +290,23 @@ def run(args: argparse.Namespace) -> int:
     for n, bad in zip(plan.names, plan.infeasible):
         for df, why in bad.items():
             print(f"note: {df.upper()} infeasible for {n}: {why}")
+    print(runs["line"])
     return 0
+
+
+def run_verdict(network, macro: MacroConfig, core: dict, cores: int) -> dict:
+    """Whether ``flexspim run`` can run ``network`` on ``cores`` cores of this macro: the
+    same check `run` makes (`flexspim.mapper.fit.system_fit`). The mapper also places what
+    the system cannot (OS weight streaming, potential swapping, shared conv tables), so its
+    plan alone does not say."""
+    from ..config import CoreConfig
+    from ..mapper.fit import DoesNotFit, system_fit
+
+    what = "flexspim run (the system RTL: weights resident, dense layers)"
+    try:
+        fit = system_fit(network, CoreConfig(macro=macro, **core), cores)
+    except DoesNotFit as e:
+        return {"fits": False, "cores": None, "resource": e.resource, "reason": str(e),
+                "line": f"{what} cannot run it: {e}"}
+    return {"fits": True, "cores": fit.cores, "resource": None, "reason": None,
+            "line": f"{what}: {fit.summary(cores)}"}

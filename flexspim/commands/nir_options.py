@@ -10,11 +10,12 @@ __all__ = ["add_nir_args", "nir_given", "import_from_args", "NIR_OPTIONS"]
 
 #: (dest, flag) of every import option, to reject them for a network that is not a .nir.
 NIR_OPTIONS = (("bw", "--bw"), ("bv", "--bv"), ("dt", "--dt"), ("preset", "--from"),
-               ("reset", "--reset"), ("leak_order", "--leak-order"), ("clip", "--clip"))
+               ("reset", "--reset"), ("leak_order", "--leak-order"), ("clip", "--clip"),
+               ("discretization", "--discretization"))
 
 
 def add_nir_args(p: argparse.ArgumentParser, title: str = "NIR import (a .nir NETWORK)"):
-    from ..frontend.nir_import import LEAK_ORDERS, PRESETS, RESETS
+    from ..frontend.nir_import import DISCRETIZATIONS, LEAK_ORDERS, PRESETS, RESETS
 
     q = p.add_argument_group(title)
     q.add_argument("--from", dest="preset", choices=list(PRESETS),
@@ -32,6 +33,10 @@ def add_nir_args(p: argparse.ArgumentParser, title: str = "NIR import (a .nir NE
     q.add_argument("--leak-order", choices=list(LEAK_ORDERS),
                    help="leak-first: v = d v + g I (NIR's Euler step, every framework); "
                         "input-first: v = d (v + g I) (default: leak-first)")
+    q.add_argument("--discretization", choices=list(DISCRETIZATIONS),
+                   help="euler: decay 1 - dt/tau, gain r dt/tau (NIR's step); exp: decay "
+                        "exp(-dt/tau), gain r (1 - decay) (Sinabs' LIF) (default: the "
+                        "preset's, else euler)")
     q.add_argument("--clip", help="weight scale: max (default) or a percentile of |w| per "
                                   "layer, e.g. 99.9 (larger weights saturate)")
 
@@ -76,7 +81,8 @@ def import_from_args(args, path):
     try:
         return import_nir(graph, bw=_bits(args.bw, "bw"), bv=_bits(args.bv, "bv"),
                           dt=args.dt, preset=args.preset, reset=args.reset,
-                          leak_order=args.leak_order, clip=_clip(args.clip))
+                          leak_order=args.leak_order, clip=_clip(args.clip),
+                          discretization=args.discretization)
     except ValueError as e:
         msg = str(e).replace("`dt` is required", "`--dt` is required")
         raise ValueError(msg) from None

@@ -42,15 +42,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ..cli import HARDWARE_TABLES, load_toml
+from ..cli import HARDWARE_TABLES
 from ..config import CoreConfig, MacroConfig, SystemConfig
 from ..inputs import check_range, check_tonic, load_config, read_events, stream_events
+from ..mapper.fit import DEFAULT_MACRO, SystemFit, system_fit
 from ..outputs import build_lock, check_out_dir, out_dir_arg, staged, stderr_to
 from ..progress import bar
 from .nir_options import add_nir_args, import_from_args, nir_given
-
-#: The same default macro as ``flexspim map``, so both agree on what fits by default.
-DEFAULTS = {"rows": 2048, "cols": 64, "batch_max": 8}
 
 
 def register(sub) -> None:
@@ -62,7 +60,8 @@ def register(sub) -> None:
     p.add_argument("-o", "--out", type=out_dir_arg, default=Path("run-out"), metavar="DIR",
                    help="output folder (default run-out)")
     p.add_argument("--rtl", action="store_true", help="run the generated Verilog (Verilator)")
-    g = p.add_argument_group("hardware (defaults: 2048 x 64 as in map, P = 8, one core per layer)")
+    g = p.add_argument_group("hardware (defaults: 2048 x 64 and P = 8 as in map; as many cores "
+                             "as the network needs)")
     g.add_argument("--config", type=Path, metavar="FILE.toml",
                    help="TOML with [macro], [core] and [system] tables")
     g.add_argument("--rows", type=int)
@@ -82,9 +81,11 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def system_from_args(args: argparse.Namespace, n_layers: int) -> SystemConfig:
+def system_from_args(args: argparse.Namespace) -> tuple[SystemConfig, bool]:
+    """The system of the options, and whether its core count was given (``--cores`` or
+    ``n_cores`` in ``--config``; else it is 1 here and `system_for` sizes it)."""
     t = load_config(args.config, "--config", HARDWARE_TABLES, tuple(HARDWARE_TABLES))
-    macro = {**DEFAULTS, **t.get("macro", {})}
+    macro = {**DEFAULT_MACRO, **t.get("macro", {})}
     for k in ("rows", "cols", "batch_max"):
         if getattr(args, k) is not None:
             macro[k] = getattr(args, k)
@@ -94,29 +95,27 @@ def system_from_args(args: argparse.Namespace, n_layers: int) -> SystemConfig:
     if args.index_bits is not None:
         core["index_bits"] = args.index_bits
     system = dict(t.get("system", {}))
-    system.setdefault("n_cores", n_layers)
+    given = args.cores is not None or "n_cores" in system
+    system.setdefault("n_cores", 1)
     if args.cores is not None:
         system["n_cores"] = args.cores
     return SystemConfig.from_dict({
         "core": CoreConfig.from_dict({"macro": MacroConfig.from_dict(macro), **core}),
-        **system})
+        **system}), given
 
 
-def system_for(args: argparse.Namespace, net) -> SystemConfig:
-    """The system of the options; without ``--cores`` (or ``n_cores`` in ``--config``), as
-    many cores as the network needs, a layer wider than a core taking several
-    (`split_plan`)."""
+def system_for(args: argparse.Namespace, net) -> tuple[SystemConfig, SystemFit]:
+    """The system of the options and the network's placement on it (`system_fit`, the
+    check ``flexspim map`` reports too); without ``--cores`` (or ``n_cores`` in
+    ``--config``), as many cores as the network needs, a layer wider than a core taking
+    several. Raises `DoesNotFit` naming the layer and the resource."""
     import dataclasses
 
-    from ..testbench.system_driver import split_plan
-
-    system = system_from_args(args, len(net.layers))
-    given = args.cores is not None or (args.config is not None and "n_cores" in
-                                       load_toml(args.config).get("system", {}))
-    if given:
-        return system
-    n = len(split_plan(net, system))
-    return system if n == system.n_cores else dataclasses.replace(system, n_cores=n)
+    system, given = system_from_args(args)
+    fit = system_fit(net, system.core, system.n_cores if given else None)
+    if not given:
+        system = dataclasses.replace(system, n_cores=fit.cores)
+    return system, fit
 
 
 def load_events(path: Path, n_in: int, dt_us: int | None, sensor: str | None) -> np.ndarray:
@@ -220,17 +219,18 @@ def run_rtl(system: SystemConfig, network_path: Path, events: np.ndarray,
             "potentials": [r[f"potentials{i}"] for i in range(n)]}
 
 
-def load_net(args, out: Path):
+def load_net(args, tmp: Path):
     """``(network, path of its TOML, import settings)``; a ``.nir`` is imported with the NIR
-    options and written to ``DIR/network.toml`` (the RTL test bench reads it from there)."""
+    options and written to ``tmp/network.toml`` (a private folder: the RTL test bench reads
+    it from there, and `keep_import` stages it into ``-o`` with the other outputs, so a
+    failed run leaves ``-o`` as it was)."""
     from ..frontend.netfile import import_settings, load_network, save_network
 
     if args.network.suffix == ".nir":
         from ..frontend.nir_import import import_table
 
         imp = import_from_args(args, args.network)
-        out.mkdir(parents=True, exist_ok=True)
-        path = out / "network.toml"
+        path = tmp / "network.toml"
         save_network(imp.network, path, name=args.network.stem,
                      extra=import_table(imp, args.network.name))
         print("imported " + str(args.network) + ":\n" + imp.report_text(), file=sys.stderr)
@@ -239,6 +239,19 @@ def load_net(args, out: Path):
         raise ValueError(f"`{nir_given(args)[0]}` does not apply here: only a .nir NETWORK is "
                          f"imported")
     return load_network(args.network), args.network, import_settings(args.network)
+
+
+def keep_import(args, net_path: Path, stage: Path) -> list[str]:
+    """Copy an imported network (``network.toml`` and its ``.npz``) into the staging
+    folder; the names copied."""
+    if args.network.suffix != ".nir":
+        return []
+    import shutil
+
+    names = [net_path.name, net_path.with_suffix(".npz").name]
+    for n in names:
+        shutil.copyfile(net_path.parent / n, stage / n)
+    return names
 
 
 def bias_units(net, settings: dict) -> list[bool]:
@@ -250,21 +263,22 @@ def bias_units(net, settings: dict) -> list[bool]:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.events.suffix == ".npz":
-        return run_batch(args)
-    if args.limit is not None:
+    if args.events.suffix != ".npz" and args.limit is not None:
         raise ValueError("`--limit` does not apply here: only a dataset (.npz) has samples")
-    return run_single(args)
+    with tempfile.TemporaryDirectory(prefix="flexspim-import-") as tmp:
+        if args.events.suffix == ".npz":
+            return run_batch(args, Path(tmp))
+        return run_single(args, Path(tmp))
 
 
-def run_single(args: argparse.Namespace) -> int:
+def run_single(args: argparse.Namespace, tmp: Path) -> int:
     from ..frontend.netfile import layer_names
     from ..frontend.nir_import import with_bias_source
     from ..raster import raster_png
 
     check_out_dir(args.out)
-    net, net_path, settings = load_net(args, args.out)
-    system = system_for(args, net)
+    net, net_path, settings = load_net(args, tmp)
+    system, _ = system_for(args, net)
     bias_in = bool(settings.get("input_bias", False))
     n_in = net.layers[0].n_in - int(bias_in)
     events = load_events(args.events, n_in, args.dt_us, args.sensor)
@@ -291,6 +305,7 @@ def run_single(args: argparse.Namespace) -> int:
                  **{f"{n}.potentials": v for n, v in zip(names, res["potentials"])})
         raster_png(res["layers"], names, stage / "raster.png",
                    title=f"{args.network.name} on {'RTL' if args.rtl else 'golden model'}")
+        kept = keep_import(args, net_path, stage)
     steps = int((events == -1).sum())
     real = [layer.n_out - int(u) for layer, u in zip(net.layers, bias_units(net, settings))]
     spikes = [int(((e >= 0) & (e < n)).sum()) for e, n in zip(res["layers"], real)]
@@ -298,12 +313,8 @@ def run_single(args: argparse.Namespace) -> int:
           f"{steps} time steps; spikes per layer: "
           + ", ".join(f"{n} {s}" for n, s in zip(names, spikes)))
     print(f"wrote {args.out / 'output_events.npy'}, {args.out / 'layers.npz'}, "
-          f"{args.out / 'raster.png'}")
+          f"{args.out / 'raster.png'}" + "".join(f", {args.out / n}" for n in kept))
     return 0
-
-
-def _monitor_fits(net, system: SystemConfig) -> bool:
-    return sum(layer.n_out for layer in net.layers) <= 1 << system.core.index_bits
 
 
 def golden_batch(drv, mapping, samples: list, progress=True) -> dict:
@@ -414,7 +425,7 @@ def footprint(net) -> dict:
                       "thresholds bv bits each)"}
 
 
-def run_batch(args: argparse.Namespace) -> int:
+def run_batch(args: argparse.Namespace, tmp: Path) -> int:
     import time
 
     from ..frontend.dataset import load_dataset
@@ -424,8 +435,8 @@ def run_batch(args: argparse.Namespace) -> int:
     if args.limit is not None and args.limit < 1:
         raise ValueError(f"`--limit` must be an integer >= 1, not {args.limit}")
     check_out_dir(args.out)
-    net, net_path, settings = load_net(args, args.out)
-    system = system_for(args, net)
+    net, net_path, settings = load_net(args, tmp)
+    system, fit = system_for(args, net)
     units = bias_units(net, settings)
     bias_in = bool(settings.get("input_bias", False))
     n_in = net.layers[0].n_in - int(bias_in)
@@ -433,7 +444,7 @@ def run_batch(args: argparse.Namespace) -> int:
     samples = ds.samples[:args.limit] if args.limit else ds.samples
     hw = [with_bias_source(s, n_in) if bias_in else s for s in samples]
     golden = SystemDriver(GoldenBackend(system), system)
-    monitor = _monitor_fits(net, system)
+    monitor = fit.monitor
     mapping = asyncio.run(golden.load_split(net, monitor=monitor))
     t0 = time.perf_counter()
     g = golden_batch(golden, mapping, hw)
@@ -472,6 +483,7 @@ def run_batch(args: argparse.Namespace) -> int:
     summary["cores"] = system.n_cores
     with staged(args.out) as stage:     # every file appears together, or none
         write_batch(stage, net, summary, counts, pred, ds.labels, layers)
+        kept = keep_import(args, net_path, stage)
     acc = summary["accuracy"]
     print(f"{'RTL' if args.rtl else 'golden'}: {summary['samples']} samples"
           + (f", accuracy {acc:.2%}" if acc is not None else ", no labels")
@@ -480,7 +492,7 @@ def run_batch(args: argparse.Namespace) -> int:
           + f"; activation sparsity {summary['activation_sparsity']['network']:.3f}, "
           f"{summary['synaptic_ops']['effective_per_sample']:.0f} synaptic ops per sample")
     print(f"wrote {args.out / 'summary.json'}, outputs.npz, output_events.npy, layers.npz, "
-          f"confusion.csv")
+          f"confusion.csv" + "".join(f", {n}" for n in kept))
     return 0 if not args.rtl or summary["agree_golden"] else 1
 
 

@@ -3,7 +3,11 @@ build a random 12 -> 10 -> 4 snnTorch network (Linear with bias, Leaky), run it 
 input spikes, export it to NIR. Writes OUT/model.nir and OUT/data.npz (input spikes
 ``(n, steps, 12)`` and snnTorch's output spikes of both layers).
 
-    python snntorch_export.py OUT RESET   # RESET: zero | subtract
+    python snntorch_export.py OUT RESET [NEURON]   # RESET: zero | subtract
+
+NEURON: ``leaky`` (default: ``Leaky(beta=0.875)``), ``beta1`` (``Leaky(beta=1)``: exported
+as tau = r = inf, no leak), ``synaptic`` (``Synaptic(alpha=0, beta=0.875)``: a CubaLIF whose
+float32 tau_syn equals dt = 1e-4 only within float32 rounding).
 """
 
 import sys
@@ -17,6 +21,7 @@ import torch
 from snntorch.export_nir import _extract_snntorch_module
 
 out, reset = Path(sys.argv[1]), sys.argv[2]
+neuron = sys.argv[3] if len(sys.argv) > 3 else "leaky"
 torch.manual_seed(0)
 rng = np.random.default_rng(0)
 sizes, beta, steps, n = (12, 10, 4), 0.875, 15, 20
@@ -24,8 +29,19 @@ fc1, fc2 = torch.nn.Linear(12, 10), torch.nn.Linear(10, 4)
 with torch.no_grad():
     fc1.weight.mul_(3.0)
     fc2.weight.mul_(3.0)
-lif1 = snn.Leaky(beta=beta, reset_mechanism=reset, init_hidden=True)
-lif2 = snn.Leaky(beta=beta, reset_mechanism=reset, init_hidden=True)
+
+
+def cell():
+    if neuron == "leaky":
+        return snn.Leaky(beta=beta, reset_mechanism=reset, init_hidden=True)
+    if neuron == "beta1":
+        return snn.Leaky(beta=1.0, reset_mechanism=reset, init_hidden=True)
+    if neuron == "synaptic":
+        return snn.Synaptic(alpha=0.0, beta=beta, reset_mechanism=reset, init_hidden=True)
+    raise SystemExit(f"unknown neuron {neuron!r}")
+
+
+lif1, lif2 = cell(), cell()
 x = (rng.random((n, steps, 12)) < 0.4).astype(np.float32)
 s1_all, s2_all = [], []
 with torch.no_grad():
@@ -45,11 +61,11 @@ g = nirtorch.extract_nir_graph(seq, _extract_snntorch_module, torch.zeros(1, 12)
                                model_name="snntorch", ignore_dims=[0])
 nodes = {}
 for name, node in g.nodes.items():
-    if isinstance(node, nir.LIF):     # scalar beta -> 0-d parameters: broadcast (train.py)
+    if isinstance(node, (nir.LIF, nir.CubaLIF)):   # scalar parameters: broadcast (train.py)
         k = {"1": 10, "3": 4}[name]
-        full = lambda a: np.broadcast_to(np.asarray(a, np.float32).ravel(), (k,)).copy()  # noqa
-        node = nir.LIF(tau=full(node.tau), r=full(node.r), v_leak=full(node.v_leak),
-                       v_threshold=full(node.v_threshold), v_reset=full(node.v_reset))
+        node = type(node)(**{f: np.broadcast_to(np.asarray(v, np.float32).ravel(), (k,)).copy()
+                             for f, v in vars(node).items()
+                             if isinstance(v, (np.ndarray, np.generic, torch.Tensor, float))})
     nodes[name] = node
 graph = nir.NIRGraph(nodes=nodes, edges=g.edges)
 graph.infer_types()

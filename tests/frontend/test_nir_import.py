@@ -260,3 +260,87 @@ def test_cli_maps_a_nir_file(tmp_path, rng, capsys):
     captured = capsys.readouterr()
     assert '"total_energy_pj"' in captured.out
     assert "weight err max" in captured.err          # the quantization report
+
+
+def test_exp_discretization_is_the_exact_step(rng, tmp_path):
+    # Sinabs' LIF: v = exp(-dt/tau) v + (1 - exp(-dt/tau)) r I, computed here by hand and
+    # compared with the import's float reference ("exp") and with NIR's Euler step
+    w = rng.normal(0.5, 1, (3, 4))
+    g = nir.NIRGraph.from_list(nir.Input(input_type={"input": np.array([4])}),
+                               nir.Linear(weight=w), lif((3,), tau=8.0, r=1.0, th=0.4))
+    ev = random_events(rng, 4, 12, 0.5, repeat=0)
+    d = np.exp(-1 / 8)
+
+    def by_hand(decay, gain):
+        v, out = np.zeros(3), []
+        for step, _ in split_steps(ev):
+            x = np.bincount(step, minlength=4)[:4]
+            v = decay * v + gain * (w @ x)
+            s = v > 0.4
+            v[s] = 0.0
+            out.append(np.flatnonzero(s))
+        return out
+
+    for disc, decay, gain in (("exp", d, 1 - d), ("euler", 7 / 8, 1 / 8)):
+        imp = import_nir(g, dt=1.0, discretization=disc)
+        assert imp.settings["discretization"] == disc
+        assert imp.float_layers[0].decay == pytest.approx(decay, rel=1e-12)
+        got = float_run(imp.float_layers, ev)[0][0]
+        expect = by_hand(decay, gain)
+        assert [list(s) for s, _ in split_steps(got)] == [list(s) for s in expect], disc
+        assert imp.network.layers[0].config.leak == 3       # both round to V - (V >> 3)
+    assert import_nir(g, preset="sinabs").settings["discretization"] == "exp"
+    assert import_nir(g, preset="snntorch", dt=1.0).settings["discretization"] == "euler"
+    with pytest.raises(ValueError, match="`discretization` must be one of euler, exp"):
+        import_nir(g, dt=1.0, discretization="rk4")
+
+
+def test_discretization_option_is_kept_in_the_network_file(rng, tmp_path):
+    from flexspim.cli import main
+    from flexspim.frontend.netfile import import_settings
+
+    g = nir.NIRGraph.from_list(nir.Input(input_type={"input": np.array([4])}),
+                               nir.Linear(weight=rng.normal(0.5, 1, (3, 4))),
+                               lif((3,), tau=8.0, r=1.0, th=0.4))
+    nir.write(tmp_path / "m.nir", g)
+    assert main(["import", str(tmp_path / "m.nir"), "-o", str(tmp_path / "n.toml"), "--dt",
+                 "1", "--discretization", "exp"]) == 0
+    st = import_settings(tmp_path / "n.toml")
+    assert st["discretization"] == "exp"
+    assert st["layers"][0]["decay_float"] == pytest.approx(np.exp(-1 / 8))
+
+
+#: Every NIR node the import refuses (docs/mapper.md section 9 lists them), with a builder
+UNSUPPORTED = {
+    "LI": lambda n: nir.LI(tau=np.full(n, 8e-3), r=np.ones(n), v_leak=np.zeros(n)),
+    "I": lambda n: nir.I(r=np.ones(n)),
+    "Scale": lambda n: nir.Scale(scale=np.ones(n)),
+    "Threshold": lambda n: nir.Threshold(threshold=np.ones(n)),
+    "Delay": lambda n: nir.Delay(delay=np.ones(n)),
+    "CubaLI": lambda n: nir.CubaLI(tau_syn=np.full(n, 1e-3), tau_mem=np.full(n, 8e-3),
+                                   r=np.ones(n), v_leak=np.zeros(n)),
+    "Conv1d": lambda n: nir.Conv1d(input_shape=n, weight=np.ones((1, n, 1)), stride=1,
+                                   padding=0, dilation=1, groups=1, bias=np.zeros(1)),
+}
+
+
+def test_every_nir_node_is_supported_or_refused_in_one_line():
+    import inspect
+
+    from flexspim.frontend.nir_import import _SUPPORTED
+
+    kinds = {k for k, c in vars(nir).items() if inspect.isclass(c)
+             and issubclass(c, nir.NIRNode) and k not in ("NIRNode", "NIRGraph")}
+    # a NIR release with a new node fails here until the table (and UNSUPPORTED) says
+    assert kinds == set(_SUPPORTED) | set(UNSUPPORTED), kinds ^ (set(_SUPPORTED) |
+                                                                 set(UNSUPPORTED))
+    n = 3
+    for kind, make in UNSUPPORTED.items():
+        first = [nir.Input(input_type={"input": np.array([n])}),
+                 nir.Linear(weight=np.ones((n, n))), lif((n,))]
+        if kind == "Conv1d":           # (channels, length) in: after an Input of that shape
+            first = [nir.Input(input_type={"input": np.array([n, n])})]
+        g = nir.NIRGraph.from_list(*first, make(n))
+        with pytest.raises(ValueError, match=rf"\({kind}\) is not supported") as e:
+            import_nir(g, dt=1e-3)
+        assert "\n" not in str(e.value)

@@ -104,6 +104,30 @@ def test_tau_inf_is_no_leak_with_gain_one():
         framework_run([(w, None, 1.0, 2.5)], ev).tolist()
 
 
+@pytest.mark.parametrize("tau, r, message", [
+    (np.inf, np.inf, None),                                   # beta = 1: imported
+    (np.nan, 1.0, "non-finite `tau` (nan)"),
+    (-np.inf, 1.0, "non-finite `tau` (-inf)"),
+    (8e-4, np.inf, "input gain inf"),
+    (np.inf, 8.0, "tau=inf with r=8.0"),
+])
+def test_infinite_parameters_through_the_command_line(tmp_path, capsys, tau, r, message):
+    # the file check before the import let no +inf through, so `flexspim import/run/map` of
+    # snnTorch's beta = 1 export failed while the library imported it; +inf now reaches the
+    # importer, which reads tau = r = inf exactly and refuses the rest with its reason
+    g = chain(nir.Linear(weight=np.ones((2, 2))),
+              nir.LIF(tau=np.full(2, tau), r=np.full(2, r), v_leak=np.zeros(2),
+                      v_threshold=np.ones(2)), n_in=2)
+    nir.write(tmp_path / "m.nir", g)
+    rc = main(["import", str(tmp_path / "m.nir"), "-o", str(tmp_path / "n.toml"),
+               "--from", "snntorch", "--bw", "3"])
+    err = capsys.readouterr().err
+    if message is None:
+        assert rc == 0 and "decay 1.0000 -> 1.0000" in err
+    else:
+        assert rc == 2 and message in err and err.count("error:") == 1, err
+
+
 def test_tau_inf_with_finite_r_can_never_fire():
     g = chain(nir.Linear(weight=np.ones((2, 2))),
               nir.LIF(tau=np.full(2, np.inf), r=np.ones(2), v_leak=np.zeros(2),

@@ -22,7 +22,10 @@ def example_json():
 
 
 def test_json_contract(example_json):
-    assert list(example_json) == ["layers", "total_energy_pj"]
+    assert list(example_json) == ["layers", "total_energy_pj", "run"]
+    # what `flexspim run` would say (mapper.fit): conv1's dense FC layer (8192 inputs) does
+    # not fit a 2048-row array; the mapper shares its 2 x 3 x 3 kernel tables instead
+    assert example_json["run"]["fits"] is False and example_json["run"]["resource"] == "rows"
     assert [list(layer) for layer in example_json["layers"]] == \
         [["name", "dataflow", "tiles", "energy_pj"]] * 5
     assert [layer["name"] for layer in example_json["layers"]] == \
