@@ -147,9 +147,14 @@ class CoreModel:
                 errors += 1                                      # popped and dropped
                 time.drop()
                 continue
-            if (e == TICK or e in self.open) and self.open:
-                time.close()
+            if e == TICK and self.open:
+                time.close()                                     # the tick stays at the head
                 run_batch()
+            elif e in self.open:               # popped: closes the batch, opens the next one
+                time.push()
+                run_batch()
+                self.open.append(e)
+                continue
             if e != TICK:
                 self.open.append(e)
                 time.push()

@@ -17,9 +17,10 @@ The three stages and their rules (a cycle-level reading of the RTL):
   ``k - depth + 1`` has reached the head.
 * **Collector** (one action per cycle, on the head, while the batch buffer C is not closed):
   pop an event into C (C closes, visibly in the next cycle, when it reaches ``P``); pop and
-  drop a source ``>= n_in``; *close* C without popping when the head repeats a source of C
-  or is a tick (visible in the next cycle). A tick at the head with C empty waits for the
-  runner. After a hand-over in cycle ``h`` the collector acts again from ``h + 1``.
+  drop a source ``>= n_in``; pop a source that repeats one of C's and close C (visible in the
+  next cycle; the source is kept as the first of the next batch); *close* C without popping
+  when the head is a tick. A tick at the head with C empty waits for the runner. After a
+  hand-over in cycle ``h`` the collector acts again from ``h + 1``.
 * **Runner**: takes a closed C in cycle ``h``: when idle, or in the very cycle it issues the
   last slot of the batch before; it is idle from the cycle after a batch's last issue, and
   from the cycle after a tick's last fire issue (a closed C waits until then). Then
@@ -87,7 +88,8 @@ class CoreTimeline:
         self.t += 1                # visible from the next cycle
 
     def push(self) -> None:
-        """The head is popped into C (a full C is then run with `run_batch`)."""
+        """The head is popped into C, or closes it (a closed C is then run with
+        `run_batch`)."""
         self._pop(self._head())
         self.t += 1                # a full C is visible as closed from the next cycle
 

@@ -192,21 +192,28 @@ class NeuronCore(wiring.Component):
         src_ok = less_than(m, head.index, r["N_IN"], "src_ok")
         tick_wait = Signal()                       # a tick at the head, C empty: runner's
         m.d.comb += tick_wait.eq(fifo.r_rdy & head.tick & (c_count == 0))
+        # A repeated source is popped too, into K, the first entry of the next batch: so the
+        # FIFO's read never waits for the comparison with C (P comparators and an OR).
+        k_src, k_valid = Signal(ib), Signal()
         # (a hand-over needs C closed, so it never meets the collector acting: no priority)
         with m.If(~c_closed & fifo.r_rdy & ~tick_wait):
-            with m.If(head.tick | (dup & (c_count != 0))):
-                m.d.sync += c_closed.eq(1)         # close: the head opens the next batch
-            with m.Elif(~src_ok):                  # dropped, counted
-                m.d.comb += [fifo.r_en.eq(1), errors[0].eq(1)]
+            with m.If(head.tick):
+                m.d.sync += c_closed.eq(1)         # close: the tick fires after the batch
             with m.Else():
                 m.d.comb += fifo.r_en.eq(1)
-                with m.Switch(c_count):
-                    for i in range(P):
-                        with m.Case(i):
-                            m.d.sync += c_src[i].eq(head.index)
-                m.d.sync += [c_count.eq(c_count + 1), c_closed.eq(c_count + 1 == P)]
+                with m.If(~src_ok):                # dropped, counted
+                    m.d.comb += errors[0].eq(1)
+                with m.Elif(dup):                  # close: the source opens the next batch
+                    m.d.sync += [c_closed.eq(1), k_src.eq(head.index), k_valid.eq(1)]
+                with m.Else():
+                    with m.Switch(c_count):
+                        for i in range(P):
+                            with m.Case(i):
+                                m.d.sync += c_src[i].eq(head.index)
+                    m.d.sync += [c_count.eq(c_count + 1), c_closed.eq(c_count + 1 == P)]
         with m.If(handoff):
-            m.d.sync += [c_count.eq(0), c_closed.eq(0)]
+            m.d.sync += [c_count.eq(k_valid), c_src[0].eq(k_src), k_valid.eq(0),
+                         c_closed.eq(0)]
 
         # runner: the batch being run (sources, then row offsets, then command fields)
         r_src = [Signal(ib, name=f"r_src{i}") for i in range(P)]
