@@ -2,8 +2,12 @@
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
-# pytest-xdist workers; CI machines have 2 cores.
+# pytest-xdist workers; CI machines have 2 cores. --dist worksteal: a worker that runs out
+# of tests takes pending ones from the other (with the default "load" one worker can sit
+# idle for minutes while the other works through a queue of long RTL tests).
 JOBS   ?= 2
+# extra pytest arguments for test / regress, e.g. PYTEST_ARGS="--cpu-top 30 --durations 30"
+PYTEST_ARGS ?=
 # yosys, opensta (sta), qflow-tech-osu018 (OSU 0.18 Liberty + LEF), graywolf, qrouter, qflow:
 # the synthesis / timing / place-and-route flow (`flexspim synth`, `flexspim pnr`, flow/);
 # iverilog: the second simulator (`make test-icarus`)
@@ -16,7 +20,8 @@ help:
 	@echo "make install       system packages (apt-get, when root) + .venv with flexspim[dev]"
 	@echo "make test          fast tier: golden model + RTL tests (CI runs this)"
 	@echo "make test-icarus   macro and core RTL regressions on Icarus Verilog (SIM=icarus)"
-	@echo "make regress       long tier: more seeds, bigger geometries"
+	@echo "make regress       long tier: more seeds, bigger geometries, 10^4 macro accumulates and"
+	@echo "                   10^3 multi-layer event streams on the RTL, functional coverage table"
 	@echo "make test-faults   fault injection: Ctrl-C at random points, concurrent runs, full disk"
 	@echo "make test-frameworks  optional: snnTorch, Norse, Sinabs (CPU torch) export -> import -> run"
 	@echo "make formal        bounded proofs (FIFO, router, adder) + every mutant caught"
@@ -43,7 +48,7 @@ install:
 	@$(VENV)/bin/flexspim --version
 
 test:
-	$(PY) -m pytest -n $(JOBS) -q
+	$(PY) -m pytest -n $(JOBS) --dist worksteal -q $(PYTEST_ARGS)
 
 # One process: the tests time how fast Ctrl-C stops every child, so they must not compete
 # with each other for the two cores.
@@ -55,8 +60,11 @@ test-icarus:
 	SIM=icarus $(PY) -m pytest -n $(JOBS) -q tests/hdl/test_rtl_macro.py tests/hdl/test_rtl_core.py \
 	  tests/hdl/test_icarus_mutants.py
 
+# long tier: everything of the fast tier with more seeds and bigger geometries, the slow
+# tests, and tests/hdl/test_regress_scale.py (10^4 macro accumulates, 10^3 multi-layer event
+# streams on the RTL); ends with the functional coverage table
 regress:
-	FLEXSPIM_TIER=regress $(PY) -m pytest -n $(JOBS) -q
+	FLEXSPIM_TIER=regress $(PY) -m pytest -n $(JOBS) --dist worksteal -q $(PYTEST_ARGS)
 
 # Optional tier, not in CI: export from snnTorch, Norse and Sinabs (CPU torch), import, run.
 # The frameworks live in their own venvs (never in .venv); each export runs there, flexspim

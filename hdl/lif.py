@@ -243,9 +243,14 @@ class FireUnit(wiring.Component):
         s, cout = Signal(cols), Signal(cols)
         m.d.comb += [s.eq(a ^ b ^ cin), cout.eq((a & b) | (cin & (a ^ b)))]
         ones = (1 << cols) - 1
+        # bit b_k of the leak and of the threshold, selected once and fanned out to every
+        # column (a replicated bit_select would emit one shifter per column)
+        leak_bit, theta_bit = Signal(), Signal()
+        m.d.comb += [leak_bit.eq(leak.bit_select(b_k, 1)),
+                     theta_bit.eq(threshold.bit_select(b_k, 1))]
 
         def v_minus_theta():                       # V + ~theta + 1
-            theta = Mux(theta_src, rd_x, threshold.bit_select(b_k, 1).replicate(cols))
+            theta = Mux(theta_src, rd_x, theta_bit.replicate(cols))
             m.d.comb += [a.eq(rd_v), b.eq(~theta), cin.eq(Mux(b_first, ones, carry))]
             m.d.sync += carry.eq(cout)
 
@@ -260,7 +265,7 @@ class FireUnit(wiring.Component):
                 with m.If(leak_mode == LEAK_SHIFT):
                     m.d.comb += [b.eq(~rd_x), cin.eq(Mux(b_first, ones, carry))]
                 with m.Else():   # sub: V < 0 adds the leak, V >= 0 subtracts it
-                    m.d.comb += [b.eq(leak.bit_select(b_k, 1).replicate(cols) ^ ~rd_x),
+                    m.d.comb += [b.eq(leak_bit.replicate(cols) ^ ~rd_x),
                                  cin.eq(Mux(b_first, ~rd_x, carry))]
                     m.d.sync += nonzero.eq(nonzero | s)
                 m.d.sync += carry.eq(cout)

@@ -35,6 +35,7 @@ BINS: dict[str, tuple[str, ...]] = {
     "batch cut by": ("P events", "repeated source", "tick"),
     "input": ("idle gaps", "back-pressured (FIFO full)", "out-of-range source dropped"),
     "output": ("stalled (back-pressure)", "at full speed"),
+    "RTL runs": ("random macro accumulates", "event streams", "multi-layer event streams"),
 }
 
 
@@ -86,12 +87,22 @@ class Coverage:
         self.hit("reset", cfg.reset)
         self.hit("threshold", cfg.threshold_source)
 
+    def accumulate(self, op, overflow) -> None:
+        """A random valid macro accumulate (`AccumulateOp`) and its golden overflow flags."""
+        self.hit("RTL runs", "random macro accumulates")
+        self.hit("weight bits bw", _bucket(op.bw, (1, 3, 7), BINS["weight bits bw"]))
+        self.hit("potential bits bv", _bucket(op.bv, (4, 8, 12), BINS["potential bits bv"]))
+        self.hit("arithmetic", "saturate" if op.saturate else "wrap")
+        if op.saturate:
+            self.hit("saturation", "batch clamped" if np.any(overflow) else "batch in range")
+
     def batches(self, events, batch_max: int, n_in: int | None = None) -> None:
         for reason, n in batch_cut_reasons(events, batch_max, n_in).items():
             self.hit("batch cut by", reason, n)
 
     def streams(self, gap: float, stall: float, in_waits: int = 0, dropped: int = 0) -> None:
         """One stream's conditions: idle gaps, cycles the input waited, output stalls."""
+        self.hit("RTL runs", "event streams")
         if gap:
             self.hit("input", "idle gaps")
         self.hit("input", "back-pressured (FIFO full)", in_waits)
@@ -134,6 +145,8 @@ def sample_network(cov: Coverage, network, events, run, system, gap: float, stal
     """Sample a system run of ``network`` on ``events`` (``run``: its golden `SystemRun`,
     layer ``k`` fed by layer ``k - 1``'s output) and save."""
     inputs = [np.asarray(events)] + list(run.layers[:-1])
+    if len(network.layers) > 1:
+        cov.hit("RTL runs", "multi-layer event streams")
     for layer, ev in zip(network.layers, inputs):
         cov.layer(layer.config)
         cov.batches(ev, system.core.macro.batch_max, layer.n_in)

@@ -8,7 +8,15 @@ applies the work-arounds measured in ``shared/toolchain.md``:
   split into several C++ files fail to link);
 * ``PYTHON3=<this interpreter>`` (``verilated.mk`` calls ``python``, absent on Debian);
 * ``OPT_FAST=-O1`` (faster compile and simulation than the wheel's ``-Os``);
-* ``OBJCACHE=ccache`` when ccache is installed (rebuilds of an unchanged design in seconds).
+* ``OBJCACHE=ccache`` when ccache is installed (rebuilds of an unchanged design in seconds),
+  unless ``FLEXSPIM_CCACHE=0`` (the benchmarks measure builds without it).
+
+Verilator's runtime library (``verilated*.cpp``, ~12 s of CPU to compile) is built once per
+toolchain and set of build options into ``build/sim/_runtime-<digest>/runtime.o`` and linked
+into every design built with those options (``FLEXSPIM_SHARED_RUNTIME=0`` turns this off),
+so a build folder compiles only its design and cocotb's ``main`` (which includes the design's
+header). After each build the folder's runtime switches (``VM_TRACE``, ``VM_TIMING``, ...)
+are checked against the shared runtime's; on a difference the folder is rebuilt on its own.
 
 Build folders are ``build/sim/<name>-<digest of the configs>``: a changed configuration never
 reuses a stale build, and parallel pytest workers never share one.
@@ -21,9 +29,12 @@ starts its ``always @*`` blocks with a time-0 trigger that only Verilog-2005 sem
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import os
 import re
 import shutil
+import subprocess
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -33,7 +44,7 @@ from flexspim.config import digest
 
 __all__ = ["REPO_ROOT", "BUILD_ROOT", "SIMULATORS", "simulator", "setup_verilator",
            "build_dir_for", "emit_verilog", "design_sources", "top_ports", "run_cocotb",
-           "run_design", "CocotbFailure"]
+           "run_design", "CocotbFailure", "shared_runtime", "runtime_switches"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BUILD_ROOT = Path(os.environ.get("FLEXSPIM_BUILD", REPO_ROOT / "build"))
@@ -63,8 +74,10 @@ def setup_verilator() -> Path:
         os.environ["PATH"] = os.pathsep.join([str(root / "bin")] + path)
     flags = os.environ.get("MAKEFLAGS", "").split()
     extra = list(_MAKEFLAGS_EXTRA)
-    if shutil.which("ccache"):
+    if shutil.which("ccache") and os.environ.get("FLEXSPIM_CCACHE", "1") != "0":
         extra.append("OBJCACHE=ccache")
+    else:
+        flags = [f for f in flags if not f.startswith("OBJCACHE=")]
     for item in extra:
         key = item.split("=", 1)[0] + "="
         flags = [f for f in flags if not f.startswith(key)] + [item]
@@ -145,6 +158,81 @@ def _failures(results_xml: Path) -> tuple[int, list[str]]:
     return n, failed
 
 
+def runtime_switches(build_dir: Path) -> str | None:
+    """What decides how Verilator's runtime is compiled for the design in ``build_dir``: the
+    ``VM_*`` switches and runtime file lists of its ``Vtop_classes.mk`` (None before
+    verilation)."""
+    path = Path(build_dir) / "Vtop_classes.mk"
+    if not path.is_file():
+        return None
+    out, group = [], None
+    for line in path.read_text().splitlines():
+        m = re.match(r"^(VM_\w+) = (\S*)$", line)
+        if m and m.group(1) != "VM_PARALLEL_BUILDS":    # only the design's own files
+            out.append(f"{m.group(1)}={m.group(2)}")
+        m = re.match(r"^(VM_GLOBAL_\w+) \+= \\$", line)
+        if m:
+            group = m.group(1)
+        elif group and line.strip():
+            out.append(f"{group}+={line.strip().rstrip(chr(92)).strip()}")
+        else:
+            group = None
+    return "\n".join(out) + "\n"
+
+
+@functools.cache
+def _toolchain_id() -> str:
+    import cocotb
+
+    root = setup_verilator()
+    cxx = subprocess.run(["c++", "--version"], capture_output=True, text=True).stdout
+    return "|".join([str(root), (root / "include" / "verilated_config.h").read_text(), cxx,
+                     cocotb.__version__])
+
+
+def shared_runtime(build_args: list[str], waves: bool = False) -> tuple[Path, str] | None:
+    """Verilator's runtime for builds with ``build_args``, compiled once per toolchain into
+    ``build/sim/_runtime-<digest>/runtime.o`` (one relocatable object; see the module
+    docstring); returns ``(object, runtime_switches)``, or None when off (waves builds,
+    ``FLEXSPIM_SHARED_RUNTIME=0``, a build path with spaces)."""
+    from flexspim.outputs import build_lock
+
+    if waves or os.environ.get("FLEXSPIM_SHARED_RUNTIME", "1") == "0" or \
+            re.search(r"\s", str(BUILD_ROOT)):
+        return None
+    setup_verilator()
+    flags = sorted(f for f in os.environ.get("MAKEFLAGS", "").split()
+                   if not f.startswith("OBJCACHE="))
+    key = hashlib.sha256(repr((_toolchain_id(), flags, list(build_args))).encode())
+    folder = BUILD_ROOT / "sim" / f"_runtime-{key.hexdigest()[:12]}"
+    obj, done = folder / "runtime.o", folder / "switches.txt"
+    if not done.is_file():
+        with build_lock(folder):
+            if not done.is_file():
+                _build_runtime(folder, build_args, obj, done)
+    return obj, done.read_text()
+
+
+def _build_runtime(folder: Path, build_args: list[str], obj: Path, done: Path) -> None:
+    from cocotb_tools.runner import get_runner
+
+    src = _write_if_changed(folder / "flexspim_runtime.v",
+                            "module flexspim_runtime(input clk, output q);\n"
+                            "  assign q = clk;\nendmodule\n")
+    get_runner("verilator").build(sources=[src], hdl_toplevel="flexspim_runtime",
+                                  build_dir=folder, build_args=list(build_args),
+                                  timescale=("1ns", "1ps"), log_file=folder / "build.log")
+    switches = runtime_switches(folder)
+    names = [line.split("+=", 1)[1] for line in switches.splitlines() if "+=" in line]
+    tmp = obj.with_suffix(".tmp")
+    subprocess.run(["ld", "-r", "-o", str(tmp), *(str(folder / f"{n}.o") for n in names)],
+                   check=True)
+    os.replace(tmp, obj)
+    done.with_suffix(".tmp").write_text(switches)
+    os.replace(done.with_suffix(".tmp"), done)     # written last: marks the runtime complete
+
+
+
 def run_cocotb(*, toplevel: str, sources: Iterable[Path], test_module: str, build_dir: Path,
                extra_env: Mapping[str, str] | None = None, seed: int | None = None,
                testcase: str | None = None, waves: bool | None = None,
@@ -194,13 +282,36 @@ def run_cocotb(*, toplevel: str, sources: Iterable[Path], test_module: str, buil
     if not vlt.exists() or vlt.read_text() != text:
         vlt.write_text(text)
 
-    runner = get_runner("verilator")
-    runner.build(
-        sources=[vlt, *sources], hdl_toplevel=toplevel, build_dir=build_dir,
-        build_args=["-Wno-fatal", "--no-public-flat-rw", "--output-split-cfuncs", "1000",
-                    "--x-initial", "unique", "--x-assign", "unique",
-                    *build_args] + (["--trace-structs"] if waves else []),
-        timescale=("1ns", "1ps"), waves=waves, log_file=build_dir / "build.log")
+    args = ["-Wno-fatal", "--no-public-flat-rw", "--output-split-cfuncs", "1000",
+            "--x-initial", "unique", "--x-assign", "unique",
+            *build_args] + (["--trace-structs"] if waves else [])
+    shared = shared_runtime(args, waves)
+
+    def build(runtime):
+        runner = get_runner("verilator")
+        saved = os.environ["MAKEFLAGS"]
+        if runtime is not None:
+            # the runtime comes linked in, not compiled here (see the module docstring);
+            # the runner copies os.environ when it builds
+            os.environ["MAKEFLAGS"] = f"{saved} VM_GLOBAL_FAST= VM_GLOBAL_SLOW= LIBS={runtime[0]}"
+        try:
+            runner.build(sources=[vlt, *sources], hdl_toplevel=toplevel, build_dir=build_dir,
+                         build_args=args, timescale=("1ns", "1ps"), waves=waves,
+                         log_file=build_dir / "build.log")
+        finally:
+            os.environ["MAKEFLAGS"] = saved
+        return runner
+
+    try:
+        runner = build(shared)
+        mismatch = shared is not None and runtime_switches(build_dir) != shared[1]
+    except Exception:
+        if shared is None or runtime_switches(build_dir) == shared[1]:
+            raise
+        mismatch = True
+    if mismatch:   # this design needs another runtime: build the whole folder on its own
+        (build_dir / toplevel).unlink(missing_ok=True)
+        runner = build(None)
     return _test(runner, toplevel, test_module, build_dir, testcase, seed, extra_env, waves)
 
 

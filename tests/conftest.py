@@ -5,12 +5,18 @@ Every test that draws random stimulus takes the ``rng`` fixture. Its seed is
 reproducible); it is printed and attached to the test report, so any failure reproduces with
 ``FLEXSPIM_SEED=<seed> pytest <test id>``. ``make regress`` (``FLEXSPIM_TIER=regress``) draws
 fresh seeds and runs the longer cases.
+
+Tiers: tests marked ``slow``, and the cases listed in `REGRESS_ONLY` (bigger variants of a
+check the fast tier keeps in a smaller form), run only in the long tier. ``--cpu-top N``
+prints the N tests that used the most CPU time (the test process plus the simulators and
+compilers it waited for), the measure to cut when the fast tier gets slow.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import resource
 import secrets
 
 import numpy as np
@@ -19,8 +25,69 @@ import pytest
 TIER = os.environ.get("FLEXSPIM_TIER", "fast")
 
 
+# Bigger variants of checks that the fast tier keeps in a smaller form (node id prefix ->
+# what still covers the check in the fast tier). Each one cost 10-75 s of CPU cold.
+REGRESS_ONLY = {
+    "tests/hdl/test_generate.py::test_generate_is_deterministic_and_lint_clean[64-64-8]":
+        "determinism and lint of the macro: 1x1 to 37x13 P=3",
+    "tests/hdl/test_generate.py::test_generate_core_is_deterministic_and_lint_clean[64-64-8-16]":
+        "determinism and lint of the core: 16x1 and 37x13",
+    "tests/hdl/test_generate.py::test_generate_system_is_deterministic_and_lint_clean[3]":
+        "determinism and lint of the system: 2 cores",
+    "tests/hdl/test_rtl_system.py::test_system[3cores]":
+        "system RTL = golden: 2 cores (random multi-layer networks, gaps, back-pressure)",
+    "tests/test_digits_example.py::test_rtl_equals_golden[digits]":
+        "`flexspim run --rtl` = golden on a 2-layer network (test_run_command) and the digits "
+        "example's golden accuracy",
+}
+
+
 def pytest_report_header(config):
     return f"flexspim tier: {TIER} (FLEXSPIM_TIER=regress for the long tier)"
+
+
+def pytest_addoption(parser):
+    parser.addoption("--cpu-top", type=int, default=0, metavar="N",
+                     help="print the N tests that used the most CPU time")
+
+
+def pytest_collection_modifyitems(config, items):
+    if TIER == "regress":
+        return
+    for item in items:
+        why = next((w for k, w in REGRESS_ONLY.items() if item.nodeid.startswith(k)), None)
+        if why is not None:
+            item.add_marker(pytest.mark.skip(
+                reason=f"long tier (make regress); the fast tier covers it with {why}"))
+        elif item.get_closest_marker("slow") is not None:
+            item.add_marker(pytest.mark.skip(reason="long tier (make regress)"))
+
+
+def _cpu() -> float:
+    a, b = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return a.ru_utime + a.ru_stime + b.ru_utime + b.ru_stime
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    item.stash[_CPU_START] = _cpu()
+    yield
+
+
+_CPU_START = pytest.StashKey[float]()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if call.when == "teardown" and _CPU_START in item.stash:
+        report.user_properties.append(("cpu_s", _cpu() - item.stash[_CPU_START]))
+    # Put the seed in the failure report itself, not only in captured stdout.
+    if call.when == "call" and call.excinfo is not None:
+        for k, v in item.user_properties:
+            if k == "seed":
+                item.add_report_section("call", "seed", f"FLEXSPIM_SEED={v}")
 
 
 def pytest_configure(config):
@@ -37,6 +104,15 @@ def pytest_configure(config):
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    top = config.getoption("--cpu-top")
+    if top and not hasattr(config, "workerinput"):
+        cpu = sorted(((dict(r.user_properties).get("cpu_s", 0.0), r.nodeid)
+                      for reps in terminalreporter.stats.values() for r in reps
+                      if getattr(r, "when", None) == "teardown"), reverse=True)
+        terminalreporter.write_sep("-", f"CPU time: top {top} of {len(cpu)} tests "
+                                        f"(sum {sum(c for c, _ in cpu):.0f} s)")
+        for c, nodeid in cpu[:top]:
+            terminalreporter.write_line(f"{c:8.1f} s  {nodeid}")
     folder = os.environ.get("FLEXSPIM_COVERAGE_DIR")
     if folder and not hasattr(config, "workerinput"):
         from flexspim.testbench.coverage import coverage_table
@@ -73,10 +149,3 @@ def regress() -> bool:
     """True in the long tier: tests scale their iteration counts with it."""
     return TIER == "regress"
 
-
-def pytest_runtest_makereport(item, call):
-    # Put the seed in the failure report itself, not only in captured stdout.
-    if call.when == "call" and call.excinfo is not None:
-        for k, v in item.user_properties:
-            if k == "seed":
-                item.add_report_section("call", "seed", f"FLEXSPIM_SEED={v}")

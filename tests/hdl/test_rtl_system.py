@@ -179,6 +179,7 @@ if cocotb is not None:
         core = system.core
         rtl = CocotbBackend(dut, system, rng)
         await rtl.start()
+        spikes = 0
         for t in range(max(2, trials // 2)):
             rtl.gap, rtl.stall = [(0.2, 0.3), (0.0, 0.7)][t % 2]
             n_in = int(rng.integers(2, 10))
@@ -203,7 +204,9 @@ if cocotb is not None:
                 f"trial {t}: {first_difference([got], [want])} (merged output)")
             for i, (x, y) in enumerate(zip(vg, vw)):
                 assert x.tolist() == y.tolist(), f"trial {t}: potentials of core {i}"
-            assert (want != TICK).sum() > 0, "the test network never spiked"
+            spikes += int((want != TICK).sum())
+        # one random network may stay silent (seed 2114257140 drew one); all of them may not
+        assert spikes > 0, "no test network ever spiked"
 
     @cocotb.test(timeout_time=BUDGET_NS, timeout_unit="ns")
     async def system_open_batch_survives_a_register_write(dut):
