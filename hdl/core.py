@@ -1,15 +1,17 @@
 """Neuron core: one macro running one fully connected layer from an address-event stream.
 
-Behaviour, cycle costs included, is specified by `flexspim.golden.core` (read its docstring):
-events are taken from an input FIFO in order, grouped into batches by the batching rule,
-each batch runs one accumulate per neuron slot, and a tick fires every slot and sends its
-spikes (ascending neuron index) and then a tick on the output stream.
+Behaviour, cycle costs included, is specified by `flexspim.golden.core` (read its docstring)
+and, for the end-to-end timing, `flexspim.golden.core_timeline`: events are taken from an
+input FIFO in order, grouped into batches by the batching rule, each batch runs one
+accumulate per neuron slot, and a tick fires every slot and sends its spikes (ascending
+neuron index) and then a tick on the output stream. The controller is a pipeline: a
+collector, a runner that keeps the macro busy, and an encoder.
 
 Configuration registers (``cfg`` bus, 32-bit data, word addresses). A write
-is taken when ``cfg.we`` and ``cfg.ready`` (the core is idle: nothing in the FIFO and the
-controller waiting for events); a value that does not fit its register, a write to a
-read-only or unknown address, sets the sticky error bit and counts in ``ERRORS`` instead of
-being truncated. Reads are combinational. The map is `flexspim.regmap.core_registers`. The
+is taken when ``cfg.we`` and ``cfg.ready`` (the core is idle: nothing in the FIFO, no closed
+batch waiting, the runner, the macro and the encoder idle); a value that does not fit its
+register, a write to a read-only or unknown address, sets the sticky error bit and counts in
+``ERRORS`` instead of being truncated. Reads are combinational. The map is `flexspim.regmap.core_registers`. The
 status counters are exact whenever ``idle`` is high (an event dropped or a command refused
 inside the pipeline is counted one cycle after it happens).
 """
