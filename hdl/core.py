@@ -12,8 +12,9 @@ is taken when ``cfg.we`` and ``cfg.ready`` (the core is idle: nothing in the FIF
 batch waiting, the runner, the macro and the encoder idle); a value that does not fit its
 register, a write to a read-only or unknown address, sets the sticky error bit and counts in
 ``ERRORS`` instead of being truncated. Reads are combinational. The map is
-`flexspim.regmap.core_registers`. The status counters are exact whenever ``idle`` is high (an event dropped or a command refused
-inside the pipeline is counted one cycle after it happens).
+`flexspim.regmap.core_registers`. The status counters are exact whenever ``idle`` is high
+(an event dropped or a command refused inside the pipeline is counted one cycle after it
+happens).
 """
 
 from __future__ import annotations
