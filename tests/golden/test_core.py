@@ -103,3 +103,30 @@ def test_work_cycles_formula():
     assert run.batches == 3
     clamped, not_clamped = (accumulate_cycles(core.macro, 6, True, clamp=c) for c in (1, 0))
     assert run.cycles == 2 * (not_clamped + clamped + clamped) + 2 * fire_cycles(big)
+
+
+def test_timeline_by_hand():
+    """`golden.core_timeline` on two tiny streams, cycle by cycle from its rules (P = 2, one
+    slot, wrap: accumulate 1 + 1 + 4 = 6 cycles, fire 1 + 1 + 4 + 4 = 10; FIFO depth 4:
+    SyncFIFOBuffered, an element is at the head 2 cycles after it entered)."""
+    core = CoreConfig(MacroConfig(rows=16, cols=1, batch_max=2), fifo_depth=4)
+    layer = LayerConfig(bw=1, bv=4, saturate=False, threshold=7)
+    layout = FCLayout.packed(core, layer, 3, 1)
+
+    def run(events):
+        m = CoreModel(core, layer, layout)
+        m.load(FCLayer(np.zeros((1, 3), dtype=int), layer))
+        return m.run(events)
+
+    # 0 at the head in cycle 2, 1 in 3 (C full, closed from 4): hand-over 4, accumulate
+    # issued 4 set-up cycles later, 8..13; the runner is idle from 9 and pops the tick there,
+    # checks slot 0 in 10, offers the fire pass from 11; the macro takes it in 14 (14..23),
+    # its spikes are taken in 24 and the tick sent in 25: 26 cycles
+    r = run([0, 1, TICK])
+    assert (r.cycles, r.elapsed) == (6 + 10, 26)
+    # a repeated source is popped in 3 and closes C (hand-over 4, accumulate 8..13, the
+    # source is the next batch); the tick closes that batch in 5 (visible 6), the runner
+    # takes it when it issues its last slot, 8: rows 9-11, accumulate 14..19; the tick is
+    # popped in 15, the fire pass runs 20..29, its tick is sent in 31: 32 cycles
+    r = run([0, 0, TICK])
+    assert (r.cycles, r.elapsed, r.batches) == (6 + 6 + 10, 32, 2)
