@@ -39,10 +39,18 @@ The three stages and their rules (a cycle-level reading of the RTL):
 
 from __future__ import annotations
 
-__all__ = ["ROW_SETUP_CYCLES", "CoreTimeline"]
+__all__ = ["ROW_SETUP_CYCLES", "CoreTimeline", "batch_period"]
 
 #: Cycles between a hand-over and the first accumulate the runner can offer.
 ROW_SETUP_CYCLES = 4
+
+
+def batch_period(accumulate_cycles: int, batch_max: int) -> int:
+    """Steady-state cycles per full batch of ``batch_max`` distinct sources on one neuron
+    slot, events at full speed: the macro runs one accumulate per batch back to back unless
+    collecting the next batch (``P`` pops and the hand-over cycle) or setting up its rows
+    takes longer (the rules above; a test checks it against `CoreTimeline`)."""
+    return max(accumulate_cycles, batch_max + 1, ROW_SETUP_CYCLES)
 
 
 class CoreTimeline:

@@ -15,7 +15,7 @@ Figures of a valid point (`evaluate_point`; area comes from `sweep.area`, per ge
   batch back to back (``acc_cycles``, worst case: the clamp pass runs) unless collecting the
   next batch (``P`` pops + 1 hand-over cycle) or setting up its rows
   (`golden.core_timeline.ROW_SETUP_CYCLES`) takes longer, so
-  ``max(acc_cycles, P + 1, ROW_SETUP_CYCLES) / P`` (`golden.core_timeline`'s steady state).
+  ``max(acc_cycles, P + 1, ROW_SETUP_CYCLES) / P``, `golden.core_timeline.batch_period`.
 * ``acc_pj_per_sop``: energy model (`energy.counts.count_accumulate`,
   `energy.model.layer_energy`) of one full accumulate (``P`` weights, every column) divided
   by its ``P * cols`` SOPs; ``acc_pj_per_1b_sop`` divides further by ``bw * bv``.
@@ -130,7 +130,7 @@ def figures(p: Point, costs: EnergyCosts) -> dict[str, Any]:
     """Cycle and macro-level energy figures of a valid point (see the module docstring)."""
     from flexspim.energy.counts import Counts, count_accumulate
     from flexspim.energy.model import layer_energy
-    from flexspim.golden.core_timeline import ROW_SETUP_CYCLES
+    from flexspim.golden.core_timeline import batch_period
     from flexspim.golden.cycles import accumulate_cycles, fire_cycles
 
     macro, layer = p.check()
@@ -143,7 +143,7 @@ def figures(p: Point, costs: EnergyCosts) -> dict[str, Any]:
     return {
         "acc_cycles": acc,
         "fire_cycles": fire_cycles(layer),
-        "cycles_per_event": max(acc, p.batch + 1, ROW_SETUP_CYCLES) / p.batch,
+        "cycles_per_event": batch_period(acc, p.batch) / p.batch,
         "sops_per_cycle": sops / acc,
         "acc_pj_per_sop": pj / sops,
         "acc_pj_per_1b_sop": pj / (sops * p.bw * p.bv),

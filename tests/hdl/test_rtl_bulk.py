@@ -42,7 +42,7 @@ BUDGET_NS = (int(os.environ.get("FLEXSPIM_TRIALS", "3")) + 2) * \
 if cocotb is not None:
     @cocotb.test(timeout_time=BUDGET_NS, timeout_unit="ns")
     async def core_bulk_random_layers(dut):
-        from test_rtl_core import first_difference
+        from test_rtl_core import check_array_and_counters, first_difference
 
         from flexspim.testbench.bulk_streams import BulkStreams
         from flexspim.testbench.core_driver import CoreDriver, random_events, random_fc_case
@@ -88,14 +88,7 @@ if cocotb is not None:
             tag = f"trial {t} ({'Python' if python else 'bulk'}, gap {gap}, stall {stall})"
             want_ev = want.events.tolist()
             assert got == want_ev, f"{tag}: {first_difference(got, want_ev)}"
-            bits = await drv.read_array()
-            bad = np.argwhere(bits != model.macro.bits)
-            assert bad.size == 0, f"{tag}: array row {bad[0][0]} column {bad[0][1]} differs"
-            counters = await drv.counters()
-            expect = {"EVENTS_IN": len(ev), "SPIKES_OUT": int((want.events != TICK).sum()),
-                      "TICKS": ticks, "BATCHES": want.batches, "ERRORS": want.errors,
-                      "CYCLES": want.cycles}
-            assert counters == expect, f"{tag}: counters {counters}, golden {expect}"
+            await check_array_and_counters(drv, model, want, ev, tag)
 
     @cocotb.test(timeout_time=BUDGET_NS, timeout_unit="ns")
     async def system_bulk_random_networks(dut):

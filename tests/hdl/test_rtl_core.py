@@ -35,6 +35,19 @@ def first_difference(got: list[int], want: list[int]) -> str:
     return f"DUT sent {len(got)} events, golden {len(want)}"
 
 
+async def check_array_and_counters(drv, model, want, ev, where: str) -> None:
+    """The whole array and every status counter of the DUT against the golden core run
+    ``want`` of stream ``ev`` (the model after it)."""
+    bits = await drv.read_array()
+    bad = np.argwhere(bits != model.macro.bits)
+    assert bad.size == 0, f"{where}: array row {bad[0][0]} column {bad[0][1]} differs"
+    counters = await drv.counters()
+    expect = {"EVENTS_IN": len(ev), "SPIKES_OUT": int((want.events != TICK).sum()),
+              "TICKS": int((ev == TICK).sum()), "BATCHES": want.batches,
+              "ERRORS": want.errors, "CYCLES": want.cycles}
+    assert counters == expect, f"{where}: counters {counters}, golden {expect}"
+
+
 async def handshake_span(dut, done: list) -> None:
     """Count cycles (at falling edges) from the first ``ev_in`` handshake; ``done[0]`` ends
     up as the cycle of the latest ``ev_out`` handshake (the watch is cancelled by the
@@ -89,14 +102,7 @@ async def run_layer_case(drv, rng, n_events, gap, stall, bad_rate, tag):
         assert last_out[0] + 1 == want.elapsed, (
             f"{where}: the stream took {last_out[0] + 1} cycles end to end, golden "
             f"timeline {want.elapsed}")
-    bits = await drv.read_array()
-    bad = np.argwhere(bits != model.macro.bits)
-    assert bad.size == 0, f"{where}: array row {bad[0][0]} column {bad[0][1]} differs"
-    counters = await drv.counters()
-    expect = {"EVENTS_IN": len(ev), "SPIKES_OUT": int((want.events != TICK).sum()),
-              "TICKS": ticks, "BATCHES": want.batches, "ERRORS": want.errors,
-              "CYCLES": want.cycles}
-    assert counters == expect, f"{where}: counters {counters}, golden {expect}"
+    await check_array_and_counters(drv, model, want, ev, where)
     assert (await drv.read_reg("STATUS")) >> 1 & 1 == int(want.errors > 0)
 
 
