@@ -18,6 +18,12 @@ so a build folder compiles only its design and cocotb's ``main`` (which includes
 header). After each build the folder's runtime switches (``VM_TRACE``, ``VM_TIMING``, ...)
 are checked against the shared runtime's; on a difference the folder is rebuilt on its own.
 
+The design's own C++ is compiled as one translation unit (``VM_PARALLEL_BUILDS=0``, see
+`one_translation_unit`): Verilator's parallel mode compiles every file on its own after two
+precompiled headers (~6 s of CPU by themselves), which took 1.7-1.9x the CPU of one unit on
+a 16x1 core, a 2-core system and an 80x8 P=64 macro (11.4 / 6.0 s, 19.8 / 10.8 s,
+19.8 / 11.0 s), and still 1.2x on a 2048x64 2-core system (4.7 MB of Verilog: 40.9 / 34.4 s).
+
 Build folders are ``build/sim/<name>-<digest of the configs>``: a changed configuration never
 reuses a stale build, and parallel pytest workers never share one.
 
@@ -44,7 +50,8 @@ from flexspim.config import digest
 
 __all__ = ["REPO_ROOT", "BUILD_ROOT", "SIMULATORS", "simulator", "setup_verilator",
            "build_dir_for", "emit_verilog", "design_sources", "top_ports", "run_cocotb",
-           "run_design", "CocotbFailure", "shared_runtime", "runtime_switches"]
+           "run_design", "CocotbFailure", "shared_runtime", "runtime_switches",
+           "one_translation_unit"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BUILD_ROOT = Path(os.environ.get("FLEXSPIM_BUILD", REPO_ROOT / "build"))
@@ -201,8 +208,9 @@ def shared_runtime(build_args: list[str], waves: bool = False) -> tuple[Path, st
             re.search(r"\s", str(BUILD_ROOT)):
         return None
     setup_verilator()
+    # variable settings only: make's own flags (-s, a jobserver) do not change the runtime
     flags = sorted(f for f in os.environ.get("MAKEFLAGS", "").split()
-                   if not f.startswith("OBJCACHE="))
+                   if re.match(r"[A-Z_][A-Z0-9_]*=", f) and not f.startswith("OBJCACHE="))
     key = hashlib.sha256(repr((_toolchain_id(), flags, list(build_args))).encode())
     folder = BUILD_ROOT / "sim" / f"_runtime-{key.hexdigest()[:12]}"
     obj, done = folder / "runtime.o", folder / "switches.txt"
@@ -231,6 +239,19 @@ def _build_runtime(folder: Path, build_args: list[str], obj: Path, done: Path) -
     done.with_suffix(".tmp").write_text(switches)
     os.replace(done.with_suffix(".tmp"), done)     # written last: marks the runtime complete
 
+
+
+# Above this much Verilog, and with more than 2 cores, the design's C++ is compiled file by
+# file in parallel (Verilator's default); below it, as one translation unit (module docstring).
+ONE_UNIT_MAX_BYTES = 8 << 20
+
+
+def one_translation_unit(sources: Iterable[Path]) -> bool:
+    """Whether a design is compiled as one C++ file (``VM_PARALLEL_BUILDS=0``): on a machine
+    with at most 2 cores, or when its Verilog is under `ONE_UNIT_MAX_BYTES`."""
+    if (os.cpu_count() or 1) <= 2:
+        return True
+    return sum(Path(s).stat().st_size for s in sources) < ONE_UNIT_MAX_BYTES
 
 
 def run_cocotb(*, toplevel: str, sources: Iterable[Path], test_module: str, build_dir: Path,
@@ -287,13 +308,18 @@ def run_cocotb(*, toplevel: str, sources: Iterable[Path], test_module: str, buil
             *build_args] + (["--trace-structs"] if waves else [])
     shared = shared_runtime(args, waves)
 
+    one_unit = one_translation_unit(sources)
+
     def build(runtime):
         runner = get_runner("verilator")
         saved = os.environ["MAKEFLAGS"]
+        # the runner copies os.environ when it builds
+        if one_unit:
+            os.environ["MAKEFLAGS"] = f"{os.environ['MAKEFLAGS']} VM_PARALLEL_BUILDS=0"
         if runtime is not None:
-            # the runtime comes linked in, not compiled here (see the module docstring);
-            # the runner copies os.environ when it builds
-            os.environ["MAKEFLAGS"] = f"{saved} VM_GLOBAL_FAST= VM_GLOBAL_SLOW= LIBS={runtime[0]}"
+            # the runtime comes linked in, not compiled here (see the module docstring)
+            os.environ["MAKEFLAGS"] = (f"{os.environ['MAKEFLAGS']} VM_GLOBAL_FAST= "
+                                       f"VM_GLOBAL_SLOW= LIBS={runtime[0]}")
         try:
             runner.build(sources=[vlt, *sources], hdl_toplevel=toplevel, build_dir=build_dir,
                          build_args=args, timescale=("1ns", "1ps"), waves=waves,
