@@ -26,16 +26,33 @@ TIER = os.environ.get("FLEXSPIM_TIER", "fast")
 
 
 # Bigger variants of checks that the fast tier keeps in a smaller form (node id prefix ->
-# what still covers the check in the fast tier). Each one cost 10-75 s of CPU cold.
+# what still covers the check in the fast tier). Each one cost 6-113 s of CPU cold.
 REGRESS_ONLY = {
     "tests/hdl/test_generate.py::test_generate_is_deterministic_and_lint_clean[64-64-8]":
         "determinism and lint of the macro: 1x1 to 37x13 P=3",
     "tests/hdl/test_generate.py::test_generate_core_is_deterministic_and_lint_clean[64-64-8-16]":
         "determinism and lint of the core: 16x1 and 37x13",
     "tests/hdl/test_generate.py::test_generate_system_is_deterministic_and_lint_clean[3]":
-        "determinism and lint of the system: 2 cores",
+        "lint of the system: 2 cores",
     "tests/hdl/test_rtl_system.py::test_system[3cores]":
         "system RTL = golden: 2 cores (random multi-layer networks, gaps, back-pressure)",
+    "tests/test_run_batch.py::test_split_layers_on_the_rtl_equal_the_golden_model":
+        "`flexspim run --rtl` = golden on two small cores (test_run_command), the split on "
+        "the golden model (test_a_layer_wider_than_a_core_is_split_across_cores) and "
+        "multicast with per-target offsets on the system RTL (test_system[2cores])",
+    "tests/test_run_command.py::test_run_rtl_equals_golden[2048x64]":
+        "the same command on two 128x8 P=2 cores",
+    "tests/hdl/test_rtl_core.py::test_core[37x13_P3_f2]":
+        "the same core and tests with the array from its model file "
+        "(test_core_with_blackbox_array_and_model_file) and in the bulk harness",
+    "tests/hdl/test_rtl_macro.py::test_macro[37x13_P3]":
+        "the same macro and tests with the array from its model file "
+        "(test_macro_with_blackbox_array_and_model_file)",
+    "tests/hdl/test_generate.py::test_generate_core_is_deterministic_and_lint_clean[37-13-3-2]":
+        "determinism and lint of the core: 16x1",
+    "tests/hdl/test_field_check.py::test_grouped_pair_check_equals_the_pairwise_definition"
+    "[64-12]":
+        "P=64 with 7-bit rows, and P=64 on the RTL (test_macro[80x8_P64])",
     "tests/test_digits_example.py::test_rtl_equals_golden[digits]":
         "`flexspim run --rtl` = golden on a 2-layer network (test_run_command) and the digits "
         "example's golden accuracy",

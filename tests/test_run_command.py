@@ -28,9 +28,14 @@ def test_run_golden_writes_outputs_and_a_raster(tmp_path):
 
 
 @pytest.mark.rtl
-def test_run_rtl_equals_golden(tmp_path):
-    g = run(tmp_path, "golden")
-    r = run(tmp_path, "rtl", "--rtl")
+@pytest.mark.parametrize("geometry", [("--rows", "128", "--cols", "8", "--batch", "2",
+                                       "--fifo-depth", "2", "--index-bits", "6"), ()],
+                         ids=["128x8_P2", "2048x64"])
+def test_run_rtl_equals_golden(tmp_path, geometry):
+    """The fast tier runs two small cores (one layer each: fc0 fills both neuron slots of
+    its core); the default geometry (2048x64, P=8, 2 cores) runs in the long tier."""
+    g = run(tmp_path, "golden", *geometry)
+    r = run(tmp_path, "rtl", "--rtl", *geometry)
     np.testing.assert_array_equal(np.load(g / "output_events.npy"),
                                   np.load(r / "output_events.npy"))
     a, b = np.load(g / "layers.npz"), np.load(r / "layers.npz")

@@ -65,12 +65,13 @@ def test_generate_core_is_deterministic_and_lint_clean(tmp_path, rows, cols, P, 
 
 
 @pytest.mark.parametrize("n_cores", [2, 3])
-def test_generate_system_is_deterministic_and_lint_clean(tmp_path, n_cores):
+def test_generate_system_is_deterministic_and_lint_clean(tmp_path, n_cores, regress):
     args = ("--cores", n_cores, "--rows", 32, "--cols", 8, "--batch", 2, "--fifo-depth", 2)
     a = generate(tmp_path, "a", *args)
-    b = generate(tmp_path, "b", *args)
-    for f in ("flexspim_system.v", "manifest.json"):
-        assert (a / f).read_bytes() == (b / f).read_bytes()
+    if regress:     # a second generation (~15 s of CPU); the macro and the core do it always
+        b = generate(tmp_path, "b", *args)
+        for f in ("flexspim_system.v", "manifest.json"):
+            assert (a / f).read_bytes() == (b / f).read_bytes()
     m = json.loads((a / "manifest.json").read_text())
     assert m["parameters"]["n_cores"] == n_cores
     assert f"ROUTE_{n_cores}" in m["derived"]["router_registers"]

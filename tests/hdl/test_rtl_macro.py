@@ -312,5 +312,5 @@ def test_macro(cfg, seed, regress):
 def test_macro_with_blackbox_array_and_model_file(seed, regress):
     """`generate --array blackbox`: the design with an empty array module, simulated with the
     separate behavioural model plugged in, as a flow that drops in a macro would."""
-    run_macro_tests(MacroConfig(rows=37, cols=13, batch_max=3), seed, 300 if regress else 60,
+    run_macro_tests(MacroConfig(rows=37, cols=13, batch_max=3), seed, 300 if regress else 150,
                     array="blackbox")
