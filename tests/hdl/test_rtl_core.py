@@ -218,5 +218,5 @@ def test_core(core, seed, regress):
 def test_core_with_blackbox_array_and_model_file(seed, regress):
     """The core regression with the storage from the separate model file (`--array
     blackbox`)."""
-    run_core_tests(CORES[1], seed, 6 if regress else 4, 1500 if regress else 600,
+    run_core_tests(CORES[1], seed, 6 if regress else 3, 1500 if regress else 400,
                    array="blackbox")
