@@ -18,6 +18,7 @@ import hashlib
 import os
 import resource
 import secrets
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -163,6 +164,32 @@ def seed(request) -> int:
 @pytest.fixture
 def rng(seed) -> np.random.Generator:
     return np.random.default_rng(seed)
+
+
+@pytest.fixture(scope="session")
+def generate_once(tmp_path_factory):
+    """``generate_once(args)``: the output folder of ``flexspim generate -o <folder> <args>``,
+    run once per test session for all pytest-xdist workers (a file lock; the folder is in
+    the session's temporary folder, so a new session generates again). Tests only read it.
+    Several test files check the same reference designs (a 2-core system costs ~15 s of CPU
+    to generate)."""
+    from flexspim.cli import main
+    from flexspim.outputs import build_lock
+
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent                  # the session's folder, shared by the workers
+
+    def generate(args: list[str]) -> Path:
+        out = root / "generated" / hashlib.sha256("\0".join(args).encode()).hexdigest()[:16]
+        done = out.with_suffix(".done")
+        with build_lock(out):
+            if not done.exists():
+                assert main(["generate", "-o", str(out), *args]) == 0
+                done.touch()
+        return out
+
+    return generate
 
 
 @pytest.fixture

@@ -22,13 +22,14 @@ from flexspim.testbench.sim import setup_verilator
 
 
 @pytest.fixture(scope="module")
-def generated(tmp_path_factory):
+def generated(generate_once):
+    """The lint gate's reference designs (16x8, P=2), generated once per session."""
+    from flexspim.lintgate import CASES
+
     out = {}
-    for top in ("macro", "core", "system"):
-        d = tmp_path_factory.mktemp(top)
-        assert main(["generate", "-o", str(d), "--top", top, "--rows", "16", "--cols", "8",
-                     "--batch", "2"] + ([] if top == "macro" else ["--index-bits", "8"]) +
-                    (["--cores", "2"] if top == "system" else [])) == 0
+    for top, case in (("macro", "macro_16x8_P2"), ("core", "core_16x8_P2"),
+                      ("system", "system_16x8_P2_2cores")):
+        d = generate_once(CASES[case])
         out[top] = (d, json.loads((d / "manifest.json").read_text()))
     return out
 
