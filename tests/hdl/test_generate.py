@@ -65,9 +65,15 @@ def test_generate_core_is_deterministic_and_lint_clean(tmp_path, rows, cols, P, 
 
 
 @pytest.mark.parametrize("n_cores", [2, 3])
-def test_generate_system_is_deterministic_and_lint_clean(tmp_path, n_cores, regress):
-    args = ("--cores", n_cores, "--rows", 32, "--cols", 8, "--batch", 2, "--fifo-depth", 2)
-    a = generate(tmp_path, "a", *args)
+def test_generate_system_is_deterministic_and_lint_clean(tmp_path, n_cores, regress,
+                                                         generate_once):
+    args = tuple(map(str, ("--cores", n_cores, "--rows", 32, "--cols", 8, "--batch", 2,
+                           "--fifo-depth", 2)))
+    if n_cores == 2:    # the lint gate's reference system, generated once per session
+        from flexspim.lintgate import CASES
+
+        args = tuple(CASES["system_16x8_P2_2cores"])
+    a = generate_once(list(args))
     if regress:     # a second generation (~15 s of CPU); the macro and the core do it always
         b = generate(tmp_path, "b", *args)
         for f in ("flexspim_system.v", "manifest.json"):
@@ -170,12 +176,13 @@ def test_two_prefixes_share_a_chip(tmp_path):
         assert r.returncode == 0, r.stderr[-2000:]
 
 
-def test_generate_has_no_power_up_values_unless_asked(tmp_path):
+def test_generate_has_no_power_up_values_unless_asked(tmp_path, generate_once):
     import re
 
-    plain = generate(tmp_path, "p", "--top", "core", "--rows", 16, "--cols", 8, "--batch", 2)
-    kept = generate(tmp_path, "k", "--top", "core", "--rows", 16, "--cols", 8, "--batch", 2,
-                    "--init")
+    from flexspim.lintgate import CASES
+
+    plain = generate_once(CASES["core_16x8_P2"])     # shared with the lint and flow tests
+    kept = generate(tmp_path, "k", *CASES["core_16x8_P2"], "--init")
     init = re.compile(r"^\s*reg\b[^;]*=[^;]*;", re.M)
     text = (plain / "flexspim_core.v").read_text()
     # only Yosys's always@* time-zero trigger keeps `= 0` (simulation, not state)
