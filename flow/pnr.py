@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from .extract import TOUCH_UM, VIA_OHMS, read_lef, verilog_pins, write_spef
+from .extract import HALO_UM, SIDEWALL_AF, TOUCH_UM, VIA_OHMS, read_lef, verilog_pins, write_spef
 from .sta import parse_report, sta_script
 from .tools import FlowError, require, run_logged
 
@@ -105,13 +105,15 @@ def qrouter_rc_cap(text: str) -> float:
     return sum(float(c) for c in re.findall(r"\(\s*[-+0-9.eE]+\s+([-+0-9.eE]+)", text))
 
 
-def _opensta(work: Path, top: str, name: str, spef: str | None) -> dict[str, Any]:
+def _opensta(work: Path, top: str, name: str, spef: str | None,
+             coupling_factor: float | None = None) -> dict[str, Any]:
     """One OpenSTA run on the routed netlist (``name``: its script and log)."""
     lib = TECH_DIR / f"{TECH}_stdcells.lib"
     netlist = f"{top}.rtlnopwr.v"
     (work / "log").mkdir(exist_ok=True)
     (work / f"{name}.tcl").write_text(sta_script(lib, netlist, top, "clk", PERIOD_NS,
-                                                 spef=spef, propagated=True))
+                                                 spef=spef, propagated=True,
+                                                 coupling_factor=coupling_factor))
     text = run_logged([require("sta"), "-no_splash", "-exit", f"{name}.tcl"], work,
                       work / "log" / f"{name}.log", "OpenSTA (sta)")
     bad = [s for s in text.splitlines()
@@ -126,9 +128,24 @@ def _opensta(work: Path, top: str, name: str, spef: str | None) -> dict[str, Any
     return out
 
 
+#: The post-route OpenSTA runs: record key, script name, coupling factor, what it means.
+#: OpenSTA (this 2019 snapshot, no crosstalk analysis) grounds each coupling capacitor at the
+#: net being timed, times ``-coupling_reduction_factor`` (checked by hand: a 0.2 pF coupling
+#: capacitor timed exactly as a 0.2 pF grounded one at 1, 0.4 pF at 2, nothing at 0).
+POST_ROUTE = (
+    ("post_route_ground", "sta_postroute_ground", 0.0,
+     "wire R and ground C only (coupling factor 0)"),
+    ("post_route", "sta_postroute", 1.0,
+     "wire R, ground C and coupling C grounded at face value (factor 1: neighbours quiet)"),
+    ("post_route_miller", "sta_postroute_miller", 2.0,
+     "coupling C doubled (Miller factor 2: neighbours switching the other way, the "
+     "worst case)"),
+)
+
+
 def routed_timing(work: Path, top: str) -> dict[str, Any]:
     """Extract ``<top>.extracted.spef`` from the routed DEF and time the routed netlist
-    without and with it (module docstring)."""
+    without it and with it at each coupling factor of `POST_ROUTE` (module docstring)."""
     lef_path = TECH_DIR / f"{TECH}_stdcells.lef"
     spef = f"{top}.extracted.spef"
     lef = read_lef(lef_path.read_text())
@@ -138,25 +155,39 @@ def routed_timing(work: Path, top: str) -> dict[str, Any]:
     if rc.is_file():    # qrouter's own RC estimate, for comparison
         stats["qrouter_rc_wire_cap_pf"] = qrouter_rc_cap(rc.read_text())
     pre = _opensta(work, top, "sta_noparasitics", None)
-    post = _opensta(work, top, "sta_postroute", spef)
-    post["slowdown_pct"] = 100.0 * (post["critical_path_ns"] / pre["critical_path_ns"] - 1)
-    return {
-        "pre_route": {**pre, "wires": "none (pin capacitances only)"},
-        "post_route": {**post, "wires": f"{spef} (flow/extract.py)"},
-        "parasitics": {
-            "spef": spef, **stats,
-            "per_um": {n: {"ohm": round(L.r_per_um, 4), "ff": round(L.c_per_um * 1e3, 4)}
-                       for n, L in lef.layers.items()},
-            "source": f"{lef_path.name}: RESISTANCE RPERSQ, CAPACITANCE CPERSQDIST, "
-                      f"EDGECAPACITANCE, WIDTH of each routing layer; no coupling",
-            "via_ohm": VIA_OHMS,
-            "via_source": "SCN6M_SUBM.10.tech (magic extract: contact m2c/m3c/m4c); "
-                          "m5c, m6c taken as m4c",
-            "touch_um": TOUCH_UM,
-        },
-        "clock": {"port": "clk", "period_ns": PERIOD_NS, "propagated": True,
-                  "io_delay_ns": 0.0},
+    out: dict[str, Any] = {"pre_route": {**pre, "wires": "none (pin capacitances only)"}}
+    for key, name, factor, what in POST_ROUTE:
+        post = _opensta(work, top, name, spef, factor)
+        post["slowdown_pct"] = 100.0 * (post["critical_path_ns"] / pre["critical_path_ns"] - 1)
+        out[key] = {**post, "coupling_factor": factor,
+                    "wires": f"{spef} (flow/extract.py): {what}"}
+    out["parasitics"] = {
+        "spef": spef, **stats,
+        "per_um": {n: {"ohm": round(L.r_per_um, 4), "ff": round(L.c_per_um * 1e3, 4),
+                       "coupling_ff_adjacent_track": round(_adjacent_ff(lef, n), 4)}
+                   for n, L in lef.layers.items()},
+        "source": f"{lef_path.name}: RESISTANCE RPERSQ, CAPACITANCE CPERSQDIST, "
+                  f"EDGECAPACITANCE, WIDTH of each routing layer",
+        "coupling_source": "SCN6M_SUBM.10.tech (magic extract: sidewall values, aF, applied "
+                           "as value * run / separation within sidehalo 8 lambda = "
+                           f"{HALO_UM} um)",
+        "sidewall_af": SIDEWALL_AF,
+        "via_ohm": VIA_OHMS,
+        "via_source": "SCN6M_SUBM.10.tech (magic extract: contact m2c/m3c/m4c); "
+                      "m5c, m6c taken as m4c",
+        "touch_um": TOUCH_UM,
     }
+    out["clock"] = {"port": "clk", "period_ns": PERIOD_NS, "propagated": True,
+                    "io_delay_ns": 0.0}
+    return out
+
+
+def _adjacent_ff(lef, layer: str) -> float:
+    """Coupling per um of run (fF) to one wire on the adjacent track of a layer's LEF pitch
+    (0 beyond the halo)."""
+    L = lef.layers[layer]
+    s = (lef.pitch.get(layer) or 0.0) - L.width_um
+    return SIDEWALL_AF.get(layer, 0.0) / s * 1e-3 if 0 < s <= HALO_UM + 1e-9 else 0.0
 
 
 def _routed_def(work: Path, top: str) -> Path:
