@@ -5,12 +5,19 @@ qflow's own path (qrouter's RC file -> ``rc2dly`` -> vesta) fails on flexspim's 
 the RC tree of its wires and vias as the router drew them:
 
 * each straight wire segment of length ``L`` on a layer of width ``W`` gets
-  ``R = RPERSQ * L / W`` and ``C = L * (W * CPERSQDIST + 2 * EDGECAPACITANCE)`` (to
-  substrate, no coupling), as a pi section (half of ``C`` at each end). The per-unit values
+  ``R = RPERSQ * L / W`` and ``C = L * (W * CPERSQDIST + 2 * EDGECAPACITANCE)`` to ground,
+  as a pi section (half of ``C`` at each end). The per-unit values
   are the LEF's own (`lef_layers`); for the OSU 0.18 LEF, metal1-3: 0.08 ohm/sq, metal4-5:
   0.07, metal6: 0.03; per um, metal1 0.267 ohm and 0.171 fF, metal2 0.267 ohm and 0.126 fF,
   metal3 0.267 ohm and 0.112 fF, metal4 0.233 ohm and 0.084 fF, metal5 0.233 ohm and 0.050 fF,
   metal6 0.06 ohm and 0.042 fF;
+* two segments of different nets on the same layer, parallel, whose edges are ``s`` apart
+  (``0 < s <= HALO_UM``) over a common run ``L`` get a coupling capacitor
+  ``C = SIDEWALL_AF[layer] * L / s`` (`coupling`): magic's sidewall rule with the values and
+  halo of qflow's magic tech file for this process. On the OSU 0.18 grid that is adjacent
+  tracks only, per um of run: metal1 0.029 fF, metal2 0.047, metal3 0.035, metal4 0.130,
+  metal5 0.019, metal6 none (its tracks are 1.1 um apart, beyond the 0.8 um halo). The ground
+  capacitance is not reduced where a neighbour shields the fringe (conservative);
 * each via gets the resistance of `VIA_OHMS` (the LEF has none: the values are the contact
   resistances of the extraction section of qflow's magic technology file for the same
   process, ``SCN6M_SUBM.10.tech``: m2c 5.68, m3c 10.69, m4c 15.58 ohm; m5c and m6c are not

@@ -14,8 +14,11 @@ clock tree and fanout buffers qflow inserted), clocked through that clock tree
 (``set_propagated_clock``):
 
 * ``pre_route``: OpenSTA, pin capacitances only (no wires);
-* ``post_route``: OpenSTA with ``<top>.extracted.spef`` (`extract`: wire R and C per unit
-  length from the LEF, via resistances from the magic tech file);
+* ``post_route_ground``, ``post_route``, ``post_route_miller``: OpenSTA with
+  ``<top>.extracted.spef`` (`extract`: wire R and ground C per unit length from the LEF, via
+  resistances and sidewall coupling from the magic tech file), the coupling capacitors
+  grounded 0, 1 and 2 times (`POST_ROUTE`: no coupling; quiet neighbours; neighbours switching
+  the other way, the Miller worst case);
 * ``placed_vesta``: qflow's own timer (vesta) after placement, as qflow reports it.
 
 qflow's own post-route step (``backanno``: qrouter's RC file -> ``rc2dly`` -> vesta) is not

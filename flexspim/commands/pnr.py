@@ -1,11 +1,12 @@
 """``flexspim pnr``: place and route a small macro with qflow (its Yosys synthesis to the OSU
 0.18 um cells, GrayWolf placement, qrouter routing), extract the routed wires' parasitics
-(``flow/extract.py``: SPEF from the routed DEF and the LEF's per-unit R and C), time the routed
-netlist with OpenSTA without and with them, and write ``pnr.json``: die area, placed cells,
-routed wirelength, failed routes, pre- and post-route critical path and Fmax. The qflow
-project (logs, DEF, netlists, SPEF) stays in the output folder. Slow (up to an hour for
-16x16): not part of ``make test``; ``make pnr`` runs it on a 16x16 macro. ``--collect``
-re-reads and re-times a finished project without placing again.
+(``flow/extract.py``: SPEF from the routed DEF, the LEF's per-unit R and C and the process's
+sidewall coupling), time the routed netlist with OpenSTA without them, with ground
+capacitance only, and with coupling counted once and twice (Miller), and write
+``pnr.json``: die area, placed cells, routed wirelength, failed routes, pre- and post-route
+critical path and Fmax. The qflow project (logs, DEF, netlists, SPEF) stays in the output
+folder. Slow (over an hour for 16x16): not part of ``make test``; ``make pnr`` runs it on a
+16x16 macro. ``--collect`` re-reads and re-times a finished project without placing again.
 """
 
 from __future__ import annotations
@@ -80,14 +81,19 @@ def table(rec: dict) -> str:
              f"{rec['placed_cells']} placed cells",
              f"routed wirelength {rec['wirelength_um']['total']:,.0f} um, "
              f"failed routes {rec['failed_routes']}",
-             f"extracted {par['nets']} nets: {par['wire_cap_pf']:.2f} pF of wire "
-             f"({par['spef']})",
+             f"extracted {par['nets']} nets: {par['wire_cap_pf']:.2f} pF of wire to ground, "
+             f"{par.get('coupling_cap_pf', 0.0):.2f} pF coupling ({par['spef']})",
              *[f"warning: {len(par[k])} nets left out of the SPEF ({k}: "
                f"{', '.join(par[k][:3])}...)" for k in ("unrouted_nets", "mismatched_names")
                if par[k]],
              f"{'timing (propagated clock)':34}{'path ns':>9}{'Fmax MHz':>10}"]
-    for name, t in (("routed netlist, no wires", pre), ("post-route, extracted RC", post)):
-        lines.append(f"{name:34}{t['critical_path_ns']:9.3f}{t['fmax_mhz']:10.1f}")
+    rows = [("routed netlist, no wires", pre),
+            ("post-route, ground C only", rec.get("post_route_ground")),
+            ("post-route, coupling x1", post),
+            ("post-route, coupling x2 (Miller)", rec.get("post_route_miller"))]
+    for name, t in rows:
+        if t is not None:      # records of earlier versions have no coupling runs
+            lines.append(f"{name:34}{t['critical_path_ns']:9.3f}{t['fmax_mhz']:10.1f}")
     lines.append(f"  post-route path: {post['start_register']} -> {post['end_register']} "
                  f"({post['cells_on_path']} cells, {post['slowdown_pct']:+.1f}% over no "
                  f"wires)")
