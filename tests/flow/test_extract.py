@@ -4,6 +4,7 @@ when OpenSTA or the OSU 0.18 files are not installed)."""
 
 import re
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -306,3 +307,50 @@ def test_routed_timing_adds_the_wire_delay(tmp_path: Path):
     assert [rec[k]["coupling_factor"] for k in ("post_route_ground", "post_route",
                                                 "post_route_miller")] == [0, 1, 2]
     assert (tmp_path / "t.extracted.spef").is_file()
+
+
+@pytest.mark.skipif(shutil.which("sta") is None or not OSU.is_file(),
+                    reason="needs OpenSTA (opensta) and qflow-tech-osu018")
+def test_opensta_grounds_coupling_at_the_factor(tmp_path: Path):
+    """What `pnr`'s three post-route runs rely on: this OpenSTA times a SPEF coupling
+    capacitor as a grounded one of ``factor`` times its value (no crosstalk analysis)."""
+    (tmp_path / "t.v").write_text(
+        "module t (clk, a, b, ya, yb);\ninput clk; input a; input b; output ya; output yb;\n"
+        "wire qa; wire qb; wire na; wire nb;\n"
+        "DFFPOSX1 ra ( .CLK(clk), .D(a), .Q(qa) );\nDFFPOSX1 rb ( .CLK(clk), .D(b), .Q(qb) );\n"
+        "INVX1 ua ( .A(qa), .Y(na) );\nINVX1 ub ( .A(qb), .Y(nb) );\n"
+        "DFFPOSX1 sa ( .CLK(clk), .D(na), .Q(ya) );\nDFFPOSX1 sb ( .CLK(clk), .D(nb), .Q(yb) );\n"
+        "endmodule\n")
+    head = "\n".join([
+        '*SPEF "IEEE 1481-1998"', '*DESIGN "t"', '*DATE ""', '*VENDOR "t"', '*PROGRAM "t"',
+        '*VERSION "1"', '*DESIGN_FLOW "t"', "*DIVIDER /", "*DELIMITER :",
+        "*BUS_DELIMITER [ ]", "*T_UNIT 1 NS", "*C_UNIT 1 PF", "*R_UNIT 1 OHM",
+        "*L_UNIT 1 HENRY", ""])
+
+    def spef(ground: float, coupling: float) -> str:
+        nets = []
+        for n, o in (("a", "b"), ("b", "a")):
+            cc = f"2 n{n}:1 n{o}:1 {coupling}\n" if coupling else ""
+            nets.append(f"*D_NET n{n} {ground + coupling}\n*CONN\n*I u{n}:Y O *D INVX1\n"
+                        f"*I s{n}:D I *D DFFPOSX1\n*CAP\n1 n{n}:1 {ground}\n{cc}*RES\n"
+                        f"1 u{n}:Y n{n}:1 100\n2 n{n}:1 s{n}:D 100\n*END\n")
+        return head + "\n" + "\n".join(nets)
+
+    def arrival(name: str, text: str, factor: float | None) -> float:
+        (tmp_path / f"{name}.spef").write_text(text)
+        (tmp_path / f"{name}.tcl").write_text(
+            f"read_liberty {TECH_DIR / 'osu018_stdcells.lib'}\nread_verilog t.v\n"
+            "link_design t\ncreate_clock -name clk -period 10 [get_ports clk]\n"
+            + (f"read_spef -coupling_reduction_factor {factor} {name}.spef\n"
+               if factor is not None else f"read_spef {name}.spef\n")
+            + "report_checks -path_delay max -digits 4 -through [get_pins ua/Y]\nexit\n")
+        log = subprocess.run(
+            ["sta", "-no_splash", "-exit", f"{name}.tcl"], cwd=tmp_path, capture_output=True,
+            text=True).stdout
+        assert "Warning" not in log and "Error" not in log, log
+        return float(re.search(r"^\s*(-?[0-9.]+)\s+data arrival time", log, re.M).group(1))
+    coupled = spef(0.1, 0.2)
+    assert arrival("c1", coupled, None) == arrival("g3", spef(0.3, 0), None)
+    assert arrival("c2", coupled, 2) == arrival("g5", spef(0.5, 0), None)
+    assert arrival("c0", coupled, 0) == arrival("g1", spef(0.1, 0), None)
+    assert arrival("g1", spef(0.1, 0), None) < arrival("g3", spef(0.3, 0), None)
