@@ -65,10 +65,28 @@ def run(args: argparse.Namespace) -> int:
     except FlowError as e:
         return job.error(e, 1)
     rec["params"] = macro.to_dict()
+    rec["rtl_commit"] = rtl_commit()
     job.write(args.out / "pnr.json", rec)
     print(table(rec))
     print(f"wrote {args.out / 'pnr.json'} ({rec['wall_s']:.0f} s)")
     return 0
+
+
+def rtl_commit() -> str | None:
+    """The git commit of this checkout (the code that generated ``source/<top>.v``, which
+    ``--collect`` checks is unchanged), ``+ uncommitted`` if the RTL or its config differs
+    from it; None outside a git checkout."""
+    import subprocess
+    root = Path(__file__).resolve().parents[2]
+    try:
+        head = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
+                              capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--",
+                                "hdl", "flexspim/config.py"],
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return head + (" + uncommitted" if dirty else "")
 
 
 def table(rec: dict) -> str:
