@@ -467,9 +467,9 @@ def coupling(lef: Lef, pieces: dict[Any, list[tuple[str, tuple, tuple]]],
     section, so ``C`` is shared between its two end nodes by the lever rule at the centre of
     the overlap (a uniform run: the same split as the ground capacitance). Returns
     ``{(net_a, node_a, net_b, node_b): pF}`` (each capacitor once, ``net_a < net_b`` in
-    insertion order) and a summary: total coupling capacitance, coupled net pairs, parallel run
-    length, and ``overlapping``: runs of different nets closer than one wire width (a short;
-    not coupled, should be 0)."""
+    insertion order) and a summary: total coupling capacitance (and per layer), coupled net
+    pairs, parallel run length, the five nets with the most, and ``overlapping_runs``: runs
+    of different nets closer than one wire width (a short; not coupled, should be 0)."""
     from bisect import bisect_right
     side = SIDEWALL_AF if sidewall is None else sidewall
     order = {n: i for i, n in enumerate(pieces)}
@@ -534,8 +534,17 @@ def coupling(lef: Lef, pieces: dict[Any, list[tuple[str, tuple, tuple]]],
                                     caps[key] = caps.get(key, 0.0) + c * wa * wb
                         pairs.add((na, nb))
                         run_um += ov1 - ov0
+    by_layer: dict[str, float] = {}
+    by_net: dict[Any, float] = {}
+    for (na, ka, nb, _), c in caps.items():
+        by_layer[ka[0]] = by_layer.get(ka[0], 0.0) + c
+        by_net[na] = by_net.get(na, 0.0) + c
+        by_net[nb] = by_net.get(nb, 0.0) + c
+    worst = sorted(by_net.items(), key=lambda t: (-t[1], str(t[0])))[:5]
     return caps, {"coupling_cap_pf": sum(caps.values()), "coupled_net_pairs": len(pairs),
-                  "coupled_run_um": run_um, "overlapping_runs": overlapping}
+                  "coupled_run_um": run_um, "overlapping_runs": overlapping,
+                  "coupling_cap_pf_by_layer": dict(sorted(by_layer.items())),
+                  "most_coupled_nets": [[str(n), c] for n, c in worst]}
 
 
 def extract_spef(def_text: str, lef: Lef | str, verilog_text: str, design: str,

@@ -186,6 +186,8 @@ def test_coupling_capacitance_by_hand():
     assert stats["coupling_cap_pf"] == pytest.approx(c)
     assert stats["coupled_net_pairs"] == 1 and stats["coupled_run_um"] == pytest.approx(13.8)
     assert stats["overlapping_runs"] == 0
+    assert stats["coupling_cap_pf_by_layer"] == {"metal1": pytest.approx(c)}
+    assert stats["most_coupled_nets"] == [["a", pytest.approx(c)], ["b", pytest.approx(c)]]
     nets = _nets(spef)
     # written in both nets; each end of a piece takes the lever-rule share at the overlap's
     # centre x = 13.5: a (1.6-20.4) 6.9/18.8 at x = 1.6, 11.9/18.8 at 20.4; b (6.6-30.4)
