@@ -100,18 +100,21 @@ def table(rec: dict) -> str:
              f"routed wirelength {rec['wirelength_um']['total']:,.0f} um, "
              f"failed routes {rec['failed_routes']}",
              f"extracted {par['nets']} nets: {par['wire_cap_pf']:.2f} pF of wire to ground, "
-             f"{par.get('coupling_cap_pf', 0.0):.2f} pF coupling ({par['spef']})",
+             + (f"{par['coupling_cap_pf']:.2f} pF coupling" if "coupling_cap_pf" in par
+                else "coupling not extracted") + f" ({par['spef']})",
              *[f"warning: {len(par[k])} nets left out of the SPEF ({k}: "
                f"{', '.join(par[k][:3])}...)" for k in ("unrouted_nets", "mismatched_names")
                if par[k]],
              f"{'timing (propagated clock)':34}{'path ns':>9}{'Fmax MHz':>10}"]
-    rows = [("routed netlist, no wires", pre),
-            ("post-route, ground C only", rec.get("post_route_ground")),
-            ("post-route, coupling x1", post),
-            ("post-route, coupling x2 (Miller)", rec.get("post_route_miller"))]
+    if "post_route_ground" in rec:
+        rows = [("routed netlist, no wires", pre),
+                ("post-route, ground C only", rec["post_route_ground"]),
+                ("post-route, coupling x1", post),
+                ("post-route, coupling x2 (Miller)", rec["post_route_miller"])]
+    else:       # a record of an earlier version: no coupling extracted
+        rows = [("routed netlist, no wires", pre), ("post-route, ground C only", post)]
     for name, t in rows:
-        if t is not None:      # records of earlier versions have no coupling runs
-            lines.append(f"{name:34}{t['critical_path_ns']:9.3f}{t['fmax_mhz']:10.1f}")
+        lines.append(f"{name:34}{t['critical_path_ns']:9.3f}{t['fmax_mhz']:10.1f}")
     lines.append(f"  post-route path: {post['start_register']} -> {post['end_register']} "
                  f"({post['cells_on_path']} cells, {post['slowdown_pct']:+.1f}% over no "
                  f"wires)")

@@ -75,3 +75,25 @@ def test_pnr_tiny_macro_routes_and_times(tmp_path):
     assert pre["critical_path_ns"] < ground["critical_path_ns"]
     assert ground["critical_path_ns"] <= post["critical_path_ns"] <= miller["critical_path_ns"]
     assert (out / par["spef"]).is_file()
+
+
+def test_summary_of_the_recorded_runs():
+    """`flexspim pnr`'s table from the two records in docs/: the current one with its four
+    timing rows, last round's (no coupling runs) with two."""
+    from pathlib import Path
+
+    from flexspim.commands.pnr import table
+    docs = Path(__file__).resolve().parents[2] / "docs"
+    new = table(json.loads((docs / "flow-pnr-16x16.json").read_text()))
+    assert "10.16 pF coupling" in new
+    def rows(text):
+        return [s.rsplit(None, 2) for s in text.splitlines()
+                if s.startswith(("routed netlist", "post-route,"))]
+    assert rows(new) == [["routed netlist, no wires", "2.735", "365.6"],
+                         ["post-route, ground C only", "3.285", "304.4"],
+                         ["post-route, coupling x1", "3.474", "287.9"],
+                         ["post-route, coupling x2 (Miller)", "3.712", "269.4"]]
+    old = table(json.loads((docs / "flow-pnr-16x16-c59606b.json").read_text()))
+    assert "coupling not extracted" in old
+    assert rows(old) == [["routed netlist, no wires", "2.679", "373.3"],
+                         ["post-route, ground C only", "3.272", "305.6"]]
