@@ -39,7 +39,7 @@ from .sta import parse_report, sta_script
 from .tools import FlowError, require, run_logged
 
 __all__ = ["STEPS", "def_die_area", "def_wirelength", "collect", "routed_timing", "qrouter_rc_cap",
-           "run_pnr"]
+           "placement_seed", "run_pnr"]
 
 STEPS = ("synthesize", "place", "sta", "route")
 TECH = "osu018"
@@ -219,14 +219,34 @@ def collect(work: Path, top: str, wall_s: float = 0.0) -> dict[str, Any]:
         "route_final": final[-1] if final else "qrouter printed no Final line",
         **routed_timing(work, top),
         "placed_vesta": _vesta(work / "log" / "sta.log"),
+        "placement_seed": placement_seed(work / f"{top}.par"),
         "wall_s": wall_s,
     }
 
 
+_SEED = re.compile(r"^(\*random\.seed\s*:\s*)(-?\d+)", re.M)
+
+
+def placement_seed(par: Path) -> int | None:
+    """GrayWolf's random seed in a qflow project's ``<top>.par`` (``*random.seed``)."""
+    m = _SEED.search(par.read_text()) if par.is_file() else None
+    return int(m.group(2)) if m else None
+
+
+def _set_seed(par: Path, seed: int) -> None:
+    text = par.read_text()
+    if _SEED.search(text) is None:
+        raise FlowError(f"{par} has no `*random.seed` line to set the placement seed in")
+    par.write_text(_SEED.sub(lambda m: f"{m.group(1)}{seed}", text, count=1))
+
+
 def run_pnr(verilog: str, top: str, work: Path,
-            progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+            progress: Callable[[str], None] | None = None,
+            seed: int | None = None) -> dict[str, Any]:
     """Place and route ``verilog`` in folder ``work`` (a qflow project); `collect`'s
-    record."""
+    record. ``seed``: GrayWolf's random seed (qflow's OSU 0.18 default, 12345, if None),
+    written into the project's ``<top>.par`` before placement (qflow keeps a project's
+    ``.par`` that is newer than its technology's)."""
     qflow = require("qflow")
     for tool in ("graywolf", "qrouter", "yosys", "sta"):
         require(tool)
@@ -235,6 +255,8 @@ def run_pnr(verilog: str, top: str, work: Path,
     (work / "source" / f"{top}.v").write_text(verilog)
     t0 = time.perf_counter()
     for step in STEPS:
+        if step == "place" and seed is not None:
+            _set_seed(work / f"{top}.par", seed)
         say(f"qflow {step} ({time.perf_counter() - t0:.0f} s so far)")
         run_logged([qflow, step, "-T", TECH, top], work, work / f"qflow_{step}.out",
                    f"qflow {step}")

@@ -30,6 +30,9 @@ def register(sub) -> None:
     p.add_argument("--collect", action="store_true",
                    help="do not place and route: extract and time the finished qflow "
                         "project already in -o, and rewrite its pnr.json")
+    p.add_argument("--seed", type=int, metavar="N",
+                   help="GrayWolf's random placement seed, 0 to 2**31 - 1 (default: qflow's, "
+                        "12345); pnr.json records the seed used")
     p.set_defaults(func=run)
 
 
@@ -41,6 +44,11 @@ def run(args: argparse.Namespace) -> int:
 
     macro = macro_from_args(args)
     job = FlowRun("pnr", digits=0)
+    if args.seed is not None and not 0 <= args.seed < 2 ** 31:
+        return job.error(f"--seed {args.seed}: the placement seed must be 0 to 2**31 - 1", 2)
+    if args.seed is not None and args.collect:
+        return job.error("--seed is for a new placement; `--collect` re-times the project "
+                         "as it was placed", 2)
     try:
         job.check(("sta",) if args.collect else ("qflow", "graywolf", "qrouter", "yosys", "sta"))
     except FlowError as e:
@@ -61,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
             wall = json.loads(old.read_text()).get("wall_s", 0.0) if old.is_file() else 0.0
             rec = collect(args.out.resolve(), top, wall)
         else:
-            rec = run_pnr(verilog, top, args.out.resolve(), job.say)
+            rec = run_pnr(verilog, top, args.out.resolve(), job.say, args.seed)
     except FlowError as e:
         return job.error(e, 1)
     rec["params"] = macro.to_dict()
@@ -96,7 +104,9 @@ def table(rec: dict) -> str:
     lines = [f"{rec['top']} placed and routed with qflow (OSU 0.18: graywolf, qrouter), "
              f"timed with OpenSTA",
              f"die {w:.1f} x {h:.1f} um = {rec['die_area_um2']:,.0f} um2, "
-             f"{rec['placed_cells']} placed cells",
+             f"{rec['placed_cells']} placed cells"
+             + (f" (placement seed {rec['placement_seed']})"
+                if rec.get("placement_seed") is not None else ""),
              f"routed wirelength {rec['wirelength_um']['total']:,.0f} um, "
              f"failed routes {rec['failed_routes']}",
              f"extracted {par['nets']} nets: {par['wire_cap_pf']:.2f} pF of wire to ground, "
