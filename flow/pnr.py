@@ -133,8 +133,9 @@ def _opensta(work: Path, top: str, name: str, spef: str | None,
 
 #: The post-route OpenSTA runs: record key, script name, coupling factor, what it means.
 #: OpenSTA (this 2019 snapshot, no crosstalk analysis) grounds each coupling capacitor at the
-#: net being timed, times ``-coupling_reduction_factor`` (checked by hand: a 0.2 pF coupling
-#: capacitor timed exactly as a 0.2 pF grounded one at 1, 0.4 pF at 2, nothing at 0).
+#: net being timed, times ``-coupling_reduction_factor``: a 0.2 pF coupling capacitor times
+#: exactly as a 0.2 pF grounded one at 1, 0.4 pF at 2, nothing at 0
+#: (tests/flow/test_extract.py, ``test_opensta_grounds_coupling_at_the_factor``).
 POST_ROUTE = (
     ("post_route_ground", "sta_postroute_ground", 0.0,
      "wire R and ground C only (coupling factor 0)"),
