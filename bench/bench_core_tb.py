@@ -29,7 +29,8 @@ async def _bench(dut):
     layer = LayerConfig.from_dict(json.loads(os.environ["FLEXSPIM_LAYER"]))
     n_in = (core.macro.rows - layer.bv) // layer.bw
     layout = FCLayout.packed(core, layer, n_in, core.macro.cols)
-    fc = FCLayer(rng.integers(-2, 2, size=(layout.n_out, n_in)), layer)
+    lo, hi = json.loads(os.environ["FLEXSPIM_WEIGHTS"])      # weights drawn from [lo, hi]
+    fc = FCLayer(rng.integers(lo, hi + 1, size=(layout.n_out, n_in)), layer)
     model = CoreModel(core, layer, layout)
     model.load(fc)
     # sources in cyclic order (n_in >= P, so every batch is full until a tick cuts it), a
@@ -59,7 +60,8 @@ async def _bench(dut):
         f"work cycles {counters}, golden {want.cycles} cycles, {want.batches} batches, "
         f"{len(ev)} events in")
     res.update(events=int((ev != TICK).sum()), ticks=ticks, work_cycles=want.cycles,
-               batches=want.batches)
+               batches=want.batches, spikes=int((want.events != TICK).sum()),
+               elapsed=want.elapsed)
     with open(os.environ["FLEXSPIM_BENCH_OUT"], "w") as f:
         json.dump(res, f)
 
