@@ -77,16 +77,19 @@ def segments(ev: np.ndarray, n: int) -> list[np.ndarray]:
 async def run_alternating(dut, ev, streams, drv, rng, n_segments: int = 8):
     """The stream in segments, driven alternately by the Python and the bulk driver, so a
     change in the machine's load hits both alike; returns the output and, per driver, its
-    events, simulated cycles, wall time, wake-ups and memory I/O time."""
+    events, simulated cycles, wall time, CPU time of this process (the simulator and the
+    Python in it: unlike wall time, not stretched by other jobs), wake-ups and memory I/O
+    time."""
     from cocotb.utils import get_sim_time
 
     got: list[int] = []
-    res = {k: {"events": 0, "sim_cycles": 0.0, "wall": 0.0, "wakeups": 0, "io_seconds": 0.0}
+    res = {k: {"events": 0, "sim_cycles": 0.0, "wall": 0.0, "cpu": 0.0, "wakeups": 0,
+               "io_seconds": 0.0}
            for k in ("python", "bulk")}
     for i, seg in enumerate(segments(ev, n_segments)):
         kind = ("python", "bulk")[i % 2]
         ticks = int((seg == TICK).sum())
-        t0, w0 = get_sim_time("ns"), time.perf_counter()
+        t0, w0, c0 = get_sim_time("ns"), time.perf_counter(), time.process_time()
         if kind == "bulk":
             got += (await streams.run(seg, ticks)).tolist()
             res[kind]["wakeups"] += streams.wakeups
@@ -98,6 +101,7 @@ async def run_alternating(dut, ev, streams, drv, rng, n_segments: int = 8):
         r = res[kind]
         r["sim_cycles"] += (get_sim_time("ns") - t0) / CoreDriver.PERIOD_NS
         r["wall"] += time.perf_counter() - w0
+        r["cpu"] += time.process_time() - c0       # this process: simulator and Python
         r["events"] += int((seg != TICK).sum())
     return got, res
 
