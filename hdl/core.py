@@ -26,7 +26,7 @@ from amaranth.lib.wiring import In, Out
 from flexspim.config import CoreConfig
 from flexspim.regmap import ROW_REG_BITS, core_registers
 
-from .arith import below, carry_save, carry_save_sum, less_than, prefix_sum
+from .arith import below, carry_save, carry_save_sum, less_than, prefix_sum, thermometer
 from .fifo import EventFIFO
 from .macro import CimMacro, RowPortSignature
 
@@ -229,7 +229,7 @@ class NeuronCore(wiring.Component):
         slot_base = Signal(ib + 2)                 # s * cols, the slot's first neuron
         rem = Signal(ib + 2)                       # N_OUT - slot_base: neurons left
         mask = Signal(cols)
-        m.d.comb += mask.eq(Cat(*[~below(rem, c + 1) for c in range(cols)]))
+        m.d.comb += mask.eq(thermometer(rem, cols))     # column c: rem > c
         last_slot = Signal()
         m.d.comb += last_slot.eq(below(rem, cols + 1))
         acc_in_range = Signal()
