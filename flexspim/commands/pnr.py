@@ -57,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
     if args.collect and not (args.out / "source" / f"{top}.v").is_file():
         return job.error(f"`--collect` needs a qflow project in -o; {args.out} has no "
                          f"source/{top}.v", 2)
+    commit = rtl_commit()       # now: the code may change while a placement runs
     verilog, top = verilog_of("macro", macro)
     if args.collect and (args.out / "source" / f"{top}.v").read_text() != verilog:
         return job.error(f"`--collect`: the project in {args.out} was made from other "
@@ -73,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     except FlowError as e:
         return job.error(e, 1)
     rec["params"] = macro.to_dict()
-    rec["rtl_commit"] = rtl_commit()
+    rec["rtl_commit"] = commit
     job.write(args.out / "pnr.json", rec)
     print(table(rec))
     print(f"wrote {args.out / 'pnr.json'} ({rec['wall_s']:.0f} s)")
