@@ -14,7 +14,8 @@ register, a write to a read-only or unknown address, sets the sticky error bit a
 ``ERRORS`` instead of being truncated. Reads are combinational. The map is
 `flexspim.regmap.core_registers`. The status counters are exact whenever ``idle`` is high
 (an event dropped or a command refused inside the pipeline is counted one cycle after it
-happens).
+happens, and ``idle`` waits for it). An input event taken at the edge that takes a write
+runs after the write, with its settings: a counter clear (``STATUS`` bit 2) counts it.
 """
 
 from __future__ import annotations
@@ -373,8 +374,10 @@ class NeuronCore(wiring.Component):
                     with m.Else():
                         m.d.sync += next_slot()
 
+        # a refused command's ``done`` comes with the macro idle again: not idle before its
+        # error is counted (``errors[2]``, from the macro's registers: a short path)
         m.d.comb += idle.eq((fifo.level == 0) & ~c_closed & r_idle & macro.row.ready &
-                            ~f_out & enc_free & (errors_q == 0))
+                            ~f_out & enc_free & (errors_q == 0) & ~errors[2])
         with m.If(work):
             m.d.sync += bump("CYCLES")
         with m.If(errors_q != 0):
@@ -386,5 +389,8 @@ class NeuronCore(wiring.Component):
 
         with m.If(clear_cnt):
             m.d.sync += [c.eq(0) for c in cnt.values()]
+            # an event taken at the same edge runs after the write (with its settings): the
+            # counters count it
+            m.d.sync += cnt["EVENTS_IN"].eq(self.ev_in.valid & self.ev_in.ready)
         return m
 
