@@ -15,9 +15,7 @@ the random tests of `test_rtl_core` do not reach:
 * a counter clear (``STATUS`` bit 2) taken in the cycle an input event is taken: the event
   belongs to the work after the clear (it runs with the settings of that write);
 * a register write held on the bus while the core is busy is taken only once the core is
-  idle: after every output of the work before it, and not before;
-* a reset in every cycle of a short stream (each runner state, the encoder mid-send): the
-  core is idle at once, sends nothing, reads back cleared, and then runs bit-exactly.
+  idle: after every output of the work before it, and not before.
 """
 
 from __future__ import annotations
@@ -40,7 +38,7 @@ except ImportError:  # pragma: no cover
 REVIEW_CORE = CoreConfig(MacroConfig(rows=40, cols=4, batch_max=3), fifo_depth=3,
                          index_bits=3)
 
-BUDGET_NS = 4_000_000
+BUDGET_NS = 1_000_000          # ~10x what each test needs: a hang fails in seconds
 
 
 def _setup():
@@ -286,54 +284,6 @@ if cocotb is not None:
             assert got_b == want_b.events.tolist(), f"stall {stall}: after the write"
             await drv.write_reg("THRESHOLD", hi)
             model = CoreModel(core, layer, layout, model.macro)
-
-    @cocotb.test(timeout_time=BUDGET_NS, timeout_unit="ns")
-    async def review_reset_in_every_cycle(dut):
-        """A reset in cycle ``k`` of a short full-speed stream, for every ``k`` until the
-        stream is done: idle at once, nothing sent, registers and counters cleared; then,
-        reloaded, the same stream runs bit-exactly."""
-        from cocotb.triggers import ClockCycles, FallingEdge, RisingEdge
-        from test_rtl_core import run_stream_case
-
-        from flexspim.testbench.core_driver import CoreDriver
-
-        core, rng = _setup()
-        drv = CoreDriver(dut, core)
-        await drv.start()
-        layer = LayerConfig(bw=2, bv=4, threshold=-1, leak_mode="shift", leak=1)
-        layout, fc = _layer_case(rng, core, layer, 5, 8)
-        ev = np.array([0, 1, 2, 3, 0, TICK, 4, TICK, 1, 1, TICK])
-        want = CoreModel(core, layer, layout)
-        want.load(fc)
-        span = want.run(ev).elapsed
-        for k in range(span + 2):
-            model = CoreModel(core, layer, layout)
-            model.load(fc)
-            await drv.write_array(model.macro.bits)
-            await drv.configure(layer, layout)
-            dut.ev_out__ready.value = 1
-            src = cocotb.start_soon(drv.send(ev, rng, 0.0))
-            while True:                              # the first handshake is cycle 0
-                await FallingEdge(dut.clk)
-                if int(dut.ev_in__valid.value) and int(dut.ev_in__ready.value):
-                    break
-            await RisingEdge(dut.clk)
-            if k:
-                await ClockCycles(dut.clk, k)
-            src.cancel()
-            dut.ev_in__valid.value = 0
-            dut.rst.value = 1
-            await RisingEdge(dut.clk)
-            dut.rst.value = 0
-            for _ in range(8):
-                await FallingEdge(dut.clk)
-                assert int(dut.idle.value) and not int(dut.ev_out__valid.value) \
-                    and not int(dut.error.value), f"reset in cycle {k}: not idle and quiet"
-                await RisingEdge(dut.clk)
-            assert await drv.read_reg("N_IN") == 0, f"reset in cycle {k}: N_IN survived"
-            counters = await drv.counters()
-            assert not any(counters.values()), f"reset in cycle {k}: counters {counters}"
-        await run_stream_case(drv, rng, layer, layout, fc, ev, 0.0, 0.0, "after the resets")
 
 
 # -- pytest side ---------------------------------------------------------------------------
