@@ -285,6 +285,64 @@ if cocotb is not None:
             await drv.write_reg("THRESHOLD", hi)
             model = CoreModel(core, layer, layout, model.macro)
 
+    @cocotb.test(timeout_time=BUDGET_NS, timeout_unit="ns")
+    async def review_register_rules(dut):
+        """Every writable register at and just past its limits, read-only and unknown
+        addresses, and the STATUS bits, against `regmap.register_accepts`: a refused write
+        leaves the register as it was, counts in ERRORS and sets the sticky bit (the
+        ``error`` output and STATUS bit 1) until STATUS bit 1 clears it; STATUS bit 2 clears
+        the counters, not the error."""
+        from flexspim.regmap import register_accepts
+        from flexspim.testbench.core_driver import CoreDriver
+
+        core, rng = _setup()
+        drv = CoreDriver(dut, core)
+        await drv.start()
+        await drv.write_reg("STATUS", 0b110)
+        ib = core.index_bits
+        errors, sticky = 0, 0
+
+        async def check(what):
+            assert await drv.read_reg("ERRORS") == errors, f"{what}: ERRORS"
+            assert await drv.read_reg("STATUS") == 1 | sticky << 1, f"{what}: STATUS"
+            assert int(dut.error.value) == sticky, f"{what}: error output"
+
+        for name, (addr, w, acc) in drv.regs.items():
+            if name == "STATUS":
+                continue
+            values = [0, (1 << w) - 1, 1 << w, 0xFFFFFFFF, 0x80000000, 1]
+            if name == "THRESHOLD":
+                values += [(1 << (w - 1)) - 1, (-(1 << (w - 1))) & 0xFFFFFFFF,
+                           1 << (w - 1), (-(1 << (w - 1)) - 1) & 0xFFFFFFFF]
+            if name in ("N_IN", "N_OUT"):
+                values += [1 << ib, (1 << ib) + 1]
+            for v in values:
+                v &= 0xFFFFFFFF
+                before = await drv.read_reg(name)
+                await drv.write_reg(name, v)
+                ok = register_accepts(core, name, v)
+                if not ok:
+                    errors, sticky = errors + 1, 1
+                want = v & ((1 << w) - 1) if ok else before
+                if acc == "ro":                              # a counter: nothing ran
+                    want = errors if name == "ERRORS" else 0
+                assert await drv.read_reg(name) == want, f"{name} := {v:#x}: read back"
+                await check(f"{name} := {v:#x}")
+        for a in sorted(set(range(32)) - {a for a, _, _ in drv.regs.values()}):
+            await drv.write_reg(str(a), 0)
+            errors, sticky = errors + 1, 1
+            await check(f"unknown address {a}")
+        await drv.write_reg("STATUS", 0b100)                 # counters only
+        errors = 0
+        await check("STATUS := clear counters")
+        await drv.write_reg("STATUS", 0b010)                 # the error only
+        sticky = 0
+        await check("STATUS := clear the error")
+        await drv.write_reg("N_IN", (1 << ib) + 1)
+        await drv.write_reg("STATUS", 0b001)                 # bit 0 is read-only: no effect
+        errors, sticky = 1, 1
+        await check("STATUS := 1")
+
 
 # -- pytest side ---------------------------------------------------------------------------
 
