@@ -286,6 +286,37 @@ if cocotb is not None:
             model = CoreModel(core, layer, layout, model.macro)
 
     @cocotb.test(timeout_time=BUDGET_NS, timeout_unit="ns")
+    async def review_one_bit_layers(dut):
+        """``bv = bw = 1`` (`random_fc_case` draws ``bv >= 2``): every leak mode (with a leak
+        pass a fire pays the bubble cycle), both resets and threshold sources, saturate and
+        wrap, two slots; at full speed (golden timeline), then with gaps and stalls."""
+        import itertools
+
+        from test_rtl_core import run_stream_case
+
+        from flexspim.golden.network import FCLayer
+        from flexspim.testbench.core_driver import CoreDriver, random_events
+
+        core, rng = _setup()
+        drv = CoreDriver(dut, core)
+        await drv.start()
+        combos = list(itertools.product(["none", "sub", "shift"], ["hard", "soft"],
+                                         ["register", "array"], [False, True]))
+        for i in rng.permutation(len(combos))[:6]:
+            leak_mode, reset, src, sat = combos[i]
+            layer = LayerConfig(bw=1, bv=1, saturate=sat, leak_mode=leak_mode, leak=0,
+                                threshold=int(rng.integers(-1, 1)), threshold_source=src,
+                                reset=reset)
+            layout = FCLayout.packed(core, layer, 6, 7)
+            fc = FCLayer(rng.integers(-1, 1, size=(7, 6)), layer,
+                         rng.integers(-1, 1, size=7) if src == "array" else None)
+            ev = random_events(rng, 6, 80, tick_rate=0.2, bad_rate=0.05,
+                               index_bits=core.index_bits)
+            for gap, stall in [(0.0, 0.0), (0.3, 0.5)]:
+                await run_stream_case(drv, rng, layer, layout, fc, ev, gap, stall,
+                                      f"one-bit layer (gap {gap}, stall {stall})")
+
+    @cocotb.test(timeout_time=BUDGET_NS, timeout_unit="ns")
     async def review_register_rules(dut):
         """Every writable register at and just past its limits, read-only and unknown
         addresses, and the STATUS bits, against `regmap.register_accepts`: a refused write
