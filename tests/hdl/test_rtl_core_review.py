@@ -9,13 +9,20 @@ the random tests of `test_rtl_core` do not reach:
   dropped), at full speed (golden timeline) and with gaps and stalls;
 * a partial batch whose sources leave the array after the host shrinks ``N_IN`` and moves
   ``W_BASE`` (decision 12: it keeps its sources): a slot whose weight row lies outside the
-  array is skipped (1 engine cycle), one whose rows straddle the end is refused by the macro
-  (`REJECT_CYCLES`); both counted in ``ERRORS``. Checked as well: whenever ``idle`` is high
-  after the input has stopped, ``ERRORS`` and the sticky bit already hold their final values;
+  array is skipped (1 engine cycle; the golden model charged `REJECT_CYCLES`), one whose
+  rows straddle the end is refused by the macro (`REJECT_CYCLES`); both counted in
+  ``ERRORS``. Checked as well: whenever ``idle`` is high after the input has stopped,
+  ``ERRORS`` and the sticky bit already hold their final values (they did not, for one
+  cycle, after a refused accumulate);
 * a counter clear (``STATUS`` bit 2) taken in the cycle an input event is taken: the event
-  belongs to the work after the clear (it runs with the settings of that write);
+  runs after the write (with its settings), so the counters count it (EVENTS_IN did not);
 * a register write held on the bus while the core is busy is taken only once the core is
-  idle: after every output of the work before it, and not before.
+  idle: after every output of the work before it, and not before;
+* one-bit layers (``bv = bw = 1``), which `random_fc_case` never draws;
+* every writable register at and past its limits, read-only and unknown addresses, the
+  STATUS bits, against `regmap.register_accepts`;
+* the counters and the sticky bit exact in every cycle ``idle`` is high, on random streams
+  sent in bursts (some ending on a dropped source, counted a cycle late).
 """
 
 from __future__ import annotations
