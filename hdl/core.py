@@ -316,9 +316,13 @@ class NeuronCore(wiring.Component):
 
         m.d.comb += work.eq(macro.busy | (macro.acc.valid & macro.acc.ready) |
                             (macro.fire.valid & macro.fire.ready) | errors[1])
-        offsets = [carry_save(m, [Mux(r["BW"][j], r_src[i] << j, 0)
-                                  for j in range(mc.bits_width)], sw, f"offset{i}")
+        # partial products as whole vectors (a Mux per vector, not one per bit)
+        partial = [[Signal(sw, name=f"pp{i}_{j}") for j in range(mc.bits_width)]
                    for i in range(P)]
+        for i in range(P):
+            for j in range(mc.bits_width):
+                m.d.comb += partial[i][j].eq((r_src[i] << j) & r["BW"][j].replicate(sw))
+        offsets = [carry_save(m, partial[i], sw, f"offset{i}") for i in range(P)]
         rows0 = [carry_save_sum(m, [r["W_BASE"], *r_off[i]], sw, f"row{i}") for i in range(P)]
         r_idle = Signal()
         with m.FSM(name="run"):
