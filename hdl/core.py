@@ -27,7 +27,7 @@ from amaranth.lib.wiring import In, Out
 from flexspim.config import CoreConfig
 from flexspim.regmap import ROW_REG_BITS, core_registers
 
-from .arith import below, carry_save, carry_save_sum, less_than, prefix_sum
+from .arith import below, carry_save, carry_save_sum, less_than, prefix_sum, thermometer
 from .fifo import EventFIFO
 from .macro import CimMacro, RowPortSignature
 
@@ -230,7 +230,7 @@ class NeuronCore(wiring.Component):
         slot_base = Signal(ib + 2)                 # s * cols, the slot's first neuron
         rem = Signal(ib + 2)                       # N_OUT - slot_base: neurons left
         mask = Signal(cols)
-        m.d.comb += mask.eq(Cat(*[~below(rem, c + 1) for c in range(cols)]))
+        m.d.comb += mask.eq(thermometer(rem, cols))     # column c: rem > c
         last_slot = Signal()
         m.d.comb += last_slot.eq(below(rem, cols + 1))
         acc_in_range = Signal()
@@ -317,9 +317,13 @@ class NeuronCore(wiring.Component):
 
         m.d.comb += work.eq(macro.busy | (macro.acc.valid & macro.acc.ready) |
                             (macro.fire.valid & macro.fire.ready) | errors[1])
-        offsets = [carry_save(m, [Mux(r["BW"][j], r_src[i] << j, 0)
-                                  for j in range(mc.bits_width)], sw, f"offset{i}")
+        # partial products as whole vectors (a Mux per vector, not one per bit)
+        partial = [[Signal(sw, name=f"pp{i}_{j}") for j in range(mc.bits_width)]
                    for i in range(P)]
+        for i in range(P):
+            for j in range(mc.bits_width):
+                m.d.comb += partial[i][j].eq((r_src[i] << j) & r["BW"][j].replicate(sw))
+        offsets = [carry_save(m, partial[i], sw, f"offset{i}") for i in range(P)]
         rows0 = [carry_save_sum(m, [r["W_BASE"], *r_off[i]], sw, f"row{i}") for i in range(P)]
         r_idle = Signal()
         with m.FSM(name="run"):
