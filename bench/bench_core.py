@@ -140,7 +140,7 @@ def main() -> int:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--size", type=int, default=64)
     ap.add_argument("--batches", default="1,4,8,16")
-    ap.add_argument("--events", type=int, default=8000)
+    ap.add_argument("--events", type=int, default=20000)
     ap.add_argument("--ticks", default="100,1000", help="tick every N events (a list)")
     ap.add_argument("--workloads", default="balanced",
                     help=f"comma list of {', '.join(WORKLOADS)}")

@@ -71,7 +71,7 @@ async def run_layer_case(drv, rng, n_events, gap, stall, bad_rate, tag):
 
     layer, layout, fc = random_fc_case(rng, drv.core)
     ev = random_events(rng, layout.n_in, n_events, tick_rate=float(rng.uniform(0.01, 0.2)),
-                       bad_rate=bad_rate)
+                       bad_rate=bad_rate, index_bits=drv.core.index_bits)
     await run_stream_case(drv, rng, layer, layout, fc, ev, gap, stall, tag)
 
 
