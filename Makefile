@@ -94,7 +94,7 @@ bench-macro:
 	$(PY) bench/bench_macro.py
 
 bench-core:
-	$(PY) bench/bench_core.py
+	$(PY) bench/bench_core.py --workloads balanced,saturating
 
 bench-system:
 	$(PY) bench/bench_system.py

@@ -29,7 +29,8 @@ async def _bench(dut):
     layer = LayerConfig.from_dict(json.loads(os.environ["FLEXSPIM_LAYER"]))
     n_in = (core.macro.rows - layer.bv) // layer.bw
     layout = FCLayout.packed(core, layer, n_in, core.macro.cols)
-    fc = FCLayer(rng.integers(-2, 2, size=(layout.n_out, n_in)), layer)
+    lo, hi = json.loads(os.environ["FLEXSPIM_WEIGHTS"])      # weights drawn from [lo, hi]
+    fc = FCLayer(rng.integers(lo, hi + 1, size=(layout.n_out, n_in)), layer)
     model = CoreModel(core, layer, layout)
     model.load(fc)
     # sources in cyclic order (n_in >= P, so every batch is full until a tick cuts it), a
@@ -59,7 +60,8 @@ async def _bench(dut):
         f"work cycles {counters}, golden {want.cycles} cycles, {want.batches} batches, "
         f"{len(ev)} events in")
     res.update(events=int((ev != TICK).sum()), ticks=ticks, work_cycles=want.cycles,
-               batches=want.batches)
+               batches=want.batches, spikes=int((want.events != TICK).sum()),
+               elapsed=want.elapsed)
     with open(os.environ["FLEXSPIM_BENCH_OUT"], "w") as f:
         json.dump(res, f)
 
@@ -75,16 +77,19 @@ def segments(ev: np.ndarray, n: int) -> list[np.ndarray]:
 async def run_alternating(dut, ev, streams, drv, rng, n_segments: int = 8):
     """The stream in segments, driven alternately by the Python and the bulk driver, so a
     change in the machine's load hits both alike; returns the output and, per driver, its
-    events, simulated cycles, wall time, wake-ups and memory I/O time."""
+    events, simulated cycles, wall time, CPU time of this process (the simulator and the
+    Python in it: unlike wall time, not stretched by other jobs), wake-ups and memory I/O
+    time."""
     from cocotb.utils import get_sim_time
 
     got: list[int] = []
-    res = {k: {"events": 0, "sim_cycles": 0.0, "wall": 0.0, "wakeups": 0, "io_seconds": 0.0}
+    res = {k: {"events": 0, "sim_cycles": 0.0, "wall": 0.0, "cpu": 0.0, "wakeups": 0,
+               "io_seconds": 0.0}
            for k in ("python", "bulk")}
     for i, seg in enumerate(segments(ev, n_segments)):
         kind = ("python", "bulk")[i % 2]
         ticks = int((seg == TICK).sum())
-        t0, w0 = get_sim_time("ns"), time.perf_counter()
+        t0, w0, c0 = get_sim_time("ns"), time.perf_counter(), time.process_time()
         if kind == "bulk":
             got += (await streams.run(seg, ticks)).tolist()
             res[kind]["wakeups"] += streams.wakeups
@@ -96,6 +101,7 @@ async def run_alternating(dut, ev, streams, drv, rng, n_segments: int = 8):
         r = res[kind]
         r["sim_cycles"] += (get_sim_time("ns") - t0) / CoreDriver.PERIOD_NS
         r["wall"] += time.perf_counter() - w0
+        r["cpu"] += time.process_time() - c0       # this process: simulator and Python
         r["events"] += int((seg != TICK).sum())
     return got, res
 

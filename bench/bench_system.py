@@ -87,6 +87,7 @@ def main() -> int:
     py, bk = res["python"], res["bulk"]
     cycles = py["cycles"] + bk["cycles"]
     speed_py, speed_bk = py["cycles"] / py["wall"], bk["cycles"] / bk["wall"]
+    cpu_py, cpu_bk = py["cycles"] / py["cpu"], bk["cycles"] / bk["cpu"]
     print()
     print("| 2 cores, 64x64, P=8 | value |")
     print("|---|---|")
@@ -96,6 +97,9 @@ def main() -> int:
     print(f"| simulator speed, Python driver (cycles/s) | {speed_py:,.0f} |")
     print(f"| simulator speed, bulk driver (cycles/s) | {speed_bk:,.0f} |")
     print(f"| speed-up of the bulk driver | {speed_bk / speed_py:.1f}x |")
+    print(f"| simulator speed per CPU second, Python driver (cycles/s) | {cpu_py:,.0f} |")
+    print(f"| simulator speed per CPU second, bulk driver (cycles/s) | {cpu_bk:,.0f} |")
+    print(f"| speed-up of the bulk driver, CPU time | {cpu_bk / cpu_py:.1f}x |")
     print(f"| bulk: Python wake-ups, memory load+read time | {bk['wakeups']}, "
           f"{bk['io_seconds']:.2f} s |")
     print(f"| RTL simulation, input events/s of wall time (bulk) | "

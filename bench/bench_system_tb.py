@@ -33,12 +33,13 @@ async def bench_system(dut):
     drv = SystemDriver(backend, system)
     await drv.load(net, monitor=False)
     out: list[np.ndarray] = []
-    res = {k: {"events": 0, "cycles": 0.0, "wall": 0.0, "wakeups": 0, "io_seconds": 0.0}
+    res = {k: {"events": 0, "cycles": 0.0, "wall": 0.0, "cpu": 0.0, "wakeups": 0,
+               "io_seconds": 0.0}
            for k in ("python", "bulk")}
     for i, seg in enumerate(segments(events, 8)):
         kind = ("python", "bulk")[i % 2]
         ticks = int((seg == TICK).sum())
-        t0, w0 = get_sim_time("ns"), time.perf_counter()
+        t0, w0, c0 = get_sim_time("ns"), time.perf_counter(), time.process_time()
         if kind == "bulk":
             out.append(await backend.stream(seg, ticks))
             res[kind]["wakeups"] += backend.bulk.wakeups
@@ -48,6 +49,7 @@ async def bench_system(dut):
         r = res[kind]
         r["cycles"] += (get_sim_time("ns") - t0) / backend.PERIOD_NS
         r["wall"] += time.perf_counter() - w0
+        r["cpu"] += time.process_time() - c0
         r["events"] += int((seg != TICK).sum())
     name = os.environ["FLEXSPIM_BENCH_OUT"]
     np.save(name + ".npy", np.concatenate(out))

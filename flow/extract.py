@@ -5,12 +5,19 @@ qflow's own path (qrouter's RC file -> ``rc2dly`` -> vesta) fails on flexspim's 
 the RC tree of its wires and vias as the router drew them:
 
 * each straight wire segment of length ``L`` on a layer of width ``W`` gets
-  ``R = RPERSQ * L / W`` and ``C = L * (W * CPERSQDIST + 2 * EDGECAPACITANCE)`` (to
-  substrate, no coupling), as a pi section (half of ``C`` at each end). The per-unit values
+  ``R = RPERSQ * L / W`` and ``C = L * (W * CPERSQDIST + 2 * EDGECAPACITANCE)`` to ground,
+  as a pi section (half of ``C`` at each end). The per-unit values
   are the LEF's own (`lef_layers`); for the OSU 0.18 LEF, metal1-3: 0.08 ohm/sq, metal4-5:
   0.07, metal6: 0.03; per um, metal1 0.267 ohm and 0.171 fF, metal2 0.267 ohm and 0.126 fF,
   metal3 0.267 ohm and 0.112 fF, metal4 0.233 ohm and 0.084 fF, metal5 0.233 ohm and 0.050 fF,
   metal6 0.06 ohm and 0.042 fF;
+* two segments of different nets on the same layer, parallel, whose edges are ``s`` apart
+  (``0 < s <= HALO_UM``) over a common run ``L`` get a coupling capacitor
+  ``C = SIDEWALL_AF[layer] * L / s`` (`coupling`): magic's sidewall rule with the values and
+  halo of qflow's magic tech file for this process. On the OSU 0.18 grid that is adjacent
+  tracks only, per um of run: metal1 0.029 fF, metal2 0.047, metal3 0.035, metal4 0.130,
+  metal5 0.019, metal6 none (its tracks are 1.1 um apart, beyond the 0.8 um halo). The ground
+  capacitance is not reduced where a neighbour shields the fringe (conservative);
 * each via gets the resistance of `VIA_OHMS` (the LEF has none: the values are the contact
   resistances of the extraction section of qflow's magic technology file for the same
   process, ``SCN6M_SUBM.10.tech``: m2c 5.68, m3c 10.69, m4c 15.58 ohm; m5c and m6c are not
@@ -36,12 +43,25 @@ from typing import Any
 
 from .tools import FlowError
 
-__all__ = ["Layer", "Lef", "VIA_OHMS", "read_lef", "read_def", "verilog_pins",
-           "extract_spef", "net_rc"]
+__all__ = ["Layer", "Lef", "VIA_OHMS", "SIDEWALL_AF", "HALO_UM", "read_lef", "read_def",
+           "verilog_pins", "extract_spef", "net_rc", "coupling"]
 
 #: Resistance of one via (cut) from metal N to metal N+1, ohms (module docstring).
 VIA_OHMS = {"metal1": 5.68, "metal2": 10.69, "metal3": 15.58, "metal4": 15.58,
             "metal5": 15.58}
+
+
+#: Sidewall coupling capacitance of two parallel edges of one metal layer, aF: magic's
+#: ``sidewall`` values in the extraction section of ``SCN6M_SUBM.10.tech`` (qflow's magic tech
+#: file for this process), which magic applies as ``C = value * run / separation``
+#: (``extract/ExtCouple.c``: ``cap += ec_cap * overlap / sep``; run and separation in one unit).
+SIDEWALL_AF = {"metal1": 20.619, "metal2": 23.532, "metal3": 24.216, "metal4": 64.860,
+               "metal5": 13.090, "metal6": 27.675}
+
+#: Edges further apart than this (um) do not couple: the same tech file's ``sidehalo 8``
+#: (lambda = 0.1 um). On the OSU 0.18 routing grid only adjacent tracks of metal1-5 are within
+#: it (edge separation 0.7 um at pitch 1, 0.5 um at pitch 0.8); metal6 (1.1 um) never is.
+HALO_UM = 0.8
 
 
 #: Metal closer than this (um) touches: a via's pad is 0.4 um square, and qrouter lands a
@@ -80,6 +100,7 @@ class Lef:
     order: list[str]                        # routing layers, bottom first
     vias: dict[str, tuple[str, str]]        # via -> (lower, upper) routing layer
     macros: dict[str, Macro] = field(default_factory=dict)
+    pitch: dict[str, float] = field(default_factory=dict)     # routing layer -> PITCH, um
 
 
 def _blocks(text: str, kind: str):
@@ -106,6 +127,7 @@ def read_lef(text: str) -> Lef:
     text = re.sub(r"#.*", "", text)
     layers: dict[str, Layer] = {}
     order: list[str] = []
+    pitch: dict[str, float] = {}
     for name, body in _blocks(text, "LAYER"):
         if not re.search(r"\bTYPE\s+ROUTING\b", body):
             continue
@@ -120,6 +142,7 @@ def read_lef(text: str) -> Lef:
         layers[name] = Layer(name, num(r"\bWIDTH"), num(r"RESISTANCE\s+RPERSQ"),
                              num(r"CAPACITANCE\s+CPERSQDIST"), num(r"EDGECAPACITANCE", 0.0))
         order.append(name)
+        pitch[name] = num(r"\bPITCH", 0.0)
     vias: dict[str, tuple[str, str]] = {}
     for name, body in _blocks(text, "VIA"):
         ls = [m for m in re.findall(r"\bLAYER\s+(\S+)\s*;", body) if m in layers]
@@ -145,7 +168,7 @@ def read_lef(text: str) -> Lef:
                              else (0.0, 0.0), pins)
     if not layers:
         raise FlowError("the LEF has no routing layer with RESISTANCE and CAPACITANCE")
-    return Lef(layers, order, vias, macros)
+    return Lef(layers, order, vias, macros, pitch)
 
 
 @dataclass
@@ -327,6 +350,7 @@ def net_rc(lef: Lef, wiring, terminals) -> dict[str, Any]:
     nodes: dict[tuple, float] = {}
     res: list[tuple[Any, Any, float]] = []
     wire = 0.0
+    pieces: list[tuple[str, tuple, tuple]] = []     # (layer, p, q): the split segments
     for layer, a, b in segs:
         inner = sorted({p for p in points.get(layer, ()) if _on_seg(p, a, b)} | {a, b},
                        key=lambda p: abs(p[0] - a[0]) + abs(p[1] - a[1]))
@@ -341,6 +365,7 @@ def net_rc(lef: Lef, wiring, terminals) -> dict[str, Any]:
             nodes[kp] = nodes.get(kp, 0.0) + c / 2
             nodes[kq] = nodes.get(kq, 0.0) + c / 2
             res.append((kp, kq, ln * L.r_per_um))
+            pieces.append((layer, p, q))
     for p, lo, hi in vias:
         kl, kh = _key(lo, p), _key(hi, p)
         nodes.setdefault(kl, 0.0)
@@ -405,7 +430,7 @@ def net_rc(lef: Lef, wiring, terminals) -> dict[str, Any]:
         joined += d > TOUCH_UM        # closer: the metal overlaps (a via's landing pad)
         roots = {find(k) for k in list(parent)}
     return {"nodes": nodes, "res": res, "wire_um": wire, "max_gap": max_gap,
-            "joined": joined}
+            "joined": joined, "pieces": pieces}
 
 
 _SAFE = re.compile(r"[A-Za-z0-9_]")
@@ -422,13 +447,117 @@ def spef_name(name: str) -> str:
     return "".join(c if _SAFE.match(c) else "\\" + c for c in base) + bit
 
 
-def extract_spef(def_text: str, lef: Lef | str, verilog_text: str, design: str
+def _side(p, q):
+    """(horizontal, track coordinate, lo, hi, lo end, hi end) of an axis-aligned piece."""
+    if abs(p[1] - q[1]) < 1e-9:
+        return (True, p[1]) + ((p[0], q[0], p, q) if p[0] <= q[0] else (q[0], p[0], q, p))
+    if abs(p[0] - q[0]) < 1e-9:
+        return (False, p[0]) + ((p[1], q[1], p, q) if p[1] <= q[1] else (q[1], p[1], q, p))
+    return None
+
+
+def coupling(lef: Lef, pieces: dict[Any, list[tuple[str, tuple, tuple]]],
+             sidewall: dict[str, float] | None = None, halo_um: float = HALO_UM
+             ) -> tuple[dict[tuple, float], dict[str, Any]]:
+    """Sidewall coupling capacitors between the wire pieces of different nets (``pieces``:
+    net -> [(layer, p, q)], as `net_rc` splits them): two pieces on the same layer, both
+    along x or both along y, whose centre lines are ``d`` apart (edge separation
+    ``s = d - WIDTH``, ``0 < s <= halo_um``) and whose runs overlap by ``L`` get
+    ``C = sidewall[layer] * L / s`` aF (magic's rule, `SIDEWALL_AF`). Each piece is a pi
+    section, so ``C`` is shared between its two end nodes by the lever rule at the centre of
+    the overlap (a uniform run: the same split as the ground capacitance). Returns
+    ``{(net_a, node_a, net_b, node_b): pF}`` (each capacitor once, ``net_a < net_b`` in
+    insertion order) and a summary: total coupling capacitance (and per layer), coupled net
+    pairs, parallel run length, the five nets with the most, and ``overlapping_runs``: runs
+    of different nets closer than one wire width (a short; not coupled, should be 0)."""
+    from bisect import bisect_right
+    side = SIDEWALL_AF if sidewall is None else sidewall
+    order = {n: i for i, n in enumerate(pieces)}
+    tracks: dict[tuple[str, bool], dict[float, list]] = {}
+    for net, ps in pieces.items():
+        for layer, p, q in ps:
+            if side.get(layer, 0.0) <= 0:
+                continue
+            sd = _side(p, q)
+            if sd is None or sd[3] - sd[2] <= 0:
+                continue
+            horiz, t, lo, hi, a, b = sd
+            tracks.setdefault((layer, horiz), {}).setdefault(round(t, 4), []).append(
+                (lo, hi, net, _key(layer, a), _key(layer, b)))
+    caps: dict[tuple, float] = {}
+    pairs: set = set()
+    run_um = 0.0
+    overlapping = 0
+    eps = 1e-6
+    for (layer, _), bytrack in tracks.items():
+        w = lef.layers[layer].width_um
+        k = side[layer]
+        coords = sorted(bytrack)
+        prep = {}
+        for t in coords:
+            ivs = sorted(bytrack[t])
+            pm, m = [], float("-inf")
+            for iv in ivs:
+                m = max(m, iv[1])
+                pm.append(m)
+            prep[t] = (ivs, pm)
+        for i, t in enumerate(coords):
+            for t2 in coords[i:]:
+                d = t2 - t
+                if d - w > halo_um + eps:
+                    break
+                s = d - w
+                A, (B, pm) = prep[t][0], prep[t2]
+                for lo, hi, na, a0, a1 in A:
+                    kk = bisect_right(pm, lo + eps)
+                    while kk < len(B) and B[kk][0] < hi - eps:
+                        lo2, hi2, nb, b0, b1 = B[kk]
+                        kk += 1
+                        if nb == na:
+                            continue
+                        ov0, ov1 = max(lo, lo2), min(hi, hi2)
+                        if ov1 - ov0 <= eps:
+                            continue
+                        if s <= eps:
+                            overlapping += d > eps or order[na] < order[nb]
+                            continue
+                        c = k * (ov1 - ov0) / s * 1e-6          # aF -> pF
+                        mid = (ov0 + ov1) / 2
+                        fa = (mid - lo) / (hi - lo)
+                        fb = (mid - lo2) / (hi2 - lo2)
+                        if order[na] > order[nb]:
+                            na, nb, a0, a1, b0, b1, fa, fb = nb, na, b0, b1, a0, a1, fb, fa
+                        for ka, wa in ((a0, 1 - fa), (a1, fa)):
+                            for kb, wb in ((b0, 1 - fb), (b1, fb)):
+                                if wa * wb > 0:
+                                    key = (na, ka, nb, kb)
+                                    caps[key] = caps.get(key, 0.0) + c * wa * wb
+                        pairs.add((na, nb))
+                        run_um += ov1 - ov0
+    by_layer: dict[str, float] = {}
+    by_net: dict[Any, float] = {}
+    for (na, ka, nb, _), c in caps.items():
+        by_layer[ka[0]] = by_layer.get(ka[0], 0.0) + c
+        by_net[na] = by_net.get(na, 0.0) + c
+        by_net[nb] = by_net.get(nb, 0.0) + c
+    worst = sorted(by_net.items(), key=lambda t: (-t[1], str(t[0])))[:5]
+    return caps, {"coupling_cap_pf": sum(caps.values()), "coupled_net_pairs": len(pairs),
+                  "coupled_run_um": run_um, "overlapping_runs": overlapping,
+                  "coupling_cap_pf_by_layer": dict(sorted(by_layer.items())),
+                  "most_coupled_nets": [[str(n), c] for n, c in worst]}
+
+
+def extract_spef(def_text: str, lef: Lef | str, verilog_text: str, design: str,
+                 sidewall: dict[str, float] | None = None, halo_um: float = HALO_UM
                  ) -> tuple[str, dict[str, Any]]:
     """SPEF of every routed signal net of ``def_text`` (see the module docstring), and a
-    summary: nets, wire length, total wire capacitance, worst pin gap, joined gaps, nets of
-    one pin (nothing to route), and the DEF nets left out: multi-pin nets without wiring
+    summary: nets, wire length, total wire (ground) capacitance, coupling capacitance
+    (`coupling`; ``sidewall={}`` leaves it out), worst pin gap, joined gaps, nets of one pin
+    (nothing to route), and the DEF nets left out: multi-pin nets without wiring
     (``unrouted_nets``) and nets whose pins the netlist puts on different nets
-    (``mismatched_names``); those two should be empty."""
+    (``mismatched_names``); those two should be empty. Each coupling capacitor is written in
+    the ``*CAP`` section of both its nets (SPEF's convention; OpenSTA grounds the local end
+    of each, times ``read_spef -coupling_reduction_factor``)."""
     if isinstance(lef, str):
         lef = read_lef(lef)
     d = read_def(def_text)
@@ -441,6 +570,7 @@ def extract_spef(def_text: str, lef: Lef | str, verilog_text: str, design: str
     stats: dict[str, Any] = {"nets": 0, "wire_um": 0.0, "wire_cap_pf": 0.0,
                              "max_pin_gap_um": 0.0, "joined_gaps": 0, "single_pin_nets": 0,
                              "unrouted_nets": [], "mismatched_names": []}
+    routed: dict[str, tuple[list[str], dict[str, Any]]] = {}    # SPEF net -> (conn, rc)
     for dnet, (conns, wiring) in d.nets.items():
         terms, conn_lines, vnames = [], [], set()
         for inst, pin in conns:
@@ -477,26 +607,40 @@ def extract_spef(def_text: str, lef: Lef | str, verilog_text: str, design: str
             continue
         vnet = spef_name(vnames.pop())
         rc = net_rc(lef, wiring, terms)
-        ids = {k: f"{vnet}:{i + 1}" for i, k in enumerate(rc["nodes"])}
-        total = sum(rc["nodes"].values())
-        out.append(f"*D_NET {vnet} {total:.6g}")
-        out.append("*CONN")
-        out += conn_lines
-        out.append("*CAP")
-        out += [f"{i + 1} {ids[k]} {c:.6g}" for i, (k, c) in enumerate(
-            (k, c) for k, c in rc["nodes"].items() if c > 0)]
-        out.append("*RES")
-        for i, (a, b, r) in enumerate(rc["res"]):
-            out.append(f"{i + 1} {ids.get(a, a)} {ids.get(b, b)} {max(r, 1e-3):.6g}")
-        out.append("*END")
-        out.append("")
+        routed[vnet] = (conn_lines, rc)
         stats["nets"] += 1
         stats["wire_um"] += rc["wire_um"]
-        stats["wire_cap_pf"] += total
+        stats["wire_cap_pf"] += sum(rc["nodes"].values())
         stats["max_pin_gap_um"] = max(stats["max_pin_gap_um"], rc["max_gap"])
         stats["joined_gaps"] += rc["joined"]
     if stats["nets"] == 0:
         raise FlowError("the routed DEF has no routed net that the netlist knows")
+    ids = {vnet: {k: f"{vnet}:{i + 1}" for i, k in enumerate(rc["nodes"])}
+           for vnet, (_, rc) in routed.items()}
+    caps, cstats = coupling(lef, {v: rc["pieces"] for v, (_, rc) in routed.items()},
+                            sidewall, halo_um)
+    stats.update(cstats)
+    stats["halo_um"] = halo_um
+    by_net: dict[str, list[tuple[str, str, float]]] = {}
+    for (na, ka, nb, kb), c in caps.items():
+        by_net.setdefault(na, []).append((ids[na][ka], ids[nb][kb], c))
+        by_net.setdefault(nb, []).append((ids[nb][kb], ids[na][ka], c))
+    for vnet, (conn_lines, rc) in routed.items():
+        ground = [(ids[vnet][k], c) for k, c in rc["nodes"].items() if c > 0]
+        cc = by_net.get(vnet, [])
+        total = sum(c for _, c in ground) + sum(c for *_, c in cc)
+        out.append(f"*D_NET {vnet} {total:.6g}")
+        out.append("*CONN")
+        out += conn_lines
+        out.append("*CAP")
+        out += [f"{i + 1} {n} {c:.6g}" for i, (n, c) in enumerate(ground)]
+        out += [f"{len(ground) + i + 1} {a} {b} {c:.6g}" for i, (a, b, c) in enumerate(cc)]
+        out.append("*RES")
+        for i, (a, b, r) in enumerate(rc["res"]):
+            out.append(f"{i + 1} {ids[vnet].get(a, a)} {ids[vnet].get(b, b)} "
+                       f"{max(r, 1e-3):.6g}")
+        out.append("*END")
+        out.append("")
     return "\n".join(out) + "\n", stats
 
 
@@ -505,4 +649,3 @@ def write_spef(def_path: Path, lef: Lef, verilog_path: Path, design: str,
     spef, stats = extract_spef(def_path.read_text(), lef, verilog_path.read_text(), design)
     out.write_text(spef)
     return stats
-

@@ -14,8 +14,11 @@ clock tree and fanout buffers qflow inserted), clocked through that clock tree
 (``set_propagated_clock``):
 
 * ``pre_route``: OpenSTA, pin capacitances only (no wires);
-* ``post_route``: OpenSTA with ``<top>.extracted.spef`` (`extract`: wire R and C per unit
-  length from the LEF, via resistances from the magic tech file);
+* ``post_route_ground``, ``post_route``, ``post_route_miller``: OpenSTA with
+  ``<top>.extracted.spef`` (`extract`: wire R and ground C per unit length from the LEF, via
+  resistances and sidewall coupling from the magic tech file), the coupling capacitors
+  grounded 0, 1 and 2 times (`POST_ROUTE`: no coupling; quiet neighbours; neighbours switching
+  the other way, the Miller worst case);
 * ``placed_vesta``: qflow's own timer (vesta) after placement, as qflow reports it.
 
 qflow's own post-route step (``backanno``: qrouter's RC file -> ``rc2dly`` -> vesta) is not
@@ -31,12 +34,12 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from .extract import TOUCH_UM, VIA_OHMS, read_lef, verilog_pins, write_spef
+from .extract import HALO_UM, SIDEWALL_AF, TOUCH_UM, VIA_OHMS, read_lef, verilog_pins, write_spef
 from .sta import parse_report, sta_script
 from .tools import FlowError, require, run_logged
 
 __all__ = ["STEPS", "def_die_area", "def_wirelength", "collect", "routed_timing", "qrouter_rc_cap",
-           "run_pnr"]
+           "placement_seed", "run_pnr"]
 
 STEPS = ("synthesize", "place", "sta", "route")
 TECH = "osu018"
@@ -105,13 +108,15 @@ def qrouter_rc_cap(text: str) -> float:
     return sum(float(c) for c in re.findall(r"\(\s*[-+0-9.eE]+\s+([-+0-9.eE]+)", text))
 
 
-def _opensta(work: Path, top: str, name: str, spef: str | None) -> dict[str, Any]:
+def _opensta(work: Path, top: str, name: str, spef: str | None,
+             coupling_factor: float | None = None) -> dict[str, Any]:
     """One OpenSTA run on the routed netlist (``name``: its script and log)."""
     lib = TECH_DIR / f"{TECH}_stdcells.lib"
     netlist = f"{top}.rtlnopwr.v"
     (work / "log").mkdir(exist_ok=True)
     (work / f"{name}.tcl").write_text(sta_script(lib, netlist, top, "clk", PERIOD_NS,
-                                                 spef=spef, propagated=True))
+                                                 spef=spef, propagated=True,
+                                                 coupling_factor=coupling_factor))
     text = run_logged([require("sta"), "-no_splash", "-exit", f"{name}.tcl"], work,
                       work / "log" / f"{name}.log", "OpenSTA (sta)")
     bad = [s for s in text.splitlines()
@@ -126,9 +131,25 @@ def _opensta(work: Path, top: str, name: str, spef: str | None) -> dict[str, Any
     return out
 
 
+#: The post-route OpenSTA runs: record key, script name, coupling factor, what it means.
+#: OpenSTA (this 2019 snapshot, no crosstalk analysis) grounds each coupling capacitor at the
+#: net being timed, times ``-coupling_reduction_factor``: a 0.2 pF coupling capacitor times
+#: exactly as a 0.2 pF grounded one at 1, 0.4 pF at 2, nothing at 0
+#: (tests/flow/test_extract.py, ``test_opensta_grounds_coupling_at_the_factor``).
+POST_ROUTE = (
+    ("post_route_ground", "sta_postroute_ground", 0.0,
+     "wire R and ground C only (coupling factor 0)"),
+    ("post_route", "sta_postroute", 1.0,
+     "wire R, ground C and coupling C grounded at face value (factor 1: neighbours quiet)"),
+    ("post_route_miller", "sta_postroute_miller", 2.0,
+     "coupling C doubled (Miller factor 2: neighbours switching the other way, the "
+     "worst case)"),
+)
+
+
 def routed_timing(work: Path, top: str) -> dict[str, Any]:
     """Extract ``<top>.extracted.spef`` from the routed DEF and time the routed netlist
-    without and with it (module docstring)."""
+    without it and with it at each coupling factor of `POST_ROUTE` (module docstring)."""
     lef_path = TECH_DIR / f"{TECH}_stdcells.lef"
     spef = f"{top}.extracted.spef"
     lef = read_lef(lef_path.read_text())
@@ -138,25 +159,39 @@ def routed_timing(work: Path, top: str) -> dict[str, Any]:
     if rc.is_file():    # qrouter's own RC estimate, for comparison
         stats["qrouter_rc_wire_cap_pf"] = qrouter_rc_cap(rc.read_text())
     pre = _opensta(work, top, "sta_noparasitics", None)
-    post = _opensta(work, top, "sta_postroute", spef)
-    post["slowdown_pct"] = 100.0 * (post["critical_path_ns"] / pre["critical_path_ns"] - 1)
-    return {
-        "pre_route": {**pre, "wires": "none (pin capacitances only)"},
-        "post_route": {**post, "wires": f"{spef} (flow/extract.py)"},
-        "parasitics": {
-            "spef": spef, **stats,
-            "per_um": {n: {"ohm": round(L.r_per_um, 4), "ff": round(L.c_per_um * 1e3, 4)}
-                       for n, L in lef.layers.items()},
-            "source": f"{lef_path.name}: RESISTANCE RPERSQ, CAPACITANCE CPERSQDIST, "
-                      f"EDGECAPACITANCE, WIDTH of each routing layer; no coupling",
-            "via_ohm": VIA_OHMS,
-            "via_source": "SCN6M_SUBM.10.tech (magic extract: contact m2c/m3c/m4c); "
-                          "m5c, m6c taken as m4c",
-            "touch_um": TOUCH_UM,
-        },
-        "clock": {"port": "clk", "period_ns": PERIOD_NS, "propagated": True,
-                  "io_delay_ns": 0.0},
+    out: dict[str, Any] = {"pre_route": {**pre, "wires": "none (pin capacitances only)"}}
+    for key, name, factor, what in POST_ROUTE:
+        post = _opensta(work, top, name, spef, factor)
+        post["slowdown_pct"] = 100.0 * (post["critical_path_ns"] / pre["critical_path_ns"] - 1)
+        out[key] = {**post, "coupling_factor": factor,
+                    "wires": f"{spef} (flow/extract.py): {what}"}
+    out["parasitics"] = {
+        "spef": spef, **stats,
+        "per_um": {n: {"ohm": round(L.r_per_um, 4), "ff": round(L.c_per_um * 1e3, 4),
+                       "coupling_ff_adjacent_track": round(_adjacent_ff(lef, n), 4)}
+                   for n, L in lef.layers.items()},
+        "source": f"{lef_path.name}: RESISTANCE RPERSQ, CAPACITANCE CPERSQDIST, "
+                  f"EDGECAPACITANCE, WIDTH of each routing layer",
+        "coupling_source": "SCN6M_SUBM.10.tech (magic extract: sidewall values, aF, applied "
+                           "as value * run / separation within sidehalo 8 lambda = "
+                           f"{HALO_UM} um)",
+        "sidewall_af": SIDEWALL_AF,
+        "via_ohm": VIA_OHMS,
+        "via_source": "SCN6M_SUBM.10.tech (magic extract: contact m2c/m3c/m4c); "
+                      "m5c, m6c taken as m4c",
+        "touch_um": TOUCH_UM,
     }
+    out["clock"] = {"port": "clk", "period_ns": PERIOD_NS, "propagated": True,
+                    "io_delay_ns": 0.0}
+    return out
+
+
+def _adjacent_ff(lef, layer: str) -> float:
+    """Coupling per um of run (fF) to one wire on the adjacent track of a layer's LEF pitch
+    (0 beyond the halo)."""
+    L = lef.layers[layer]
+    s = (lef.pitch.get(layer) or 0.0) - L.width_um
+    return SIDEWALL_AF.get(layer, 0.0) / s * 1e-3 if 0 < s <= HALO_UM + 1e-9 else 0.0
 
 
 def _routed_def(work: Path, top: str) -> Path:
@@ -185,14 +220,34 @@ def collect(work: Path, top: str, wall_s: float = 0.0) -> dict[str, Any]:
         "route_final": final[-1] if final else "qrouter printed no Final line",
         **routed_timing(work, top),
         "placed_vesta": _vesta(work / "log" / "sta.log"),
+        "placement_seed": placement_seed(work / f"{top}.par"),
         "wall_s": wall_s,
     }
 
 
+_SEED = re.compile(r"^(\*random\.seed\s*:\s*)(-?\d+)", re.M)
+
+
+def placement_seed(par: Path) -> int | None:
+    """GrayWolf's random seed in a qflow project's ``<top>.par`` (``*random.seed``)."""
+    m = _SEED.search(par.read_text()) if par.is_file() else None
+    return int(m.group(2)) if m else None
+
+
+def _set_seed(par: Path, seed: int) -> None:
+    text = par.read_text()
+    if _SEED.search(text) is None:
+        raise FlowError(f"{par} has no `*random.seed` line to set the placement seed in")
+    par.write_text(_SEED.sub(lambda m: f"{m.group(1)}{seed}", text, count=1))
+
+
 def run_pnr(verilog: str, top: str, work: Path,
-            progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+            progress: Callable[[str], None] | None = None,
+            seed: int | None = None) -> dict[str, Any]:
     """Place and route ``verilog`` in folder ``work`` (a qflow project); `collect`'s
-    record."""
+    record. ``seed``: GrayWolf's random seed (qflow's OSU 0.18 default, 12345, if None),
+    written into the project's ``<top>.par`` before placement (qflow keeps a project's
+    ``.par`` that is newer than its technology's)."""
     qflow = require("qflow")
     for tool in ("graywolf", "qrouter", "yosys", "sta"):
         require(tool)
@@ -201,6 +256,8 @@ def run_pnr(verilog: str, top: str, work: Path,
     (work / "source" / f"{top}.v").write_text(verilog)
     t0 = time.perf_counter()
     for step in STEPS:
+        if step == "place" and seed is not None:
+            _set_seed(work / f"{top}.par", seed)
         say(f"qflow {step} ({time.perf_counter() - t0:.0f} s so far)")
         run_logged([qflow, step, "-T", TECH, top], work, work / f"qflow_{step}.out",
                    f"qflow {step}")

@@ -31,9 +31,13 @@ _STEP = re.compile(r"^\s*-?[0-9.]+\s+-?[0-9.]+\s+[\^v]\s+(\S+)\s+\((\S+)\)", re.
 
 
 def sta_script(liberty: Path, netlist: str, top: str, clock: str, period: float,
-               spef: str | None = None, propagated: bool = False) -> str:
+               spef: str | None = None, propagated: bool = False,
+               coupling_factor: float | None = None) -> str:
     """OpenSTA commands; ``spef``: read these parasitics (post-route); ``propagated``: time
-    the clock through its buffer tree instead of as an ideal clock."""
+    the clock through its buffer tree instead of as an ideal clock; ``coupling_factor``:
+    each coupling capacitor of the SPEF counts as a grounded one this many times its value
+    (``read_spef -coupling_reduction_factor``; OpenSTA's default is 1, 0 drops them)."""
+    opt = "" if coupling_factor is None else f"-coupling_reduction_factor {coupling_factor:g} "
     return (f"read_liberty {liberty}\n"
             f"read_verilog {netlist}\n"
             f"link_design {top}\n"
@@ -42,7 +46,7 @@ def sta_script(liberty: Path, netlist: str, top: str, clock: str, period: float,
             f"[delete_from_list [all_inputs] [get_ports {clock}]]\n"
             f"set_output_delay 0 -clock {clock} [all_outputs]\n"
             + ("set_propagated_clock [all_clocks]\n" if propagated else "")
-            + (f"read_spef {spef}\n" if spef else "")
+            + (f"read_spef {opt}{spef}\n" if spef else "")
             + "report_checks -path_delay max -digits 3\n"
             "exit\n")
 

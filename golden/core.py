@@ -18,8 +18,11 @@ Controller behaviour (the RTL's, exactly):
 * A tick fires every slot (ascending) and emits the slot's spikes as output events
   ``s * cols + c`` in ascending ``c``, then one tick: output indices ascend within a step.
 * An input event whose source is ``>= n_in`` is dropped and counted in ``errors``;
-  so is a macro command the macro rejects (only possible with a layout that `FCLayout.check`
-  would refuse, since addresses are computed from the registers).
+  so is a slot the core does not issue because its potential row or one of its weight rows
+  starts outside the array, and a macro command the macro rejects (a weight operand that
+  straddles the array's end, say). With a layout `FCLayout.check` accepts, both happen only
+  to a partial batch kept across a register write (its sources stay, so after ``N_IN``
+  shrinks, one of them may lie beyond the new weight block).
 
 The pipeline (`flexspim.hdl.core`): a *collector* takes one event per cycle from the FIFO into
 the open batch; a closed batch is handed to the *runner*, which computes its rows and checks
@@ -35,7 +38,8 @@ events arrive or on output back-pressure:
 
 * per accumulate or fire command: its macro cycles (`golden.cycles`; an accumulate's depend on
   whether an enabled column overflowed); a command the macro rejects: `REJECT_CYCLES`;
-* per slot the core does not issue because an address lies outside the array: 1.
+* per slot the core does not issue because an address lies outside the array:
+  `SKIP_CYCLES` (1).
 
 Collecting, handing over and encoding overlap with them.
 """
@@ -54,7 +58,11 @@ from .cycles import REJECT_CYCLES
 from .macro import MacroModel
 from .network import FCLayer
 
-__all__ = ["CoreModel", "CoreRun"]
+__all__ = ["CoreModel", "CoreRun", "SKIP_CYCLES"]
+
+#: Engine cycles of a slot the core does not issue (a row outside the array): the cycle in
+#: which the runner passes it over.
+SKIP_CYCLES = 1
 
 
 class CoreRun(NamedTuple):
@@ -113,12 +121,16 @@ class CoreModel:
     # -- event processing ----------------------------------------------------------------
     def _run_batch(self) -> tuple[list[int], int]:
         """Run the open batch: (cycles of each slot's command, rejected commands)."""
-        L, lay = self.layer, self.layout
+        L, lay, rows = self.layer, self.layout, self.core.macro.rows
         cycles, errors = [], 0
         for s in range(self.slots):
             op = AccumulateOp(lay.v_base + s * lay.v_stride, L.bv,
                               tuple(lay.w_base + s * lay.w_stride + i * L.bw
                                     for i in self.open), L.bw, L.saturate)
+            if op.v_row >= rows or any(r >= rows for r in op.w_rows):
+                cycles.append(SKIP_CYCLES)          # not issued (the RTL's range check)
+                errors += 1
+                continue
             try:
                 cycles.append(self.macro.accumulate(op, col_mask=self.masks[s]).cycles)
             except ValueError:

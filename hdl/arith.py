@@ -11,10 +11,11 @@ flow, Yosys included.
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Module, Signal, Value
+from amaranth.hdl import Cat, Const, Module, Signal, Value
 from amaranth.hdl._ast import Operator
 
-__all__ = ["prefix_sum", "carry_save", "carry_save_sum", "less_than", "below"]
+__all__ = ["prefix_sum", "carry_save", "carry_save_sum", "less_than", "below",
+           "thermometer"]
 
 
 def _named(m: Module, value, name: str):
@@ -65,23 +66,37 @@ def _bits(v, width: int) -> list:
 
 def prefix_sum(m: Module, a, b, width: int, name: str) -> Signal:
     """``(a + b) mod 2**width`` (operands zero-extended or truncated to ``width``; either may
-    be a Python int)."""
-    ab, bb = _bits(a, width), _bits(b, width)
-    half = [_named(m, _xor(x, y), f"{name}_p{i}") for i, (x, y) in enumerate(zip(ab, bb))]
-    n = width - 1                          # carries into bits 1..width-1
-    g = [_named(m, _and(ab[i], bb[i]), f"{name}_g0_{i}") for i in range(n)]
-    p = half[:n]
-    span, level = 1, 1
-    while span < n:
-        g, p = list(g), list(p)
-        for i in range(n):
-            if i & span:                   # combine with the end of the lower half-block
-                j = (i & ~(2 * span - 1)) + span - 1
-                g[i] = _named(m, _or(g[i], _and(p[i], g[j])), f"{name}_g{level}_{i}")
-                p[i] = _and(p[i], p[j])
-        span, level = 2 * span, level + 1
+    be a Python int).
+
+    A Kogge-Stone prefix on whole vectors: level ``d`` (1, 2, 4, ...) combines every bit's
+    (generate, propagate) pair with the pair ``d`` bits below, one AND-OR per level, so the
+    carries take ``ceil(log2(width))`` levels. Written as shifts and bitwise operations of
+    ``width``-bit vectors, it is a handful of wide signals in the Verilog (a bit-level
+    Sklansky tree was thousands of one-bit wires, which made the core's simulation slow).
+    Low bits shift in zeros: a group that reaches bit 0 is final (no carry-in), so its
+    propagate, zeroed, is never combined with a non-zero generate.
+    """
+    def vec(v):
+        if isinstance(v, int):
+            return Const(v % (1 << width), width)
+        v = Value.cast(v).as_unsigned()
+        return v[:width] if len(v) >= width else v.as_unsigned() | Const(0, width)
+
+    av, bv = vec(a), vec(b)
+    p = Signal(width, name=f"{name}_p")
+    m.d.comb += p.eq(av ^ bv)
+    g, pp = _named(m, av & bv, f"{name}_g0"), p
+    d, level = 1, 1
+    while d < width - 1:                   # carries into bits 1..width-1 span width-1 bits
+        g2 = Signal(width, name=f"{name}_g{level}")
+        m.d.comb += g2.eq(g | (pp & (g << d)[:width]))
+        if 2 * d < width - 1:              # the last level needs no propagate
+            p2 = Signal(width, name=f"{name}_q{level}")
+            m.d.comb += p2.eq(pp & (pp << d)[:width])
+            pp = p2
+        g, d, level = g2, 2 * d, level + 1
     out = Signal(width, name=name)
-    m.d.comb += out.eq(Cat(half[0], *[_xor(half[i], g[i - 1]) for i in range(1, width)]))
+    m.d.comb += out.eq(p ^ (g << 1)[:width])
     return out
 
 
@@ -133,3 +148,22 @@ def below(x: Value, c: int) -> Value:
     h = w // 2
     lo, hi, c_lo, c_hi = x[:h], x[h:], c & ((1 << h) - 1), c >> h
     return below(hi, c_hi) | ((hi == c_hi) & below(lo, c_lo))
+
+
+def thermometer(x: Value, n: int) -> Value:
+    """``n`` bits, bit ``c`` = ``x > c``, for unsigned ``x``: a thermometer decoder built on
+    vectors, one AND/OR level per bit of ``x`` below ``ceil(log2(n))`` (``n`` separate
+    `below` trees were thousands of one-bit nets). With ``x = top * 2**k + rest``:
+    ``x > c`` is ``top | (rest > c)`` for ``c < 2**k`` and ``top & (rest > c - 2**k)`` above.
+    """
+    x = Value.cast(x).as_unsigned()
+    k = max(1, (n - 1).bit_length())       # bits that the decoder spans: 2**k >= n
+    low, high = x[:k], x[k:]
+    t = Cat(low[0], Const(0, 1))           # x's bit 0 alone: (x > 0, x > 1)
+    for j in range(1, min(k, len(x))):
+        top = low[j].replicate(len(t))
+        t = Cat(t | top, t & top)
+    t = Cat(t, Value.cast(0).replicate(max(0, n - len(t))))[:n]   # x has fewer than k bits
+    if len(high):
+        t = t | high.any().replicate(n)    # x >= 2**k > c
+    return t

@@ -14,7 +14,8 @@ register, a write to a read-only or unknown address, sets the sticky error bit a
 ``ERRORS`` instead of being truncated. Reads are combinational. The map is
 `flexspim.regmap.core_registers`. The status counters are exact whenever ``idle`` is high
 (an event dropped or a command refused inside the pipeline is counted one cycle after it
-happens).
+happens, and ``idle`` waits for it). An input event taken at the edge that takes a write
+runs after the write, with its settings: a counter clear (``STATUS`` bit 2) counts it.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from amaranth.lib.wiring import In, Out
 from flexspim.config import CoreConfig
 from flexspim.regmap import ROW_REG_BITS, core_registers
 
-from .arith import below, carry_save, carry_save_sum, less_than, prefix_sum
+from .arith import below, carry_save, carry_save_sum, less_than, prefix_sum, thermometer
 from .fifo import EventFIFO
 from .macro import CimMacro, RowPortSignature
 
@@ -229,7 +230,7 @@ class NeuronCore(wiring.Component):
         slot_base = Signal(ib + 2)                 # s * cols, the slot's first neuron
         rem = Signal(ib + 2)                       # N_OUT - slot_base: neurons left
         mask = Signal(cols)
-        m.d.comb += mask.eq(Cat(*[~below(rem, c + 1) for c in range(cols)]))
+        m.d.comb += mask.eq(thermometer(rem, cols))     # column c: rem > c
         last_slot = Signal()
         m.d.comb += last_slot.eq(below(rem, cols + 1))
         acc_in_range = Signal()
@@ -316,9 +317,13 @@ class NeuronCore(wiring.Component):
 
         m.d.comb += work.eq(macro.busy | (macro.acc.valid & macro.acc.ready) |
                             (macro.fire.valid & macro.fire.ready) | errors[1])
-        offsets = [carry_save(m, [Mux(r["BW"][j], r_src[i] << j, 0)
-                                  for j in range(mc.bits_width)], sw, f"offset{i}")
+        # partial products as whole vectors (a Mux per vector, not one per bit)
+        partial = [[Signal(sw, name=f"pp{i}_{j}") for j in range(mc.bits_width)]
                    for i in range(P)]
+        for i in range(P):
+            for j in range(mc.bits_width):
+                m.d.comb += partial[i][j].eq((r_src[i] << j) & r["BW"][j].replicate(sw))
+        offsets = [carry_save(m, partial[i], sw, f"offset{i}") for i in range(P)]
         rows0 = [carry_save_sum(m, [r["W_BASE"], *r_off[i]], sw, f"row{i}") for i in range(P)]
         r_idle = Signal()
         with m.FSM(name="run"):
@@ -373,8 +378,10 @@ class NeuronCore(wiring.Component):
                     with m.Else():
                         m.d.sync += next_slot()
 
+        # a refused command's ``done`` comes with the macro idle again: not idle before its
+        # error is counted (``errors[2]``, from the macro's registers: a short path)
         m.d.comb += idle.eq((fifo.level == 0) & ~c_closed & r_idle & macro.row.ready &
-                            ~f_out & enc_free & (errors_q == 0))
+                            ~f_out & enc_free & (errors_q == 0) & ~errors[2])
         with m.If(work):
             m.d.sync += bump("CYCLES")
         with m.If(errors_q != 0):
@@ -386,5 +393,8 @@ class NeuronCore(wiring.Component):
 
         with m.If(clear_cnt):
             m.d.sync += [c.eq(0) for c in cnt.values()]
+            # an event taken at the same edge runs after the write (with its settings): the
+            # counters count it
+            m.d.sync += cnt["EVENTS_IN"].eq(self.ev_in.valid & self.ev_in.ready)
         return m
 

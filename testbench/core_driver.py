@@ -155,13 +155,13 @@ def random_fc_case(rng: np.random.Generator, core: CoreConfig, max_bw: int = 8,
         layer = LayerConfig(bw=bw, bv=bv, saturate=bool(rng.integers(0, 2)), leak_mode=mode,
                             leak=leak, threshold=int(rng.integers(-(hi // 8), hi // 2 + 1)),
                             threshold_source=src, reset=str(rng.choice(["hard", "soft"])))
-        n_out = int(rng.integers(1, 3 * mc.cols + 1))
+        n_out = min(int(rng.integers(1, 3 * mc.cols + 1)), 1 << core.index_bits)
         slots = -(-n_out // mc.cols)
         per_v = bv * (2 if src == "array" else 1)
         room = mc.rows // slots - per_v
         if room < bw:
             continue
-        n_in = int(rng.integers(1, min(room // bw, (1 << core.index_bits) - 1) + 1))
+        n_in = int(rng.integers(1, min(room // bw, 1 << core.index_bits) + 1))
         layout = FCLayout.packed(core, layer, n_in, n_out)
         w = rng.integers(-(1 << (bw - 1)), 1 << (bw - 1), size=(n_out, n_in))
         th = rng.integers(-(hi // 8), hi // 2 + 1, size=n_out) if src == "array" else None
@@ -170,13 +170,19 @@ def random_fc_case(rng: np.random.Generator, core: CoreConfig, max_bw: int = 8,
 
 
 def random_events(rng: np.random.Generator, n_in: int, n: int, tick_rate: float = 0.05,
-                  bad_rate: float = 0.0, repeat_rate: float = 0.2) -> np.ndarray:
+                  bad_rate: float = 0.0, repeat_rate: float = 0.2,
+                  index_bits: int | None = None) -> np.ndarray:
     """``n`` events ending with a tick: sources (some repeated back to back, some out of
-    range with ``bad_rate``) and ticks."""
+    range with ``bad_rate``) and ticks. ``index_bits``: out-of-range sources are kept below
+    ``2**index_bits`` (a larger one would not be an index of the stream: its high bit is the
+    tick flag), so with ``n_in = 2**index_bits`` there are none."""
     ev = rng.integers(0, n_in, size=n)
     rep = rng.random(n) < repeat_rate
     rep[0] = False
     ev[rep] = ev[np.flatnonzero(rep) - 1]
-    ev[rng.random(n) < bad_rate] = n_in + rng.integers(0, 3)
+    bad = n_in + rng.integers(0, 3)
+    if index_bits is not None:
+        bad = min(bad, (1 << index_bits) - 1)
+    ev[rng.random(n) < bad_rate] = bad
     ev[rng.random(n) < tick_rate] = TICK
     return np.append(ev, TICK)

@@ -9,7 +9,7 @@ import itertools
 from amaranth.hdl import Module, Signal
 from amaranth.sim import Simulator
 
-from flexspim.hdl.arith import below, carry_save_sum, less_than, prefix_sum
+from flexspim.hdl.arith import below, carry_save_sum, less_than, prefix_sum, thermometer
 
 
 def simulate(m: Module, check) -> None:
@@ -61,5 +61,43 @@ def test_carry_save_sum_of_many_operands(rng):
                 ctx.set(s, x)
             for n, s in sums.items():
                 assert ctx.get(s) == sum(v[:n]) % 64, (n, v)
+
+    simulate(m, check)
+
+
+def test_prefix_sum_wide_random(rng):
+    """Widths where the prefix needs 4-6 levels (the core's counters are 32 bits)."""
+    m = Module()
+    a, b = Signal(40), Signal(33)
+    adds = {w: prefix_sum(m, a, b, w, f"add{w}") for w in (9, 17, 32, 33, 41)}
+
+    def check(ctx):
+        for _ in range(300):
+            x, y = int(rng.integers(0, 1 << 40)), int(rng.integers(0, 1 << 33))
+            if rng.random() < 0.3:              # long carry chains
+                x, y = (1 << 40) - 1, int(rng.integers(0, 4))
+            ctx.set(a, x)
+            ctx.set(b, y)
+            for w, s in adds.items():
+                assert ctx.get(s) == (x + y) % (1 << w), (w, x, y)
+
+    simulate(m, check)
+
+
+def test_thermometer_exhaustive():
+    m = Module()
+    xs = {w: Signal(w, name=f"x{w}") for w in (1, 2, 5)}
+    th = {(w, n): Signal(n, name=f"t{w}_{n}") for w in xs for n in (1, 2, 3, 4, 8, 13, 16)}
+    for (w, n), s in th.items():
+        m.d.comb += s.eq(thermometer(xs[w], n))
+
+    def check(ctx):
+        for w, x in xs.items():
+            for v in range(1 << w):
+                ctx.set(x, v)
+                for (w2, n), s in th.items():
+                    if w2 == w:
+                        want = sum(1 << c for c in range(n) if v > c)
+                        assert ctx.get(s) == want, (w, n, v)
 
     simulate(m, check)

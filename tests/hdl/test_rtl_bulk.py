@@ -64,7 +64,8 @@ if cocotb is not None:
             await drv.write_array(model.macro.bits)
             await drv.configure(layer, layout)
             ev = random_events(rng, layout.n_in, n_events,
-                               tick_rate=float(rng.uniform(0.01, 0.2)), bad_rate=0.01)
+                               tick_rate=float(rng.uniform(0.01, 0.2)), bad_rate=0.01,
+                               index_bits=core.index_bits)
             cov = Coverage()
             with count_clamps(cov):
                 want = model.run(ev)

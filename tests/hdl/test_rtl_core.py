@@ -66,21 +66,28 @@ async def handshake_span(dut, done: list) -> None:
 
 
 async def run_layer_case(drv, rng, n_events, gap, stall, bad_rate, tag):
-    """One random layer and stream; at full speed (no gap, no stall) the end-to-end cycles
-    are compared with `golden.core_timeline` too."""
+    """One random layer and stream (see `run_stream_case`)."""
+    from flexspim.testbench.core_driver import random_events, random_fc_case
+
+    layer, layout, fc = random_fc_case(rng, drv.core)
+    ev = random_events(rng, layout.n_in, n_events, tick_rate=float(rng.uniform(0.01, 0.2)),
+                       bad_rate=bad_rate, index_bits=drv.core.index_bits)
+    await run_stream_case(drv, rng, layer, layout, fc, ev, gap, stall, tag)
+
+
+async def run_stream_case(drv, rng, layer, layout, fc, ev, gap, stall, tag):
+    """Load ``fc``, run stream ``ev`` with input gaps and output stalls at the given rates,
+    and compare the output, the array and the counters with the golden core; at full speed
+    (no gap, no stall) the end-to-end cycles are compared with `golden.core_timeline` too."""
     import cocotb as _c
 
-    from flexspim.testbench.core_driver import random_events, random_fc_case
     from flexspim.testbench.coverage import Coverage, count_clamps
 
     core = drv.core
-    layer, layout, fc = random_fc_case(rng, core)
     model = CoreModel(core, layer, layout)
     model.load(fc)
     await drv.write_array(model.macro.bits)
     await drv.configure(layer, layout)                   # also clears error and counters
-    ev = random_events(rng, layout.n_in, n_events, tick_rate=float(rng.uniform(0.01, 0.2)),
-                       bad_rate=bad_rate)
     cov = Coverage()
     with count_clamps(cov):
         want = model.run(ev)
@@ -104,6 +111,26 @@ async def run_layer_case(drv, rng, n_events, gap, stall, bad_rate, tag):
             f"timeline {want.elapsed}")
     await check_array_and_counters(drv, model, want, ev, where)
     assert (await drv.read_reg("STATUS")) >> 1 & 1 == int(want.errors > 0)
+
+
+def repeat_patterns(n_in: int, P: int) -> np.ndarray:
+    """A stream of the ways a repeated source meets the batch logic (the collector parks it
+    in its K register and opens the next batch with it): back-to-back repeats of one source,
+    a repeat inside a batch (a b a), a repeat that would have filled the batch, a repeat just
+    before a tick and before an out-of-range source, a source repeated across a tick (not a
+    repeat), full batches between them (full when ``n_in >= P``). ``n_in >= 3``."""
+    a, b, c, bad = 0, 1, n_in - 1, n_in
+    full = [i % n_in for i in range(P)]
+    pats = [
+        [a, a, a, a],                       # every event closes the batch before it
+        [a, b, a, b, a],                    # repeats inside a batch
+        full[:-1] + full[-2:-1],            # the P-th event repeats: K instead of a full batch
+        [c, c, TICK],                       # K's event is the only one before the tick
+        [b, b, bad, b],                     # K then an event the core drops and counts
+        [a, TICK, a],                       # across a tick: a new batch, no repeat
+        full, full, [c, c], full,
+    ]
+    return np.array([e for p in pats for e in p] + [TICK], dtype=np.int64)
 
 
 def _setup():
@@ -131,6 +158,26 @@ if cocotb is not None:
             gap, stall = [(0.0, 0.0), (0.3, 0.0), (0.0, 0.6), (0.5, 0.5)][t % 4]
             await run_layer_case(drv, rng, n_events, gap, stall, 0.01,
                                  f"layer {t} (gap {gap}, stall {stall})")
+
+    @cocotb.test(timeout_time=BUDGET_NS, timeout_unit="ns")
+    async def core_repeated_sources(dut):
+        """Directed: `repeat_patterns` on a fixed layer, at full speed (end-to-end cycles
+        checked against the golden timeline), then with input gaps and output stalls."""
+        from flexspim.config import FCLayout, LayerConfig
+        from flexspim.golden.network import FCLayer
+        from flexspim.testbench.core_driver import CoreDriver
+
+        core, rng, trials, n_events, seed = _setup()
+        drv = CoreDriver(dut, core)
+        await drv.start()
+        layer = LayerConfig(bw=2, bv=5, threshold=3, leak_mode="shift", leak=2)
+        n_in = min(core.macro.batch_max + 2, (core.macro.rows - layer.bv) // layer.bw)
+        layout = FCLayout.packed(core, layer, n_in, core.macro.cols)
+        fc = FCLayer(rng.integers(-2, 2, size=(layout.n_out, n_in)), layer)
+        ev = repeat_patterns(n_in, core.macro.batch_max)
+        for gap, stall in [(0.0, 0.0), (0.4, 0.4)]:
+            await run_stream_case(drv, rng, layer, layout, fc, ev, gap, stall,
+                                  f"repeat patterns (gap {gap}, stall {stall})")
 
     @cocotb.test(timeout_time=BUDGET_NS, timeout_unit="ns")
     async def core_full_fifo(dut):

@@ -212,7 +212,7 @@ if cocotb is not None:
     async def macro_fire_directed(dut):
         """Fire corners: leak crossing zero both ways, 0 staying 0, shift leak of negative
         values and by 0, V == theta, negative thresholds with soft reset (overflow), per-neuron
-        thresholds, 1-bit potentials, no enabled column."""
+        thresholds, 1-bit potentials (with and without a leak pass), no enabled column."""
         from flexspim.testbench.macro_driver import FireCmd
 
         cfg, rng, trials, drv, golden, chk = await _bring_up(dut)
@@ -245,6 +245,11 @@ if cocotb is not None:
             await case(4, [3, 3, -8, 7], 0, 0, 0, soft, thetas=[3, 4, -8, -1])     # per neuron
             await case(1, [0, -1], 0, 0, 0, soft)                                  # 1-bit V
             await case(1, [0, -1], 0, 0, -1, soft)
+            # 1-bit V with a leak pass: the bubble before the compare. Shift by 0 writes
+            # V - V = 0 in every column; without the bubble the compare's read of row 0 meets
+            # that write, and the harness's array returns it inverted (-1: no spike).
+            await case(1, [0, -1], 2, 0, 0, soft)                                  # shift 0
+            await case(1, [0, -1], 1, 0, 0, soft)                                  # sub leak
         await chk.fire(FireCmd(0, 1, 0, 0, 0, False, 0, False, np.zeros(cols, np.uint8)))
         await chk.compare_array("after the directed cases")
 
