@@ -236,9 +236,9 @@ class AccumulateUnit(wiring.Component):
         """Per slot ``i`` (but the last): it is enabled and a later enabled slot holds the
         same row. Every pair is compared, but each slot ORs its own comparisons before the
         slots are combined: Verilator turns one reduction over all ``P (P-1) / 2`` pair
-        conditions into a single expression nested that deep, which g++ compiled slowly
-        (the whole 256x256 P=64 macro: 22-23 s of build CPU against about 20 s this way,
-        and 15 s with no pair check at all)."""
+        conditions into a single expression nested that deep, which g++ compiles slowly
+        (256x256 P=64 macro, one translation unit, shared 2-core machine: 21-25 s of build
+        CPU with one reduction, 15-21 s grouped per slot, 14-16 s with no pair check)."""
         P = len(w)
         return [w_en[i] & Cat(*[w_en[j] & (w[i] == w[j]) for j in range(i + 1, P)]).any()
                 for i in range(P - 1)]
