@@ -2,9 +2,10 @@
 
 Yosys maps a plain ``a + b`` to a ripple-carry chain, about one gate level per bit: a 32-bit
 status counter alone is 34 levels flop to flop, which is what kept the core's critical path
-long. These helpers build the carries with a Sklansky parallel prefix (``log2(width)``
-levels of AND-OR) and reduce several operands with carry-save (3:2) layers first, so a sum
-of ``n`` operands of ``w`` bits costs about ``2 (log1.5(n / 2)) + 2 log2(w) + 2`` levels. A
+long. These helpers build the carries with a Kogge-Stone parallel prefix (``log2(width)``
+levels of AND-OR, written on whole vectors) and reduce several operands with carry-save
+(3:2) layers first, so a sum of ``n`` operands of ``w`` bits costs about
+``2 (log1.5(n / 2)) + 2 log2(w) + 2`` levels. A
 commercial flow picks such adders itself; writing them out makes the depth the same in every
 flow, Yosys included.
 """
@@ -28,42 +29,6 @@ def _named(m: Module, value, name: str):
     return s
 
 
-def _and(x, y):
-    if isinstance(x, int) or isinstance(y, int):
-        if isinstance(x, int) and isinstance(y, int):
-            return x & y
-        c, v = (x, y) if isinstance(x, int) else (y, x)
-        return v if c else 0
-    return x & y
-
-
-def _or(x, y):
-    if isinstance(x, int) or isinstance(y, int):
-        if isinstance(x, int) and isinstance(y, int):
-            return x | y
-        c, v = (x, y) if isinstance(x, int) else (y, x)
-        return 1 if c else v
-    return x | y
-
-
-def _xor(x, y):
-    if isinstance(x, int) and isinstance(y, int):
-        return x ^ y
-    if isinstance(x, int) or isinstance(y, int):
-        c, v = (x, y) if isinstance(x, int) else (y, x)
-        return ~v if c else v
-    return x ^ y
-
-
-def _bits(v, width: int) -> list:
-    """``width`` bits of ``v``: Python ints for a constant, else 1-bit values (zero-extended)."""
-    if isinstance(v, int):
-        v %= 1 << width
-        return [(v >> i) & 1 for i in range(width)]
-    v = Value.cast(v).as_unsigned()
-    return [v[i] if i < len(v) else 0 for i in range(width)]
-
-
 def prefix_sum(m: Module, a, b, width: int, name: str) -> Signal:
     """``(a + b) mod 2**width`` (operands zero-extended or truncated to ``width``; either may
     be a Python int).
@@ -80,7 +45,7 @@ def prefix_sum(m: Module, a, b, width: int, name: str) -> Signal:
         if isinstance(v, int):
             return Const(v % (1 << width), width)
         v = Value.cast(v).as_unsigned()
-        return v[:width] if len(v) >= width else v.as_unsigned() | Const(0, width)
+        return v[:width] if len(v) >= width else v | Const(0, width)
 
     av, bv = vec(a), vec(b)
     p = Signal(width, name=f"{name}_p")
