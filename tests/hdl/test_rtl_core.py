@@ -113,6 +113,16 @@ async def run_stream_case(drv, rng, layer, layout, fc, ev, gap, stall, tag):
     assert (await drv.read_reg("STATUS")) >> 1 & 1 == int(want.errors > 0)
 
 
+def fc_case(rng, core: CoreConfig, layer, n_in: int, n_out: int):
+    """A fixed layer's packed layout and random weights over the whole ``bw``-bit range."""
+    from flexspim.config import FCLayout
+    from flexspim.golden.network import FCLayer
+
+    layout = FCLayout.packed(core, layer, n_in, n_out)
+    lo = -(1 << (layer.bw - 1))
+    return layout, FCLayer(rng.integers(lo, -lo, size=(n_out, n_in)), layer)
+
+
 def repeat_patterns(n_in: int, P: int) -> np.ndarray:
     """A stream of the ways a repeated source meets the batch logic (the collector parks it
     in its K register and opens the next batch with it): back-to-back repeats of one source,
@@ -163,8 +173,7 @@ if cocotb is not None:
     async def core_repeated_sources(dut):
         """Directed: `repeat_patterns` on a fixed layer, at full speed (end-to-end cycles
         checked against the golden timeline), then with input gaps and output stalls."""
-        from flexspim.config import FCLayout, LayerConfig
-        from flexspim.golden.network import FCLayer
+        from flexspim.config import LayerConfig
         from flexspim.testbench.core_driver import CoreDriver
 
         core, rng, trials, n_events, seed = _setup()
@@ -172,8 +181,7 @@ if cocotb is not None:
         await drv.start()
         layer = LayerConfig(bw=2, bv=5, threshold=3, leak_mode="shift", leak=2)
         n_in = min(core.macro.batch_max + 2, (core.macro.rows - layer.bv) // layer.bw)
-        layout = FCLayout.packed(core, layer, n_in, core.macro.cols)
-        fc = FCLayer(rng.integers(-2, 2, size=(layout.n_out, n_in)), layer)
+        layout, fc = fc_case(rng, core, layer, n_in, core.macro.cols)
         ev = repeat_patterns(n_in, core.macro.batch_max)
         for gap, stall in [(0.0, 0.0), (0.4, 0.4)]:
             await run_stream_case(drv, rng, layer, layout, fc, ev, gap, stall,
@@ -243,12 +251,12 @@ CORES = [
 
 
 def run_core_tests(core: CoreConfig, seed: int, trials: int, events: int, testcase=None,
-                   array: str = "behavioural"):
+                   array: str = "behavioural", test_module: str = "test_rtl_core"):
     from flexspim.hdl.core import NeuronCore
     from flexspim.testbench.sim import run_design
 
     return run_design(NeuronCore(core), top="flexspim_core", name="core", config=core,
-                      test_module="test_rtl_core", seed=seed, testcase=testcase, array=array,
+                      test_module=test_module, seed=seed, testcase=testcase, array=array,
                       env={"FLEXSPIM_CORE": json.dumps(core.to_dict()),
                            "FLEXSPIM_SEED": str(seed), "FLEXSPIM_TRIALS": str(trials),
                            "FLEXSPIM_EVENTS": str(events)})

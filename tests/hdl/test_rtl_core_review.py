@@ -32,6 +32,7 @@ import os
 
 import numpy as np
 import pytest
+from test_rtl_core import fc_case, run_core_tests
 
 from flexspim.config import CoreConfig, FCLayout, LayerConfig, MacroConfig
 from flexspim.golden.batching import TICK
@@ -52,14 +53,6 @@ def _setup():
     core = CoreConfig.from_dict(json.loads(os.environ["FLEXSPIM_CORE"]))
     seed = int(os.environ["FLEXSPIM_SEED"])
     return core, np.random.default_rng(seed)
-
-
-def _layer_case(rng, core, layer, n_in, n_out):
-    from flexspim.golden.network import FCLayer
-
-    layout = FCLayout.packed(core, layer, n_in, n_out)
-    lo = -(1 << (layer.bw - 1))
-    return layout, FCLayer(rng.integers(lo, -lo, size=(n_out, n_in)), layer)
 
 
 async def _changed_registers(drv, core, layer, old: FCLayout, new: FCLayout) -> None:
@@ -106,7 +99,7 @@ if cocotb is not None:
         head = [top, top, top, 0, top, 1, 2, top, TICK, top - 1, top, top - 2, 3, TICK,
                 top, 0, TICK, top, TICK]
         for n_in in (top + 1, top):
-            layout, fc = _layer_case(rng, core, layer, n_in, top + 1)
+            layout, fc = fc_case(rng, core, layer, n_in, top + 1)
             ev = np.array(head + random_events(rng, top + 1, 150, tick_rate=0.1).tolist())
             for gap, stall in [(0.0, 0.0), (0.3, 0.5)]:
                 await run_stream_case(drv, rng, layer, layout, fc, ev, gap, stall,
@@ -138,7 +131,7 @@ if cocotb is not None:
                  (8, 8, rows - 11, "second slot straddles"),
                  (8, 8, rows - 10, "second slot outside")]
         for n_out, w_base, w_stride, what in cases:
-            layout, fc = _layer_case(rng, core, layer, 8, n_out)
+            layout, fc = fc_case(rng, core, layer, 8, n_out)
             model = CoreModel(core, layer, layout)
             model.load(fc)
             await drv.write_array(model.macro.bits)
@@ -198,7 +191,7 @@ if cocotb is not None:
         drv = CoreDriver(dut, core)
         await drv.start()
         layer = LayerConfig(bw=2, bv=4, threshold=0)
-        layout, fc = _layer_case(rng, core, layer, 5, 4)
+        layout, fc = fc_case(rng, core, layer, 5, 4)
         model = CoreModel(core, layer, layout)
         model.load(fc)
         await drv.write_array(model.macro.bits)
@@ -243,7 +236,7 @@ if cocotb is not None:
         await drv.start()
         hi = 7
         layer = LayerConfig(bw=2, bv=4, threshold=hi)
-        layout, fc = _layer_case(rng, core, layer, 6, 8)
+        layout, fc = fc_case(rng, core, layer, 6, 8)
         model = CoreModel(core, layer, layout)
         model.load(fc)
         await drv.write_array(model.macro.bits)
@@ -475,7 +468,7 @@ def test_golden_slot_outside_the_array_is_skipped(rng):
 
     core, rows = REVIEW_CORE, REVIEW_CORE.macro.rows
     layer = LayerConfig(bw=2, bv=4, threshold=0)
-    layout, fc = _layer_case(rng, core, layer, 8, 8)
+    layout, fc = fc_case(rng, core, layer, 8, 8)
     acc = accumulate_cycles(core.macro, layer.bv, layer.saturate, clamp=False)  # V = 0
     for w_stride, second in [(rows - 11, REJECT_CYCLES), (rows - 10, SKIP_CYCLES)]:
         model = CoreModel(core, layer, layout)
@@ -492,16 +485,6 @@ def test_golden_slot_outside_the_array_is_skipped(rng):
 
 
 
-def run_review_tests(core: CoreConfig, seed: int, testcase=None):
-    from flexspim.hdl.core import NeuronCore
-    from flexspim.testbench.sim import run_design
-
-    return run_design(NeuronCore(core), top="flexspim_core", name="core", config=core,
-                      test_module="test_rtl_core_review", seed=seed, testcase=testcase,
-                      env={"FLEXSPIM_CORE": json.dumps(core.to_dict()),
-                           "FLEXSPIM_SEED": str(seed)})
-
-
 @pytest.mark.rtl
 def test_core_review(seed):
-    run_review_tests(REVIEW_CORE, seed)
+    run_core_tests(REVIEW_CORE, seed, 1, 1, test_module="test_rtl_core_review")
