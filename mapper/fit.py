@@ -88,7 +88,9 @@ class SystemFit:
         return [(lf.index, a, n) for lf in self.layers for a, n in lf.chunks]
 
     def per_layer(self) -> str:
-        return ", ".join(f"{lf.name} on {lf.cores}" for lf in self.layers)
+        """Per layer, its index and name (an imported layer's name is its NIR node's) and
+        its cores: ``layer 0 'fc0' on 1``."""
+        return ", ".join(f"layer {lf.index} '{lf.name}' on {lf.cores}" for lf in self.layers)
 
     def summary(self, n_cores: int | None = None) -> str:
         of = f" of {n_cores}" if n_cores is not None else ""

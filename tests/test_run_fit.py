@@ -54,10 +54,12 @@ def test_map_reports_the_refusal_run_gives(tmp_path, rng, capsys, case):
     events = tmp_path / "ev.npz"       # batched: before, it dropped the index-bits case
     np.savez(events, events=np.array([0, 1, 2, -1]), offsets=np.array([0, 4]))
     assert main(["run", str(toml), str(events), "-o", str(tmp_path / "o"), *run_opts]) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and err.startswith("error: ")
+    err, *after = capsys.readouterr().err.splitlines()
+    assert err.startswith("error: ")
+    # then what would fit (mapper.suggest), one line each
+    assert after and all(a.startswith(("would fit: ", "no single change")) for a in after)
     assert verdict["fits"] is False and verdict["resource"] == case.replace("conv", "rows")
-    assert err == f"error: {verdict['reason']}\n"
+    assert err == f"error: {verdict['reason']}"
     assert not (tmp_path / "o").exists()
     word = {"rows": "rows", "conv": "dense FC layer", "cores": f"at most {MAX_CORES}",
             "index bits": "index_bits=4"}[case]
@@ -88,9 +90,9 @@ def test_map_and_run_agree_on_the_cores_of_a_split_layer(tmp_path, rng, capsys):
     assert main(["run", str(toml), str(ds), "-o", str(tmp_path / "p"), "--rows", "1400",
                  "--cols", "16", "--cores", "3"]) == 2
     run_err = capsys.readouterr().err
-    assert run_err.startswith("error: the network needs 4 cores (wide on 3, out on 1) but the "
-                              "system has n_cores=3")
-    assert run_err[len("error: "):].strip() in map_err
+    assert run_err.startswith("error: the network needs 4 cores (layer 0 'wide' on 3, "
+                              "layer 1 'out' on 1) but the system has n_cores=3")
+    assert run_err.splitlines()[0][len("error: "):] in map_err
 
 
 def test_index_bits_bound_the_chunk_and_the_output(rng):

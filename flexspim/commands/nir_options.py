@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import math
 
-__all__ = ["add_nir_args", "nir_given", "import_from_args", "NIR_OPTIONS"]
+__all__ = ["add_nir_args", "nir_given", "import_from_args", "rebuild_with_bw", "NIR_OPTIONS"]
 
 #: (dest, flag) of every import option, to reject them for a network that is not a .nir.
 NIR_OPTIONS = (("bw", "--bw"), ("bv", "--bv"), ("dt", "--dt"), ("preset", "--from"),
@@ -86,3 +86,18 @@ def import_from_args(args, path):
     except ValueError as e:
         msg = str(e).replace("`dt` is required", "`--dt` is required")
         raise ValueError(msg) from None
+
+
+def rebuild_with_bw(args):
+    """For a ``.nir`` NETWORK: ``bws -> network`` re-imported with one ``bw`` per layer and
+    the command's other options (what `flexspim.mapper.suggest` tries); None otherwise."""
+    import copy
+
+    if getattr(args, "network", None) is None or args.network.suffix != ".nir":
+        return None
+
+    def rebuild(bws):
+        a = copy.copy(args)
+        a.bw = ",".join(map(str, bws))
+        return import_from_args(a, args.network).network
+    return rebuild

@@ -45,7 +45,7 @@ import numpy as np
 from ..cli import HARDWARE_TABLES
 from ..config import CoreConfig, MacroConfig, SystemConfig
 from ..inputs import check_range, check_tonic, load_config, read_events, stream_events
-from ..mapper.fit import DEFAULT_MACRO, SystemFit, system_fit
+from ..mapper.fit import DEFAULT_MACRO, DoesNotFit, SystemFit, system_fit
 from ..outputs import build_lock, check_out_dir, out_dir_arg, staged, stderr_to
 from ..progress import bar
 from .nir_options import add_nir_args, import_from_args, nir_given
@@ -111,8 +111,16 @@ def system_for(args: argparse.Namespace, net) -> tuple[SystemConfig, SystemFit]:
     several. Raises `DoesNotFit` naming the layer and the resource."""
     import dataclasses
 
+    from ..mapper.suggest import suggest, suggestion_lines
+    from .nir_options import rebuild_with_bw
+
     system, given = system_from_args(args)
-    fit = system_fit(net, system.core, system.n_cores if given else None)
+    n_cores = system.n_cores if given else None
+    try:
+        fit = system_fit(net, system.core, n_cores)
+    except DoesNotFit as e:     # the refusal, then what would fit (computed: mapper.suggest)
+        found = suggest(net, system.core, n_cores, rebuild_with_bw(args), e.layer)
+        raise DoesNotFit(f"{e}\n{suggestion_lines(found)}", e.resource, e.layer) from None
     if not given:
         system = dataclasses.replace(system, n_cores=fit.cores)
     return system, fit
