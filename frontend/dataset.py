@@ -9,7 +9,9 @@ An ``.npz`` holding either
   input; a sample's step ``t`` becomes the events of its inputs in ascending index, each
   repeated by its count, then a tick),
 
-and optionally ``labels`` (``n`` integers >= 0). Every sample must end with a tick (events
+and optionally ``labels`` (``n`` integers >= 0) and the framework's **reference outputs**
+(``reference``, ``reference_layer<i>``: spike counts per sample and neuron, see
+`flexspim.frontend.reference`). Every sample must end with a tick (events
 after the last tick would be integrated but never fired). Sources are checked against the
 network's input size. Errors are one line naming the file and the array.
 """
@@ -24,6 +26,8 @@ import numpy as np
 
 from flexspim.golden.batching import TICK
 
+from .reference import Reference, reference_from
+
 __all__ = ["Dataset", "load_dataset", "save_dataset", "spikes_to_streams"]
 
 
@@ -31,6 +35,7 @@ __all__ = ["Dataset", "load_dataset", "save_dataset", "spikes_to_streams"]
 class Dataset:
     samples: list            # per sample: its event stream (int64, ends with a tick)
     labels: np.ndarray | None
+    reference: Reference | None = None      # the framework's spike counts, if given
 
 
 def spikes_to_streams(spikes: np.ndarray) -> list[np.ndarray]:
@@ -45,14 +50,20 @@ def spikes_to_streams(spikes: np.ndarray) -> list[np.ndarray]:
     return out
 
 
-def save_dataset(path, samples, labels=None) -> None:
-    """Write streams (a list of 1-D arrays) in the ``events``/``offsets`` form."""
+def save_dataset(path, samples, labels=None, reference=None) -> None:
+    """Write streams (a list of 1-D arrays) in the ``events``/``offsets`` form; ``reference``:
+    the framework's output spike counts ``(samples, n_out)``, or a `Reference`."""
     samples = [np.asarray(s, np.int64) for s in samples]
     offsets = np.r_[0, np.cumsum([len(s) for s in samples])].astype(np.int64)
     arrays = {"events": np.concatenate(samples) if samples else np.zeros(0, np.int64),
               "offsets": offsets}
     if labels is not None:
         arrays["labels"] = np.asarray(labels, np.int64)
+    if reference is not None:
+        ref = reference if isinstance(reference, Reference) else Reference(reference)
+        arrays["reference"] = np.asarray(ref.output, np.int64)
+        arrays.update({f"reference_layer{i}": np.asarray(a, np.int64)
+                       for i, a in ref.layers.items()})
     np.savez_compressed(path, **arrays)
 
 
@@ -103,4 +114,4 @@ def load_dataset(path, n_in: int) -> Dataset:
             raise ValueError(f"dataset {path}: `labels` must be {len(samples)} integers >= 0, "
                              f"not {labels.dtype} {labels.shape}")
         labels = labels.astype(np.int64)
-    return Dataset(samples, labels)
+    return Dataset(samples, labels, reference_from(data, path, len(samples)))

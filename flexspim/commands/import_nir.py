@@ -18,6 +18,7 @@ import numpy as np
 
 from ..outputs import check_out_file, staged
 from .nir_options import add_nir_args, import_from_args
+from .selfcheck import add_strict_arg, check_reading
 
 
 def register(sub) -> None:
@@ -31,6 +32,7 @@ def register(sub) -> None:
     p.add_argument("--batch", type=int, default=8, dest="batch_max",
                    help="P used for the measured report (default 8)")
     add_nir_args(p, "quantization")
+    add_strict_arg(p)
     p.set_defaults(func=run)
 
 
@@ -49,6 +51,20 @@ def report_events(path: Path | None, n_in: int, samples: int = 8) -> tuple[np.nd
     return load_events(path, n_in, 1000, None), str(path)
 
 
+def _integer_agreement(imp, ds, batch_max: int) -> None:
+    """The integer network's output counts against the reference (the first samples the
+    reading is checked on)."""
+    from ..frontend.agreement import CHECK_SAMPLES
+    from .selfcheck import layer_counts, run_agreement
+
+    if ds.reference is None:
+        return
+    samples = ds.samples[:CHECK_SAMPLES]
+    n = imp.n_real(len(imp.network.layers) - 1)
+    outs = [imp.network.run(imp.hardware_events(s), batch_max).outputs[-1] for s in samples]
+    run_agreement(ds, layer_counts(outs, n), [], [n], ds.labels, "integer network")
+
+
 def run(args: argparse.Namespace) -> int:
     from ..frontend.netfile import save_network
     from ..frontend.nir_import import compare, import_table
@@ -63,6 +79,11 @@ def run(args: argparse.Namespace) -> int:
     imp = import_from_args(args, args.model)
     events, what = report_events(args.events, imp.network.layers[0].n_in
                                  - int(imp.input_bias))
+    if args.events is not None and args.events.suffix == ".npz":   # reference outputs?
+        from ..frontend.dataset import load_dataset
+        ds = load_dataset(args.events, imp.network.layers[0].n_in - int(imp.input_bias))
+        check_reading(args, args.model, ds, ds.samples)              # --strict stops here
+        _integer_agreement(imp, ds, args.batch_max)
     compare(imp, events, args.batch_max)
     print(f"quantization report (measured against the framework-semantics float model on "
           f"{what}):\n" + imp.report_text(), file=sys.stderr)

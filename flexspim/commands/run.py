@@ -49,6 +49,7 @@ from ..mapper.fit import DEFAULT_MACRO, DoesNotFit, SystemFit, system_fit
 from ..outputs import build_lock, check_out_dir, out_dir_arg, staged, stderr_to
 from ..progress import bar
 from .nir_options import add_nir_args, import_from_args, nir_given
+from .selfcheck import add_strict_arg, check_reading, run_agreement
 
 
 def register(sub) -> None:
@@ -78,6 +79,7 @@ def register(sub) -> None:
     p.add_argument("--limit", type=int, metavar="N",
                    help="dataset: run only the first N samples")
     add_nir_args(p)
+    add_strict_arg(p)
     p.set_defaults(func=run)
 
 
@@ -450,6 +452,7 @@ def run_batch(args: argparse.Namespace, tmp: Path) -> int:
     n_in = net.layers[0].n_in - int(bias_in)
     ds = load_dataset(args.events, n_in)
     samples = ds.samples[:args.limit] if args.limit else ds.samples
+    reading = check_reading(args, args.network, ds, samples)    # --strict stops here
     hw = [with_bias_source(s, n_in) if bias_in else s for s in samples]
     golden = SystemDriver(GoldenBackend(system), system)
     monitor = fit.monitor
@@ -489,6 +492,10 @@ def run_batch(args: argparse.Namespace, tmp: Path) -> int:
     summary["core_cycles_per_sample"] = float(np.mean(cycles)) if cycles else 0.0
     summary["monitored_layers"] = "all" if monitor else "output only (index_bits too small)"
     summary["cores"] = system.n_cores
+    agree = run_agreement(ds, counts, layers, [layer.n_out - int(u) for layer, u in
+                                               zip(net.layers, units)], ds.labels, summary["model"])
+    if agree is not None:
+        summary["framework_agreement"] = {**agree, **(reading or {})}
     with staged(args.out) as stage:     # every file appears together, or none
         write_batch(stage, net, summary, counts, pred, ds.labels, layers)
         kept = keep_import(args, net_path, stage)
