@@ -87,3 +87,19 @@ def level1_counts(imp, evs, n_out: int, batch_max: int = 8) -> np.ndarray:
         last = imp.network.run(imp.hardware_events(ev), batch_max=batch_max).outputs[-1]
         out.append(np.bincount(last[(last >= 0) & (last < n_out)], minlength=n_out)[:n_out])
     return np.array(out)
+
+
+def self_check_warnings(tmp_path: Path, capsys, evs, s1, s2, *options: str) -> list[str]:
+    """``flexspim run model.nir`` on a dataset carrying the framework's spike counts as
+    reference outputs (issue 25): the ``warning:`` lines it prints."""
+    from flexspim.frontend.reference import Reference, counts_of
+
+    labels = s2.sum(axis=1).argmax(axis=1)
+    ref = Reference(counts_of(s2), {0: counts_of(s1)})
+    save_dataset(tmp_path / "data-ref.npz", evs, labels, ref)
+    capsys.readouterr()
+    assert main(["run", str(tmp_path / "model.nir"), str(tmp_path / "data-ref.npz"), "-o",
+                 str(tmp_path / f"ref-{len(list(tmp_path.glob('ref-*')))}"), *options]) == 0
+    err = capsys.readouterr().err
+    assert "golden vs framework on" in err, err
+    return [line for line in err.splitlines() if line.startswith("warning:")]

@@ -4,12 +4,13 @@ neuron), run it on random input spikes, export it with ``sinabs.to_nir``. Writes
 OUT/model.nir and OUT/data.npz (input spikes ``(n, steps, 12)`` and Sinabs' output spikes
 of both layers; with MultiSpike a neuron can emit several spikes in one step).
 
-    python sinabs_export.py OUT NEURON   # NEURON: iaf-single | iaf-multi | lif
+    python sinabs_export.py OUT NEURON   # NEURON: iaf-single | iaf-multi | lif | iaf-zero
 
 ``iaf-*``: ``IAF`` (exported as IF, r = 1) with ``SingleSpike`` or Sinabs' default
 ``MultiSpike``; both reset by ``MembraneSubtract`` (Sinabs' default); ``lif``: ``LIF``
 (``SingleSpike``) with ``tau_mem = 8`` (exported as LIF, tau = 8: Sinabs decays by
-exp(-1/8) with normalized input, NIR's Euler step by 1 - 1/8).
+exp(-1/8) with normalized input, NIR's Euler step by 1 - 1/8); ``iaf-zero``: ``IAF``
+(``SingleSpike``) with ``MembraneReset`` (reset to zero, which NIR does not record).
 """
 
 import sys
@@ -36,10 +37,12 @@ def cell():
         return sl.IAF()
     if neuron == "lif":
         return sl.LIF(tau_mem=8.0, spike_fn=sa.SingleSpike)
+    if neuron == "iaf-zero":
+        return sl.IAF(spike_fn=sa.SingleSpike, reset_fn=sa.MembraneReset())
     raise SystemExit(f"unknown neuron {neuron!r}")
 
 
-scale = {"iaf-single": 2.5, "iaf-multi": 2.5, "lif": 24.0}[neuron]
+scale = {"iaf-single": 2.5, "iaf-multi": 2.5, "lif": 24.0, "iaf-zero": 2.5}[neuron]
 with torch.no_grad():
     fc1.weight.mul_(scale)
     fc2.weight.mul_(scale)

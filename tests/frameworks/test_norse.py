@@ -13,7 +13,13 @@ import pytest
 
 nir = pytest.importorskip("nir")
 
-from fw_agree import agreement, export, level1_counts, run_command  # noqa: E402
+from fw_agree import (  # noqa: E402
+    agreement,
+    export,
+    level1_counts,
+    run_command,
+    self_check_warnings,
+)
 
 from flexspim.frontend.nir_import import import_nir  # noqa: E402
 
@@ -50,3 +56,13 @@ def test_norse_synaptic_current_is_refused_in_one_line(tmp_path):
     with pytest.raises(ValueError, match=r"\(CubaLIF\): tau_syn=.* must equal dt=1e-06") as e:
         import_nir(g, preset="norse")
     assert "\n" not in str(e.value)
+
+
+def test_norse_resets_to_zero_and_a_soft_reading_warns(tmp_path, capsys):
+    # issue 25: Norse resets to zero, which its preset assumes, so the default import does
+    # not warn; read as a soft reset, run names --reset hard (found by trying the readings)
+    g, evs, s1, s2 = export(PY, "norse_export.py", tmp_path, "iaf")
+    assert self_check_warnings(tmp_path, capsys, evs, s1, s2, "--from", "norse") == []
+    warns = self_check_warnings(tmp_path, capsys, evs, s1, s2, "--from", "norse",
+                                "--reset", "soft")
+    assert len(warns) == 1 and "try --reset hard" in warns[0], warns

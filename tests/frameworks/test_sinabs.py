@@ -18,7 +18,13 @@ import pytest
 
 nir = pytest.importorskip("nir")
 
-from fw_agree import agreement, export, level1_counts, run_command  # noqa: E402
+from fw_agree import (  # noqa: E402
+    agreement,
+    export,
+    level1_counts,
+    run_command,
+    self_check_warnings,
+)
 
 from flexspim.frontend.nir_import import import_nir  # noqa: E402
 
@@ -51,3 +57,14 @@ def test_sinabs_export_import_run(tmp_path, neuron):
     summary, counts = run_command(tmp_path, evs, s2, "--from", "sinabs")
     np.testing.assert_array_equal(counts, level1_counts(imp, evs, 4))
     assert summary["accuracy"] >= 0.8, summary["accuracy"]
+
+
+def test_sinabs_reset_to_zero_warns_and_the_suggested_option_removes_it(tmp_path, capsys):
+    # issue 25: NIR records no reset; the sinabs preset assumes a soft one. With the
+    # framework's spike counts as reference outputs, run names the likely cause and the
+    # option, found by trying the readings the graph leaves open; with it, no warning.
+    g, evs, s1, s2 = export(PY, "sinabs_export.py", tmp_path, "iaf-zero")
+    warns = self_check_warnings(tmp_path, capsys, evs, s1, s2, "--from", "sinabs")
+    assert len(warns) == 1 and "try --reset hard" in warns[0], warns
+    assert self_check_warnings(tmp_path, capsys, evs, s1, s2, "--from", "sinabs",
+                               "--reset", "hard") == []

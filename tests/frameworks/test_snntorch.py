@@ -11,7 +11,13 @@ import pytest
 
 nir = pytest.importorskip("nir")
 
-from fw_agree import agreement, export, level1_counts, run_command  # noqa: E402
+from fw_agree import (  # noqa: E402
+    agreement,
+    export,
+    level1_counts,
+    run_command,
+    self_check_warnings,
+)
 
 from flexspim.frontend.nir_import import import_nir  # noqa: E402
 
@@ -56,3 +62,14 @@ def test_snntorch_tau_inf_and_float32_cubalif(tmp_path, neuron):
     assert f >= 0.995 and q >= 0.95, (f, q)
     summary, counts = run_command(tmp_path, evs, s2, "--from", "snntorch")
     np.testing.assert_array_equal(counts, level1_counts(imp, evs, 4))
+
+
+def test_snntorch_reset_to_zero_warns_and_the_suggested_option_removes_it(tmp_path, capsys):
+    # issue 25: NIR records no reset; the snntorch preset assumes a soft one. With the
+    # framework's spike counts as reference outputs, run names the likely cause and the
+    # option, found by trying the readings the graph leaves open; with it, no warning.
+    g, evs, s1, s2 = export(PY, "snntorch_export.py", tmp_path, "zero")
+    warns = self_check_warnings(tmp_path, capsys, evs, s1, s2, "--from", "snntorch")
+    assert len(warns) == 1 and "try --reset hard" in warns[0], warns
+    assert self_check_warnings(tmp_path, capsys, evs, s1, s2, "--from", "snntorch",
+                               "--reset", "hard") == []
