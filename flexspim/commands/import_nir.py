@@ -106,6 +106,15 @@ def run(args: argparse.Namespace) -> int:
     from .map import run_verdict
 
     macro = MacroConfig.from_dict(DEFAULT_MACRO)
-    print(run_verdict(imp.network, macro, {}, None)["line"]
-          + f" [default {macro.rows} x {macro.cols} macro, P = {macro.batch_max}]")
+    verdict = run_verdict(imp.network, macro, {}, None)
+    print(verdict["line"] + f" [default {macro.rows} x {macro.cols} macro, P = "
+                            f"{macro.batch_max}]")
+    if not verdict["fits"]:         # what would fit (computed: mapper.suggest)
+        from ..config import CoreConfig
+        from ..mapper.suggest import suggest, suggestion_lines
+        from .nir_options import rebuild_with_bw
+
+        found = suggest(imp.network, CoreConfig(macro=macro), None,
+                        rebuild_with_bw(args, args.model), verdict["layer"])
+        print(suggestion_lines(found))
     return 0

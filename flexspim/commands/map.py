@@ -307,6 +307,6 @@ def run_verdict(network, macro: MacroConfig, core: dict, cores: int) -> dict:
         fit = system_fit(network, CoreConfig(macro=macro, **core), cores)
     except DoesNotFit as e:
         return {"fits": False, "cores": None, "resource": e.resource, "reason": str(e),
-                "line": f"{what} cannot run it: {e}"}
-    return {"fits": True, "cores": fit.cores, "resource": None, "reason": None,
+                "layer": e.layer, "line": f"{what} cannot run it: {e}"}
+    return {"fits": True, "cores": fit.cores, "resource": None, "reason": None, "layer": None,
             "line": f"{what}: {fit.summary(cores)}"}

@@ -88,16 +88,18 @@ def import_from_args(args, path):
         raise ValueError(msg) from None
 
 
-def rebuild_with_bw(args):
-    """For a ``.nir`` NETWORK: ``bws -> network`` re-imported with one ``bw`` per layer and
-    the command's other options (what `flexspim.mapper.suggest` tries); None otherwise."""
+def rebuild_with_bw(args, path=None):
+    """For a ``.nir`` graph (``path``, default the NETWORK): ``bws -> network`` re-imported
+    with one ``bw`` per layer and the command's other options (what
+    `flexspim.mapper.suggest` tries); None for a network file."""
     import copy
 
-    if getattr(args, "network", None) is None or args.network.suffix != ".nir":
+    path = path if path is not None else getattr(args, "network", None)
+    if path is None or path.suffix != ".nir":
         return None
 
     def rebuild(bws):
         a = copy.copy(args)
         a.bw = ",".join(map(str, bws))
-        return import_from_args(a, args.network).network
+        return import_from_args(a, path).network
     return rebuild

@@ -165,3 +165,18 @@ def test_run_and_import_warn_once_and_strict_stops(tmp_path, capsys, case):
     assert main([*imp, str(tmp_path / "n.toml"), "--reset", "hard", "--strict"]) == 0
     err = capsys.readouterr().err
     assert "warning:" not in err and "integer network vs framework on 24 samples" in err
+
+
+def test_digits_from_snntorch_warns_reset_hard_and_with_it_does_not(tmp_path, capsys):
+    # issue 25's acceptance: examples/digits was trained with reset to zero; its test set
+    # carries snnTorch's own counts (examples/digits/reference.py)
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2] / "examples" / "digits"
+    args = ["run", str(root / "model.nir"), str(root / "test.npz"), "--limit", "40",
+            "--from", "snntorch"]
+    assert main([*args, "-o", str(tmp_path / "a")]) == 0
+    warns = [e for e in capsys.readouterr().err.splitlines() if e.startswith("warning:")]
+    assert len(warns) == 1 and "try --reset hard" in warns[0], warns
+    assert main([*args, "--reset", "hard", "-o", str(tmp_path / "b")]) == 0
+    assert "warning:" not in capsys.readouterr().err
