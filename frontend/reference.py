@@ -17,25 +17,32 @@ Producing them (in the framework's environment, where torch is; flexspim needs n
 (`flexspim.frontend.dataset.spikes_to_streams` or ``save_dataset``), ``out`` the output
 spikes the framework computed, ``(samples, steps, n_out)``:
 
-snnTorch (``init_hidden=True``, ``output=True`` on the last layer)::
+snnTorch (an ``nn.Sequential`` of layers and ``snn.Leaky(..., init_hidden=True)``, the
+last with ``output=True``)::
 
+    snntorch.utils.reset(net)
     rec = []
     for t in range(steps):
         spk, _ = net(x_t[t])            # x_t: (steps, samples, inputs) float tensor
         rec.append(spk)
     out = torch.stack(rec, 1)           # (samples, steps, n_out)
 
-Norse (``SequentialState`` over ``(steps, samples, inputs)``)::
+Norse (a ``SequentialState`` of layers and ``*Cell`` neurons, which take one step)::
 
-    out, _ = net(x_t)                   # (steps, samples, n_out)
-    out = out.transpose(0, 1)
+    state, rec = None, []
+    for t in range(steps):
+        o, state = net(x_t[t], state)
+        rec.append(o)
+    out = torch.stack(rec, 1)
 
-Sinabs (``nn.Sequential`` of layers and ``sinabs.layers.IAF``/``LIF``, batch x time)::
+Sinabs (an ``nn.Sequential`` of layers and ``sinabs.layers.IAF``/``LIF``, which take
+``(samples, steps, ...)``)::
 
-    net.reset_states()
+    sinabs.reset_states(net)
     out = net(torch.tensor(x, dtype=torch.float32))   # (samples, steps, n_out)
 
-then, in any Python with numpy::
+(each run in the framework tier's environments, torch 2.13.0 CPU, snnTorch 1.0.0, Norse
+1.1.0, Sinabs 3.1.3, for the shapes shown), then, in any Python with numpy::
 
     from flexspim.frontend.reference import add_reference
     add_reference("test.npz", out.detach().numpy().sum(axis=1))   # or counts_of(out)
