@@ -12,6 +12,7 @@ case is close, not exact. Its LIF decays by ``exp(-1/tau)`` with normalized inpu
 Euler step, as ``1 - 1/tau``: the preset sets ``discretization = "exp"``."""
 
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -68,3 +69,28 @@ def test_sinabs_reset_to_zero_warns_and_the_suggested_option_removes_it(tmp_path
     assert len(warns) == 1 and "try --reset hard" in warns[0], warns
     assert self_check_warnings(tmp_path, capsys, evs, s1, s2, "--from", "sinabs",
                                "--reset", "hard") == []
+
+
+def test_sinabs_refused_conv_lists_configurations_run_accepts(tmp_path, capsys):
+    # issue 25: conv -> IAF -> SumPool -> Linear(128 -> 10) reads 512 conv neurons after the
+    # fold: 512 x 8 + 16 = 4112 rows > 2048 (and > 4096 = MAX_ROWS); the refusal is followed
+    # by what would fit, and run accepts each
+    import subprocess
+
+    from flexspim.cli import main
+    from flexspim.frontend.dataset import save_dataset
+
+    r = subprocess.run([PY, str(Path(__file__).parent / "sinabs_conv_export.py"),
+                        str(tmp_path)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-3000:]
+    save_dataset(tmp_path / "d.npz", [np.array([0, 5, 9, -1, 3, -1])], [1])
+    args = ["run", str(tmp_path / "model.nir"), str(tmp_path / "d.npz"), "--from", "sinabs"]
+    capsys.readouterr()
+    assert main([*args, "-o", str(tmp_path / "no")]) == 2
+    err = capsys.readouterr().err.splitlines()
+    at = next(i for i, e in enumerate(err) if e.startswith("error: "))
+    assert "one neuron slot needs 4112 rows" in err[at], err
+    flags = [e.split("...")[1].split("(")[0].split() for e in err[at + 1:]]
+    assert flags == [["--bw", "8,3"], ["--rows", "4096", "--bw", "8,7"]], err
+    for k, f in enumerate(flags):
+        assert main([*args, "-o", str(tmp_path / f"ok{k}"), *f]) == 0
