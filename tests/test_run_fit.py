@@ -74,7 +74,8 @@ def test_map_and_run_agree_on_the_cores_of_a_split_layer(tmp_path, rng, capsys):
     assert main(["map", str(toml), "--rows", "1400", "--cols", "16", "--json"]) == 0
     verdict = json.loads(capsys.readouterr().out)["run"]
     fit = system_fit(net, CoreConfig(macro=MacroConfig(rows=1400, cols=16)))
-    assert verdict == {"fits": True, "cores": fit.cores, "resource": None, "reason": None}
+    assert verdict == {"fits": True, "cores": fit.cores, "resource": None, "reason": None,
+                       "layer": None}
     ds = tmp_path / "d.npz"
     np.savez(ds, events=np.array([0, 3, -1, -1]), offsets=np.array([0, 4]))
     assert main(["run", str(toml), str(ds), "-o", str(tmp_path / "o"), "--rows", "1400",
