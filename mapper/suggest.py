@@ -14,7 +14,7 @@ Dimensions tried (`DIMENSIONS`), each one option:
 * ``cores``: when ``--cores`` was given and too small, the count the network needs;
 * ``index bits``: up to the 24 the core config allows;
 * operand shape: `OPERAND_SHAPE` is the hook for the operand-shape option being added
-  (issue 24's sibling work): a function ``(network, core, n_cores) -> [(options, core)]``
+  (issue 20): a function ``(network, core, n_cores) -> [(options, core)]``
   that, once set, is tried like the others.
 
 Order ("smallest"): one changed option before two; within that, the least rows, the most
