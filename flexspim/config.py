@@ -27,7 +27,7 @@ __all__ = [
     "MAX_ROWS", "MAX_COLS", "MAX_BATCH", "MAX_BITS",
     "LEAK_MODES", "RESET_MODES", "THRESHOLD_SOURCES",
     "MAX_CORES", "MacroConfig", "LayerConfig", "Operand", "AccumulateOp", "FireOp",
-    "CoreConfig", "FCLayout", "SystemConfig",
+    "CoreConfig", "FCLayout", "SystemConfig", "ConvGeometry", "MAX_KERNEL",
     "check_disjoint", "signed_range", "digest",
 ]
 
@@ -469,3 +469,97 @@ class SystemConfig(_Config):
     def n_ports(self) -> int:
         """Router source ports: the external input, then one per core."""
         return self.n_cores + 1
+
+
+#: Largest kernel side, stride and dilation of the conv address generator (4-bit fields,
+#: docs/dataflow.md section 4.4).
+MAX_KERNEL = 15
+
+
+@dataclass(frozen=True)
+class ConvGeometry(_Config):
+    """What the conv address generator is told about a layer (docs/dataflow.md, section 4).
+
+    A convolution ``c_in x h x w -> c_out x out_h x out_w`` with kernel ``kh x kw`` and
+    per-axis ``stride``, ``padding`` (top/left; PyTorch's symmetric padding) and
+    ``dilation`` pairs ``(y, x)``; ``bias``: the layer has one extra, always-active source
+    (index ``c_in*h*w``) that reaches every output with table operand ``c_in*kh*kw``. A fully
+    connected layer is `fc`: the 1 x 1 convolution of an ``n_in x 1 x 1`` map.
+
+    Ranges: sizes 1..2**24; ``kh``, ``kw``, strides, dilations 1..`MAX_KERNEL`; padding
+    0..``dilation * (kernel - 1)`` per axis (more only adds outputs that see nothing but
+    zeros); the output must not be empty.
+    """
+
+    c_in: int
+    h: int
+    w: int
+    c_out: int
+    kh: int = 1
+    kw: int = 1
+    stride: tuple = (1, 1)
+    padding: tuple = (0, 0)
+    dilation: tuple = (1, 1)
+    bias: bool = False
+
+    def __post_init__(self):
+        for name in ("c_in", "h", "w", "c_out"):
+            _check_int(name, getattr(self, name), 1, 1 << 24)
+        for name in ("kh", "kw"):
+            _check_int(name, getattr(self, name), 1, MAX_KERNEL)
+        for name in ("stride", "padding", "dilation"):
+            v = getattr(self, name)
+            if isinstance(v, list):
+                v = tuple(v)
+                object.__setattr__(self, name, v)
+            if not isinstance(v, tuple) or len(v) != 2:
+                raise ValueError(f"`{name}` must be a pair (y, x) of integers, not {v!r}")
+        for axis, k in ((0, self.kh), (1, self.kw)):
+            yx = "yx"[axis]
+            _check_int(f"stride_{yx}", self.stride[axis], 1, MAX_KERNEL)
+            _check_int(f"dilation_{yx}", self.dilation[axis], 1, MAX_KERNEL)
+            _check_int(f"padding_{yx}", self.padding[axis], 0, self.dilation[axis] * (k - 1))
+        _check_bool("bias", self.bias)
+        if self.out_h < 1 or self.out_w < 1:
+            raise ValueError(f"kernel {self.kh} x {self.kw} (dilation {self.dilation}) does "
+                             f"not fit the {self.h} x {self.w} input with padding "
+                             f"{self.padding}: the output would be {self.out_h} x {self.out_w}")
+
+    @classmethod
+    def fc(cls, n_in: int, n_out: int) -> "ConvGeometry":
+        return cls(c_in=n_in, h=1, w=1, c_out=n_out)
+
+    def _out(self, axis: int) -> int:
+        n, k = (self.h, self.kh) if axis == 0 else (self.w, self.kw)
+        return (n + 2 * self.padding[axis] - self.dilation[axis] * (k - 1) - 1) \
+            // self.stride[axis] + 1
+
+    @property
+    def out_h(self) -> int:
+        return self._out(0)
+
+    @property
+    def out_w(self) -> int:
+        return self._out(1)
+
+    @property
+    def n_pos(self) -> int:
+        return self.out_h * self.out_w
+
+    @property
+    def n_in(self) -> int:
+        """Sources, the bias source included."""
+        return self.c_in * self.h * self.w + int(self.bias)
+
+    @property
+    def n_out(self) -> int:
+        return self.c_out * self.n_pos
+
+    @property
+    def table_ops(self) -> int:
+        """Weight operands of one table (channel tile): the kernel taps, and the bias."""
+        return self.c_in * self.kh * self.kw + int(self.bias)
+
+    def n_tiles(self, cols: int) -> int:
+        """Tiles ``ct * n_pos + p``: channel tiles of ``cols`` channels x positions."""
+        return -(-self.c_out // cols) * self.n_pos

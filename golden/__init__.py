@@ -8,6 +8,7 @@
 * `golden.batching`: the rule that groups input events into accumulate batches.
 * `golden.core`: one FC layer on a neuron core, driven by events (controller rules, work
   cycles).
+* `golden.fanout`: the conv address generator, input event -> the accumulates of a batch.
 * `golden.system`: cores behind the event router, programmed through the register map.
 
 Never imports `flexspim.hdl`.
