@@ -41,8 +41,8 @@ from flexspim.config import ConvGeometry
 
 from .network import ConvLayer, FCLayer
 
-__all__ = ["geometry", "divide", "event_entries", "batch_accumulates", "output_neuron", "Accumulate",
-           "ALL_TILES"]
+__all__ = ["geometry", "divide", "event_entries", "batch_accumulates", "output_neuron",
+           "Accumulate", "ALL_TILES"]
 
 #: `event_entries` of the bias source: it reaches every tile with the bias operand.
 ALL_TILES = None
