@@ -45,10 +45,11 @@ MAX_BITS = 32
 #: Cores of a system: router registers must fit a 10-bit address (see `flexspim.regmap`).
 MAX_CORES = 29
 
-#: Widest bus the generator can emit: Amaranth 0.5's netlist numbers the bits of one value
-#: in 16 bits (`amaranth/hdl/_nir.py`). The widest bus is the array's read data and the
-#: adder's operands, ``(batch_max + 1) * cols`` bits, so that product is capped here.
-MAX_BUS_BITS = 1 << 16
+#: Widest bus the generator can emit: Amaranth 0.5 numbers the bits of one netlist value in
+#: 16 bits (`amaranth/hdl/_nir.py`) and names ports by looking one bit past a bus's last, so a
+#: 65,536-bit bus already fails (measured: 16 x 4096 fails, 16 x 4095 and 17 x 3855 build).
+#: The widest bus is the array's read data and the adder's operands, ``(batch_max + 1) * cols``.
+MAX_BUS_BITS = (1 << 16) - 1
 
 LEAK_MODES = ("none", "sub", "shift")
 RESET_MODES = ("hard", "soft")
