@@ -17,7 +17,7 @@ import numpy as np
 from flexspim.config import CoreConfig, FCLayout, LayerConfig
 from flexspim.golden.batching import TICK
 from flexspim.golden.core import CoreModel
-from flexspim.golden.network import FCLayer
+from flexspim.golden.layers import FCLayer
 from flexspim.testbench.bulk_streams import BulkStreams
 from flexspim.testbench.core_driver import CoreDriver
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from flexspim.config import LayerConfig
 from flexspim.frontend.examples import dvs_gesture_network
-from flexspim.golden.network import ConvLayer
+from flexspim.golden.layers import ConvLayer
 from flexspim.mapper.tiling import tile_layer
 
 

@@ -21,8 +21,9 @@ import numpy as np
 
 from flexspim.config import AccumulateOp, LayerConfig, MacroConfig
 from flexspim.golden.batching import TICK, split_steps
+from flexspim.golden.layers import FCLayer
 from flexspim.golden.macro import MacroModel, leak
-from flexspim.golden.network import FCLayer, run_layer, run_layer_reference
+from flexspim.golden.network import run_layer, run_layer_reference
 
 
 def naive_accumulate(bits: np.ndarray, op: AccumulateOp) -> None:

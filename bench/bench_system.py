@@ -29,7 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from flexspim.config import CoreConfig, LayerConfig, MacroConfig, SystemConfig  # noqa: E402
 from flexspim.frontend.netfile import save_network  # noqa: E402
 from flexspim.golden.batching import TICK  # noqa: E402
-from flexspim.golden.network import FCLayer, Network  # noqa: E402
+from flexspim.golden.layers import FCLayer  # noqa: E402
+from flexspim.golden.network import Network  # noqa: E402
 from flexspim.hdl.system import FlexSpimSystem  # noqa: E402
 from flexspim.testbench.sim import BUILD_ROOT, run_cocotb  # noqa: E402
 from flexspim.testbench.stream_harness import emit_harness  # noqa: E402

@@ -45,6 +45,12 @@ MAX_BITS = 32
 #: Cores of a system: router registers must fit a 10-bit address (see `flexspim.regmap`).
 MAX_CORES = 29
 
+#: Widest bus the generator can emit: Amaranth 0.5 numbers the bits of one netlist value in
+#: 16 bits (`amaranth/hdl/_nir.py`) and names ports by looking one bit past a bus's last, so a
+#: 65,536-bit bus already fails (measured: 16 x 4096 fails, 16 x 4095 and 17 x 3855 build).
+#: The widest bus is the array's read data and the adder's operands, ``(batch_max + 1) * cols``.
+MAX_BUS_BITS = (1 << 16) - 1
+
 LEAK_MODES = ("none", "sub", "shift")
 RESET_MODES = ("hard", "soft")
 THRESHOLD_SOURCES = ("register", "array")
@@ -118,6 +124,11 @@ class MacroConfig(_Config):
         _check_int("rows", self.rows, 1, MAX_ROWS)
         _check_int("cols", self.cols, 1, MAX_COLS)
         _check_int("batch_max", self.batch_max, 1, MAX_BATCH)
+        bus = (self.batch_max + 1) * self.cols
+        if bus > MAX_BUS_BITS:
+            raise ValueError(f"`batch_max` + 1 times `cols` must be at most {MAX_BUS_BITS} (the "
+                             f"read-data bus; Amaranth caps one value at {MAX_BUS_BITS} bits), "
+                             f"not ({self.batch_max} + 1) * {self.cols} = {bus}")
 
     @property
     def row_addr_width(self) -> int:

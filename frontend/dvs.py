@@ -17,7 +17,7 @@ percent of pixels active per millisecond-scale bin).
 
 **Conversion** (`events_to_stream`): pixel ``(x, y)`` of polarity ``p`` is source
 ``p * H * W + y * W + x`` (channel-major ``(c, y, x)`` flattening with c = 0 for OFF, 1 for
-ON; a following `golden.network.ConvLayer` takes ``in_shape = (2, H, W)``). Time is cut
+ON; a following `golden.layers.ConvLayer` takes ``in_shape = (2, H, W)``). Time is cut
 into bins of ``dt_us``; a bin's events keep their time order (ties: array order), a tick ends
 every bin, and a pixel that fires twice in a bin is two events (the batching rule splits
 them into two batches).

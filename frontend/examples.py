@@ -24,7 +24,8 @@ from __future__ import annotations
 import numpy as np
 
 from flexspim.config import LayerConfig
-from flexspim.golden.network import ConvLayer, FCLayer, Network
+from flexspim.golden.layers import ConvLayer, FCLayer
+from flexspim.golden.network import Network
 
 from .dvs import events_to_stream, synthetic_gesture
 

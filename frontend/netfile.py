@@ -47,7 +47,8 @@ from pathlib import Path
 import numpy as np
 
 from flexspim.config import LayerConfig
-from flexspim.golden.network import ConvLayer, FCLayer, Network
+from flexspim.golden.layers import ConvLayer, FCLayer
+from flexspim.golden.network import Network
 
 __all__ = ["FORMAT", "VERSION", "save_network", "load_network", "layer_names",
            "import_settings"]

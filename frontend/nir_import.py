@@ -88,14 +88,8 @@ import numpy as np
 
 from flexspim.config import LayerConfig
 from flexspim.golden.batching import TICK, split_steps
-from flexspim.golden.network import (
-    ConvLayer,
-    FCLayer,
-    Network,
-    conv_output_hw,
-    conv_taps,
-    run_layer,
-)
+from flexspim.golden.layers import ConvLayer, FCLayer, conv_output_hw, conv_taps
+from flexspim.golden.network import Network, run_layer
 
 __all__ = ["LayerReport", "NirImport", "Preset", "PRESETS", "RTOL", "LEAK_ORDERS",
            "DISCRETIZATIONS", "import_nir", "float_run", "compare", "with_bias_source",

@@ -9,7 +9,8 @@ import numpy as np
 
 from flexspim.config import LayerConfig
 from flexspim.golden.batching import TICK
-from flexspim.golden.network import ConvLayer, FCLayer, Network, conv_output_hw
+from flexspim.golden.layers import ConvLayer, FCLayer, conv_output_hw
+from flexspim.golden.network import Network
 
 __all__ = ["random_config", "random_network", "random_events"]
 

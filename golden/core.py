@@ -55,8 +55,8 @@ from flexspim.config import AccumulateOp, CoreConfig, FCLayout, FireOp, LayerCon
 from .batching import TICK
 from .core_timeline import CoreTimeline
 from .cycles import REJECT_CYCLES
+from .layers import FCLayer
 from .macro import MacroModel
-from .network import FCLayer
 
 __all__ = ["CoreModel", "CoreRun", "SKIP_CYCLES"]
 

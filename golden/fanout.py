@@ -39,7 +39,7 @@ from typing import NamedTuple, Sequence
 
 from flexspim.config import ConvGeometry
 
-from .network import ConvLayer, FCLayer
+from .layers import ConvLayer, FCLayer
 
 __all__ = ["geometry", "divide", "event_entries", "batch_accumulates", "output_neuron",
            "Accumulate", "ALL_TILES"]

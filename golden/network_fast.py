@@ -30,7 +30,8 @@ import numpy as np
 
 from flexspim.config import signed_range
 
-from .batching import TICK, batch_starts
+from .batching import TICK, _check_batch_max, batch_starts
+from .layers import ConvLayer, FCLayer, csr_gather, start_potentials
 from .macro import leak, wrap
 
 __all__ = ["run_layer_fast", "clamped_sum", "CHUNK_ELEMENTS"]
@@ -89,8 +90,6 @@ def _one_blas_thread(work: int):
 def _step_totals(layer, src, step, n_steps, want_abs: bool):
     """``(total, absolute)``: per step and neuron, the sum of the weights the step's events
     reach, and the sum of their absolute values (None unless ``want_abs``); int64."""
-    from .network import ConvLayer, FCLayer
-
     counts = np.bincount(step, minlength=n_steps)
     max_w = int(np.abs(layer.weights).max())
     exact = max_w * int(counts.max(initial=0)) < _EXACT_FLOAT
@@ -109,7 +108,6 @@ def _step_totals(layer, src, step, n_steps, want_abs: bool):
         n = layer.n_out
         return both[:, :n], (both[:, n:] if want_abs else None)
     if isinstance(layer, ConvLayer):
-        from .network import csr_gather
         indptr, dst, _, wgt = layer._csr
         idx, lens = csr_gather(indptr, src)
         slot = np.repeat(step, lens) * layer.n_out + dst[idx]
@@ -130,8 +128,6 @@ def _step_totals(layer, src, step, n_steps, want_abs: bool):
 def run_layer_fast(layer, events, batch_max: int = 1,
                    v0: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """`golden.network.run_layer_reference`, vectorized: ``(output events, potentials)``."""
-    from .batching import _check_batch_max
-    from .network import start_potentials
     _check_batch_max(batch_max)
     cfg = layer.config
     lo, hi = cfg.v_range
@@ -216,7 +212,6 @@ def _replay(layer, v, total, absolute, stream, k, batch_max, lo, hi):
 def _batch_sums(layer, sources, starts, neurons):
     """``layer.batch_sums(sources, starts)[:, neurons]``, gathering only those neurons for
     a fully connected layer."""
-    from .network import FCLayer
     if isinstance(layer, FCLayer):
         return np.add.reduceat(layer._w_t[np.ix_(sources, neurons)], starts, axis=0)
     return layer.batch_sums(sources, starts)[:, neurons]

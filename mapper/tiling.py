@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from flexspim.golden.network import ConvLayer, FCLayer, csr_from_pairs, csr_gather
+from flexspim.golden.layers import ConvLayer, FCLayer, csr_from_pairs, csr_gather
 
 __all__ = ["Tiling", "tile_layer"]
 

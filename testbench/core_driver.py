@@ -141,7 +141,7 @@ def random_fc_case(rng: np.random.Generator, core: CoreConfig, max_bw: int = 8,
     or wrap, then the largest sizes that fit, shrunk at random.
     """
     from flexspim.config import FCLayout, LayerConfig
-    from flexspim.golden.network import FCLayer
+    from flexspim.golden.layers import FCLayer
 
     mc = core.macro
     for _ in range(1000):

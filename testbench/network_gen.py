@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from flexspim.config import CoreConfig, FCLayout, LayerConfig, SystemConfig
-from flexspim.golden.network import FCLayer, Network
+from flexspim.golden.layers import FCLayer
+from flexspim.golden.network import Network
 
 __all__ = ["random_fc_layer", "random_fc_network"]
 

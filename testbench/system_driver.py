@@ -21,8 +21,9 @@ import numpy as np
 from flexspim.config import FCLayout, SystemConfig
 from flexspim.golden.batching import TICK
 from flexspim.golden.core import CoreModel
+from flexspim.golden.layers import FCLayer
 from flexspim.golden.macro import from_bits
-from flexspim.golden.network import FCLayer, Network
+from flexspim.golden.network import Network
 from flexspim.golden.system import SystemModel
 from flexspim.mapper.fit import system_fit
 from flexspim.regmap import core_registers, layer_registers, router_registers

@@ -108,6 +108,11 @@ for bad, needle in (("wos", "wos"), ("", "''"), ("ws,hybird", "hybird")):
     case("sweep", ["--dataflow", bad], needle)
 case("sweep", ["--rows", "1:64", "--cols", "1:64", "--bv", "1:8"], "4096")
 
+# --- geometry past the generator's bus cap: (batch + 1) * cols <= 65535 ----------------------
+for top in (["--top", "macro"], ["--top", "core"], ["--cores", "2"]):
+    case("generate", [*top, "--rows", "4096", "--cols", "4096", "--batch", "15"], "65535")
+    case("generate", [*top, "--cols", "1009", "--batch", "64"], "65585")
+
 # --- options that do not apply -----------------------------------------------------------------
 for extra, needle in ((["--top", "macro", "--cores", "2"], "--cores"),
                       (["--top", "macro", "--fifo-depth", "4"], "--fifo-depth"),

@@ -120,7 +120,8 @@ def test_nir_with_bias_runs_batched_with_the_always_active_source(tmp_path, rng)
 
 def wide_network(rng):
     from flexspim.config import LayerConfig
-    from flexspim.golden.network import FCLayer, Network
+    from flexspim.golden.layers import FCLayer
+    from flexspim.golden.network import Network
 
     c0 = LayerConfig(bw=3, bv=8, leak_mode="shift", leak=2, threshold=4)
     c1 = LayerConfig(bw=3, bv=8, threshold_source="array", reset="soft")
@@ -187,7 +188,8 @@ def test_split_layers_on_the_rtl_equal_the_golden_model(tmp_path, rng):
 def test_conv_layer_runs_as_its_dense_fc_layer(tmp_path, rng):
     from flexspim.config import LayerConfig
     from flexspim.frontend.netfile import save_network
-    from flexspim.golden.network import ConvLayer, FCLayer, Network
+    from flexspim.golden.layers import ConvLayer, FCLayer
+    from flexspim.golden.network import Network
 
     cfg = LayerConfig(bw=3, bv=8, threshold=3)
     conv = ConvLayer(rng.integers(-3, 4, (2, 1, 3, 3)), (1, 6, 6), cfg, stride=2, padding=1,

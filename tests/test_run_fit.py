@@ -14,7 +14,8 @@ import pytest
 from flexspim.cli import main
 from flexspim.config import MAX_CORES, CoreConfig, LayerConfig, MacroConfig
 from flexspim.frontend.netfile import save_network
-from flexspim.golden.network import ConvLayer, FCLayer, Network
+from flexspim.golden.layers import ConvLayer, FCLayer
+from flexspim.golden.network import Network
 from flexspim.mapper.fit import DoesNotFit, system_fit
 
 CFG = LayerConfig(bw=4, bv=12, threshold=5, leak_mode="shift", leak=3)

@@ -13,7 +13,8 @@ import numpy as np
 from flexspim.config import LayerConfig
 from flexspim.frontend.dvs import make_events
 from flexspim.frontend.netfile import save_network
-from flexspim.golden.network import FCLayer, Network
+from flexspim.golden.layers import FCLayer
+from flexspim.golden.network import Network
 
 HERE = Path(__file__).resolve().parent
 

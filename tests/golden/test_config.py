@@ -5,6 +5,7 @@ import pytest
 from flexspim.config import (
     MAX_BATCH,
     MAX_BITS,
+    MAX_BUS_BITS,
     AccumulateOp,
     FireOp,
     LayerConfig,
@@ -29,6 +30,17 @@ def test_macro_config_rejects(kw, name, text):
     with pytest.raises(ValueError, match=rf"`{name}`") as e:
         MacroConfig(**kw)
     assert text in str(e.value)
+
+
+@pytest.mark.parametrize("cols, batch_max, wider", [
+    (4095, 15, dict(cols=4096)), (3855, 16, dict(cols=3856)), (1023, 63, dict(cols=1024)),
+    (1008, 64, dict(cols=1009)), (2047, 31, dict(batch_max=32))])
+def test_macro_config_bus_limit(cols, batch_max, wider):
+    """(batch_max + 1) * cols is one netlist value: accepted at the cap, refused one past it."""
+    assert (batch_max + 1) * cols <= MAX_BUS_BITS
+    MacroConfig(rows=4096, cols=cols, batch_max=batch_max)
+    with pytest.raises(ValueError, match=r"`batch_max` \+ 1 times `cols` must be at most 65535"):
+        MacroConfig(**{"rows": 4096, "cols": cols, "batch_max": batch_max, **wider})
 
 
 def test_macro_config_degenerate_and_derived():

@@ -8,7 +8,8 @@ import pytest
 
 from flexspim.config import LayerConfig
 from flexspim.golden.batching import TICK
-from flexspim.golden.network import ConvLayer, FCLayer, Network, run_layer
+from flexspim.golden.layers import ConvLayer, FCLayer
+from flexspim.golden.network import Network, run_layer
 
 
 def direct_conv(image, weights, stride, padding, dilation):

@@ -6,7 +6,8 @@ from flexspim.config import CoreConfig, FCLayout, LayerConfig, MacroConfig
 from flexspim.golden.batching import TICK
 from flexspim.golden.core import CoreModel
 from flexspim.golden.cycles import accumulate_cycles, fire_cycles
-from flexspim.golden.network import FCLayer, run_layer
+from flexspim.golden.layers import FCLayer
+from flexspim.golden.network import run_layer
 
 
 def random_case(rng, max_rows=96):

@@ -16,7 +16,7 @@ from flexspim.golden.fanout import (
     geometry,
     output_neuron,
 )
-from flexspim.golden.network import ConvLayer, FCLayer
+from flexspim.golden.layers import ConvLayer, FCLayer
 from flexspim.mapper.tiling import tile_layer
 
 CFG = LayerConfig(bw=3, bv=8)

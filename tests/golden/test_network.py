@@ -5,7 +5,8 @@ import pytest
 
 from flexspim.config import LayerConfig
 from flexspim.golden.batching import TICK, form_batches
-from flexspim.golden.network import FCLayer, Network, run_layer
+from flexspim.golden.layers import FCLayer
+from flexspim.golden.network import Network, run_layer
 
 
 def oracle_layer(weights, cfg, thresholds, events, batch_max):

@@ -10,7 +10,8 @@ import pytest
 from flexspim.config import LayerConfig
 from flexspim.golden import network_fast
 from flexspim.golden.batching import TICK, batch_starts, batch_starts_reference
-from flexspim.golden.network import ConvLayer, FCLayer, Network, run_layer, run_layer_reference
+from flexspim.golden.layers import ConvLayer, FCLayer
+from flexspim.golden.network import Network, run_layer, run_layer_reference
 from flexspim.golden.network_fast import clamped_sum, run_layer_fast
 
 T = TICK

@@ -116,7 +116,7 @@ async def run_stream_case(drv, rng, layer, layout, fc, ev, gap, stall, tag):
 def fc_case(rng, core: CoreConfig, layer, n_in: int, n_out: int):
     """A fixed layer's packed layout and random weights over the whole ``bw``-bit range."""
     from flexspim.config import FCLayout
-    from flexspim.golden.network import FCLayer
+    from flexspim.golden.layers import FCLayer
 
     layout = FCLayout.packed(core, layer, n_in, n_out)
     lo = -(1 << (layer.bw - 1))

@@ -294,7 +294,7 @@ if cocotb is not None:
 
         from test_rtl_core import run_stream_case
 
-        from flexspim.golden.network import FCLayer
+        from flexspim.golden.layers import FCLayer
         from flexspim.testbench.core_driver import CoreDriver, random_events
 
         core, rng = _setup()

@@ -202,7 +202,8 @@ def test_per_layer_choice_is_reported_apart_from_the_hybrid(tmp_path, capsys):
     # slots beside the table); OS keeps every potential resident (cheapest), WS swaps them:
     # forcing WS on the conv costs more. The fc table (128 x 2 rows) fits either way.
     from flexspim.config import LayerConfig
-    from flexspim.golden.network import ConvLayer, FCLayer, Network
+    from flexspim.golden.layers import ConvLayer, FCLayer
+    from flexspim.golden.network import Network
     cfg = LayerConfig(bw=2, bv=6, threshold=2)
     net = Network([ConvLayer(np.ones((2, 1, 3, 3), int), (1, 8, 8), cfg, padding=1, name="c"),
                    FCLayer(np.zeros((3, 128), int), cfg, name="f")])
@@ -260,7 +261,8 @@ def test_seed_changes_the_input_not_the_example_network(monkeypatch, capsys):
 def test_downsample_tonic_events(tmp_path, monkeypatch, capsys):
     from flexspim.config import LayerConfig
     from flexspim.frontend.dvs import events_to_stream, make_events
-    from flexspim.golden.network import ConvLayer, Network
+    from flexspim.golden.layers import ConvLayer
+    from flexspim.golden.network import Network
     net = Network([ConvLayer(np.ones((2, 2, 3, 3), int), (2, 8, 8), LayerConfig(bw=2, bv=6),
                              padding=1, name="c")])
     save_network(net, tmp_path / "n.toml")

@@ -5,7 +5,7 @@ import pytest
 
 from flexspim.config import LayerConfig, MacroConfig
 from flexspim.frontend.randnet import random_network
-from flexspim.golden.network import ConvLayer, FCLayer
+from flexspim.golden.layers import ConvLayer, FCLayer
 from flexspim.mapper.hardware import HardwareConfig
 from flexspim.mapper.placement import Infeasible, place_layer
 from flexspim.mapper.tiling import tile_layer

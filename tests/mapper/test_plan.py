@@ -5,7 +5,8 @@ import pytest
 
 from flexspim.config import LayerConfig, MacroConfig
 from flexspim.frontend.randnet import random_events, random_network
-from flexspim.golden.network import ConvLayer, FCLayer, Network
+from flexspim.golden.layers import ConvLayer, FCLayer
+from flexspim.golden.network import Network
 from flexspim.mapper.hardware import HardwareConfig
 from flexspim.mapper.plan import NoFeasibleMapping, plan_network
 

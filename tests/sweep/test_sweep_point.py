@@ -9,7 +9,8 @@ from flexspim.config import CoreConfig, FCLayout, LayerConfig, MacroConfig
 from flexspim.energy.costs import EnergyCosts
 from flexspim.golden.core import CoreModel
 from flexspim.golden.core_timeline import ROW_SETUP_CYCLES
-from flexspim.golden.network import ConvLayer, FCLayer, Network
+from flexspim.golden.layers import ConvLayer, FCLayer
+from flexspim.golden.network import Network
 from flexspim.mapper.hardware import HardwareConfig
 from flexspim.mapper.plan import plan_network
 from flexspim.sweep.network import _Replay, at_resolution
