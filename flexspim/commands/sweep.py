@@ -131,6 +131,12 @@ def run(args: argparse.Namespace) -> int:
     check_out_dir(args.out)
 
     points = expand(axes)
+    reasons = _invalid_reasons(points)
+    if len(reasons) == len(points):     # nothing to sweep: say why, write nothing
+        raise ValueError(f"no valid point among the {len(points)} of the sweep: "
+                         + "; ".join(f"{_label(p.to_dict())}: {r}"
+                                     for p, r in list(reasons.items())[:3])
+                         + ("; ..." if len(points) > 3 else ""))
     print(f"sweep: {len(points)} points -> {args.out}"
           + (f" on {args.scheduler}" if args.scheduler else f" ({jobs} local processes)"),
           flush=True)
@@ -170,6 +176,17 @@ def run(args: argparse.Namespace) -> int:
         print(f"{r['status'].upper()} {_label(r)}: {r['reason']}", file=sys.stderr)
     print("wrote " + ", ".join(str(f) for f in files))
     return 1 if bad else 0
+
+
+def _invalid_reasons(points) -> dict:
+    """Point -> why `Point.check` refuses it, for the points it refuses."""
+    out = {}
+    for p in points:
+        try:
+            p.check()
+        except ValueError as e:
+            out[p] = str(e)
+    return out
 
 
 def _label(row: dict) -> str:

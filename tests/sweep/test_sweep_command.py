@@ -96,6 +96,17 @@ def test_invalid_points_are_reported_and_skipped(tmp_path, capsys):
     assert rows[1]["acc_cycles"] == ""
 
 
+def test_a_sweep_with_no_valid_point_is_refused_with_the_reasons(tmp_path, capsys):
+    out = tmp_path / "out"
+    status = main(["sweep", "--rows", "8", "--cols", "4", "--batch", "1", "--bw", "1",
+                   "--bv", "16,17", "--no-area", "--no-network", "-o", str(out), "-j", "1"])
+    assert status == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: no valid point among the 2 of the "
+                                                    "sweep: 8x4 P=1 bw=1 bv=16 hybrid: `bv` ")
+    assert "bv=17" in err and not out.exists()
+
+
 @pytest.mark.parametrize("args, message", [
     (["--rows", "16:8", "--cols", "4"], "error: `rows` value '16:8' runs backwards"),
     (["--rows", "16", "--cols", "x"], "error: `cols` value 'x' is not a number or a range"),
