@@ -76,6 +76,12 @@ leak-first, else 1), scale ``s = c / (2**(bw-1) - 1)`` with ``c = max|w_hw|`` (`
 ``V >= theta`` holds exactly when ``s V > v_th``: NIR's strict comparison on the integer
 layer's own potential after its leak (``s V`` is the framework's ``v``: with leak-first,
 ``s d_int (V + w x) = d_int s V + g I``).
+
+**Modules.** This one holds the node semantics, framework conventions and quantization;
+reading the file and the chain order is `frontend.nir_graph`, synapse and pool matrices
+`frontend.nir_synapses`, the framework-semantics float model and the report's measured
+columns `frontend.nir_float`, the ``[import]`` table `frontend.nir_toml` (their public names
+are importable from here too).
 """
 
 from __future__ import annotations
@@ -87,18 +93,19 @@ from typing import Sequence
 import numpy as np
 
 from flexspim.config import LayerConfig
-from flexspim.golden.batching import TICK, split_steps
-from flexspim.golden.layers import ConvLayer, FCLayer, conv_output_hw, conv_taps
-from flexspim.golden.network import Network, run_layer
+from flexspim.golden.batching import TICK
+from flexspim.golden.layers import ConvLayer, FCLayer, conv_output_hw
+from flexspim.golden.network import Network
+
+from .nir_float import _FloatLayer, compare, float_run
+from .nir_graph import _POOLS, _SUPPORTED, _SYNAPSES, _chain, read_graph  # noqa: F401
+from .nir_synapses import _conv_dense, _conv_geometry, _get, _pool_matrix
+from .nir_toml import import_table
 
 __all__ = ["LayerReport", "NirImport", "Preset", "PRESETS", "RTOL", "LEAK_ORDERS",
            "DISCRETIZATIONS", "import_nir", "float_run", "compare", "with_bias_source",
            "import_table", "read_graph"]
 
-_SYNAPSES = ("Linear", "Affine", "Conv2d")
-_NEURONS = ("IF", "LIF", "CubaLIF")
-_POOLS = ("SumPool2d", "AvgPool2d")
-_SUPPORTED = ("Input", "Output", "Flatten") + _POOLS + _SYNAPSES + _NEURONS
 LEAK_ORDERS = ("leak-first", "input-first")
 DISCRETIZATIONS = ("euler", "exp")
 RESETS = ("hard", "soft")
@@ -176,17 +183,6 @@ class LayerReport:
 
 
 @dataclass
-class _FloatLayer:
-    dense: np.ndarray          # (n_out, n_in) effective float weights g * W
-    theta: np.ndarray          # (n_out,) v_threshold
-    decay: float               # 1 - dt/tau (exp(-dt/tau)), or 1
-    bias: np.ndarray | None = None      # (n_out,) g * b, added every step
-    leak_order: str = "leak-first"
-    reset: str = "hard"
-    late_subtract: bool = False
-
-
-@dataclass
 class NirImport:
     """Result of `import_nir`: the integer network, the float reference, the report and
     every choice made (`import_table`)."""
@@ -222,10 +218,6 @@ def with_bias_source(events, source: int) -> np.ndarray:
     return np.insert(ev, ticks, source)
 
 
-def _get(node, attr):
-    return np.asarray(getattr(node, attr), dtype=np.float64)
-
-
 def _close(a: float, b: float) -> bool:
     return math.isclose(a, b, rel_tol=RTOL, abs_tol=0.0)
 
@@ -239,151 +231,6 @@ def _uniform(name: str, node, attr: str) -> float:
         raise ValueError(f"NIR node {name!r} ({type(node).__name__}): per-neuron `{attr}` is "
                          f"not supported (one value per layer)")
     return v0
-
-
-def _find_cycle(edges, start_nodes) -> tuple[str, str] | None:
-    """A back edge ``(a, b)`` of a depth-first search (``b`` is an ancestor of ``a``)."""
-    succ: dict = {}
-    for a, b in edges:
-        succ.setdefault(a, []).append(b)
-    state: dict = {}
-    for root in list(start_nodes) + list(succ):
-        if root in state:
-            continue
-        stack = [(root, iter(succ.get(root, [])))]
-        state[root] = 1
-        while stack:
-            node, it = stack[-1]
-            nxt = next(it, None)
-            if nxt is None:
-                state[node] = 2
-                stack.pop()
-            elif state.get(nxt) == 1:
-                return node, nxt
-            elif nxt not in state:
-                state[nxt] = 1
-                stack.append((nxt, iter(succ.get(nxt, []))))
-    return None
-
-
-def _chain(graph) -> list[tuple[str, object]]:
-    """The graph's nodes in chain order from the Input; anything else is a ValueError."""
-    nodes, edges = graph.nodes, [tuple(e) for e in graph.edges]
-    for name, node in nodes.items():
-        kind = type(node).__name__
-        if kind == "NIRGraph":
-            inner = _find_cycle([tuple(e) for e in node.edges], list(node.nodes))
-            if inner:
-                raise ValueError(f"NIR node {name!r} is a recurrent subgraph (edge "
-                                 f"{inner[0]!r} -> {inner[1]!r} feeds back, e.g. snnTorch's "
-                                 f"RLeaky); recurrent connections are not supported (the "
-                                 f"system routes feed-forward only)")
-            raise ValueError(f"NIR node {name!r} is a subgraph; only flat graphs are supported")
-        if kind not in _SUPPORTED:
-            raise ValueError(f"NIR node {name!r} ({kind}) is not supported; supported: "
-                             f"{', '.join(_SUPPORTED)}")
-    for a, b in edges:
-        for end in (a, b):
-            if end not in nodes:
-                raise ValueError(f"NIR edge ({a!r}, {b!r}) names an unknown node {end!r}")
-    starts = [n for n, node in nodes.items() if type(node).__name__ == "Input"]
-    if len(starts) != 1:
-        raise ValueError(f"NIR graph must have exactly one Input node, not {len(starts)}")
-    back = _find_cycle(edges, starts)
-    if back:
-        raise ValueError(f"NIR edge {back[0]!r} -> {back[1]!r} is recurrent (it feeds back "
-                         f"to an earlier node); recurrent connections are not supported (the "
-                         f"system routes feed-forward only)")
-    succ: dict[str, list[str]] = {n: [] for n in nodes}
-    pred: dict[str, list[str]] = {n: [] for n in nodes}
-    for a, b in edges:
-        succ[a].append(b)
-        pred[b].append(a)
-    for n, p in pred.items():
-        if len(p) > 1:
-            raise ValueError(f"NIR node {n!r} has {len(p)} incoming edges (from "
-                             f"{', '.join(map(repr, p))}); only chains are supported")
-    order, cur = [], starts[0]
-    while True:
-        order.append(cur)
-        nxt = succ[cur]
-        if not nxt:
-            break
-        if len(nxt) > 1:
-            raise ValueError(f"NIR node {cur!r} feeds {len(nxt)} nodes; only chains are "
-                             f"supported")
-        cur = nxt[0]
-    off = [n for n in nodes if n not in order]
-    if off:
-        raise ValueError(f"NIR node(s) {', '.join(map(repr, off))} are not on the chain from "
-                         f"the Input {starts[0]!r}; only one chain is supported")
-    return [(n, nodes[n]) for n in order]
-
-
-def _pair(v) -> tuple[int, int]:
-    return (int(v), int(v)) if np.ndim(v) == 0 else tuple(int(x) for x in np.ravel(v))
-
-
-def _conv_geometry(name, node, shape):
-    w = _get(node, "weight")
-    if w.ndim != 4:
-        raise ValueError(f"NIR node {name!r} (Conv2d): weight must be 4-D, not {w.shape}")
-    if int(node.groups) != 1:
-        raise ValueError(f"NIR node {name!r} (Conv2d): groups={node.groups} is not supported "
-                         f"(only 1)")
-    if len(shape) != 3:
-        raise ValueError(f"NIR node {name!r} (Conv2d): input shape {shape} is not (C, H, W)")
-    if shape[0] != w.shape[1]:
-        raise ValueError(f"NIR node {name!r} (Conv2d): {w.shape[1]} input channels, but the "
-                         f"input has shape {shape}")
-    stride, dilation = _pair(node.stride), _pair(node.dilation)
-    pad = node.padding
-    if isinstance(pad, str):
-        if pad == "valid":
-            padding = (0, 0)
-        elif pad == "same" and stride == (1, 1) and all(k % 2 for k in w.shape[2:]):
-            padding = tuple(d * (k - 1) // 2 for k, d in zip(w.shape[2:], dilation))
-        else:
-            raise ValueError(f"NIR node {name!r} (Conv2d): padding {pad!r} is not supported "
-                             f"with kernel {w.shape[2:]} and stride {stride}")
-    else:
-        padding = _pair(pad)
-    return w, stride, padding, dilation
-
-
-def _conv_dense(w, in_shape, stride, padding, dilation) -> np.ndarray:
-    """The float ``(n_out, n_in)`` matrix of a convolution (same rule as `ConvLayer`)."""
-    c_out, c_in = w.shape[:2]
-    _, h, wd = in_shape
-    ho, wo = conv_output_hw(in_shape[1:], w.shape[2:], stride, padding, dilation)
-    y, x, oy, ox, ky, kx = conv_taps(in_shape[1:], w.shape[2:], stride, padding, dilation).T
-    dense = np.zeros((c_out * ho * wo, c_in * h * wd))
-    for co in range(c_out):
-        for ci in range(c_in):
-            dense[co * ho * wo + oy * wo + ox, ci * h * wd + y * wd + x] += w[co, ci, ky, kx]
-    return dense
-
-
-def _pool_matrix(name, node, shape) -> tuple[np.ndarray, tuple]:
-    """The pooling node as a matrix ``(n_out, n_in)`` on C-order numbering, and its output
-    shape. Sum: entries 1; average: ``1 / (kh kw)``."""
-    kind = type(node).__name__
-    if len(shape) != 3:
-        raise ValueError(f"NIR node {name!r} ({kind}): input shape {shape} is not (C, H, W)")
-    k, s, p = _pair(node.kernel_size), _pair(node.stride), _pair(node.padding)
-    if kind == "AvgPool2d" and p != (0, 0):
-        raise ValueError(f"NIR node {name!r} (AvgPool2d): padding {p} is not supported (only "
-                         f"0: frameworks differ on whether padding counts in the average)")
-    c, h, w = shape
-    ho, wo = conv_output_hw((h, w), k, s, p, (1, 1))
-    if ho < 1 or wo < 1:
-        raise ValueError(f"NIR node {name!r} ({kind}): kernel {k} does not fit input {shape}")
-    y, x, oy, ox, _, _ = conv_taps((h, w), k, s, p, (1, 1)).T
-    val = 1.0 if kind == "SumPool2d" else 1.0 / (k[0] * k[1])
-    mat = np.zeros((c * ho * wo, c * h * w))
-    for ch in range(c):
-        mat[ch * ho * wo + oy * wo + ox, ch * h * w + y * w + x] = val
-    return mat, (c, ho, wo)
 
 
 def _per_layer(v, n: int, what: str) -> list[int]:
@@ -401,19 +248,6 @@ def _theta(v_th: np.ndarray, s: float) -> np.ndarray:
     r = np.rint(q)
     snap = np.isclose(q, r, rtol=RTOL, atol=0.0)
     return (np.where(snap, r, np.floor(q)) + 1).astype(np.int64)
-
-
-def read_graph(path):
-    """``nir.read`` with every failure as one `ValueError` naming the file."""
-    try:
-        import nir
-    except ImportError:
-        raise ValueError("reading .nir files needs the optional dependency: "
-                         "pip install 'flexspim[nir]'") from None
-    try:
-        return nir.read(path)
-    except Exception as e:   # h5py/nir raise many types for a bad or missing file
-        raise ValueError(f"cannot read NIR file {path}: {e}") from None
 
 
 def _graph_layers(chain):
@@ -730,103 +564,3 @@ def import_nir(graph, bw: int | Sequence[int] = 8, bv: int | Sequence[int] = 16,
     return NirImport(Network(layers), floats, report, settings, has_bias[0], units)
 
 
-
-def float_run(float_layers: Sequence[_FloatLayer], events):
-    """The float reference (framework semantics, module docstring) on an event stream: per
-    layer ``(output events, potentials at the first tick after the leak and before the
-    threshold, final potentials)``. Events after the last tick are never integrated."""
-    out = []
-    ev = np.asarray(events, dtype=np.int64)
-    for fl in float_layers:
-        n_out, n_in = fl.dense.shape
-        v = np.zeros(n_out)
-        fired = np.zeros(n_out, bool)
-        pending = np.zeros(n_out)
-        first = None
-        stream = []
-        for sources, ticked in split_steps(ev):
-            if sources.size:
-                pending = pending + fl.dense @ np.bincount(sources, minlength=n_in)
-            if not ticked:
-                continue
-            cur = pending if fl.bias is None else pending + fl.bias
-            pending = np.zeros(n_out)
-            v = fl.decay * v + cur if fl.leak_order == "leak-first" else fl.decay * (v + cur)
-            if fl.late_subtract:
-                v = v - np.where(fired, fl.theta, 0.0)
-            if first is None:
-                first = v.copy()
-            fired = v > fl.theta                  # NIR: strictly above the threshold
-            if fl.reset == "hard":
-                v[fired] = 0.0
-            elif not fl.late_subtract:
-                v[fired] -= fl.theta[fired]
-            stream += np.flatnonzero(fired).tolist() + [TICK]
-        ev = np.asarray(stream, dtype=np.int64)
-        out.append((ev, first if first is not None else v, v))
-    return out
-
-
-def compare(imp: NirImport, events, batch_max: int = 1) -> NirImport:
-    """Fill the report's measured columns against the framework-semantics float model: each
-    layer is driven by **the integer network's** input to that layer, in both models (so
-    errors do not compound across layers); the potential error is at the first tick, after
-    the leak, before the threshold (``s V`` against the float ``v``)."""
-    from flexspim.golden.macro import leak
-
-    hw_in = imp.hardware_events(events)
-    run = imp.network.run(hw_in, batch_max)
-    inputs = [hw_in] + run.outputs[:-1]
-    for i, (rep, layer, fl, ev) in enumerate(zip(imp.report, imp.network.layers,
-                                                 imp.float_layers, inputs)):
-        # the float layer has no bias source: drop the always-active one
-        f_in = np.asarray(events, np.int64) if i == 0 else ev[ev < imp.n_real(i - 1)]
-        f_out, f_first, _ = float_run([fl], f_in)[0]
-        steps = [src for src, ticked in split_steps(ev) if ticked]
-        first_src = steps[0] if steps else np.zeros(0, np.int64)
-        _, v_int = run_layer(layer, first_src, batch_max)     # no tick: before the leak
-        v_int = leak(v_int, layer.config.leak_mode, layer.config.leak)
-        n = imp.n_real(i)
-        rep.potential_max_err = float(np.abs(rep.scale * v_int[:n] - f_first).max())
-        a = _spike_matrix(run.outputs[i], layer.n_out)[:, :n]
-        b = _spike_matrix(f_out, n)
-        rep.spike_agreement = float((a == b).mean()) if a.size else 1.0
-    return imp
-
-
-def _spike_matrix(stream: np.ndarray, n: int) -> np.ndarray:
-    rows = []
-    for sources, ticked in split_steps(stream):
-        if ticked:
-            r = np.zeros(n, bool)
-            r[sources[sources < n]] = True
-            rows.append(r)
-    return np.array(rows) if rows else np.zeros((0, n), bool)
-
-
-def _toml(v) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, (int, np.integer)):
-        return str(int(v))
-    if isinstance(v, (float, np.floating)):
-        return "inf" if v == math.inf else repr(float(v))
-    if isinstance(v, str):
-        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(_toml(x) for x in v) + "]"
-    raise ValueError(f"cannot write {v!r} to TOML")
-
-
-def import_table(imp: NirImport, source: str = "") -> str:
-    """The ``[import]`` TOML table that records every choice of the import: the preset, dt
-    and where it came from, leak order, reset, the bias scheme, and per layer the nodes,
-    gain, scale, decay before and after, threshold (`flexspim.frontend.netfile` keeps it)."""
-    st = imp.settings
-    lines = ["", "[import]", f"source = {_toml(source)}"]
-    for k in ("preset", "dt_source", "leak_order", "reset", "discretization",
-              "late_subtract_in_framework", "saturate", "input_bias"):
-        lines.append(f"{k} = {_toml(st[k])}")
-    for row in st["layers"]:
-        lines += ["", "[[import.layers]]"] + [f"{k} = {_toml(v)}" for k, v in row.items()]
-    return "\n".join(lines) + "\n"
