@@ -27,12 +27,13 @@ def _bits(n: int) -> int:
 
 def price(layer, cols: int) -> dict:
     t = tile_layer(layer, cols)
-    entries = int(t._indptr[-1])
-    n_in = len(t._indptr) - 1
+    n_in = layer.n_in
+    _, _, src = t.reach(np.arange(n_in))
+    entries = len(src)
     csr = entries * (_bits(t.n_tiles) + _bits(t.table_ops)) + \
         (n_in + 1) * math.ceil(math.log2(entries + 1))
     return {"layer": layer.name, "sources": n_in, "tiles": t.n_tiles, "entries": entries,
-            "max per source": int(np.max(np.diff(t._indptr))), "csr bits": csr,
+            "max per source": int(np.bincount(src).max()), "csr bits": csr,
             "kernel bits": int(layer.weights.size) * layer.config.bw}
 
 

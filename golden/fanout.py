@@ -127,8 +127,7 @@ def batch_accumulates(g: ConvGeometry, sources: Sequence[int], cols: int, t_firs
     """The accumulates a core holding tiles ``t_first .. t_first + t_count - 1`` issues for
     one batch of distinct ``sources`` (module docstring): ascending tile, operands in batch
     order, a tile the batch does not reach skipped."""
-    n_tiles = g.n_tiles(cols)
-    t_count = n_tiles - t_first if t_count is None else t_count
+    t_count = g.n_tiles(cols) - t_first if t_count is None else t_count
     if len(set(sources)) != len(sources):
         raise ValueError(f"a batch holds distinct sources, not {list(sources)}")
     ops: dict[int, list[int]] = {}
@@ -138,12 +137,8 @@ def batch_accumulates(g: ConvGeometry, sources: Sequence[int], cols: int, t_firs
             entries = [(p, g.table_ops - 1) for p in range(g.n_pos)]
         for p, op in entries:
             ops.setdefault(p, []).append(op)
-    out = []
-    for t in range(t_first, t_first + t_count):
-        ct, p = divmod(t, g.n_pos)
-        if p in ops:
-            out.append(Accumulate(t, tuple(ops[p])))
-    return out
+    return [Accumulate(t, tuple(ops[t % g.n_pos]))
+            for t in range(t_first, t_first + t_count) if t % g.n_pos in ops]
 
 
 def output_neuron(g: ConvGeometry, cols: int, tile: int, col: int) -> int:
