@@ -28,7 +28,7 @@ __all__ = [
     "LEAK_MODES", "RESET_MODES", "THRESHOLD_SOURCES",
     "MAX_CORES", "MacroConfig", "LayerConfig", "Operand", "AccumulateOp", "FireOp",
     "CoreConfig", "FCLayout", "SystemConfig", "ConvGeometry", "MAX_KERNEL",
-    "check_disjoint", "signed_range", "digest",
+    "check_disjoint", "signed_range", "digest", "conv_output_hw",
 ]
 
 #: Largest array the generator accepts (rows x cols bits; beyond this Verilator builds of the
@@ -71,6 +71,13 @@ def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
 def _check_bool(name: str, value: Any) -> None:
     if not isinstance(value, bool):
         raise ValueError(f"`{name}` must be a bool (true or false), not {value!r}")
+
+
+def conv_output_hw(in_hw, kernel_hw, stride, padding, dilation) -> tuple[int, int]:
+    """Output height and width: ``(n + 2 pad - dil (k - 1) - 1) // stride + 1`` per axis
+    (PyTorch's formula, so trained models keep their shapes)."""
+    return tuple((n + 2 * p - d * (k - 1) - 1) // s + 1
+                 for n, k, s, p, d in zip(in_hw, kernel_hw, stride, padding, dilation))
 
 
 def signed_range(bits: int) -> tuple[int, int]:
@@ -540,18 +547,18 @@ class ConvGeometry(_Config):
     def fc(cls, n_in: int, n_out: int) -> "ConvGeometry":
         return cls(c_in=n_in, h=1, w=1, c_out=n_out)
 
-    def _out(self, axis: int) -> int:
-        n, k = (self.h, self.kh) if axis == 0 else (self.w, self.kw)
-        return (n + 2 * self.padding[axis] - self.dilation[axis] * (k - 1) - 1) \
-            // self.stride[axis] + 1
+    @property
+    def out_hw(self) -> tuple[int, int]:
+        return conv_output_hw((self.h, self.w), (self.kh, self.kw), self.stride,
+                              self.padding, self.dilation)
 
     @property
     def out_h(self) -> int:
-        return self._out(0)
+        return self.out_hw[0]
 
     @property
     def out_w(self) -> int:
-        return self._out(1)
+        return self.out_hw[1]
 
     @property
     def n_pos(self) -> int:

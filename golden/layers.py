@@ -5,7 +5,8 @@ defined as the fully connected layer of `ConvLayer.dense_weights`. Each layer kn
 its thresholds (`theta`) and how to sum a batch of events (`batch_sums`); how a network of
 them runs over time is `golden.network` (the specification) and `golden.network_fast` (the
 same results, vectorized), which both build on this module and on the helpers here:
-`conv_output_hw` and `conv_taps` (convolution geometry), `csr_from_pairs` and `csr_gather`
+`conv_output_hw` (re-exported from `flexspim.config`, which `ConvGeometry` shares) and
+`conv_taps` (convolution geometry), `csr_from_pairs` and `csr_gather`
 (the per-source connection tables), `start_potentials` (a checked initial potential).
 """
 
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from flexspim.config import LayerConfig
+from flexspim.config import LayerConfig, conv_output_hw
 
 __all__ = ["FCLayer", "ConvLayer", "MAX_CONV_SIZE", "conv_output_hw", "conv_taps",
            "csr_from_pairs", "csr_gather", "start_potentials"]
@@ -109,13 +110,6 @@ def _pair(name: str, value, lo: int, layer: str) -> tuple[int, int]:
         raise ValueError(f"`{name}` of layer {layer!r} must be an integer >= {lo} or a pair "
                          f"(y, x) of them, not {value!r}")
     return int(vals[0]), int(vals[1])
-
-
-def conv_output_hw(in_hw, kernel_hw, stride, padding, dilation) -> tuple[int, int]:
-    """Output height and width: ``(n + 2 pad - dil (k - 1) - 1) // stride + 1`` per axis
-    (PyTorch's formula, so trained models keep their shapes)."""
-    return tuple((n + 2 * p - d * (k - 1) - 1) // s + 1
-                 for n, k, s, p, d in zip(in_hw, kernel_hw, stride, padding, dilation))
 
 
 def conv_taps(in_hw, kernel_hw, stride, padding, dilation) -> np.ndarray:
