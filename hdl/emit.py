@@ -8,6 +8,12 @@ design's prefix. Amaranth names sub-modules by their hierarchy (``\\flexspim_mac
 name (`flexspim.hdl.array.ARRAY_MODULE`) and emitted once as ``<prefix>_cim_array``, either
 behavioural or as an empty black box for a flow to replace (``docs/array.md``).
 
+Plain identifiers (issue 24): module ports and instance names are named in the RTL (a test
+fails on an escaped one, `flexspim.lintgate`); the internal nets Amaranth leaves unnamed or
+suffixed (``\\$12``, ``\\$signal$3``, ``\\start$81``, ``\\ev_in__payload.tick``, Yosys's
+``\\$auto$verilog_backend...`` trigger) are renamed module by module to plain identifiers
+(`plain_names`), so no back-end tool meets a ``\\...$`` name.
+
 Reset-honest by default: registers carry no power-up value (``reg x = v``) and memories no
 ``initial`` block, so only the synchronous reset defines the state; ``init=True`` keeps
 Amaranth's power-up values. (Yosys's ``$auto$verilog_backend`` trigger register keeps its
@@ -32,7 +38,7 @@ from flexspim.config import CoreConfig, MacroConfig, SystemConfig
 from .array import ARRAY_MODULE, CimArray, array_ports
 
 __all__ = ["ARRAY_KINDS", "LINT_WAIVERS", "array_module_name", "check_prefix", "to_verilog",
-           "macro_config_of",
+           "macro_config_of", "plain_names",
            "array_verilog", "module_names", "port_list", "tool_versions", "write_design"]
 
 #: `verilator --lint-only -Wall` waivers for Amaranth's Verilog, each justified in the file.
@@ -102,13 +108,48 @@ def _rename_modules(text: str, top: str, array: str) -> str:
     return re.sub(rf"^(\s*){ARRAY_MODULE} ", rf"\g<1>{array} ", text, flags=re.M)
 
 
+_MODULE_TEXT = re.compile(r"^module\s+([^\s(]+)\s*\((.*?)\);.*?^endmodule\b", re.M | re.S)
+_ESCAPED = re.compile(r"(?<![.\w])\\(\S+)")        # not `.\x (`: a port of a child
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")
+
+
+def _plain_module(body: str, ports: str) -> str:
+    """One module's escaped internal identifiers -> plain ones: every character a simple
+    identifier cannot hold becomes ``_`` (``\\$12`` -> ``_12``, ``\\start$81`` -> ``start_81``),
+    a keyword (escaped because it is one) gains a ``_``, and a clash with a name already in
+    the module takes the first free ``_<n>`` suffix. Names in the port list are left alone
+    (they are the RTL's to name, and a parent's instance refers to them)."""
+    keep = {m.group(1) for m in _ESCAPED.finditer(ports)}
+    taken = set(_WORD.findall(_ESCAPED.sub(" ", body)))
+    renames: dict[str, str] = {}
+    for m in _ESCAPED.finditer(body):
+        old = m.group(1)
+        if old in keep or old in renames:
+            continue
+        new = re.sub(r"[^A-Za-z0-9_]", "_", old)
+        new = new if new != old and not new[0].isdigit() else f"_{new}_"
+        base, n = new, 1
+        while new in taken:
+            new, n = f"{base}_{n}", n + 1
+        taken.add(new)
+        renames[old] = new
+    return _ESCAPED.sub(lambda m: renames.get(m.group(1), "\\" + m.group(1)), body)
+
+
+def plain_names(text: str) -> str:
+    """Verilog ``text`` with every escaped internal identifier of every module renamed to a
+    plain, unique one (see `_plain_module`); ports, module and instance types untouched.
+    Deterministic: names are given in order of first appearance."""
+    return _MODULE_TEXT.sub(lambda m: _plain_module(m.group(0), m.group(2)), text)
+
+
 def array_verilog(config: MacroConfig, prefix: str = "flexspim", *, blackbox: bool = False,
                   init: bool = False, poison: bool = False) -> str:
     """The ``<prefix>_cim_array`` module: behavioural (``poison``: see `CimArray`), or an empty
     black box with its ports."""
     name = array_module_name(prefix)
     if not blackbox:
-        return _convert(CimArray(config, poison=poison), name, init)
+        return plain_names(_convert(CimArray(config, poison=poison), name, init))
     ports = array_ports(config)
     decl = "\n".join(f"  {d}{'' if w == 1 else f' [{w - 1}:0]'} {n};" for n, d, w in ports)
     return (f"/* {name}: CIM storage array, black box (contract: flexspim docs/array.md). */\n"
@@ -125,7 +166,8 @@ def to_verilog(component: wiring.Component, name: str, *, prefix: str = "flexspi
     if array not in ARRAY_KINDS:
         raise ValueError(f"`array` must be one of {', '.join(ARRAY_KINDS)}, not {array!r}")
     check_prefix(prefix)
-    text = _rename_modules(_convert(component, name, init), name, array_module_name(prefix))
+    text = plain_names(_rename_modules(_convert(component, name, init), name,
+                                       array_module_name(prefix)))
     cfg = macro_config_of(component)
     if cfg is not None and re.search(rf"^\s*{array_module_name(prefix)} ", text, re.M):
         text += "\n" + array_verilog(cfg, prefix, blackbox=array == "blackbox", init=init,
