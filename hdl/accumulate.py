@@ -82,12 +82,13 @@ class AccumulateUnit(wiring.Component):
         m.submodules.adders = adders = BitSerialAdderArray(cfg)
 
         # -- command registers (latched at start) -----------------------------------------
-        v_row = Signal(aw)
-        bv = Signal(cfg.bits_width)
-        bw = Signal(cfg.bits_width)
-        w_en = Signal(P)
-        col_en = Signal(cols)
-        saturate = Signal()
+        # (named apart from the ports they copy: a shared name gets a `$n` suffix in Verilog)
+        v_row = Signal(aw, name="cmd_v_row")
+        bv = Signal(cfg.bits_width, name="cmd_bv")
+        bw = Signal(cfg.bits_width, name="cmd_bw")
+        w_en = Signal(P, name="cmd_w_en")
+        col_en = Signal(cols, name="cmd_col_en")
+        saturate = Signal(name="cmd_saturate")
 
         # -- front: row counters, one step ahead of the back --------------------------------
         wa = [Signal(aw, name=f"w_addr{i}") for i in range(P)]   # w_i + min(k, bw-1)
@@ -101,6 +102,9 @@ class AccumulateUnit(wiring.Component):
         sw = [Signal(sum_w, name=f"w_top{i}") for i in range(P)]    # w_i + bw
         sv = Signal(sum_w)                                           # v_row + bv
         self._check_fields(m, ok, v_row, bv, bw, wa, w_en, sw, sv)
+        # named per slot, as in `CimMacro` (a port with no signal is `port$n$0` in Verilog)
+        w_row = [Signal(aw, name=f"w_row{i}") for i in range(P)]
+        m.d.comb += [w.eq(self.w_rows[i * aw:(i + 1) * aw]) for i, w in enumerate(w_row)]
         m.d.sync += [check2.eq(check), ok_q.eq(ok)]
         m.d.comb += kill.eq(check2 & ~ok_q)
 
@@ -147,9 +151,8 @@ class AccumulateUnit(wiring.Component):
                         saturate.eq(self.saturate), va.eq(self.v_row),
                         k.eq(0), kw.eq(0), g.eq(0), overflow.eq(0), check.eq(1),
                     ]
-                    m.d.sync += [wa[i].eq(self.w_rows[i * aw:(i + 1) * aw]) for i in range(P)]
-                    m.d.sync += [sw[i].eq(self.w_rows[i * aw:(i + 1) * aw] + self.bw)
-                                 for i in range(P)]
+                    m.d.sync += [wa[i].eq(w_row[i]) for i in range(P)]
+                    m.d.sync += [sw[i].eq(w_row[i] + self.bw) for i in range(P)]
                     m.d.sync += sv.eq(self.v_row + self.bv)
                     m.next = "ADD"
 

@@ -107,7 +107,13 @@ class NeuronCore(wiring.Component):
         # -- registers ----------------------------------------------------------------------
         regs = core_registers(core)
         r = {name: Signal(w, name=f"reg_{name.lower()}")
-             for name, (_, w, acc) in regs.items() if acc == "rw" and name != "STATUS"}
+             for name, (_, w, acc) in regs.items()
+             if acc == "rw" and name not in ("STATUS", "FLAGS")}
+        # FLAGS as one register per field: bits of one register that feed several macro
+        # inputs would cross into the macro as one unnamed port (`port$n$0` in Verilog)
+        flags = [Signal(name="reg_flags_saturate"), Signal(2, name="reg_flags_leak_mode"),
+                 Signal(name="reg_flags_soft_reset"), Signal(name="reg_flags_theta_src")]
+        r["FLAGS"] = Cat(*flags)
         cnt = {name: Signal(32, name=f"cnt_{name.lower()}")
                for name, (_, _, acc) in regs.items() if acc == "ro"}
         sticky = Signal()
@@ -119,8 +125,7 @@ class NeuronCore(wiring.Component):
 
         def bump(name):
             return cnt[name].eq(plus_one[name])
-        saturate, leak_mode = r["FLAGS"][0], r["FLAGS"][1:3]
-        soft, theta_src = r["FLAGS"][3], r["FLAGS"][4]
+        saturate, leak_mode, soft, theta_src = flags
 
         idle = Signal()
         m.d.comb += [self.idle.eq(idle), self.cfg.ready.eq(idle)]
@@ -164,10 +169,14 @@ class NeuronCore(wiring.Component):
                     m.d.comb += cfg_err.eq(1)
 
         # -- row port: the host's, while idle ------------------------------------------------
+        # (the gated strobes first: Amaranth names signals in order of use, and the core's own
+        # `row__we` must be named before the macro's, or the core's port is `row__we$n`)
+        host_we, host_re = Signal(name="host_we"), Signal(name="host_re")
+        m.d.comb += [host_we.eq(self.row.we & idle), host_re.eq(self.row.re & idle)]
         m.d.comb += [
             macro.row.addr.eq(self.row.addr), macro.row.wdata.eq(self.row.wdata),
-            macro.row.wmask.eq(self.row.wmask), macro.row.we.eq(self.row.we & idle),
-            macro.row.re.eq(self.row.re & idle), self.row.rvalid.eq(macro.row.rvalid),
+            macro.row.wmask.eq(self.row.wmask), macro.row.we.eq(host_we),
+            macro.row.re.eq(host_re), self.row.rvalid.eq(macro.row.rvalid),
             self.row.rdata.eq(macro.row.rdata), self.row.ready.eq(idle & macro.row.ready),
         ]
 

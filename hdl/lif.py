@@ -147,7 +147,8 @@ class FireUnit(wiring.Component):
 
         v_port, x_port = P, 0
         # only port 0 and V's port are used; the other ports stay idle at row 0
-        ax, av, ex, ev = Signal(aw), Signal(aw), Signal(), Signal()
+        ax, av = Signal(aw, name="rd_addr_x"), Signal(aw, name="rd_addr_v")
+        ex, ev = Signal(name="rd_en_x"), Signal(name="rd_en_v")
         m.d.comb += [arr.rd_addr.eq(Cat(ax, Const(0, (P - 1) * aw), av)),
                      arr.rd_en.eq(Cat(ex, Const(0, P - 1), ev))]
         rd_v = arr.rd_data[v_port * cols:(v_port + 1) * cols]

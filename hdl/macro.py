@@ -137,6 +137,10 @@ class CimMacro(wiring.Component):
         for name in FireFields(cfg):
             m.d.comb += getattr(fire_u, name).eq(getattr(self.fire, name))
         m.d.comb += [self.acc.overflow.eq(acc_u.overflow), self.fire.spikes.eq(fire_u.spikes)]
+        # named per slot: a core drives each slot's rows from its own register, and a port
+        # the macro has no signal for is named `port$n$0` in Verilog
+        m.d.comb += [Signal(aw, name=f"w_row{i}").eq(self.acc.w_rows[i * aw:(i + 1) * aw])
+                     for i in range(P)]
 
         # the units drive the array only while they run: combine them with an OR, and give
         # the row port the write port and the V read port when idle

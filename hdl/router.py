@@ -56,9 +56,15 @@ class EventRouter(wiring.Component):
         n, ib = self.config.n_ports, self.config.core.index_bits
         src = [getattr(self, f"src{p}") for p in range(n)]
         dst = [getattr(self, f"dst{t}") for t in range(n)]
-        route = [self.route[p * n:(p + 1) * n] for p in range(n)]
-        offset = [[self.offset[(p * n + t) * OFFSET_BITS:(p * n + t + 1) * OFFSET_BITS]
-                   for t in range(n)] for p in range(n)]
+        # named per port (and target): the system drives each from its own register, and a
+        # port with no signal of that value is named `port$n$0` in Verilog
+        route = [Signal(n, name=f"route{p}") for p in range(n)]
+        offset = [[Signal(OFFSET_BITS, name=f"offset{p}_{t}") for t in range(n)]
+                  for p in range(n)]
+        m.d.comb += [route[p].eq(self.route[p * n:(p + 1) * n]) for p in range(n)]
+        m.d.comb += [offset[p][t].eq(self.offset[(p * n + t) * OFFSET_BITS:
+                                                 (p * n + t + 1) * OFFSET_BITS])
+                     for p in range(n) for t in range(n)]
 
         sent = [Signal(n, name=f"sent{p}") for p in range(n)]      # targets done, per port
         ticked = [Signal(n, name=f"ticked{t}") for t in range(n)]  # ports absorbed, per target
