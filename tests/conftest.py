@@ -29,6 +29,11 @@ TIER = os.environ.get("FLEXSPIM_TIER", "fast")
 # Bigger variants of checks that the fast tier keeps in a smaller form (node id prefix ->
 # what still covers the check in the fast tier). Each one cost 6-113 s of CPU cold.
 REGRESS_ONLY = {
+    **{f"tests/hdl/test_lint_gate.py::test_no_escaped_identifier_at_any_geometry[{c}]":
+       "no escaped identifier: macro and core at 16x16 P=1 and 8, the 2-core 16x8 P=2 "
+       "system (test_reference_designs_have_no_escaped_identifier)"
+       for c in ("macro_64x64_P1", "macro_64x64_P8", "core_64x64_P1", "core_64x64_P8",
+                 "system_16x16_P1", "system_16x16_P8", "system_64x64_P1", "system_64x64_P8")},
     "tests/hdl/test_generate.py::test_generate_is_deterministic_and_lint_clean[64-64-8]":
         "determinism and lint of the macro: 1x1 to 37x13 P=3",
     "tests/hdl/test_generate.py::test_generate_core_is_deterministic_and_lint_clean[64-64-8-16]":

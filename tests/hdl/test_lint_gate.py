@@ -11,8 +11,11 @@ import pytest
 from flexspim.lintgate import (
     CASES,
     COUNTS_FILE,
+    ESCAPE_CASES,
+    ESCAPED_INTERNAL_MAX,
     check,
     escaped_names,
+    escaped_problems,
     generate_case,
     rule_counts,
     slang_errors,
@@ -87,12 +90,6 @@ def test_pyslang_check_reports_errors(tmp_path):
     assert slang_errors(bad)
 
 
-#: (escaped identifiers in module port lists, distinct escaped identifiers in all), measured
-#: at 9569d04 before any renaming. Issue 24's goal is (0, 0); this pin only stops growth.
-ESCAPED_PINNED = {"core_16x8_P2": (14, 1031), "macro_16x8_P2": (10, 237),
-                  "macro_16x8_P2_blackbox": (10, 230), "system_16x8_P2_2cores": (36, 1132)}
-
-
 def test_escaped_names_finds_port_list_and_internal_names():
     text = "module m (\\bv$70 , w_rows,\n  \\w_en$72 );\n  wire \\port$704$0 ;\nendmodule\n"
     ports, anywhere = escaped_names(text)
@@ -101,9 +98,24 @@ def test_escaped_names_finds_port_list_and_internal_names():
     assert escaped_names("module m (a, b);\nendmodule\n") == (set(), set())
 
 
+def test_escaped_problems_fail_on_one_port_and_on_internal_names():
+    assert escaped_problems("x", "module m (a, b);\n  wire c;\nendmodule\n") == []
+    port = escaped_problems("x", "module m (a, \\b$1 );\nendmodule\n")
+    assert len(port) == 1 and "port lists" in port[0] and "\\b$1" in port[0]
+    inner = escaped_problems("x", "module m (a);\n  wire \\$5 ;\nendmodule\n")
+    assert ESCAPED_INTERNAL_MAX == 0 and len(inner) == 1 and "internal" in inner[0]
+
+
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_escaped_names_do_not_grow(case, generate_once):
+def test_reference_designs_have_no_escaped_identifier(case, generate_once):
     out = generate_once(CASES[case])
     verilog = out / json.loads((out / "manifest.json").read_text())["verilog"]["file"]
-    ports, anywhere = escaped_names(verilog.read_text())
-    assert len(ports) <= ESCAPED_PINNED[case][0] and len(anywhere) <= ESCAPED_PINNED[case][1]
+    assert escaped_problems(case, verilog.read_text()) == []
+
+
+@pytest.mark.parametrize("case", sorted(ESCAPE_CASES))
+def test_no_escaped_identifier_at_any_geometry(case, tmp_path):
+    """macro, core, system at 16x16 and 64x64, P = 1 and 8: ports and instances are named in
+    the RTL, internal nets renamed by `plain_names` (the 64x64 and system cases: regress)."""
+    verilog = generate_case(case, tmp_path / "out", ESCAPE_CASES[case])
+    assert escaped_problems(case, verilog.read_text()) == []
