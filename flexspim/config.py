@@ -27,7 +27,7 @@ __all__ = [
     "MAX_ROWS", "MAX_COLS", "MAX_BATCH", "MAX_BITS",
     "LEAK_MODES", "RESET_MODES", "THRESHOLD_SOURCES",
     "MAX_CORES", "MacroConfig", "LayerConfig", "Operand", "AccumulateOp", "FireOp",
-    "CoreConfig", "FCLayout", "SystemConfig", "ConvGeometry", "MAX_KERNEL",
+    "CoreConfig", "FCLayout", "SystemConfig", "ConvGeometry", "MAX_KERNEL", "FanoutConfig",
     "check_disjoint", "signed_range", "digest", "conv_output_hw",
 ]
 
@@ -581,3 +581,88 @@ class ConvGeometry(_Config):
     def n_tiles(self, cols: int) -> int:
         """Tiles ``ct * n_pos + p``: channel tiles of ``cols`` channels x positions."""
         return -(-self.c_out // cols) * self.n_pos
+
+
+def _axis_reach(n: int, k: int, stride: int, pad: int, dil: int, n_out: int) -> int:
+    """Most outputs one input coordinate of an axis reaches (exact, over all ``n``)."""
+    import numpy as np
+
+    v = np.arange(n)[:, None] + pad - np.arange(k)[None, :] * dil
+    hit = (v % stride == 0) & (v >= 0) & (v // stride < n_out)
+    return int(hit.sum(axis=1).max())
+
+
+@dataclass(frozen=True)
+class FanoutConfig(_Config):
+    """Geometry of the conv address generator (`flexspim.hdl.fanout.FanoutUnit`), fixed at
+    generation (docs/dataflow.md, section 4.5).
+
+    Attributes:
+        index_bits: width of a source index, of the map sizes ``c_in``, ``h``, ``w``, ``h*w``,
+            ``out_h``, ``out_w`` and of an output position ``p``, 1..24 (a layer has up to
+            ``2**index_bits`` sources and positions).
+        op_bits: width of a table operand index ``op``, 1..24 (a table has up to
+            ``2**op_bits`` operands, the bias included).
+        max_kernel: largest kernel side, stride and dilation, 1..`MAX_KERNEL` (sets the
+            width of those fields, and padding up to ``max_kernel * (max_kernel - 1)``).
+        max_taps: most entries ``(p, op)`` one source may have, 1..``max_kernel**2``: a
+            layer beyond it is refused by `check` (the core's batch entry table holds
+            ``P x max_taps`` entries).
+    """
+
+    index_bits: int = 16
+    op_bits: int = 12
+    max_kernel: int = MAX_KERNEL
+    max_taps: int = 9
+
+    def __post_init__(self):
+        _check_int("index_bits", self.index_bits, 1, 24)
+        _check_int("op_bits", self.op_bits, 1, 24)
+        _check_int("max_kernel", self.max_kernel, 1, MAX_KERNEL)
+        _check_int("max_taps", self.max_taps, 1, self.max_kernel ** 2)
+
+    @property
+    def kernel_bits(self) -> int:
+        """Width of a kernel side, stride or dilation field (1..max_kernel)."""
+        return self.max_kernel.bit_length()
+
+    @property
+    def max_pad(self) -> int:
+        return self.max_kernel * (self.max_kernel - 1)
+
+    @property
+    def pad_bits(self) -> int:
+        """Width of a padding field (0..max_pad), at least 1."""
+        return max(1, self.max_pad.bit_length())
+
+    @property
+    def work_bits(self) -> int:
+        """Width of the dividers' dividend ``y + pad`` and of a quotient."""
+        return max(self.index_bits, self.pad_bits) + 1
+
+    def check(self, g: "ConvGeometry", name: str = "the layer") -> None:
+        """Raise `ValueError` unless ``g`` runs on this unit, naming ``name``, the quantity
+        and the limit."""
+        if not isinstance(g, ConvGeometry):
+            raise ValueError(f"`geometry` must be a ConvGeometry, not {g!r}")
+        lim = 1 << self.index_bits
+        sizes = [("sources (n_in)", g.n_in), ("positions (out_h * out_w)", g.n_pos),
+                 ("input plane (h * w)", g.h * g.w)]
+        for what, v in sizes:
+            if v > lim:
+                raise ValueError(f"{name} has {v} {what}; index_bits={self.index_bits} "
+                                 f"allows at most {lim}")
+        if g.table_ops > 1 << self.op_bits:
+            raise ValueError(f"{name} has {g.table_ops} table operands; op_bits="
+                             f"{self.op_bits} allows at most {1 << self.op_bits}")
+        for what, v in (("kh", g.kh), ("kw", g.kw), ("stride_y", g.stride[0]),
+                        ("stride_x", g.stride[1]), ("dilation_y", g.dilation[0]),
+                        ("dilation_x", g.dilation[1])):
+            if v > self.max_kernel:
+                raise ValueError(f"{name} has {what} = {v}; max_kernel={self.max_kernel} "
+                                 f"allows 1..{self.max_kernel}")
+        taps = _axis_reach(g.h, g.kh, g.stride[0], g.padding[0], g.dilation[0], g.out_h) * \
+            _axis_reach(g.w, g.kw, g.stride[1], g.padding[1], g.dilation[1], g.out_w)
+        if taps > self.max_taps:
+            raise ValueError(f"{name}: one source reaches {taps} output positions; "
+                             f"max_taps={self.max_taps} allows at most {self.max_taps}")

@@ -25,8 +25,33 @@ Per event (`event_entries`), as the hardware computes it:
 
 Divisions are restoring, one quotient bit per step; `divide` returns the steps: the bit
 length of the largest quotient the registers allow (0 when the divisor is 1, so an FC layer,
-``h = w = 1``, ``stride = 1``, needs none). The cycle cost of the collector and runner is
-written with the RTL (issue 21, next step).
+``h = w = 1``, ``stride = 1``, needs none).
+
+Cycles (`event_cycles`, `phase_steps`; the unit is `flexspim.hdl.fanout.FanoutUnit`, one
+event at a time). An event costs, from the cycle its handshake is taken to the cycle the
+unit takes the next one, with an output that never stalls::
+
+    1 + steps_c + steps_y + steps_ay + steps_ax + steps_op + steps_row + taps
+
+``1``: the cycle that takes the event (an out-of-range source costs that cycle only and
+sends nothing). Then six serial phases of one step per cycle, each with its step count from
+the registers alone (so every in-range source of a layer costs the same):
+
+* ``steps_c``: ``c, rest = divmod(s, h*w)``: 0 when ``h*w = 1``, else the bit length of
+  ``c_in - 1 + bias`` (the bias source divides too: its quotient ``c_in`` makes its operand);
+* ``steps_y``: ``y, x = divmod(rest, w)``: 0 when ``w = 1``, else the bit length of ``h - 1``;
+* ``steps_ay``, ``steps_ax``: ``divmod(y + pad_y, stride_y)`` and the same for x: 0 when the
+  stride is 1, else the bit length of ``(h - 1 + pad_y) // stride_y``;
+* ``steps_op``: ``c * kh * kw`` (the event's first operand), shift-and-add over the bits of
+  ``kh * kw``: 0 when ``kh * kw = 1``, else its bit length;
+* ``steps_row``: ``qy * out_w`` (the first tap row's position), over the bits of ``out_w``:
+  0 when ``out_w = 1``, else its bit length.
+
+A phase with no step costs no cycle. ``taps``: one cycle per kernel tap, ``kh * kw``, valid
+or not (the incremental rule above walks them all; one entry leaves per valid tap), or 1 for
+the bias source (one entry flagged ``all``). Each cycle the output holds a valid entry that
+is not taken adds one cycle (back-pressure stalls the unit, nothing is dropped).
+`batch_cycles`: the events of a batch one after another, the sum of their costs.
 
 Per batch (`batch_accumulates`): one accumulate per tile of the core's range that the batch
 reaches, in **ascending tile order**, its operands in batch order (exactly
@@ -42,7 +67,7 @@ from flexspim.config import ConvGeometry
 from .layers import ConvLayer, FCLayer
 
 __all__ = ["geometry", "divide", "event_entries", "batch_accumulates", "output_neuron",
-           "Accumulate", "ALL_TILES"]
+           "Accumulate", "ALL_TILES", "PHASES", "phase_steps", "event_cycles", "batch_cycles"]
 
 #: `event_entries` of the bias source: it reaches every tile with the bias operand.
 ALL_TILES = None
@@ -109,12 +134,49 @@ def event_entries(g: ConvGeometry, s: int) -> list[tuple[int, int]] | None:
         raise ValueError(f"source {s} is outside the layer's {g.n_in} inputs")
     if g.bias and s == g.n_in - 1:
         return ALL_TILES
-    c, rest, _ = divide(s, g.h * g.w, g.c_in - 1)
+    c, rest, _ = divide(s, g.h * g.w, g.c_in - 1 + int(g.bias))
     y, x, _ = divide(rest, g.w, g.h - 1)
     ys = _axis_taps(y, g.h, g.padding[0], g.stride[0], g.dilation[0], g.kh, g.out_h)
     xs = _axis_taps(x, g.w, g.padding[1], g.stride[1], g.dilation[1], g.kw, g.out_w)
     return [(oy * g.out_w + ox, c * g.kh * g.kw + ky * g.kw + kx)
             for ky, oy in ys for kx, ox in xs]
+
+
+#: The serial phases of an event, in order (module docstring).
+PHASES = ("c", "y", "ay", "ax", "op", "row")
+
+
+def _mul_steps(m: int) -> int:
+    """Shift-and-add steps of a multiply by the register value ``m``: none for 1."""
+    return 0 if m == 1 else m.bit_length()
+
+
+def phase_steps(g: ConvGeometry) -> dict[str, int]:
+    """Steps (cycles) of each of `PHASES` for any in-range source of ``g``."""
+    plane = g.h * g.w
+    (ph, pw), (sy, sx) = g.padding, g.stride
+    return {
+        "c": divide(0, plane, g.c_in - 1 + int(g.bias))[2],
+        "y": divide(0, g.w, g.h - 1)[2],
+        "ay": divide(0, sy, (g.h - 1 + ph) // sy)[2],
+        "ax": divide(0, sx, (g.w - 1 + pw) // sx)[2],
+        "op": _mul_steps(g.kh * g.kw),
+        "row": _mul_steps(g.out_w),
+    }
+
+
+def event_cycles(g: ConvGeometry, s: int) -> int:
+    """Cycles the fan-out unit spends on source ``s`` with an output that never stalls
+    (module docstring): 1 for a source outside the layer (dropped)."""
+    if not 0 <= s < g.n_in:
+        return 1
+    taps = 1 if g.bias and s == g.n_in - 1 else g.kh * g.kw
+    return 1 + sum(phase_steps(g).values()) + taps
+
+
+def batch_cycles(g: ConvGeometry, sources: Sequence[int]) -> int:
+    """Cycles of a batch's events through the unit, one after another, no stall."""
+    return sum(event_cycles(g, s) for s in sources)
 
 
 class Accumulate(NamedTuple):

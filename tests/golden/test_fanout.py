@@ -156,3 +156,53 @@ def test_geometry_ranges_name_the_parameter():
             ConvGeometry(**{**ok, **change})
     with pytest.raises(ValueError, match="FCLayer or ConvLayer"):
         geometry(object())
+
+
+def test_event_cycles_formula():
+    from flexspim.golden.fanout import batch_cycles, event_cycles, phase_steps
+
+    # 2 x 32 x 32, 3x3, pad 1: c 1 bit (c_in - 1 = 1), y 5 bits (h - 1 = 31), strides 1,
+    # op 4 bits (kh*kw = 9), row 6 bits (out_w = 32), 9 taps
+    g = ConvGeometry(c_in=2, h=32, w=32, c_out=4, kh=3, kw=3, padding=(1, 1))
+    assert phase_steps(g) == {"c": 1, "y": 5, "ay": 0, "ax": 0, "op": 4, "row": 6}
+    assert event_cycles(g, 0) == 1 + 16 + 9 == event_cycles(g, g.n_in - 1)
+    assert event_cycles(g, g.n_in) == 1 == event_cycles(g, -1)    # dropped
+    # FC: no division, no multiply, one tap; the bias source divides (quotient c_in)
+    fc = ConvGeometry.fc(10, 3)
+    assert sum(phase_steps(fc).values()) == 0 and event_cycles(fc, 4) == 2
+    gb = ConvGeometry(c_in=4, h=1, w=1, c_out=3, bias=True)
+    assert phase_steps(gb)["c"] == 0 and event_cycles(gb, 4) == 2
+    gb = ConvGeometry(c_in=4, h=2, w=3, c_out=3, kh=2, kw=3, stride=(2, 3), bias=True)
+    st = phase_steps(gb)
+    assert st == {"c": 3, "y": 1, "ay": 0, "ax": 0, "op": 3, "row": 0}   # (1+0)//2 = 0
+    assert event_cycles(gb, gb.n_in - 1) == 1 + 7 + 1                  # one `all` entry
+    assert event_cycles(gb, 0) == 1 + 7 + 6
+    assert batch_cycles(gb, [0, 3, gb.n_in - 1]) == 14 + 14 + 9
+    # strides: the largest quotient (h - 1 + pad) // stride
+    gs = ConvGeometry(c_in=1, h=9, w=8, c_out=2, kh=3, kw=2, stride=(2, 3), padding=(2, 1))
+    assert (phase_steps(gs)["ay"], phase_steps(gs)["ax"]) == ((10 // 2).bit_length(),
+                                                            (8 // 3).bit_length())
+
+
+def test_fanout_config_refuses_with_the_limit():
+    from flexspim.config import FanoutConfig
+
+    cfg = FanoutConfig(index_bits=6, op_bits=5, max_kernel=3, max_taps=4)
+    cfg.check(ConvGeometry(c_in=1, h=8, w=8, c_out=2, kh=3, kw=3, stride=(2, 2)))
+    cases = [(ConvGeometry(c_in=2, h=8, w=8, c_out=1), "has 128 sources (n_in); "
+              "index_bits=6 allows at most 64"),
+             (ConvGeometry(c_in=4, h=4, w=4, c_out=1, kh=3, kw=3), "has 36 table operands; "
+              "op_bits=5 allows at most 32"),
+             (ConvGeometry(c_in=1, h=8, w=8, c_out=1, kh=4, kw=1), "kh = 4; max_kernel=3"),
+             (ConvGeometry(c_in=1, h=8, w=8, c_out=1, kh=3, kw=3), "reaches 9 output "
+              "positions; max_taps=4")]
+    for g, msg in cases:
+        with pytest.raises(ValueError, match=re.escape(msg)):
+            cfg.check(g, "conv1")
+    for bad, msg in ((dict(index_bits=0), "`index_bits` must be an integer in [1, 24]"),
+                     (dict(max_kernel=16), "`max_kernel` must be an integer in [1, 15]"),
+                     (dict(max_kernel=2, max_taps=5), "`max_taps` must be an integer in "
+                      "[1, 4]")):
+        with pytest.raises(ValueError, match=re.escape(msg)):
+            FanoutConfig(**bad)
+    assert (cfg.kernel_bits, cfg.pad_bits, cfg.work_bits) == (2, 3, 7)
