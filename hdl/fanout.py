@@ -14,10 +14,13 @@ kept incrementally, the row's first position ``prow``, the operand counter).
 A phase with no step is passed through in the cycle the phase before it ends (a divisor of 1
 gives ``q = n, r = 0``; a largest quotient of 0 gives ``q = 0, r = n``; a multiplier of 1
 gives the multiplicand), so the results of every phase are written in the cycle they become
-known and the next phase starts with its first step in the next cycle. Values derived from
-the geometry inputs alone (shifted divisors, step counts, the tap increments) are computed
-every cycle into registers, off the event's path: the geometry must therefore be stable from
-the cycle an event is taken until the unit is idle again (the core writes it only while idle).
+known and the next phase starts with its first step in the next cycle. The axis dividends
+``y + pad`` and ``x + pad`` are formed beside the divider step for both outcomes of its
+comparison, so no cycle holds two carry chains in series (measured depth: docs/dataflow.md
+4.5). Values derived from the geometry alone (a phase's first shifted divisor and step
+count, loaded when it starts; the tap increments, kept in registers) are off the event's
+path: the geometry must be stable from the cycle an event is taken until the unit is idle
+again (the core writes it only while idle).
 """
 
 from __future__ import annotations
@@ -101,8 +104,8 @@ class FanoutUnit(wiring.Component):
         SW = W + 1                          # signed tap quotients (they go below zero)
         RB = kb + 1                         # signed tap remainders
 
-        # -- from the geometry alone: combinational flags (used in the cycle an event is
-        # taken) and registered constants (used from the next cycle on) ----------------------
+        # -- from the geometry alone: flags and first steps (used when a phase starts, also in
+        # the cycle an event is taken) and the tap increments (registered: used later) -------
         def reg(value, width, name):
             s = Signal(width, name=name)
             m.d.sync += s.eq(value)
@@ -130,10 +133,10 @@ class FanoutUnit(wiring.Component):
         khkw = g.kh * g.kw
         lm1 = {"c": top_bit(qm_c), "y": top_bit(qm_y), "ay": top_bit(t_ay),
                "ax": top_bit(t_ax), "op": top_bit(khkw), "row": top_bit(g.out_w)}
-        k_lm1 = {k: reg(v, max(1, (QW - 1).bit_length()), f"k_last_{k}")
-                 for k, v in lm1.items()}
+        # the first step's shifted divisor and step index, loaded when a phase starts
+        # (computed from the geometry alone, in parallel with the event's path)
         divisor = {"c": g.plane, "y": g.in_w, "ay": g.stride_y, "ax": g.stride_x}
-        k_ds = {k: reg((divisor[k] << lm1[k])[:W], W, f"k_ds_{k}") for k in _DIVIDES}
+        ds0 = {k: (divisor[k] << lm1[k])[:W] for k in _DIVIDES}
         k_khkw = reg(khkw, 2 * kb, "k_khkw")
         k_outw = reg(g.out_w, ib + 1, "k_outw")
         # tap increments: divmod(dil, stride) per axis (a table of kb-bit pairs), and the
@@ -168,20 +171,10 @@ class FanoutUnit(wiring.Component):
 
         # -- one divider / multiply step ---------------------------------------------------------
         N, Q, DS = Signal(W, name="div_n"), Signal(QW, name="div_q"), Signal(W, name="div_ds")
-        step_i = Signal(len(k_lm1["c"]), name="step_i")
-        first = Signal(name="first_step")
+        step_i = Signal(max(1, (QW - 1).bit_length()), name="step_i")  # counts down to 0
         in_ph = {k: ph == PHASE[k] for k in _ORDER}
         is_div = Cat(*[in_ph[k] for k in _DIVIDES]).any()
-        i_eff = Signal(len(step_i), name="step_i_eff")
-        m.d.comb += i_eff.eq(step_i)
-        dsel = Signal(W, name="div_dsel")
-        m.d.comb += dsel.eq(DS)
-        with m.If(first):
-            for k in _ORDER:
-                with m.If(in_ph[k]):
-                    m.d.comb += i_eff.eq(k_lm1[k])
-                    if k in _DIVIDES:
-                        m.d.comb += dsel.eq(k_ds[k])
+        i_eff, dsel = step_i, DS
         last = Signal(name="last_step")
         m.d.comb += last.eq(i_eff == 0)
         diff = prefix_sum(m, Cat(Const(1, 1), N, Const(0, 1)),
@@ -197,8 +190,11 @@ class FanoutUnit(wiring.Component):
                      n_next.eq(Mux(ge, diff[1:W + 1], N))]
         stepping = Cat(*[in_ph[k] for k in _ORDER]).any()
         with m.If(stepping):
-            m.d.sync += [N.eq(n_next), Q.eq(q_next), DS.eq(dsel >> 1), first.eq(0),
+            m.d.sync += [N.eq(n_next), Q.eq(q_next), DS.eq(dsel >> 1),
                          step_i.eq(i_eff - 1)]
+
+        reach_c, reach_y = Signal(name="reach_c"), Signal(name="reach_y")
+        m.d.comb += reach_c.eq(take & in_range)
 
         # -- phase results and the pass-through of phases with no step ---------------------------
         # reach[k]: the chain arrives at phase k this cycle (the phase before it ended, or was
@@ -211,12 +207,34 @@ class FanoutUnit(wiring.Component):
         res["c"], res["qy"] = C_r, QY_r
         view = {n: Signal(widths[n], name=f"now_{n}") for n in widths}  # value after this cycle
         m.d.comb += [view[n].eq(res[n]) for n in widths]
-        pads = {"ay": g.pad_y, "ax": g.pad_x}
-        dividend = {"c": s_in, "y": view["rest"]}
-        for k, src in (("ay", "y"), ("ax", "x")):
-            dividend[k] = prefix_sum(m, view[src], pads[k], W, f"dividend_{k}")
-        reach = Signal(name="reach_c")
-        m.d.comb += reach.eq(take & in_range)
+        # The axis dividends y + pad_y and x + pad_x. An adder after a divider step would
+        # put two carry chains in one cycle, so each is formed beside the step, from the
+        # registers, for both outcomes of its comparison, and only selected after it.
+        pads = {"y": g.pad_y, "x": g.pad_x}
+        rest_p, plus = {}, {}
+        for a, pad in pads.items():
+            n_lt = prefix_sum(m, N, pad, W, f"n_pad_{a}")                       # N + pad
+            n_ge = carry_save_sum(m, [N, ~DS, 1, pad], W, f"n_ds_pad_{a}")      # N - DS + pad
+            q_lt = prefix_sum(m, Q << 1, pad, W, f"q_pad_{a}")
+            q_ge = prefix_sum(m, Cat(Const(1, 1), Q), pad, W, f"q1_pad_{a}")
+            plus[a] = (Mux(ge, q_ge, q_lt), Mux(ge, n_ge, n_lt))   # (q, r) + pad after a step
+            rp = Signal(W, name=f"now_rest_pad_{a}")                # rest + pad, this cycle
+            s_pad = prefix_sum(m, s_in, pad, W, f"s_pad_{a}")
+            m.d.comb += rp.eq(prefix_sum(m, res["rest"], pad, W, f"rest_pad_{a}"))
+            with m.If(in_ph["c"] & last):
+                m.d.comb += rp.eq(plus[a][1])
+            with m.Elif(reach_c & zf["c"]):
+                m.d.comb += rp.eq(Mux(one["c"], pad, s_pad))
+            rest_p[a] = rp
+        y_p, x_p = Signal(W, name="now_y_pad"), Signal(W, name="now_x_pad")
+        m.d.comb += [y_p.eq(Mux(one["y"], rest_p["y"], pads["y"])),
+                     x_p.eq(prefix_sum(m, res["x"], pads["x"], W, "x_pad"))]
+        with m.If(in_ph["y"] & last):
+            m.d.comb += [y_p.eq(plus["y"][0]), x_p.eq(plus["x"][1])]
+        with m.Elif(reach_y & zf["y"]):
+            m.d.comb += x_p.eq(Mux(one["y"], pads["x"], rest_p["x"]))
+        dividend = {"c": s_in, "y": view["rest"], "ay": y_p, "ax": x_p}
+        reach = reach_c
         for k in _ORDER:
             ends = Signal(name=f"ends_{k}")
             step_end = in_ph[k] & last
@@ -236,11 +254,11 @@ class FanoutUnit(wiring.Component):
             with m.If(ends):
                 m.d.sync += [res[o].eq(view[o]) for o in outs]
             with m.If(reach & ~zf[k]):      # the phase's first step is next cycle
-                m.d.sync += [ph.eq(PHASE[k]), first.eq(1), Q.eq(0)]
+                m.d.sync += [ph.eq(PHASE[k]), Q.eq(0), step_i.eq(lm1[k])]
                 if k in _DIVIDES:
-                    m.d.sync += N.eq(dividend[k])
-            nxt = Signal(name=f"reach_{_ORDER[_ORDER.index(k) + 1]}" if k != "row"
-                         else "reach_taps")
+                    m.d.sync += [N.eq(dividend[k]), DS.eq(ds0[k])]
+            nxt = reach_y if k == "c" else Signal(
+                name=f"reach_{_ORDER[_ORDER.index(k) + 1]}" if k != "row" else "reach_taps")
             m.d.comb += nxt.eq(ends)
             reach = nxt
 
@@ -260,7 +278,8 @@ class FanoutUnit(wiring.Component):
             m.d.comb += ok.eq((r == 0) & ~q[SW - 1] & below_n)
             return ok
         valid = Signal(name="tap_valid")
-        m.d.comb += valid.eq(in_ph_taps := ph == PHASE["TAPS"])
+        in_ph_taps = ph == PHASE["TAPS"]
+        m.d.comb += valid.eq(in_ph_taps)
         with m.If(~all_f):
             m.d.comb += valid.eq(in_ph_taps & axis_ok(ty_q, ty_r, g.out_h, "tap_y") &
                                  axis_ok(tx_q, tx_r, g.out_w, "tap_x"))
