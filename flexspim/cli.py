@@ -36,7 +36,8 @@ COMMANDS = ("generate", "run", "cycles", "map", "study", "sweep", "import_nir", 
 #: Tables (and their keys) of a hardware ``--config`` file.
 HARDWARE_TABLES = {"macro": ("rows", "cols", "batch_max"),
                    "core": ("fifo_depth", "index_bits"),
-                   "system": ("n_cores", "in_fifo_depth")}
+                   "system": ("n_cores", "in_fifo_depth"),
+                   "fanout": ("index_bits", "op_bits", "max_kernel", "max_taps")}
 
 
 class ArgumentParser(argparse.ArgumentParser):

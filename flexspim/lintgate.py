@@ -1,6 +1,7 @@
 """Lint gate for the generated Verilog (``make lint-rtl``, ``python -m flexspim.lintgate``).
 
-Two checks per reference design (macro, core, system at small geometries):
+Two checks per reference design (macro, core, system at small geometries, the fan-out
+unit):
 
 1. With the shipped waivers (``lint.vlt``, scoped to the generated file), ``verilator
    --lint-only -Wall`` is silent.
@@ -45,6 +46,8 @@ CASES: dict[str, list[str]] = {
                                "2", "--array", "blackbox"],
     "system_16x8_P2_2cores": ["--top", "system", "--rows", "16", "--cols", "8", "--batch", "2",
                               "--cores", "2", "--index-bits", "8"],
+    "fanout_ib8_k5": ["--top", "fanout", "--index-bits", "8", "--op-bits", "8",
+                      "--max-kernel", "5", "--max-taps", "25"],
 }
 
 #: geometries whose generated Verilog must hold no escaped identifier (name -> arguments)

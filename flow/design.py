@@ -18,8 +18,8 @@ FORMAT = {"format": "flexspim-synth", "version": 1}
 
 
 def verilog_of(kind: str, config) -> tuple[str, str]:
-    """(Verilog, top module name) of a ``macro`` (`MacroConfig`), ``core`` (`CoreConfig`) or
-    ``system`` (`SystemConfig`)."""
+    """(Verilog, top module name) of a ``macro`` (`MacroConfig`), ``core`` (`CoreConfig`),
+    ``system`` (`SystemConfig`) or ``fanout`` (`FanoutConfig`, no storage array)."""
     from flexspim.hdl.emit import to_verilog
 
     if kind == "macro":
@@ -28,8 +28,10 @@ def verilog_of(kind: str, config) -> tuple[str, str]:
         from flexspim.hdl.core import NeuronCore as Top
     elif kind == "system":
         from flexspim.hdl.system import FlexSpimSystem as Top
+    elif kind == "fanout":
+        from flexspim.hdl.fanout import FanoutUnit as Top
     else:
-        raise ValueError(f"`top` must be one of macro, core, system, not {kind!r}")
+        raise ValueError(f"`top` must be one of macro, core, system, fanout, not {kind!r}")
     top = f"flexspim_{kind}"       # `flexspim generate`'s name with the default prefix
     return to_verilog(Top(config), top), top
 
@@ -62,10 +64,14 @@ def synth_design(kind: str, config, lib: Liberty, work: Path,
             say(f"yosys {t:6.1f}s  {line}")
 
     box = storage == "bitcell"
+    if box and kind == "fanout":
+        raise ValueError("`--storage bitcell` does not apply to --top fanout (it has no "
+                         "storage array)")
     if box and lib.nand2 is None:
         raise ValueError(f"`--storage bitcell` needs a two-input NAND in the Liberty "
                          f"{lib.name} (the unit of the per-bit cost); it has none")
-    area = run_synth(verilog, top, lib, work, step, blackbox_storage=box)
+    area = run_synth(verilog, top, lib, work, step, blackbox_storage=box,
+                     no_storage_ok=kind == "fanout")
     if box:
         m = macro_of(kind, config)
         ports = m.batch_max + 1

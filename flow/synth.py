@@ -111,14 +111,17 @@ def hierarchy_area(modules: dict[str, dict[str, int]], top: str, lib: Liberty,
 
 def run_synth(verilog: str, top: str, lib: Liberty, work: Path,
               progress: Callable[[str, float], None] | None = None,
-              blackbox_storage: bool = False) -> dict[str, Any]:
+              blackbox_storage: bool = False, no_storage_ok: bool = False
+              ) -> dict[str, Any]:
     """Synthesize ``verilog`` (top module ``top``) in folder ``work``; writes ``design.v``,
     ``synth.ys``, ``yosys.log``, ``stat.json``, ``netlist.v``. Returns `hierarchy_area`'s
     figures plus ``storage.modules``. With ``blackbox_storage`` the storage is left empty
     (zero area here, priced by the caller) and only the periphery is synthesized.
+    ``no_storage_ok``: a block without a storage array (the fan-out unit) is all periphery.
 
     Raises:
-        FlowError: Yosys is missing or failed, or the design has no storage module.
+        FlowError: Yosys is missing or failed, or the design has no storage module (unless
+            ``no_storage_ok``).
     """
     yosys = require("yosys")
     names = verilog_modules(verilog)
@@ -126,7 +129,7 @@ def run_synth(verilog: str, top: str, lib: Liberty, work: Path,
         raise FlowError(f"top module `{top}` is not in the Verilog (modules: "
                         f"{', '.join(names[:5])}...)")
     storage = find_storage_modules(names)
-    if not storage:
+    if not storage and (blackbox_storage or not no_storage_ok):
         raise FlowError(f"no storage module (`<prefix>_cim_array` or `<top>.array`) among "
                         f"the modules of `{top}`: the storage/periphery split needs it")
     work.mkdir(parents=True, exist_ok=True)

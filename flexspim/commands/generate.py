@@ -4,8 +4,10 @@
 Every parameter is validated before anything is written: a bad value prints one line naming
 the parameter, the value and the allowed range, and leaves the output folder untouched.
 TOML: a ``[macro]`` table (rows, cols, batch_max), a ``[core]`` table (fifo_depth,
-index_bits) and a ``[system]`` table (n_cores, in_fifo_depth). ``--cores N`` implies
-``--top system``.
+index_bits), a ``[system]`` table (n_cores, in_fifo_depth) and a ``[fanout]`` table
+(index_bits, op_bits, max_kernel, max_taps). ``--cores N`` implies ``--top system``.
+``--top fanout`` is the conv address generator alone (docs/dataflow.md 4.5; no array, so no
+``--rows``/``--cols``).
 
 ``--prefix NAME`` starts every module name with NAME (top ``NAME_macro|core|system``, storage
 ``NAME_cim_array``), so differently configured designs can share a chip. ``--array
@@ -19,11 +21,11 @@ from __future__ import annotations
 import argparse
 
 from ..cli import geometry_args, load_toml, macro_from_args
-from ..config import CoreConfig, SystemConfig
+from ..config import CoreConfig, FanoutConfig, SystemConfig
 from ..inputs import check_unused
 from ..outputs import check_out_dir, out_dir_arg, staged
 
-TOPS = ("macro", "core", "system")
+TOPS = ("macro", "core", "system", "fanout")
 
 
 def register(sub) -> None:
@@ -54,6 +56,21 @@ def core_system_args(p) -> None:
     s = p.add_argument_group("system (with --top system)")
     s.add_argument("--cores", type=int, help="number of neuron cores (implies --top system)")
     s.add_argument("--in-fifo-depth", type=int, help="external input FIFO depth (default 16)")
+    f = p.add_argument_group("fan-out unit (with --top fanout; --index-bits too)")
+    f.add_argument("--op-bits", type=int, help="table operand index width (default 12)")
+    f.add_argument("--max-kernel", type=int, help="largest kernel side, stride, dilation "
+                                                  "(default 15)")
+    f.add_argument("--max-taps", type=int, help="most entries per source (default 9)")
+
+
+def fanout_from_args(args: argparse.Namespace) -> FanoutConfig:
+    d: dict = {}
+    if args.config is not None:
+        d.update(load_toml(args.config).get("fanout", {}))
+    for k in ("index_bits", "op_bits", "max_kernel", "max_taps"):
+        if getattr(args, k) is not None:
+            d[k] = getattr(args, k)
+    return FanoutConfig.from_dict(d)
 
 
 def core_from_args(args: argparse.Namespace, macro) -> CoreConfig:
@@ -81,17 +98,23 @@ def system_from_args(args: argparse.Namespace, core: CoreConfig) -> SystemConfig
 def run(args: argparse.Namespace) -> int:
     top = args.top or ("system" if args.cores is not None else "macro")
     # everything is validated before anything is written
-    check_unused({f"--{k.replace('_', '-')}": getattr(args, k) is not None
-                  for k, tops in (("fifo_depth", "core system"), ("index_bits", "core system"),
-                                  ("cores", "system"), ("in_fifo_depth", "system"))
-                  if top not in tops}, f"to --top {top}")
+    flag = {"batch_max": "--batch"}
+    check_unused({flag.get(k, f"--{k.replace('_', '-')}"): getattr(args, k) is not None
+                  for k, tops in (("fifo_depth", "core system"),
+                                  ("index_bits", "core system fanout"),
+                                  ("cores", "system"), ("in_fifo_depth", "system"),
+                                  ("op_bits", "fanout"), ("max_kernel", "fanout"),
+                                  ("max_taps", "fanout"), ("rows", "macro core system"),
+                                  ("cols", "macro core system"),
+                                  ("batch_max", "macro core system"))
+                  if top not in tops.split()}, f"to --top {top}")
     from ..hdl.emit import check_prefix
     check_prefix(args.prefix)
+    if top == "fanout":
+        return _write(args, top, *_fanout_design(fanout_from_args(args)))
     macro = macro_from_args(args)
     core = core_from_args(args, macro) if top in ("core", "system") else None
     system = system_from_args(args, core) if top == "system" else None
-    from ..hdl.emit import write_design
-
     derived = {
         "row_addr_width": macro.row_addr_width,
         "bits_width": macro.bits_width,
@@ -118,6 +141,23 @@ def run(args: argparse.Namespace) -> int:
         component, params = NeuronCore(core), core.to_dict()
         derived["registers"] = {n: {"address": a, "width": w, "access": acc}
                                 for n, (a, w, acc) in core_registers(core).items()}
+    return _write(args, top, component, params, derived)
+
+
+def _fanout_design(cfg: FanoutConfig):
+    from ..golden.fanout import PHASES
+    from ..hdl.fanout import FanoutUnit
+
+    derived = {"kernel_bits": cfg.kernel_bits, "pad_bits": cfg.pad_bits,
+               "work_bits": cfg.work_bits, "max_pad": cfg.max_pad, "phases": list(PHASES),
+               "cycles": "1 + steps of the phases + kh*kw taps (1 for the bias source) per "
+                         "event, plus one per stalled entry (golden.fanout.event_cycles)"}
+    return FanoutUnit(cfg), cfg.to_dict(), derived
+
+
+def _write(args, top, component, params, derived) -> int:
+    from ..hdl.emit import write_design
+
     check_out_dir(args.out)
     from ..flowfiles import write_flow_files  # SDC, file list, FuseSoC core, manifest extras
     with staged(args.out) as stage:     # all files appear together, or none

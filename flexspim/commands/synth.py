@@ -23,7 +23,7 @@ def register(sub) -> None:
                                      "Fmax MHz)", description=__doc__)
     p.add_argument("-o", "--out", type=Path, required=True, metavar="DIR",
                    help="output folder (created if needed)")
-    p.add_argument("--top", choices=("macro", "core", "system"), default=None,
+    p.add_argument("--top", choices=("macro", "core", "system", "fanout"), default=None,
                    help="what to synthesize (default: macro, or system with --cores)")
     geometry_args(p)
     p.add_argument("--liberty", type=Path, metavar="FILE",
@@ -42,6 +42,9 @@ def config_of(args: argparse.Namespace):
     from .generate import core_from_args, system_from_args
 
     kind = args.top or ("system" if args.cores is not None else "macro")
+    if kind == "fanout":
+        from .generate import fanout_from_args
+        return kind, fanout_from_args(args)
     macro = macro_from_args(args)
     if kind == "macro":
         return kind, macro

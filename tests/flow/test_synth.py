@@ -166,3 +166,19 @@ def test_storage_priced_per_bit_is_black_boxed(tmp_path):
 def test_synth_core_times_and_splits(tmp_path):
     rec = synth_and_check(tmp_path, "--top", "core")
     assert rec["top"] == "flexspim_core" and rec["kind"] == "core"
+
+
+def test_synth_fanout_is_all_periphery(tmp_path):
+    """The fan-out unit has no storage array: all of it is periphery (small geometry, ~4 s
+    of CPU); a `--storage bitcell` request is refused."""
+    need_tools()
+    out = tmp_path / "out"
+    args = ["--top", "fanout", "--index-bits", "4", "--op-bits", "4", "--max-kernel", "3",
+            "--max-taps", "9"]
+    assert main(["synth", "-o", str(out), *args]) == 0
+    rec = json.loads((out / "synth.json").read_text())
+    assert rec["kind"] == "fanout" and rec["storage"]["cells"] == 0
+    assert rec["area_um2"]["total"] == rec["area_um2"]["periphery"] > 0
+    per_module, total = yosys_chip_areas(out / "netlist.v", rec["top"], DEFAULT_LIBERTY)
+    assert rec["area_um2"]["total"] == pytest.approx(total, abs=0.5)
+    assert main(["synth", "-o", str(tmp_path / "b"), *args, "--storage", "bitcell"]) == 2

@@ -199,3 +199,36 @@ def test_generate_rejects_a_bad_prefix(tmp_path, capsys, prefix):
     err = capsys.readouterr().err
     assert "`prefix` must be a Verilog identifier" in err and err.count("\n") == 1, err
     assert not out.exists()
+
+
+@pytest.mark.parametrize("ib, ob, k", [(4, 4, 1), (8, 8, 5), (16, 12, 15)])
+def test_generate_fanout_is_deterministic_and_lint_clean(tmp_path, ib, ob, k):
+    args = ("--top", "fanout", "--index-bits", ib, "--op-bits", ob, "--max-kernel", k,
+            "--max-taps", k * k)
+    a = generate(tmp_path, "a", *args)
+    b = generate(tmp_path, "b", *args)
+    for f in ("flexspim_fanout.v", "manifest.json"):
+        assert (a / f).read_bytes() == (b / f).read_bytes()
+    m = json.loads((a / "manifest.json").read_text())
+    assert m["parameters"] == {"index_bits": ib, "op_bits": ob, "max_kernel": k,
+                               "max_taps": k * k}
+    assert "array" not in m and {p["name"] for p in m["ports"]} >= {
+        "ev__valid", "ev__payload", "entry__ready", "entry__payload", "geom__kh", "idle"}
+    setup_verilator()
+    r = subprocess.run(["verilator", "--lint-only", "-Wall", "lint.vlt", "flexspim_fanout.v"],
+                       cwd=a, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+
+
+@pytest.mark.parametrize("args, msg", [
+    (["--rows", "8"], "`--rows` does not apply to --top fanout"),
+    (["--batch", "2"], "`--batch` does not apply to --top fanout"),
+    (["--max-kernel", "16"], "`max_kernel` must be an integer in [1, 15], not 16"),
+    (["--max-kernel", "2", "--max-taps", "5"], "`max_taps` must be an integer in [1, 4]"),
+])
+def test_generate_fanout_refuses_bad_options(tmp_path, capsys, args, msg):
+    from flexspim.cli import main
+
+    assert main(["generate", "-o", str(tmp_path / "x"), "--top", "fanout", *args]) != 0
+    assert msg in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
