@@ -187,6 +187,9 @@ ENERGY_TOML = {
 }
 for name, (_, needle) in ENERGY_TOML.items():
     case("map", ["--energy", "{in}/" + name], needle)
+for cmd in ("map", "map-example", "sweep"):
+    case(cmd, ["--energy-preset", "flexspim-28nm"], "'flexspim-28nm'")
+case("map-example", ["--example", "fc-8b16b", "--dt-us", "5"], "--dt-us")
 for cmd in ("generate", "run", "cycles", "map", "sweep"):
     case(cmd, ["--config", "{in}/missing.toml"], "missing.toml")
     case(cmd, ["--config", "{in}"], "bad-inputs")

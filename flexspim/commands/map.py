@@ -35,9 +35,10 @@ def register(sub) -> None:
     c.add_argument("network", nargs="?", type=Path, metavar="NETWORK",
                    help="network description (.toml + .npz, see docs/mapper.md) or a NIR "
                         "graph (.nir, quantized with --bw/--bv/--dt)")
-    c.add_argument("--example", choices=["dvs-gesture"],
-                   help="use a shipped example network (fixed weights) and a synthetic "
-                        "gesture as input")
+    c.add_argument("--example", choices=["dvs-gesture", "fc-8b16b"],
+                   help="use a shipped example network (fixed weights) and its generated "
+                        "input: dvs-gesture (a synthetic gesture) or fc-8b16b (the workload "
+                        "of the FlexSpIM chip's published pJ/SOP, see frontend/examples.py)")
     geometry_args(c)
     c.add_argument("--cores", type=int, default=64, help="macros on the chip (default 64)")
     c.add_argument("--buffer-bits", type=int, default=8 * 1024 * 1024,
@@ -47,6 +48,11 @@ def register(sub) -> None:
                         "(reported as 'selected', beside the true hybrid)")
     c.add_argument("--energy", type=Path, metavar="FILE.toml",
                    help="TOML with an [energy] table overriding per-operation energies")
+    c.add_argument("--energy-preset", metavar="NAME",
+                   help="named per-operation energies (energy/presets.py): flexspim-40nm "
+                        "(fitted to the FlexSpIM chip; also its 512 x 256, P = 1 macro unless "
+                        "--rows/--cols/--batch or [macro] say otherwise) or horowitz-40nm "
+                        "(the defaults); [energy] and --energy override single costs")
     g = c.add_argument_group("input")
     g.add_argument("--events", type=Path, metavar="FILE.npy",
                    help="input events: a 1-D integer stream (-1 = tick) or tonic-format "
@@ -73,8 +79,10 @@ def register(sub) -> None:
     c.set_defaults(func=run)
 
 
-def _macro(args) -> tuple[MacroConfig, dict]:
+def _macro(args, preset=None) -> tuple[MacroConfig, dict]:
     d = dict(DEFAULT_MACRO)
+    if preset is not None and preset.macro is not None:
+        d.update(preset.macro)
     doc = load_config(args.config, "--config", CONFIG_TABLES, ("macro",))
     d.update(doc.get("macro", {}))
     for k in ("rows", "cols", "batch_max"):
@@ -98,7 +106,10 @@ def _check_options(args) -> None:
         if v is not None and not lo <= v <= hi:
             raise ValueError(f"`--{name.replace('_', '-')}` must be an integer in "
                              f"[{lo}, {hi}], not {v}")
-    if args.example is not None:
+    if args.example == "fc-8b16b" and args.dt_us is not None:
+        raise ValueError("`--dt-us` does not apply here: the fc-8b16b example's input is "
+                         "generated per time step, not binned")
+    if args.example == "dvs-gesture":
         dt_us = DEFAULTS["dt_us"] if args.dt_us is None else args.dt_us
         steps = EXAMPLE_STEPS if args.steps is None else args.steps
         if dt_us * steps > MAX_EXAMPLE_US:
@@ -201,29 +212,77 @@ def _dataflow(text: str, names: list[str]):
     return per_layer
 
 
+def _energy(args, doc):
+    """Per-operation costs: the preset (or the defaults), then --config's [energy], then
+    --energy, each overriding single costs."""
+    from ..energy.costs import EnergyCosts
+    from ..energy.presets import preset
+
+    pre = None if args.energy_preset is None else preset(args.energy_preset)
+    costs = EnergyCosts() if pre is None else pre.costs
+    tables = [doc.get("energy", {})]
+    if args.energy is not None:
+        edoc = load_config(args.energy, "--energy", {"energy": None})
+        if "energy" not in edoc:
+            raise ValueError(f"`--energy` {args.energy} has no [energy] table")
+        tables.append(edoc["energy"])
+    for t in tables:
+        EnergyCosts.from_toml({"energy": t})       # validates the table on its own
+        costs = EnergyCosts.from_dict({**costs.to_dict(), **t})
+    return pre, costs
+
+
+def clamp_free_cycles(plan) -> int:
+    """The plan's cycles (layers added serially) if no accumulate pays the clamp pass: the
+    dry run charges every saturating accumulate the worst case, ``bv`` clamp cycles instead
+    of the 1-cycle decision (`golden.cycles.accumulate_cycles`)."""
+    total = 0
+    for i, layer in enumerate(plan.network.layers):
+        c = plan.option(i).counts
+        total += c.cycles - (c.accumulates * (layer.config.bv - 1)
+                             if layer.config.saturate else 0)
+    return total
+
+
+def _chip_lines(pre, plan, cycles: int) -> list[str]:
+    """Beside a preset with a published clock: the run's throughput at that clock, and the
+    chip's published figures (`energy.presets`)."""
+    from ..energy import presets as P
+
+    sops, free = plan.sops(), clamp_free_cycles(plan)
+    if pre is None or pre.clock_mhz is None or not sops or not cycles:
+        return []
+    lo, hi = (sops / free * f / 1e3 for f in pre.clock_mhz)
+    return [f"throughput: {sops / free:.2f} SOP/cycle if no pass clamps ({sops / cycles:.2f} "
+            f"if every pass does; golden cycle formulas, layers added serially), "
+            f"{lo:.2f}-{hi:.2f} GSOPS at {pre.clock_mhz[0]}-{pre.clock_mhz[1]} MHz",
+            f"FlexSpIM chip (40 nm, bw=8, bv=16; arXiv 2410.23082 as noted in "
+            f"architecture.md): {P.FLEXSPIM_PJ_PER_SOP[0]}-{P.FLEXSPIM_PJ_PER_SOP[1]} pJ/SOP, "
+            f"{P.FLEXSPIM_GSOPS[0]}-{P.FLEXSPIM_GSOPS[1]} GSOPS at "
+            f"{P.FLEXSPIM_CLOCK_MHZ[0]}-{P.FLEXSPIM_CLOCK_MHZ[1]} MHz; costs fitted to "
+            f"{P.FIT_POINT} pJ/SOP, the rest held out"]
+
+
 def _fmt(x) -> str:
     return "n/a" if x is None else f"{x / 1e6:.3f}"
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..energy.costs import EnergyCosts
     from ..frontend.examples import example
     from ..frontend.netfile import layer_names, load_network
     from ..mapper.hardware import HardwareConfig
     from ..mapper.plan import NoFeasibleMapping, plan_network
 
     if (args.network is None) == (args.example is None):
-        raise ValueError("give either NETWORK.toml or --example dvs-gesture (not both)")
+        raise ValueError("give either NETWORK.toml or --example NAME (not both)")
     _check_options(args)
-    macro, doc = _macro(args)
+    pre = None
+    if args.energy_preset is not None:     # an unknown name before any file is read
+        from ..energy.presets import preset
+        pre = preset(args.energy_preset)
+    macro, doc = _macro(args, pre)
     hw = HardwareConfig(macro, cores=args.cores, buffer_bits=args.buffer_bits)
-    costs = EnergyCosts.from_toml(doc)
-    if args.energy is not None:
-        edoc = load_config(args.energy, "--energy", {"energy": None})
-        if "energy" not in edoc:
-            raise ValueError(f"`--energy` {args.energy} has no [energy] table")
-        extra = EnergyCosts.from_toml(edoc)
-        costs = EnergyCosts.from_dict({**costs.to_dict(), **extra.to_dict()})
+    pre, costs = _energy(args, doc)
     if args.example:
         kw = {"dt_us": args.dt_us, "n_steps": args.steps}
         network, events = example(args.example, DEFAULTS["seed"] if args.seed is None
@@ -247,13 +306,20 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(str(e).replace("`dataflow`", "`--dataflow`") + "; "
                          + runs["line"]) from None
     choice = plan.choice
+    sops = plan.sops()
+    cycles = sum(plan.option(i).counts.cycles for i in range(len(plan.names)))
     if args.json:
         out = {"layers": [{"name": n, "dataflow": choice.dataflows[i],
                            "tiles": plan.option(i).placement.tiling.n_tiles,
                            "energy_pj": choice.energies[i].total}
                           for i, n in enumerate(plan.names)],
                "total_energy_pj": plan.totals(),
-               "run": {k: v for k, v in runs.items() if k != "line"}}
+               "run": {k: v for k, v in runs.items() if k != "line"},
+               "energy": {"preset": args.energy_preset, "costs_pj": costs.to_dict(),
+                          "sops": sops, "cycles": cycles,
+                          "cycles_clamp_free": clamp_free_cycles(plan),
+                          "pj_per_sop": choice.total / sops if sops else None,
+                          "pj_per_1b_sop": plan.normalized_pj_per_sop() if sops else None}}
         print(json.dumps(out))
         return 0
     print(f"hardware: {hw.cores} cores of {macro.rows} x {macro.cols}, P={macro.batch_max}, "
@@ -283,10 +349,16 @@ def run(args: argparse.Namespace) -> int:
     print(f"breakdown: array {b.array / 1e6:.3f} uJ, adders {b.adders / 1e6:.3f} uJ, "
           f"buffer {b.buffer / 1e6:.3f} uJ, DRAM {b.dram / 1e6:.3f} uJ "
           f"(setup, once: {b.setup / 1e6:.3f} uJ)")
-    sops = plan.sops()
     if sops:
         print(f"energy per SOP: {choice.total / sops:.3f} pJ; 1-bit normalized "
-              f"(/ bw*bv): {plan.normalized_pj_per_sop() * 1e3:.3f} fJ")
+              f"(/ bw*bv): {plan.normalized_pj_per_sop() * 1e3:.3f} fJ; costs: "
+              + ("the defaults (Horowitz ISSCC 2014 x 40/45)" if pre is None
+                 else f"preset {pre.name}: {pre.source}")
+              + (", overridden by " + ", ".join(
+                  w for w, on in (("[energy]", "energy" in doc), ("--energy", args.energy))
+                  if on) if "energy" in doc or args.energy else ""))
+    for line in _chip_lines(pre, plan, cycles):
+        print(line)
     for n, bad in zip(plan.names, plan.infeasible):
         for df, why in bad.items():
             print(f"note: {df.upper()} infeasible for {n}: {why}")

@@ -3,10 +3,12 @@
 Axes (lists or ranges; see `flexspim.sweep.space`): ``--rows``, ``--cols``, ``--batch`` (P),
 ``--bw``, ``--bv``, ``--dataflow``; or a TOML file whose ``[sweep]`` table holds the same keys
 (plus ``saturate``, ``leak_mode``, ``reset``) and whose optional ``[energy]`` table overrides
-energy costs. Writes ``sweep.csv``, ``sweep.json``, ``timings.json`` and four PNG plots into
-``-o DIR``; task results are cached in ``DIR/cache`` so a repeated or interrupted sweep only
-does the missing work. Exit status: 0; 1 when a point failed or its RTL cycles disagree with
-the formulas; 2 for bad arguments (one ``error:`` line); 130 when interrupted (Ctrl-C).
+energy costs; ``--energy-preset NAME`` starts from named costs (`flexspim.energy.presets`;
+the sweep's axes, not the preset, give the geometry). Writes ``sweep.csv``, ``sweep.json``,
+``timings.json`` and four PNG plots into ``-o DIR``; task results are cached in
+``DIR/cache`` so a repeated or interrupted sweep only does the missing work. Exit status: 0;
+1 when a point failed or its RTL cycles disagree with the formulas; 2 for bad arguments
+(one ``error:`` line); 130 when interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -40,6 +42,10 @@ def register(sub) -> None:
     a.add_argument("--dataflow", help="ws, os and/or hybrid for the example network "
                                       "(default hybrid)")
     s = p.add_argument_group("settings shared by all points")
+    s.add_argument("--energy-preset", metavar="NAME",
+                   help="named per-operation energies: flexspim-40nm (fitted to the FlexSpIM "
+                        "chip) or horowitz-40nm (the defaults); [energy] overrides single "
+                        "costs; the axes keep the geometry")
     s.add_argument("--wrap", action="store_const", const=False, dest="saturate",
                    help="wrap instead of saturate")
     s.add_argument("--leak-mode", choices=["none", "sub", "shift"], help="(default none)")
@@ -80,10 +86,12 @@ def _check_scheduler(addr: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..energy.costs import EnergyCosts
+    from ..energy.presets import preset
     from ..sweep.area import AreaOptions
     from ..sweep.point import Options
     from ..sweep.space import AXES, axes_from, expand
 
+    base = EnergyCosts() if args.energy_preset is None else preset(args.energy_preset).costs
     doc = load_config(args.config, "--config", {
         "sweep": tuple(AXES) + ("saturate", "leak_mode", "reset"), "energy": None})
     table = doc.get("sweep", {})
@@ -92,7 +100,9 @@ def run(args: argparse.Namespace) -> int:
                              "saturate": args.saturate, "leak_mode": args.leak_mode,
                              "reset": args.reset})
     buffer_bits = 8 * 1024 * 1024 if args.buffer_bits is None else args.buffer_bits
-    options = Options(costs=EnergyCosts.from_toml(doc), buffer_bits=buffer_bits,
+    EnergyCosts.from_toml(doc)                  # validates [energy] on its own
+    costs = EnergyCosts.from_dict({**base.to_dict(), **doc.get("energy", {})})
+    options = Options(costs=costs, buffer_bits=buffer_bits,
                       network=not args.no_network, rtl=args.rtl)
     area = None
     if not args.no_area:

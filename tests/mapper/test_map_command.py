@@ -22,7 +22,9 @@ def example_json():
 
 
 def test_json_contract(example_json):
-    assert list(example_json) == ["layers", "total_energy_pj", "run"]
+    assert list(example_json) == ["layers", "total_energy_pj", "run", "energy"]
+    assert list(example_json["energy"]) == ["preset", "costs_pj", "sops", "cycles",
+                                            "cycles_clamp_free", "pj_per_sop", "pj_per_1b_sop"]
     # what `flexspim run` would say (mapper.fit): conv1's dense FC layer (8192 inputs) does
     # not fit a 2048-row array; the mapper shares its 2 x 3 x 3 kernel tables instead
     assert example_json["run"]["fits"] is False and example_json["run"]["resource"] == "rows"
