@@ -171,22 +171,9 @@ class FanoutDriver:
     async def send(self, sources, gap: float = 0.0) -> None:
         """Drive ``sources`` into ``ev``, an idle cycle before an event with probability
         ``gap``; waits while the unit is busy."""
-        from cocotb.triggers import FallingEdge, RisingEdge
+        from .streams import send_events
 
-        d = self.dut
-        for s in sources:
-            while gap and self.rng.random() < gap:
-                d.ev__valid.value = 0
-                await RisingEdge(d.clk)
-            d.ev__payload.value = int(s)
-            d.ev__valid.value = 1
-            while True:
-                await FallingEdge(d.clk)
-                taken = int(d.ev__ready.value)
-                await RisingEdge(d.clk)
-                if taken:
-                    break
-        d.ev__valid.value = 0
+        await send_events(self.dut, sources, self.cfg.index_bits, self.rng, gap, port="ev")
 
     async def wait_idle(self) -> None:
         from cocotb.triggers import FallingEdge, RisingEdge

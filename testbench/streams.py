@@ -33,26 +33,29 @@ def decode(payload: int, index_bits: int) -> int:
 
 
 async def send_events(dut, events, index_bits: int, rng: np.random.Generator,
-                      gap: float = 0.0) -> int:
-    """Drive ``events`` into ``ev_in``, with an idle cycle before an event with probability
-    ``gap`` (repeatedly); waits while the DUT back-pressures. Returns the transfers."""
+                      gap: float = 0.0, port: str = "ev_in") -> int:
+    """Drive ``events`` into stream ``port`` (default ``ev_in``), with an idle cycle before
+    an event with probability ``gap`` (repeatedly); waits while the DUT back-pressures.
+    Returns the transfers."""
     from cocotb.triggers import FallingEdge, RisingEdge
 
+    valid, payload, ready = (getattr(dut, f"{port}__{n}") for n in ("valid", "payload",
+                                                                      "ready"))
     sent = 0
     for e in np.asarray(events).tolist():
         while gap and rng.random() < gap:
-            dut.ev_in__valid.value = 0
+            valid.value = 0
             await RisingEdge(dut.clk)
-        dut.ev_in__payload.value = encode(e, index_bits)
-        dut.ev_in__valid.value = 1
+        payload.value = encode(e, index_bits)
+        valid.value = 1
         while True:
             await FallingEdge(dut.clk)
-            taken = int(dut.ev_in__ready.value)
+            taken = int(ready.value)
             await RisingEdge(dut.clk)
             if taken:
                 break
         sent += 1
-    dut.ev_in__valid.value = 0
+    valid.value = 0
     return sent
 
 

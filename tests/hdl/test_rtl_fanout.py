@@ -107,9 +107,7 @@ if cocotb is not None:
         await ClockCycles(dut.clk, int(rng.integers(15, 60)))
         task.cancel()
         dut.ev__valid.value = 0
-        dut.rst.value = 1
-        await RisingEdge(dut.clk)
-        dut.rst.value = 0
+        await drv.reset()
         await RisingEdge(dut.clk)
         assert int(dut.idle.value) == 1 and int(dut.entry__valid.value) == 0, \
             "the unit is busy after a reset"
@@ -139,7 +137,7 @@ def run_fanout_tests(cfg: FanoutConfig, seed: int, trials: int, testcase=None,
 @pytest.mark.rtl
 @pytest.mark.parametrize("cfg", CONFIGS, ids=lambda c: f"ib{c.index_bits}_k{c.max_kernel}")
 def test_fanout(cfg, seed, regress):
-    run_fanout_tests(cfg, seed, 60 if regress else 12)
+    run_fanout_tests(cfg, seed, 200 if regress else 40)
 
 
 @pytest.mark.rtl
