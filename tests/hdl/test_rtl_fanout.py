@@ -73,6 +73,18 @@ if cocotb is not None:
             gap, stall = [(0.0, 0.0), (0.3, 0.0), (0.0, 0.5), (0.4, 0.4)][t % 4]
             await run_case(drv, g, _sources(rng, g, int(rng.integers(5, 40))), gap, stall,
                            f"trial {t}")
+        # maps that use the index width: every divider step count near its maximum
+        if cfg.index_bits >= 16:
+            from flexspim.config import ConvGeometry
+
+            big = [ConvGeometry(c_in=1, h=200, w=300, c_out=2, kh=3, kw=3, stride=(2, 2),
+                                padding=(1, 1)),
+                   ConvGeometry(c_in=3, h=97, w=211, c_out=2, kh=5, kw=3, stride=(3, 1),
+                                padding=(4, 1), dilation=(2, 1), bias=True),
+                   ConvGeometry.fc(1 << cfg.op_bits, 4)]
+            for g in big:
+                cfg.check(g)
+                await run_case(drv, g, _sources(rng, g, 30), 0.1, 0.3, "wide map")
 
     @cocotb.test(timeout_time=BUDGET_NS, timeout_unit="ns")
     async def fanout_directed(dut):
