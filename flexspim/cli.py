@@ -31,7 +31,8 @@ __all__ = ["main", "COMMANDS", "HARDWARE_TABLES", "geometry_args", "macro_from_a
            "load_toml", "ArgumentParser"]
 
 #: Sub-command modules under ``flexspim/commands/``; each has ``register(subparsers)``.
-COMMANDS = ("generate", "run", "cycles", "map", "study", "sweep", "import_nir", "synth", "pnr")
+COMMANDS = ("generate", "run", "cycles", "map", "study", "sweep", "import_nir", "synth", "pnr",
+            "power")
 
 #: Tables (and their keys) of a hardware ``--config`` file.
 HARDWARE_TABLES = {"macro": ("rows", "cols", "batch_max"),
