@@ -50,6 +50,15 @@ def test_batch_golden_equals_level1_per_sample(tmp_path, dataset):
     assert s["reset"]["rows_per_reset"] == sum(layer.config.bv for layer in net.layers)
     assert 0 < s["activation_sparsity"]["network"] < 1
     assert s["synaptic_ops"]["effective_per_sample"] > 0
+    # NeuroBench's metrics (frontend.neurobench): a network without import biases, so its
+    # effective ACs are the synaptic ops counted above, and its activation sparsity the same
+    nb = s["neurobench"]
+    assert nb["effective_acs_per_sample"] == s["synaptic_ops"]["effective_per_sample"]
+    assert nb["activation_sparsity"] == pytest.approx(s["activation_sparsity"]["network"])
+    steps = sum(int((x == -1).sum()) for x in samples)
+    conns = sum(layer.n_in * layer.n_out for layer in net.layers)       # FC layers only
+    assert nb["totals"]["dense_ops"] == conns * steps
+    assert nb["parameter_count"] == sum(layer.weights.size for layer in net.layers)
     assert (out / "confusion.csv").read_text().startswith("true\\pred,0,1,2,3,none")
 
 

@@ -439,6 +439,7 @@ def run_batch(args: argparse.Namespace, tmp: Path) -> int:
     import time
 
     from ..frontend.dataset import load_dataset
+    from ..frontend.neurobench import neurobench_metrics
     from ..frontend.nir_import import with_bias_source
     from ..testbench.system_driver import GoldenBackend, SystemDriver
 
@@ -483,6 +484,7 @@ def run_batch(args: argparse.Namespace, tmp: Path) -> int:
     else:
         layers, cycles = g["layers"], g["cycles"]
     stats, counts, pred = batch_stats(net, units, hw, layers, ds.labels)
+    stats["neurobench"] = neurobench_metrics(net, hw, layers, units, bias_in)
     summary = {"accuracy": stats.pop("accuracy"), "samples": stats.pop("samples"),
                "model": "rtl" if args.rtl else "golden", **summary, **stats}
     summary["golden_seconds"] = {"total": t_golden, "per_sample": t_golden / max(len(hw), 1)}
