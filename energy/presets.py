@@ -44,7 +44,7 @@ passes, issue and read-ahead cycles that the fit does not see):
 
 * the other end of the range, 7.2 pJ/SOP. A weak check: the model has no supply or clock
   dependence, so it cannot tell the two ends apart, and any value between them is within
-  21% of both;
+  21% of the high end (5.7 / 7.2 = 0.79);
 * the throughput, 1.2 GSOPS at 75 MHz and 2.5 GSOPS at 157 MHz: SOPs per cycle of the same
   run (golden cycle counts, never fitted) x the clock. It tests the cycle model's overhead
   per pass (issue, read-ahead, guard and clamp-decision cycles beside the 16 add cycles).
