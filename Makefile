@@ -14,7 +14,7 @@ PYTEST_ARGS ?=
 APT_PACKAGES := g++ make perl ccache yosys opensta qflow-tech-osu018 graywolf qrouter qflow iverilog
 
 .PHONY: install test test-icarus test-faults regress formal lint-rtl test-frameworks bench \
-	bench-golden bench-macro bench-core bench-system bench-synth pnr lint clean help
+	bench-golden bench-macro bench-core bench-system bench-synth bench-power pnr lint clean help
 
 help:
 	@echo "make install       system packages (apt-get, when root) + .venv with flexspim[dev]"
@@ -31,6 +31,7 @@ help:
 	@echo "make bench-core    neuron-core events/s table (64x64, P = 1, 4, 8, 16)"
 	@echo "make bench-system  2-core system: RTL and golden-model events/s"
 	@echo "make bench-synth   area (um2) and Fmax (MHz) on the OSU 0.18 Liberty: macro/core 64x64, 256x256"
+	@echo "make bench-power   pJ/SOP from toggles (OpenSTA) and the Liberty-costed model: macro/core 16x16"
 	@echo "make pnr           place and route a 16x16 macro with qflow, post-route timing (slow; not in make test)"
 	@echo "make lint          ruff on the Python sources"
 	@echo "make lint-rtl      Verilator -Wall gate on generated Verilog (scoped waivers, pinned counts) + pyslang"
@@ -105,6 +106,11 @@ bench-system:
 .PHONY: pnr
 pnr:
 	$(VENV)/bin/flexspim pnr -o build/pnr-16x16 --rows 16 --cols 16 --batch 4
+
+# README's power table (issue 23): macro and core 16x16 P=1, activity-based (gate-level
+# toggles -> OpenSTA) and the Liberty-costed energy model, 0.18 um and scaled to 40 nm
+bench-power:
+	$(PY) bench/bench_power.py
 
 # README's area / Fmax table: macro and core at 64x64 and 256x256, OSU 0.18 Liberty
 bench-synth:

@@ -282,7 +282,76 @@ def measure_power(kind: str, config, lib: Liberty, work: Path, stream: dict, see
                   stream, seed)
     say(f"total {rec['power_mw']['total']:.3f} mW, {rec['pj_per_sop']['0.18um']:.1f} pJ/SOP "
         f"at 0.18 um")
+    rec["model"] = model_comparison(rec, lp, config if kind == "macro" else config.macro)
     return rec
+
+
+def model_comparison(rec: dict, lp: LibPower, macro) -> dict[str, Any]:
+    """The energy model (`energy.counts`, `energy.model.layer_energy`) on the same
+    operations, with per-operation costs derived from the Liberty (`libcosts.derived_costs`),
+    term by term beside the activity-based figure.
+
+    Terms of the measurement: *clock* = every flip-flop's CLK pin (its Liberty energy for
+    one rising and one falling edge per cycle, as the corrected OpenSTA charges it) plus the
+    clock net; *storage* = the storage module's cells minus their clock part; *periphery* =
+    the other cells minus their clock part, plus the input nets. Model terms: *array* (bit
+    reads and writes), *adders* (full-adder evaluations), and *clock* (flip-flops x cycles x
+    `clock_per_flop_cycle`, a term `energy/` does not have)."""
+    from flexspim.energy.costs import EnergyCosts
+    from flexspim.energy.counts import Counts, count_accumulate, count_fire
+    from flexspim.energy.model import layer_energy
+
+    from .libcosts import derived_costs
+
+    dc = derived_costs(lp, macro.rows)
+    costs = EnergyCosts(array_read_bit=dc["array_read_bit"],
+                        array_write_bit=dc["array_write_bit"], full_adder=dc["full_adder"])
+    c = Counts()
+    for o in rec["ops"]:
+        if o["kind"] == "acc":
+            count_accumulate(c, o["active"], o["n"], o["bv"], macro.guard_cycles,
+                             o["saturate"], o["cycles"], o["active"] * o["n"])
+        else:
+            count_fire(c, o["active"], o["cycles"], o["work"])
+    e = layer_energy(c, costs, "none")
+    w = rec["window"]
+    cycles = w["cycles"]
+    window_s = cycles * w["period_ns"] * 1e-9
+    clk_pin = sum(t.lookup(input_transition_time=0.0, input_net_transition=0.0)
+                  for t in lp.cells["DFFPOSX1"].pins["CLK"].internal[""].values())
+    p = rec["power_mw"]
+
+    def pj(mw):
+        return mw * 1e-3 * window_s * 1e12
+
+    clk_storage = rec["storage_flops"] * clk_pin * cycles
+    clk_periph = (rec["flops"] - rec["storage_flops"]) * clk_pin * cycles
+    st, pe = p["storage"], p["periphery"]
+    measured = {
+        "clock": clk_storage + clk_periph + pj(p["clock_net"]),
+        "storage": pj(st["internal"] + st["switching"]) - clk_storage,
+        "periphery": pj(pe["internal"] + pe["switching"] + p["input_nets"]) - clk_periph,
+    }
+    model_clock = rec["flops"] * cycles * dc["clock_per_flop_cycle"]
+    model = {"clock": model_clock, "array": e.array, "adders": e.adders}
+    sops = rec["operations"]["sops"]
+    meas_total = sum(measured.values())
+    no_clock = e.array + e.adders
+    return {
+        "costs_pj": {k: dc[k] for k in ("array_read_bit", "array_write_bit", "full_adder",
+                                        "clock_per_flop_cycle")},
+        "how": dc["how"],
+        "counts": c.to_dict(),
+        "model_pj": model, "measured_pj": measured,
+        "pj_per_sop": no_clock / sops, "pj_per_sop_with_clock": (no_clock + model_clock) / sops,
+        "measured_dynamic_pj_per_sop": meas_total / sops,
+        "ratio_with_clock": meas_total / (no_clock + model_clock),
+        "ratio_without_clock": meas_total / no_clock,
+        "term_ratio": {"clock": measured["clock"] / model_clock,
+                       "storage / array": measured["storage"] / e.array if e.array else None,
+                       "periphery / adders": measured["periphery"] / e.adders
+                       if e.adders else None},
+    }
 
 
 def _const(net: str) -> bool:

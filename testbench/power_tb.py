@@ -135,7 +135,7 @@ async def _macro(dut, folder: Path, job: dict) -> None:
 
 
 async def _core(dut, folder: Path, job: dict) -> None:
-    from cocotb.triggers import FallingEdge
+    from cocotb.triggers import FallingEdge, RisingEdge
     from cocotb.utils import get_sim_time
 
     from flexspim.config import CoreConfig, FCLayout, LayerConfig
@@ -169,6 +169,9 @@ async def _core(dut, folder: Path, job: dict) -> None:
     got: list[int] = []
     await FallingEdge(dut.clk)
     t0 = get_sim_time("ns")
+    # `send_events` must start just after a rising edge: it samples ready at the next
+    # falling edge and takes the transfer at the rising edge after it
+    await RisingEdge(dut.clk)
     sink = cocotb.start_soon(drv.receive(ticks, rng, 0.0, got))
     await drv.send(ev, rng, 0.0)
     await sink

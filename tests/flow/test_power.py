@@ -156,3 +156,23 @@ def test_power_bad_input_is_one_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: `--bv` 8 + `--bw` 2 do not fit")
     assert not (tmp_path / "o").exists()
+
+
+def test_power_flow_on_a_tiny_core_and_the_model_beside_it(tmp_path):
+    """The core on an event stream (its output, array and counters equal the golden
+    core's, else the simulation step fails), and the energy model on the same operations:
+    its counts are the stream's, its clock term agrees by construction (same Liberty
+    numbers), and it and the measurement are both positive and within 3x."""
+    need("yosys", "iverilog", "vvp", "sta")
+    from flexspim.cli import main
+
+    out = tmp_path / "out"
+    assert main(["power", "-o", str(out), "--top", "core", "--rows", "8", "--cols", "8",
+                 "--batch", "1", "--bw", "2", "--bv", "4", "--events", "60"]) == 0
+    rec = json.loads((out / "power.json").read_text())
+    ops, m = rec["operations"], rec["model"]
+    assert rec["top"] == "flexspim_core" and ops["events"] > 0 and ops["ticks"] > 0
+    assert ops["sops"] == m["counts"]["sops"] > 0
+    assert m["counts"]["accumulates"] == ops["accumulates"]
+    assert m["term_ratio"]["clock"] == pytest.approx(1.0)
+    assert 1 / 3 < m["ratio_with_clock"] < 3
