@@ -74,14 +74,21 @@ regress:
 # shares snnTorch's. Versions are the ones the tests were measured with.
 FW_VENV ?= .venv-frameworks
 SINABS_VENV ?= .venv-sinabs
+# neurobench 2.3.0 (NeuroBench's metrics, tests/frameworks/test_neurobench.py) pulls numba,
+# tonic and torchaudio: a venv of its own, so it cannot move the other frameworks' versions.
+NB_VENV ?= .venv-neurobench
 test-frameworks:
 	@test -x $(FW_VENV)/bin/python || $(PYTHON) -m venv $(FW_VENV)
 	$(FW_VENV)/bin/python -m pip install -q torch==2.13.0 snntorch==1.0.0 norse==1.1.0 \
 	  nirtorch==2.6 "nir>=1.0.6"
 	@test -x $(SINABS_VENV)/bin/python || $(PYTHON) -m venv $(SINABS_VENV)
 	$(SINABS_VENV)/bin/python -m pip install -q torch==2.13.0 sinabs==3.1.3
+	@test -x $(NB_VENV)/bin/python || $(PYTHON) -m venv $(NB_VENV)
+	$(NB_VENV)/bin/python -m pip install -q torch==2.13.0 snntorch==1.0.0 "nir>=1.0.6" \
+	  nirtorch==2.6 neurobench==2.3.0
 	FLEXSPIM_FRAMEWORK_PYTHON=$(abspath $(FW_VENV))/bin/python \
 	  FLEXSPIM_SINABS_PYTHON=$(abspath $(SINABS_VENV))/bin/python \
+	  FLEXSPIM_NEUROBENCH_PYTHON=$(abspath $(NB_VENV))/bin/python \
 	  $(PY) -m pytest -n 1 -q tests/frameworks
 formal:
 	$(PY) -m flexspim.formal
