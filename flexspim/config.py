@@ -28,6 +28,8 @@ __all__ = [
     "LEAK_MODES", "RESET_MODES", "THRESHOLD_SOURCES",
     "MAX_CORES", "MacroConfig", "LayerConfig", "Operand", "AccumulateOp", "FireOp",
     "CoreConfig", "FCLayout", "SystemConfig", "ConvGeometry", "MAX_KERNEL", "FanoutConfig",
+    "BufferConfig", "MoverConfig", "MAX_BUFFER_WORDS", "MAX_BACKING_ADDR_BITS",
+    "MAX_OUTSTANDING",
     "check_disjoint", "signed_range", "digest", "conv_output_hw",
 ]
 
@@ -666,3 +668,70 @@ class FanoutConfig(_Config):
         if taps > self.max_taps:
             raise ValueError(f"{name}: one source reaches {taps} output positions; "
                              f"max_taps={self.max_taps} allows at most {self.max_taps}")
+
+
+#: Largest operand buffer (words of one array row each): 2**20 rows, 64 Mbit at 64 columns,
+#: far above any on-chip SRAM; the Verilator build of the behavioural model bounds it
+#: in practice long before.
+MAX_BUFFER_WORDS = 1 << 20
+#: Widest backing-store row address (2**40 rows of the backing store).
+MAX_BACKING_ADDR_BITS = 40
+#: Most backing-store requests the mover keeps in flight.
+MAX_OUTSTANDING = 64
+
+
+@dataclass(frozen=True)
+class BufferConfig(_Config):
+    """Geometry of the operand buffer (docs/buffer.md), fixed at generation.
+
+    Attributes:
+        words: rows the buffer holds, 1..MAX_BUFFER_WORDS.
+        width: bits per row, 1..MAX_COLS: the array's ``cols`` (one buffer word is one array
+            row, so a row moves between array, buffer and backing store unchanged).
+    """
+
+    words: int
+    width: int
+
+    def __post_init__(self):
+        _check_int("words", self.words, 1, MAX_BUFFER_WORDS)
+        _check_int("width", self.width, 1, MAX_COLS)
+
+    @property
+    def addr_width(self) -> int:
+        """Width of a buffer address (at least 1 bit, also for a one-word buffer)."""
+        return max(1, (self.words - 1).bit_length())
+
+    @property
+    def count_width(self) -> int:
+        """Width of a row count 0..words."""
+        return self.words.bit_length()
+
+    @property
+    def bits(self) -> int:
+        return self.words * self.width
+
+
+@dataclass(frozen=True)
+class MoverConfig(_Config):
+    """Geometry of the row mover between the operand buffer and the backing-store port
+    (docs/dataflow.md section 5), fixed at generation.
+
+    Attributes:
+        buffer: the operand buffer it fills and drains.
+        addr_bits: width of a backing-store row address, 1..MAX_BACKING_ADDR_BITS.
+        outstanding: most requests accepted by the backing store and not yet answered,
+            1..MAX_OUTSTANDING (what a bridge must be able to queue).
+    """
+
+    buffer: BufferConfig
+    addr_bits: int = 20
+    outstanding: int = 4
+
+    def __post_init__(self):
+        if isinstance(self.buffer, dict):
+            object.__setattr__(self, "buffer", BufferConfig.from_dict(self.buffer))
+        if not isinstance(self.buffer, BufferConfig):
+            raise ValueError(f"`buffer` must be a BufferConfig, not {self.buffer!r}")
+        _check_int("addr_bits", self.addr_bits, 1, MAX_BACKING_ADDR_BITS)
+        _check_int("outstanding", self.outstanding, 1, MAX_OUTSTANDING)

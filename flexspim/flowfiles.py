@@ -237,6 +237,11 @@ def write_flow_files(out_dir: Path, manifest: dict[str, Any],
     sources = [m["verilog"]["file"]]
     if isinstance(m.get("array"), dict) and "model" in m["array"]:
         sources.append(m["array"]["model"]["file"])
+    if isinstance(m.get("buffer"), dict):
+        m["buffer"] = {**m["buffer"], "instances": _paths_to(verilog, top,
+                                                             m["buffer"]["module"])}
+        if "model" in m["buffer"]:
+            sources.append(m["buffer"]["model"]["file"])
     outputs = [p["name"] for p in manifest["ports"] if p["direction"] == "output"]
     comb = comb_paths(verilog, top, outputs, [(out_dir / f).read_text() for f in sources[1:]])
     m["comb_paths"] = [{"from": i, "to": o} for o, ins in comb.items() for i in ins]

@@ -48,6 +48,9 @@ CASES: dict[str, list[str]] = {
                               "--cores", "2", "--index-bits", "8"],
     "fanout_ib8_k5": ["--top", "fanout", "--index-bits", "8", "--op-bits", "8",
                       "--max-kernel", "5", "--max-taps", "25"],
+    "buffer_37x13": ["--top", "buffer", "--words", "37", "--cols", "13"],
+    "buffer_37x13_blackbox": ["--top", "buffer", "--words", "37", "--cols", "13",
+                              "--array", "blackbox"],
 }
 
 #: geometries whose generated Verilog must hold no escaped identifier (name -> arguments)

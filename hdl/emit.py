@@ -33,12 +33,14 @@ from amaranth.back import verilog
 from amaranth.hdl import Value
 from amaranth.lib import wiring
 
-from flexspim.config import CoreConfig, MacroConfig, SystemConfig
+from flexspim.config import BufferConfig, CoreConfig, MacroConfig, MoverConfig, SystemConfig
 
 from .array import ARRAY_MODULE, CimArray, array_ports
+from .buffer import BUFFER_MODULE, OperandBuffer, buffer_ports
 
 __all__ = ["ARRAY_KINDS", "LINT_WAIVERS", "array_module_name", "check_prefix", "to_verilog",
-           "macro_config_of", "plain_names",
+           "macro_config_of", "plain_names", "buffer_module_name", "buffer_config_of",
+           "buffer_verilog",
            "array_verilog", "module_names", "port_list", "tool_versions", "write_design"]
 
 #: `verilator --lint-only -Wall` waivers for Amaranth's Verilog, each justified in the file.
@@ -71,6 +73,20 @@ def macro_config_of(component) -> MacroConfig | None:
     return None
 
 
+def buffer_module_name(prefix: str = "flexspim") -> str:
+    return f"{check_prefix(prefix)}_{BUFFER_MODULE}"
+
+
+def buffer_config_of(component) -> BufferConfig | None:
+    """The `BufferConfig` of a component that instantiates the operand buffer (None for
+    the others): its ``buffer_config`` attribute, or the buffer of a `MoverConfig`."""
+    cfg = getattr(component, "buffer_config", None)
+    if isinstance(cfg, BufferConfig):
+        return cfg
+    cfg = getattr(component, "config", None)
+    return cfg.buffer if isinstance(cfg, MoverConfig) else None
+
+
 _REG_INIT = re.compile(r"^(\s*reg (?:signed )?(?:\[[^\]]*\] )?(\\\S+ |[A-Za-z_]\w*))\s*= [^;]+;",
                        re.M)
 _MEM_INIT = re.compile(r"^\s*initial begin\n(?:\s*\S+\[\d+\] = [^;]+;\n)+\s*end\n", re.M)
@@ -93,19 +109,21 @@ def module_names(text: str) -> list[str]:
     return [n.strip().lstrip("\\") for n in _MODULE.findall(text)]
 
 
-def _rename_modules(text: str, top: str, array: str) -> str:
-    """Hierarchical names ``\\top.a.b`` -> ``top_a_b``; the array instance type -> ``array``."""
+def _rename_modules(text: str, top: str, array: str, buffer: str) -> str:
+    """Hierarchical names ``\\top.a.b`` -> ``top_a_b``; the array and buffer instance types
+    -> ``array`` and ``buffer``."""
     renames = {}
     for raw in _MODULE.findall(text):
         old = raw.strip()
         if old.startswith("\\"):
             renames[old] = re.sub(r"[^A-Za-z0-9_]", "_", old[1:])
-    new = [renames.get(r.strip(), r.strip()) for r in _MODULE.findall(text)] + [array]
+    new = [renames.get(r.strip(), r.strip()) for r in _MODULE.findall(text)] + [array, buffer]
     if len(set(new)) != len(new):
         raise ValueError(f"module names collide after renaming: {sorted(new)}")
     for old, repl in sorted(renames.items(), key=lambda kv: -len(kv[0])):
         text = text.replace(old + " ", repl + " ")
-    return re.sub(rf"^(\s*){ARRAY_MODULE} ", rf"\g<1>{array} ", text, flags=re.M)
+    text = re.sub(rf"^(\s*){ARRAY_MODULE} ", rf"\g<1>{array} ", text, flags=re.M)
+    return re.sub(rf"^(\s*){BUFFER_MODULE} ", rf"\g<1>{buffer} ", text, flags=re.M)
 
 
 _MODULE_TEXT = re.compile(r"^module\s+([^\s(]+)\s*\((.*?)\);.*?^endmodule\b", re.M | re.S)
@@ -157,6 +175,20 @@ def array_verilog(config: MacroConfig, prefix: str = "flexspim", *, blackbox: bo
             f"{decl}\nendmodule\n")
 
 
+def buffer_verilog(config: BufferConfig, prefix: str = "flexspim", *, blackbox: bool = False,
+                   init: bool = False, poison: bool = False) -> str:
+    """The ``<prefix>_operand_buffer`` module: behavioural (``poison``: see `OperandBuffer`),
+    or an empty black box with its ports (contract: docs/buffer.md)."""
+    name = buffer_module_name(prefix)
+    if not blackbox:
+        return plain_names(_convert(OperandBuffer(config, poison=poison), name, init))
+    ports = buffer_ports(config)
+    decl = "\n".join(f"  {d}{'' if w == 1 else f' [{w - 1}:0]'} {n};" for n, d, w in ports)
+    return (f"/* {name}: operand buffer (1R1W SRAM), black box (contract: flexspim "
+            f"docs/buffer.md). */\n(* blackbox *)\nmodule {name}("
+            f"{', '.join(n for n, _, _ in ports)});\n{decl}\nendmodule\n")
+
+
 def to_verilog(component: wiring.Component, name: str, *, prefix: str = "flexspim",
                array: str = "behavioural", init: bool = False, poison: bool = False) -> str:
     """Deterministic Verilog text of ``component`` as module ``name``, with plain module
@@ -167,11 +199,15 @@ def to_verilog(component: wiring.Component, name: str, *, prefix: str = "flexspi
         raise ValueError(f"`array` must be one of {', '.join(ARRAY_KINDS)}, not {array!r}")
     check_prefix(prefix)
     text = plain_names(_rename_modules(_convert(component, name, init), name,
-                                       array_module_name(prefix)))
+                                       array_module_name(prefix), buffer_module_name(prefix)))
     cfg = macro_config_of(component)
     if cfg is not None and re.search(rf"^\s*{array_module_name(prefix)} ", text, re.M):
         text += "\n" + array_verilog(cfg, prefix, blackbox=array == "blackbox", init=init,
                                       poison=poison)
+    bcfg = buffer_config_of(component)
+    if bcfg is not None and re.search(rf"^\s*{buffer_module_name(prefix)} ", text, re.M):
+        text += "\n" + buffer_verilog(bcfg, prefix, blackbox=array == "blackbox", init=init,
+                                       poison=poison)
     return text
 
 
@@ -205,8 +241,9 @@ def write_design(component: wiring.Component, name: str, out_dir: Path,
                  prefix: str = "flexspim", array: str = "behavioural",
                  init: bool = False) -> dict[str, Any]:
     """Write ``<name>.v``, the lint waivers and ``manifest.json`` into ``out_dir``; with
-    ``array="blackbox"`` also ``<prefix>_cim_array_model.v``, the behavioural model to plug
-    in for simulation."""
+    ``array="blackbox"`` also ``<prefix>_cim_array_model.v`` (and
+    ``<prefix>_operand_buffer_model.v`` for a design with a buffer), the behavioural models
+    to plug in for simulation."""
     text = to_verilog(component, name, prefix=prefix, array=array, init=init)
     cfg = macro_config_of(component)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -225,6 +262,19 @@ def write_design(component: wiring.Component, name: str, out_dir: Path,
             (out_dir / model_file).write_text(model)
             arr["model"] = {"file": model_file, "sha256": _sha(model)}
         files["array"] = arr
+    bcfg = buffer_config_of(component)
+    if bcfg is not None:
+        buf = {"module": buffer_module_name(prefix), "kind": array,
+               "ports": [{"name": n, "direction": d, "width": w}
+                         for n, d, w in buffer_ports(bcfg)],
+               "words": bcfg.words, "width": bcfg.width,
+               "read_latency": 1, "contract": "docs/buffer.md"}
+        if array == "blackbox":
+            model = buffer_verilog(bcfg, prefix, init=init)
+            model_file = f"{buffer_module_name(prefix)}_model.v"
+            (out_dir / model_file).write_text(model)
+            buf["model"] = {"file": model_file, "sha256": _sha(model)}
+        files["buffer"] = buf
     manifest = {
         "top": name,
         "prefix": prefix,

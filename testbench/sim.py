@@ -112,13 +112,25 @@ def emit_verilog(component, name: str, out_dir: Path, *, array: str = "behaviour
     row written at the same edge, see `CimArray`). With ``array="blackbox"`` the storage
     is an empty module and its behavioural model goes to ``<out_dir>/flexspim_cim_array_model.v``
     (what a flow that drops in a macro simulates); see `design_sources`."""
-    from flexspim.hdl.emit import array_module_name, array_verilog, macro_config_of, to_verilog
+    from flexspim.hdl.emit import (
+        array_module_name,
+        array_verilog,
+        buffer_config_of,
+        buffer_module_name,
+        buffer_verilog,
+        macro_config_of,
+        to_verilog,
+    )
 
     path = _write_if_changed(out_dir / f"{name}.v",
                              to_verilog(component, name, array=array, poison=True))
     if array == "blackbox":
-        _write_if_changed(out_dir / f"{array_module_name()}_model.v",
-                          array_verilog(macro_config_of(component), poison=True))
+        if macro_config_of(component) is not None:
+            _write_if_changed(out_dir / f"{array_module_name()}_model.v",
+                              array_verilog(macro_config_of(component), poison=True))
+        if buffer_config_of(component) is not None:
+            _write_if_changed(out_dir / f"{buffer_module_name()}_model.v",
+                              buffer_verilog(buffer_config_of(component), poison=True))
     return path
 
 
@@ -127,15 +139,16 @@ def design_sources(top_file: Path, array: str = "behavioural") -> list[Path]:
     model file first and the design's black box left out of the build (the top file last)."""
     if array != "blackbox":
         return [top_file]
-    from flexspim.hdl.emit import array_module_name
+    from flexspim.hdl.emit import array_module_name, buffer_module_name
 
-    # Verilator rejects two definitions of one module: build from a copy without the box
-    name = array_module_name()
+    # Verilator rejects two definitions of one module: build from a copy without the boxes
+    # (each box is appended after the design, so the text before the first one is the design)
     text = top_file.read_text()
-    cut = text.index(f"(* blackbox *)\nmodule {name}(")
-    stripped = _write_if_changed(top_file.with_name(top_file.stem + "_nobox.v"),
-                                 text[:text.rindex("/*", 0, cut)])
-    return [top_file.with_name(f"{name}_model.v"), stripped]
+    names = [n for n in (array_module_name(), buffer_module_name())
+             if f"(* blackbox *)\nmodule {n}(" in text]
+    cut = min(text.rindex("/*", 0, text.index(f"(* blackbox *)\nmodule {n}(")) for n in names)
+    stripped = _write_if_changed(top_file.with_name(top_file.stem + "_nobox.v"), text[:cut])
+    return [top_file.with_name(f"{n}_model.v") for n in names] + [stripped]
 
 
 _PORT_RE = re.compile(r"^\s*(input|output|inout)\b[^;]*?(\\?\S+)\s*;", re.M)

@@ -12,7 +12,9 @@ index_bits), a ``[system]`` table (n_cores, in_fifo_depth) and a ``[fanout]`` ta
 ``--prefix NAME`` starts every module name with NAME (top ``NAME_macro|core|system``, storage
 ``NAME_cim_array``), so differently configured designs can share a chip. ``--array
 blackbox`` emits the storage as an empty module with the documented ports (docs/array.md) and
-its behavioural model in ``NAME_cim_array_model.v``. The Verilog carries no power-up values
+its behavioural model in ``NAME_cim_array_model.v``; the same holds for the operand buffer
+(``--top buffer``: ``--words`` rows of ``--cols`` bits, docs/buffer.md), whose model goes to
+``NAME_operand_buffer_model.v``. The Verilog carries no power-up values
 unless ``--init`` is given: only the synchronous reset defines the state.
 """
 
@@ -25,7 +27,7 @@ from ..config import CoreConfig, FanoutConfig, SystemConfig
 from ..inputs import check_unused
 from ..outputs import check_out_dir, out_dir_arg, staged
 
-TOPS = ("macro", "core", "system", "fanout")
+TOPS = ("macro", "core", "system", "fanout", "buffer")
 
 
 def register(sub) -> None:
@@ -44,7 +46,18 @@ def register(sub) -> None:
                    help="keep power-up values (reg x = v) in the Verilog (default: none)")
     geometry_args(p)
     core_system_args(p)
+    b = p.add_argument_group("operand buffer (with --top buffer)")
+    b.add_argument("--words", type=int, help="buffer words (rows of --cols bits)")
     p.set_defaults(func=run)
+
+
+def buffer_from_args(args: argparse.Namespace):
+    from ..config import BufferConfig
+
+    if args.words is None or args.cols is None:
+        raise ValueError("--top buffer needs --words and --cols (the buffer's rows and the "
+                         "bits of each, the array's columns)")
+    return BufferConfig(words=args.words, width=args.cols)
 
 
 def core_system_args(p) -> None:
@@ -105,13 +118,16 @@ def run(args: argparse.Namespace) -> int:
                                   ("cores", "system"), ("in_fifo_depth", "system"),
                                   ("op_bits", "fanout"), ("max_kernel", "fanout"),
                                   ("max_taps", "fanout"), ("rows", "macro core system"),
-                                  ("cols", "macro core system"),
+                                  ("cols", "macro core system buffer"),
+                                  ("words", "buffer"),
                                   ("batch_max", "macro core system"))
                   if top not in tops.split()}, f"to --top {top}")
     from ..hdl.emit import check_prefix
     check_prefix(args.prefix)
     if top == "fanout":
         return _write(args, top, *_fanout_design(fanout_from_args(args)))
+    if top == "buffer":
+        return _write(args, top, *_buffer_design(args))
     macro = macro_from_args(args)
     core = core_from_args(args, macro) if top in ("core", "system") else None
     system = system_from_args(args, core) if top == "system" else None
@@ -153,6 +169,13 @@ def _fanout_design(cfg: FanoutConfig):
                "cycles": "1 + steps of the phases + kh*kw taps (1 for the bias source) per "
                          "event, plus one per stalled entry (golden.fanout.event_cycles)"}
     return FanoutUnit(cfg), cfg.to_dict(), derived
+
+
+def _buffer_design(args):
+    from ..hdl.buffer import BufferTop
+
+    buf = buffer_from_args(args)
+    return BufferTop(buf), buf.to_dict(), {"addr_width": buf.addr_width, "bits": buf.bits}
 
 
 def _write(args, top, component, params, derived) -> int:

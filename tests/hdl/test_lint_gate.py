@@ -119,3 +119,11 @@ def test_no_escaped_identifier_at_any_geometry(case, tmp_path):
     the RTL, internal nets renamed by `plain_names` (the 64x64 and system cases: regress)."""
     verilog = generate_case(case, tmp_path / "out", ESCAPE_CASES[case])
     assert escaped_problems(case, verilog.read_text()) == []
+
+
+@pytest.mark.parametrize("case", [c for c in sorted(CASES) if c.startswith(("buffer", "mover"))])
+def test_gate_passes_on_the_buffer_and_mover_tops(case, generate_once):
+    """The operand buffer and the mover (issue 22): silent with the waivers, counts pinned."""
+    out = generate_once(CASES[case])
+    problems, counts = check(case, out, json.loads(COUNTS_FILE.read_text())[case])
+    assert problems == [], problems
