@@ -122,7 +122,6 @@ def toggle_counts(path: Path | str, t0_ns: float, t1_ns: float,
         since: dict[str, float] = {}
         pending: dict[str, str] = {}     # value before the current time stamp
         now = 0.0
-        last_time = None
 
         def close_stamp():
             # finish the time stamp `now`: compare each changed code with its value before
@@ -160,7 +159,6 @@ def toggle_counts(path: Path | str, t0_ns: float, t1_ns: float,
             if c == "#":
                 close_stamp()
                 now = float(s[1:])
-                last_time = now
                 continue
             if c in "01xzXZ":
                 val, code = c.lower(), s[1:]
@@ -178,9 +176,6 @@ def toggle_counts(path: Path | str, t0_ns: float, t1_ns: float,
             account_high(code, now)
             cur[code] = val
         close_stamp()
-    if last_time is None or t1 > last_time + 1e-9 * max(1.0, abs(t1)):
-        # the dump may end at the last change; the state holds until t1
-        pass
     if t0 < 0 or t1 <= t0:
         raise ValueError(f"VCD window ({t0_ns}, {t1_ns}] ns is empty")
     for code in bits:
