@@ -24,13 +24,14 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 
 __all__ = [
-    "MAX_ROWS", "MAX_COLS", "MAX_BATCH", "MAX_BITS",
+    "MAX_ROWS", "MAX_COLS", "MAX_BATCH", "MAX_BITS", "MAX_OPERAND_COLS",
     "LEAK_MODES", "RESET_MODES", "THRESHOLD_SOURCES",
     "MAX_CORES", "MacroConfig", "LayerConfig", "Operand", "AccumulateOp", "FireOp",
     "CoreConfig", "FCLayout", "SystemConfig", "ConvGeometry", "MAX_KERNEL", "FanoutConfig",
     "BufferConfig", "MoverConfig", "MAX_BUFFER_WORDS", "MAX_BACKING_ADDR_BITS",
     "MAX_OUTSTANDING",
-    "check_disjoint", "signed_range", "digest", "conv_output_hw",
+    "check_disjoint", "signed_range", "digest", "conv_output_hw", "operand_rows",
+    "check_operand_cols",
 ]
 
 #: Largest array the generator accepts (rows x cols bits; beyond this Verilator builds of the
@@ -43,6 +44,9 @@ MAX_BATCH = 64
 #: Largest operand resolution. The golden model computes in int64 and the RTL sizes its
 #: threshold and leak registers from this, so resolutions are capped at 32 bits.
 MAX_BITS = 32
+#: Widest operand group (``max_operand_cols``): the carry chain of a group ripples through
+#: this many column adders in one cycle (docs/array.md, "Operand shape").
+MAX_OPERAND_COLS = 16
 
 #: Cores of a system: router registers must fit a 10-bit address (see `flexspim.regmap`).
 MAX_CORES = 29
@@ -82,9 +86,27 @@ def conv_output_hw(in_hw, kernel_hw, stride, padding, dilation) -> tuple[int, in
                  for n, k, s, p, d in zip(in_hw, kernel_hw, stride, padding, dilation))
 
 
+def operand_rows(bits: int, operand_cols: int = 1) -> int:
+    """Rows of a ``bits``-bit operand of shape ``N_C = operand_cols``: ``ceil(bits / N_C)``."""
+    return -(-bits // operand_cols)
+
+
+def check_operand_cols(value: Any, largest: int, name: str = "operand_cols") -> None:
+    """`ValueError` unless ``value`` is a power of two in ``[1, largest]``."""
+    _check_int(name, value, 1, largest)
+    if value & (value - 1):
+        allowed = ", ".join(str(1 << i) for i in range(largest.bit_length()))
+        raise ValueError(f"`{name}` must be a power of two in [1, {largest}] ({allowed}): groups "
+                         f"are aligned at column multiples of it, not {value}")
+
+
 def signed_range(bits: int) -> tuple[int, int]:
     """Inclusive range of a two's-complement integer of ``bits`` bits."""
     return -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+
+
+def _pow2_floor(n: int) -> int:
+    return 1 << (n.bit_length() - 1)
 
 
 def digest(*objs: Any) -> str:
@@ -123,16 +145,24 @@ class MacroConfig(_Config):
         cols: columns (1..MAX_COLS); one neuron (or one operand stack) per column, each with
             its own bit-serial adder.
         batch_max: ``P``, weight operands added in one accumulate (1..MAX_BATCH).
+        max_operand_cols: the widest operand group the column carry chain supports, a power
+            of two in ``[1, min(cols, MAX_OPERAND_COLS)]`` (default 1: every operand vertical,
+            the macro of before issue 20). Each layer picks its ``operand_cols`` ``N_C`` up to
+            this at run time; an operand of ``b`` bits then spans ``N_C`` adjacent columns
+            and ``ceil(b / N_C)`` rows (docs/array.md, "Operand shape").
     """
 
     rows: int
     cols: int
     batch_max: int = 1
+    max_operand_cols: int = 1
 
     def __post_init__(self):
         _check_int("rows", self.rows, 1, MAX_ROWS)
         _check_int("cols", self.cols, 1, MAX_COLS)
         _check_int("batch_max", self.batch_max, 1, MAX_BATCH)
+        check_operand_cols(self.max_operand_cols, _pow2_floor(min(self.cols, MAX_OPERAND_COLS)),
+                           "max_operand_cols")
         bus = (self.batch_max + 1) * self.cols
         if bus > MAX_BUS_BITS:
             raise ValueError(f"`batch_max` + 1 times `cols` must be at most {MAX_BUS_BITS} (the "
@@ -146,8 +176,9 @@ class MacroConfig(_Config):
 
     @property
     def max_bits(self) -> int:
-        """Largest operand resolution this macro can hold."""
-        return min(self.rows, MAX_BITS)
+        """Largest operand resolution this macro can hold: ``rows * max_operand_cols`` bits
+        fit one group, capped at `MAX_BITS`."""
+        return min(self.rows * self.max_operand_cols, MAX_BITS)
 
     @property
     def bits_width(self) -> int:
@@ -201,6 +232,10 @@ class LayerConfig(_Config):
             the array as a ``bv``-bit operand beside the potential).
         reset: "hard" (``V = 0`` after a spike) or "soft" (``V = V - threshold``, clamped to
             the maximum when a negative threshold makes it overflow).
+        operand_cols: the layer's operand shape ``N_C`` (a power of two, default 1): every
+            weight, potential and threshold of the layer spans ``N_C`` adjacent columns and
+            ``ceil(bits / N_C)`` rows; one neuron per group of ``N_C`` columns. Bounded by the
+            macro's ``max_operand_cols`` (`check_fits`).
     """
 
     bw: int
@@ -211,6 +246,7 @@ class LayerConfig(_Config):
     threshold: int = 0
     threshold_source: str = "register"
     reset: str = "hard"
+    operand_cols: int = 1
 
     def __post_init__(self):
         _check_int("bw", self.bw, 1, MAX_BITS)
@@ -229,10 +265,21 @@ class LayerConfig(_Config):
         _check_int("threshold", self.threshold, *signed_range(self.bv))
         _check_choice("threshold_source", self.threshold_source, THRESHOLD_SOURCES)
         _check_choice("reset", self.reset, RESET_MODES)
+        check_operand_cols(self.operand_cols, MAX_OPERAND_COLS)
 
     def check_fits(self, macro: MacroConfig) -> None:
         """Raise `ValueError` if this layer's operands cannot exist in ``macro``."""
-        _check_int("bv", self.bv, 1, macro.max_bits)
+        check_shape(macro, self.bv, self.operand_cols)
+
+    @property
+    def v_rows(self) -> int:
+        """Rows of one potential (and of one per-neuron threshold)."""
+        return operand_rows(self.bv, self.operand_cols)
+
+    @property
+    def w_rows(self) -> int:
+        """Rows of one weight operand."""
+        return operand_rows(self.bw, self.operand_cols)
 
     @property
     def v_range(self) -> tuple[int, int]:
@@ -243,23 +290,43 @@ class LayerConfig(_Config):
         return signed_range(self.bw)
 
 
+def check_shape(macro: MacroConfig, bits: int, operand_cols: int, name: str = "bv") -> None:
+    """`ValueError` unless a ``bits``-bit operand of shape ``operand_cols`` fits ``macro``."""
+    check_operand_cols(operand_cols, macro.max_operand_cols)
+    limit = min(macro.rows * operand_cols, MAX_BITS)
+    if not 1 <= bits <= limit:
+        shape = (f" (at operand_cols={operand_cols}: {macro.rows} rows x {operand_cols} "
+                 f"columns per operand)" if operand_cols > 1 else "")
+        raise ValueError(f"`{name}` must be in [1, {limit}], not {bits}{shape}")
+
+
 @dataclass(frozen=True)
 class Operand(_Config):
-    """Placement of one vertical operand: rows ``row .. row + bits - 1`` of every column,
-    least significant bit in the lowest row."""
+    """Placement of one operand: ``bits`` bits from row ``row`` up, least significant bit in
+    the lowest row. ``cols`` is its shape ``N_C``: bit ``i`` of the operand of group ``g`` is
+    at row ``row + i // cols``, column ``g * cols + i % cols`` (``cols = 1``: vertical, one
+    operand per column), so it occupies rows ``row .. stop - 1``."""
 
     row: int
     bits: int
+    cols: int = 1
 
     def __post_init__(self):
         _check_int("row", self.row, 0, MAX_ROWS - 1)
         _check_int("bits", self.bits, 1, MAX_BITS)
+        check_operand_cols(self.cols, MAX_OPERAND_COLS, "cols")
+
+    @property
+    def rows(self) -> int:
+        return operand_rows(self.bits, self.cols)
 
     @property
     def stop(self) -> int:
-        return self.row + self.bits
+        return self.row + self.rows
 
     def check_fits(self, macro: MacroConfig, name: str = "operand") -> None:
+        if self.cols > macro.max_operand_cols:
+            check_operand_cols(self.cols, macro.max_operand_cols, f"{name} operand_cols")
         if self.stop > macro.rows:
             raise ValueError(f"`{name}` rows {self.row}..{self.stop - 1} do not fit the array: "
                              f"rows must be in [0, {macro.rows - 1}]")
@@ -290,6 +357,7 @@ class AccumulateOp(_Config):
             is allowed (the potential is unchanged; the cycles are still spent).
         bw: weight resolution, ``1 <= bw <= bv``.
         saturate: clamp (True) or wrap (False) the batch's total.
+        operand_cols: the shape ``N_C`` of V and of every weight (see `Operand`).
 
     The weight operands may overlap each other (they are only read) but none may overlap
     ``V`` (which is written while they are read).
@@ -300,6 +368,7 @@ class AccumulateOp(_Config):
     w_rows: tuple[int, ...]
     bw: int
     saturate: bool = True
+    operand_cols: int = 1
 
     def __post_init__(self):
         object.__setattr__(self, "w_rows", tuple(
@@ -314,16 +383,17 @@ class AccumulateOp(_Config):
         if len(set(self.w_rows)) != len(self.w_rows):
             raise ValueError(f"`w_rows` must be distinct (a row activated twice adds its bit "
                              f"once), not {list(self.w_rows)}")
+        check_operand_cols(self.operand_cols, MAX_OPERAND_COLS)
 
     def check_fits(self, macro: MacroConfig) -> None:
         if len(self.w_rows) > macro.batch_max:
             raise ValueError(f"`w_rows` holds {len(self.w_rows)} operands; the batch size must "
                              f"be in [0, batch_max={macro.batch_max}]")
-        _check_int("bv", self.bv, 1, macro.max_bits)
-        v = Operand(self.v_row, self.bv)
+        check_shape(macro, self.bv, self.operand_cols)
+        v = Operand(self.v_row, self.bv, self.operand_cols)
         v.check_fits(macro, "v_row")
         for i, r in enumerate(self.w_rows):
-            w = Operand(r, self.bw)
+            w = Operand(r, self.bw, self.operand_cols)
             w.check_fits(macro, f"w_rows[{i}]")
             check_disjoint([("v_row", v), (f"w_rows[{i}]", w)])
 
@@ -355,10 +425,11 @@ class FireOp(_Config):
 
     def check_fits(self, macro: MacroConfig) -> None:
         self.layer.check_fits(macro)
-        v = Operand(self.v_row, self.layer.bv)
+        n_c = self.layer.operand_cols
+        v = Operand(self.v_row, self.layer.bv, n_c)
         v.check_fits(macro, "v_row")
         if self.theta_row is not None:
-            t = Operand(self.theta_row, self.layer.bv)
+            t = Operand(self.theta_row, self.layer.bv, n_c)
             t.check_fits(macro, "theta_row")
             check_disjoint([("v_row", v), ("theta_row", t)])
 

@@ -46,16 +46,28 @@ Fire (one neuron slot, all columns in parallel):
   ``v_row`` would be issued in the cycle that writes that same row (the leak or uncross pass's
   only bit), and the storage contract leaves a read of a row being written undefined.
 
+Operand shape (``operand_cols = N_C``, issue 20): every pass walks rows, not bits, so each
+``bv`` above becomes ``R = ceil(bv / N_C)`` (and ``bw`` rows ``ceil(bw / N_C)``), with two
+changes. The guard bits fill the padding positions of V's last row first:
+``shaped_guard_cycles = ceil((bv + guard_cycles) / N_C) - R`` (0 when they all fit; at
+``N_C = 1`` it is ``guard_cycles``). A shift leak whose shift ``s`` is not a multiple of
+``N_C`` needs two rows of V per cycle beside V's own row, the second one kept in a register
+from the previous cycle's read: when ``s >= N_C`` the first of them must be read one cycle
+before the pass starts, one **prime** cycle (`prime_cycles`). The ``bv = 1`` bubble becomes
+``R = 1``. Example, P = 1, saturate, nothing clamped: bv 16 at N_C 1 is 20 cycles, at N_C 4
+is 2 + 4 + 1 + 1 = 8; bv 13 at N_C 4 is 2 + 4 + 0 + 1 = 7.
+
 Row reads and row writes through the row port take one cycle each (a read's data comes out
 in the next cycle, see the row port in `flexspim.hdl.macro`).
 """
 
 from __future__ import annotations
 
-from flexspim.config import LayerConfig, MacroConfig
+from flexspim.config import LayerConfig, MacroConfig, operand_rows
 
 __all__ = ["ISSUE_CYCLES", "READ_AHEAD_CYCLES", "REJECT_CYCLES", "ROW_CYCLES",
-           "accumulate_cycles", "fire_cycles", "leak_cycles", "reset_cycles"]
+           "accumulate_cycles", "fire_cycles", "leak_cycles", "reset_cycles",
+           "shaped_guard_cycles", "prime_cycles"]
 
 ROW_CYCLES = 1
 ISSUE_CYCLES = 1
@@ -66,23 +78,40 @@ READ_AHEAD_CYCLES = 1
 REJECT_CYCLES = ISSUE_CYCLES + READ_AHEAD_CYCLES + 1
 
 
-def accumulate_cycles(macro: MacroConfig, bv: int, saturate: bool, clamp: bool = True) -> int:
+def shaped_guard_cycles(macro: MacroConfig, bv: int, operand_cols: int = 1) -> int:
+    """Guard cycles of a saturating accumulate: the guard bits left over once V's last row's
+    padding positions hold as many of them as fit."""
+    rows = operand_rows(bv, operand_cols)
+    return operand_rows(bv + macro.guard_cycles, operand_cols) - rows
+
+
+def accumulate_cycles(macro: MacroConfig, bv: int, saturate: bool, clamp: bool = True,
+                      operand_cols: int = 1) -> int:
     """Cycles of one accumulate batch. ``clamp``: some enabled column overflowed (saturate
-    mode only; the default is the worst case)."""
-    tail = macro.guard_cycles + (bv if clamp else 1) if saturate else 0
-    return ISSUE_CYCLES + READ_AHEAD_CYCLES + bv + tail
+    mode only; the default is the worst case). ``operand_cols``: the shape ``N_C``."""
+    rows = operand_rows(bv, operand_cols)
+    tail = (shaped_guard_cycles(macro, bv, operand_cols) + (rows if clamp else 1)
+            if saturate else 0)
+    return ISSUE_CYCLES + READ_AHEAD_CYCLES + rows + tail
+
+
+def prime_cycles(layer: LayerConfig) -> int:
+    """1 when the shift leak's shifted row straddles two rows starting above V's first
+    (``N_C > 1``, ``s >= N_C``, ``s mod N_C != 0``), else 0."""
+    n_c, s = layer.operand_cols, layer.leak
+    return int(layer.leak_mode == "shift" and n_c > 1 and s >= n_c and s % n_c != 0)
 
 
 def leak_cycles(layer: LayerConfig) -> int:
-    return {"none": 0, "shift": 1, "sub": 2}[layer.leak_mode] * layer.bv
+    return {"none": 0, "shift": 1, "sub": 2}[layer.leak_mode] * layer.v_rows
 
 
 def reset_cycles(layer: LayerConfig) -> int:
-    return {"hard": 1, "soft": 2}[layer.reset] * layer.bv
+    return {"hard": 1, "soft": 2}[layer.reset] * layer.v_rows
 
 
 def fire_cycles(layer: LayerConfig) -> int:
     """Cycles of one fire pass over one neuron slot (every column at once)."""
-    bubble = int(layer.bv == 1 and layer.leak_mode != "none")
-    return (ISSUE_CYCLES + READ_AHEAD_CYCLES + leak_cycles(layer) + bubble + layer.bv
-            + reset_cycles(layer))
+    bubble = int(layer.v_rows == 1 and layer.leak_mode != "none")
+    return (ISSUE_CYCLES + READ_AHEAD_CYCLES + prime_cycles(layer) + leak_cycles(layer)
+            + bubble + layer.v_rows + reset_cycles(layer))

@@ -7,6 +7,17 @@ at row ``a`` is the two's-complement integer ``sum(bits[a + i, c] << i) - bits[a
 of column ``c`` (LSB in the lowest row). Weights, potentials and thresholds share the array;
 which rows hold what is only an address map (`flexspim.config.Operand`).
 
+Operand shape (issue 20; docs/array.md, "Operand shape"): with ``operand_cols = N_C > 1`` the
+columns form aligned groups ``g`` of ``N_C`` (columns ``g*N_C .. g*N_C + N_C - 1``; the last
+``cols % N_C`` columns form no group and are never enabled), one operand (one neuron) per
+group, and bit ``i`` of the operand at row ``a`` is cell ``(a + i // N_C, g*N_C + i % N_C)``:
+``R = ceil(b / N_C)`` rows, LSB in the group's lowest column. The cells of the last row above
+bit ``b - 1`` (``R*N_C - b`` of them) are padding: never read, never written. Weights,
+potentials and thresholds of one layer share the shape. The arithmetic is the integer
+arithmetic below, per group instead of per column; the per-column result vectors
+(``overflow``, ``spikes``) carry each group's flag on its lowest column and 0 on the others,
+the wire the hardware drives. ``load`` and ``peek`` take and give one value per group.
+
 Arithmetic decisions (each tested at its boundaries in ``tests/golden``):
 
 * Accumulate: ``T = V + W_1 + ... + W_n`` exactly (weights sign-extended to ``bv`` bits by
@@ -35,7 +46,7 @@ from flexspim.config import AccumulateOp, FireOp, MacroConfig, Operand, signed_r
 from .cycles import ISSUE_CYCLES, READ_AHEAD_CYCLES, ROW_CYCLES, accumulate_cycles, fire_cycles
 
 __all__ = ["MacroModel", "AccumulateResult", "FireResult", "accumulate_bitserial",
-           "to_bits", "from_bits", "leak", "wrap"]
+           "to_bits", "from_bits", "leak", "wrap", "shaped_cells", "group_mask", "on_lowest"]
 
 
 class AccumulateResult(NamedTuple):
@@ -126,6 +137,55 @@ def _mask(col_mask, cols: int) -> np.ndarray:
     return m
 
 
+def shaped_cells(operand: Operand, cols: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row and column indices, each of shape ``(bits, cols // N_C)``, of bit ``i`` of the
+    operand of group ``g``: ``(row + i // N_C, g * N_C + i % N_C)``."""
+    return _shaped_cells(operand.row, operand.bits, operand.cols, cols)
+
+
+@functools.lru_cache(maxsize=4096)
+def _shaped_cells(row: int, bits: int, n_c: int, cols: int):
+    i = np.arange(bits)[:, None]
+    g = np.arange(cols // n_c)[None, :]
+    r = np.broadcast_to(row + i // n_c, (bits, g.shape[1])).copy()
+    c = g * n_c + i % n_c
+    r.flags.writeable = False
+    c.flags.writeable = False
+    return r, c
+
+
+def group_mask(col_mask, cols: int, n_c: int) -> np.ndarray:
+    """The groups a column mask enables (bool per group, ``cols // N_C`` of them).
+
+    A mask must enable whole groups: every column of a group or none, and none of the last
+    ``cols % N_C`` columns, which form no group (a group would cross the array's edge).
+    """
+    n = cols // n_c
+    if col_mask is None:
+        return np.ones(n, dtype=bool)
+    m = _mask(col_mask, cols)
+    if n_c == 1:
+        return m
+    if m[n * n_c:].any():
+        raise ValueError(f"`col_mask` enables column {n * n_c + int(np.argmax(m[n * n_c:]))}; "
+                         f"at operand_cols={n_c} only columns [0, {n * n_c - 1}] form groups "
+                         f"(a group must not cross the array's edge at column {cols - 1})")
+    grid = m[:n * n_c].reshape(n, n_c)
+    mixed = grid.any(axis=1) & ~grid.all(axis=1)
+    if mixed.any():
+        g = int(np.argmax(mixed))
+        raise ValueError(f"`col_mask` must enable whole groups of operand_cols={n_c} columns; "
+                         f"group {g} (columns {g * n_c}..{g * n_c + n_c - 1}) is partly enabled")
+    return grid[:, 0].copy()
+
+
+def on_lowest(per_group: np.ndarray, cols: int, n_c: int) -> np.ndarray:
+    """A per-group flag as the per-column wire: on each group's lowest column, 0 elsewhere."""
+    out = np.zeros(cols, dtype=per_group.dtype)
+    out[0:len(per_group) * n_c:n_c] = per_group
+    return out
+
+
 class MacroModel:
     """Bit-exact, cycle-exact model of one macro.
 
@@ -163,30 +223,43 @@ class MacroModel:
 
     # -- host helpers (row-port traffic: one row write/read per bit) --------------------
     def load(self, operand: Operand, values, col_mask=None) -> int:
-        """Store signed ``values`` (one per column) as a vertical operand; ``bits`` cycles.
+        """Store signed ``values`` (one per group: per column when vertical) as an operand;
+        one row write per row of the operand (``operand.rows`` cycles).
 
-        Values outside the operand's signed range are rejected, not wrapped.
+        Values outside the operand's signed range are rejected, not wrapped. Padding cells of a
+        shaped operand's last row are not written.
         """
         operand.check_fits(self.config)
+        cols, n_c = self.config.cols, operand.cols
+        n = cols // n_c
         v = np.asarray(values, dtype=np.int64)
-        if v.shape != (self.config.cols,):
-            raise ValueError(f"`values` must have shape ({self.config.cols},), not {v.shape}")
+        if v.shape != (n,):
+            raise ValueError(f"`values` must have shape ({n},), one per group of {n_c} "
+                             f"column(s), not {v.shape}")
         lo, hi = signed_range(operand.bits)
         if v.size and (v.min() < lo or v.max() > hi):
             raise ValueError(f"`values` must be in [{lo}, {hi}] for a {operand.bits}-bit "
                              f"operand, got [{v.min()}, {v.max()}]")
-        m = _mask(col_mask, self.config.cols)
-        self.bits[operand.row:operand.stop, m] = to_bits(v, operand.bits)[:, m]
-        return operand.bits * ROW_CYCLES
+        g = group_mask(col_mask, cols, n_c)
+        if n_c == 1:
+            self.bits[operand.row:operand.stop, g] = to_bits(v, operand.bits)[:, g]
+        else:
+            r, c = shaped_cells(operand, cols)
+            self.bits[r[:, g], c[:, g]] = to_bits(v, operand.bits)[:, g]
+        return operand.rows * ROW_CYCLES
 
     def peek(self, operand: Operand) -> np.ndarray:
-        """Signed values of a vertical operand in every column (no side effect)."""
+        """Signed values of an operand in every group (column when vertical); no side effect."""
         operand.check_fits(self.config)
-        return from_bits(self.bits[operand.row:operand.stop])
+        if operand.cols == 1:
+            return from_bits(self.bits[operand.row:operand.stop])
+        return from_bits(self.bits[shaped_cells(operand, self.config.cols)])
 
     # -- compute -------------------------------------------------------------------------
     def accumulate(self, op: AccumulateOp, col_mask=None) -> AccumulateResult:
         """``V += sum(W)`` over the batch, wrapped or saturated once on the total."""
+        if op.operand_cols > 1:
+            return self._accumulate_shaped(op, col_mask)
         w_rows = _check_accumulate(op, self.config)
         m = None if col_mask is None else _mask(col_mask, self.config.cols)
         vsl = slice(op.v_row, op.v_row + op.bv)
@@ -209,6 +282,27 @@ class MacroModel:
         cycles = accumulate_cycles(self.config, op.bv, op.saturate, bool(overflow.any()))
         return AccumulateResult(cycles, overflow)
 
+    def _accumulate_shaped(self, op: AccumulateOp, col_mask) -> AccumulateResult:
+        """`accumulate` at ``operand_cols > 1``: the same integer rule per group."""
+        _check_fits(op, self.config)
+        cols, n_c = self.config.cols, op.operand_cols
+        g = group_mask(col_mask, cols, n_c)
+        vop = Operand(op.v_row, op.bv, n_c)
+        v = self.peek(vop)
+        for r in op.w_rows:
+            v = v + self.peek(Operand(r, op.bw, n_c))
+        lo, hi = signed_range(op.bv)
+        if op.saturate:
+            overflow = ((v < lo) | (v > hi)) & g
+            new = np.minimum(np.maximum(v, lo), hi)
+        else:
+            overflow = np.zeros(len(g), dtype=bool)
+            new = wrap(v, op.bv)
+        r, c = shaped_cells(vop, cols)
+        self.bits[r[:, g], c[:, g]] = to_bits(new, op.bv)[:, g]
+        cycles = accumulate_cycles(self.config, op.bv, op.saturate, bool(overflow.any()), n_c)
+        return AccumulateResult(cycles, on_lowest(overflow, cols, n_c))
+
     def _store(self, rows: slice, data: np.ndarray, m: np.ndarray | None) -> None:
         if m is None:
             self.bits[rows] = data
@@ -223,23 +317,30 @@ class MacroModel:
         3. where spiked: hard reset ``V = 0``; soft reset ``V = min(V - theta, 2**(bv-1)-1)``
            (``V - theta >= 0`` after a spike, so only a negative theta can overflow, and
            that saturates to the maximum whatever the layer's ``saturate`` setting).
+
+        At ``operand_cols > 1`` the same, per group (spikes on each group's lowest column).
         """
         _check_fits(op, self.config)
         layer = op.layer
-        m = _mask(col_mask, self.config.cols)
-        vop = Operand(op.v_row, layer.bv)
+        cols, n_c = self.config.cols, layer.operand_cols
+        m = group_mask(col_mask, cols, n_c)
+        vop = Operand(op.v_row, layer.bv, n_c)
         v = leak(self.peek(vop), layer.leak_mode, layer.leak)
         if layer.threshold_source == "array":
-            theta = self.peek(Operand(op.theta_row, layer.bv))
+            theta = self.peek(Operand(op.theta_row, layer.bv, n_c))
         else:
-            theta = np.full(self.config.cols, layer.threshold, dtype=np.int64)
+            theta = np.full(len(m), layer.threshold, dtype=np.int64)
         spikes = (v >= theta) & m
         if layer.reset == "hard":
             v = np.where(spikes, 0, v)
         else:
             v = np.where(spikes, np.minimum(v - theta, signed_range(layer.bv)[1]), v)
-        self.bits[vop.row:vop.stop, m] = to_bits(v, layer.bv)[:, m]
-        return FireResult(fire_cycles(layer), spikes)
+        if n_c == 1:
+            self.bits[vop.row:vop.stop, m] = to_bits(v, layer.bv)[:, m]
+        else:
+            r, c = shaped_cells(vop, cols)
+            self.bits[r[:, m], c[:, m]] = to_bits(v, layer.bv)[:, m]
+        return FireResult(fire_cycles(layer), on_lowest(spikes, cols, n_c))
 
 
 class BitSerialTrace(NamedTuple):
@@ -253,18 +354,82 @@ def accumulate_bitserial(macro: MacroConfig, bits: np.ndarray, op: AccumulateOp,
                          col_mask=None) -> BitSerialTrace:
     """Replay an accumulate the way the hardware runs it, one clock cycle per step.
 
-    Per column: a carry register ``c`` (``carry_width`` bits, starts at 0) and the bit-serial
-    sum. Cycle ``k`` (``0 <= k < bv``) adds the activated bits ``bits[w + min(k, bw-1)]`` of
-    every weight, bit ``k`` of V and ``c``; bit 0 of the sum is written to row ``v_row + k``
-    and the rest becomes ``c``. In saturate mode, ``guard_cycles`` more cycles keep
-    sign-extending V (from a register holding V's original sign bit, since its row was
-    just overwritten) and the weights without writing; a column overflowed if any bit they
-    produce differs from the bit written at ``k = bv - 1``; the last guard bit is the sign of
-    the exact total, which selects the clamp value (max for positive, min for negative)
-    written during the following clamp pass: ``bv`` cycles if an enabled column overflowed,
-    otherwise its first cycle only, which finds no overflow flag set and ends the command.
+    Vertical operands (``operand_cols = 1``). Per column: a carry register ``c``
+    (``carry_width`` bits, starts at 0) and the bit-serial sum. Cycle ``k`` (``0 <= k < bv``)
+    adds the activated bits ``bits[w + min(k, bw-1)]`` of every weight, bit ``k`` of V and
+    ``c``; bit 0 of the sum is written to row ``v_row + k`` and the rest becomes ``c``. In
+    saturate mode, ``guard_cycles`` more cycles keep sign-extending V (from a register holding
+    V's original sign bit, since its row was just overwritten) and the weights without
+    writing; a column overflowed if any bit they produce differs from the bit written at
+    ``k = bv - 1``; the last guard bit is the sign of the exact total, which selects the clamp
+    value (max for positive, min for negative) written during the following clamp pass:
+    ``bv`` cycles if an enabled column overflowed, otherwise its first cycle only, which
+    finds no overflow flag set and ends the command.
+
+    Shaped operands (``operand_cols = N_C > 1``): the same bit sequence per group, ``N_C`` bits
+    per cycle. Cycle ``k`` handles bits ``i = k*N_C .. k*N_C + N_C - 1`` in the group's
+    columns, lowest first, the carry rippling from column to column within the cycle (the
+    carry chain) and the group's top carry registered into the next cycle's lowest column.
+    A weight bit ``i >= bw`` is the weight's sign (cell of bit ``bw - 1``: the front stays on
+    the weight's last row, the sign cell is spread to the positions above it); a V bit
+    ``i >= bv`` is V's sign. The guard bits ``bv .. bv + guard_cycles - 1`` are computed
+    where they fall: in the padding positions of V's last row (same cycle) and then in
+    ``ceil((bv + guard_cycles) / N_C) - ceil(bv / N_C)`` guard cycles; padding cells are never
+    written. The clamp pass writes V's ``R = ceil(bv / N_C)`` rows. Overflow is per group,
+    reported on the group's lowest column. ``max_carry`` is the largest value of any carry
+    between two bit positions (registered or in the chain): the bound ``<= P`` holds per
+    position, so the chain's carries are ``carry_width`` bits wide too.
     """
     op.check_fits(macro)
+    if op.operand_cols == 1:
+        return _bitserial_vertical(macro, bits, op, col_mask)
+    n_c = op.operand_cols
+    cols = macro.cols
+    n = cols // n_c
+    g = group_mask(col_mask, cols, n_c)
+    out = bits.copy()
+    guard = macro.guard_cycles if op.saturate else 0
+    vr, vc = shaped_cells(Operand(op.v_row, op.bv, n_c), cols)
+    wcells = [shaped_cells(Operand(r, op.bw, n_c), cols) for r in op.w_rows]
+    carry = np.zeros(n, dtype=np.int64)
+    max_carry = 0
+    msb = np.zeros(n, dtype=np.int64)
+    overflow = np.zeros(n, dtype=bool)
+    last = np.zeros(n, dtype=np.int64)
+    vsign = out[vr[op.bv - 1], vc[op.bv - 1]].astype(np.int64)  # V's original sign bit
+    n_bits = op.bv + guard
+    for i in range(n_bits):
+        vbit = out[vr[i], vc[i]].astype(np.int64) if i < op.bv else vsign
+        s = carry + vbit
+        for wr, wc in wcells:
+            j = min(i, op.bw - 1)
+            s = s + out[wr[j], wc[j]]
+        bit = s & 1
+        carry = s >> 1
+        max_carry = max(max_carry, int(carry.max(initial=0)))
+        if i < op.bv:
+            out[vr[i][g], vc[i][g]] = bit[g]
+            if i == op.bv - 1:
+                msb = bit
+        else:
+            overflow |= bit != msb
+            last = bit
+    rows = -(-op.bv // n_c)
+    cycles = ISSUE_CYCLES + READ_AHEAD_CYCLES + -(-n_bits // n_c)
+    if op.saturate:
+        overflow &= g
+        lo, hi = signed_range(op.bv)
+        clamp = to_bits(np.where(last == 1, lo, hi), op.bv)
+        for i in range(op.bv):
+            out[vr[i][overflow], vc[i][overflow]] = clamp[i, overflow]
+        cycles += rows if overflow.any() else 1
+    return BitSerialTrace(out, cycles, on_lowest(overflow, cols, n_c), max_carry)
+
+
+def _bitserial_vertical(macro: MacroConfig, bits: np.ndarray, op: AccumulateOp,
+                        col_mask) -> BitSerialTrace:
+    """`accumulate_bitserial` at ``operand_cols = 1``, row by row (the energy tests count its
+    row reads)."""
     m = _mask(col_mask, macro.cols)
     out = bits.copy()
     cols = macro.cols
