@@ -297,7 +297,7 @@ def check_shape(macro: MacroConfig, bits: int, operand_cols: int, name: str = "b
     if not 1 <= bits <= limit:
         shape = (f" (at operand_cols={operand_cols}: {macro.rows} rows x {operand_cols} "
                  f"columns per operand)" if operand_cols > 1 else "")
-        raise ValueError(f"`{name}` must be in [1, {limit}], not {bits}{shape}")
+        raise ValueError(f"`{name}` must be an integer in [1, {limit}], not {bits}{shape}")
 
 
 @dataclass(frozen=True)

@@ -53,8 +53,11 @@ def AccumulateFields(config: MacroConfig) -> dict:
     """Command fields of an accumulate (all inputs): see `CimMacro` for their meaning."""
     c = check_config(config)
     aw, bw, P = c.row_addr_width, c.bits_width, c.batch_max
-    return {"v_row": In(aw), "bv": In(bw), "w_rows": In(P * aw), "w_en": In(P),
-            "bw": In(bw), "col_en": In(c.cols), "saturate": In(1)}
+    fields = {"v_row": In(aw), "bv": In(bw), "w_rows": In(P * aw), "w_en": In(P),
+              "bw": In(bw), "col_en": In(c.cols), "saturate": In(1)}
+    if c.max_operand_cols > 1:   # the shape N_C itself (issue 20); absent at the default
+        fields["operand_cols"] = In(c.max_operand_cols.bit_length())
+    return fields
 
 
 class AccumulateUnit(wiring.Component):

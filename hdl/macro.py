@@ -25,6 +25,7 @@ from amaranth.lib.wiring import In, Out
 from flexspim.config import MacroConfig
 
 from .accumulate import AccumulateFields, AccumulateUnit, check_config
+from .accumulate_shaped import ShapedAccumulateUnit
 from .array import ARRAY_MODULE, ArraySignature
 from .lif import FireFields, FireUnit
 
@@ -70,7 +71,10 @@ class AccumulateSignature(wiring.Signature):
     * ``col_en``: in, cols. Columns to update; ``saturate``: in, 1 (0 = wrap).
     * ``done``: out, 1. One-cycle pulse when the command has finished (or was rejected).
     * ``error``: out, 1. With ``done``: the command was invalid and nothing was written.
-    * ``overflow``: out, cols. Columns the last accumulate clamped.
+    * ``overflow``: out, cols. Columns the last accumulate clamped (at a shape ``N_C > 1``:
+      each clamped group's lowest column).
+    * ``operand_cols``: in, ``max_operand_cols.bit_length()``, only when
+      ``max_operand_cols > 1``: the shape ``N_C`` of V and the weights (1, 2, 4, ..).
     """
 
     def __init__(self, config: MacroConfig):
@@ -129,7 +133,8 @@ class CimMacro(wiring.Component):
             ARRAY_MODULE, i_clk=ClockSignal("sync"),
             **{("i_" if member.flow == In else "o_") + name: getattr(arr, name)
                for name, member in ArraySignature(cfg).members.items()})
-        m.submodules.acc_unit = acc_u = AccumulateUnit(cfg)
+        m.submodules.acc_unit = acc_u = (AccumulateUnit(cfg) if cfg.max_operand_cols == 1
+                                         else ShapedAccumulateUnit(cfg))
         m.submodules.fire_unit = fire_u = FireUnit(cfg)
 
         for name in AccumulateFields(cfg):

@@ -32,7 +32,7 @@ def test_generate_is_deterministic_and_lint_clean(tmp_path, rows, cols, P):
         text = (a / f).read_text()
         assert str(tmp_path) not in text and "/home/" not in text and "/work/" not in text
     m = json.loads((a / "manifest.json").read_text())
-    assert m["parameters"] == {"rows": rows, "cols": cols, "batch_max": P}
+    assert m["parameters"] == {"rows": rows, "cols": cols, "batch_max": P, "max_operand_cols": 1}
     verilog = (a / "flexspim_macro.v").read_bytes()
     assert m["verilog"]["sha256"] == hashlib.sha256(verilog).hexdigest()
     ports = {p["name"]: p for p in m["ports"]}
@@ -94,7 +94,7 @@ def test_generate_from_toml_with_override(tmp_path):
     cfg.write_text("[macro]\nrows = 16\ncols = 8\nbatch_max = 2\n")
     out = generate(tmp_path, "t", "--config", cfg, "--cols", 4)
     m = json.loads((out / "manifest.json").read_text())
-    assert m["parameters"] == {"rows": 16, "cols": 4, "batch_max": 2}
+    assert m["parameters"] == {"rows": 16, "cols": 4, "batch_max": 2, "max_operand_cols": 1}
 
 
 @pytest.mark.parametrize("args, message", [
