@@ -279,7 +279,7 @@ class ShapedAccumulateUnit(wiring.Component):
         any_last = Cat(*flags["is_last"]).any()
         with m.If(b_add & b_top):
             m.d.sync += [a.eq(b) for a, b in zip(msb, msb_now)]
-        with m.If(adding & ~kill):
+        with m.If(adding & saturate & ~kill):   # wrap mode never flags
             m.d.sync += [o.eq(o | (b & e)) for o, b, e in zip(ovf, bad, en)]
             with m.If(any_last):
                 m.d.sync += [a.eq(b) for a, b in zip(last, last_now)]

@@ -14,7 +14,7 @@ import numpy as np
 from flexspim.config import LEAK_MODES, AccumulateOp, FireOp, LayerConfig, MacroConfig
 
 __all__ = ["to_int", "to_bits_vec", "AccFields", "FireCmd", "random_accumulate",
-           "random_fire", "MacroDriver"]
+           "random_fire", "random_shaped_accumulate", "group_col_en", "MacroDriver"]
 
 
 def to_int(bits) -> int:
@@ -38,19 +38,22 @@ class AccFields(NamedTuple):
     bw: int
     col_en: np.ndarray
     saturate: bool
+    operand_cols: int = 1     # the shape N_C (a port only when max_operand_cols > 1)
 
     def fits_ports(self, cfg: MacroConfig) -> bool:
         """Whether every field can be put on the port at all (its width allows it)."""
         aw, bw = cfg.row_addr_width, cfg.bits_width
+        shape_ok = (self.operand_cols == 1 if cfg.max_operand_cols == 1
+                    else 0 <= self.operand_cols < 1 << cfg.max_operand_cols.bit_length())
         return (self.v_row < (1 << aw) and all(r < (1 << aw) for r in self.w_rows)
-                and self.bv < (1 << bw) and self.bw < (1 << bw)
+                and self.bv < (1 << bw) and self.bw < (1 << bw) and shape_ok
                 and len(self.w_rows) == len(self.w_en) == cfg.batch_max)
 
     def golden_op(self) -> AccumulateOp:
         """The equivalent golden operation; raises ValueError when the command is invalid."""
         return AccumulateOp(self.v_row, self.bv,
                             tuple(r for r, e in zip(self.w_rows, self.w_en) if e),
-                            self.bw, self.saturate)
+                            self.bw, self.saturate, operand_cols=self.operand_cols)
 
 
 class FireCmd(NamedTuple):
@@ -143,6 +146,39 @@ def random_accumulate(rng: np.random.Generator, cfg: MacroConfig,
                      bool(rng.integers(0, 2)))
 
 
+def group_col_en(rng: np.random.Generator, cols: int, n_c: int, p: float = 0.85) -> np.ndarray:
+    """A column mask enabling whole random groups of ``n_c`` (never the trailing columns)."""
+    n = cols // n_c
+    mask = np.zeros(cols, dtype=np.uint8)
+    mask[:n * n_c] = np.repeat(rng.random(n) < p, n_c)
+    return mask
+
+
+def random_shaped_accumulate(rng: np.random.Generator, cfg: MacroConfig, n_c: int,
+                             bits_max: int | None = None) -> AccFields:
+    """A random valid accumulate at shape ``n_c``: V of ``bv`` bits in ``ceil(bv/n_c)`` rows,
+    up to ``P`` weights of ``bw <= bv`` bits in ``ceil(bw/n_c)`` rows each, none overlapping
+    V, whole-group column mask."""
+    P, rows, aw = cfg.batch_max, cfg.rows, cfg.row_addr_width
+    top = min(rows * n_c, cfg.max_bits, bits_max or cfg.max_bits)
+    bv = int(rng.integers(1, top + 1))
+    if rng.random() < 0.5:
+        bv = int(rng.integers(1, max(1, min(top, rows // 2 * n_c)) + 1))
+    bw = int(rng.integers(1, bv + 1))
+    rv, rw = -(-bv // n_c), -(-bw // n_c)
+    v_row = int(rng.integers(0, rows - rv + 1))
+    free = [r for r in range(rows - rw + 1) if r + rw <= v_row or r >= v_row + rv]
+    n = int(rng.integers(0, min(P, len(free)) + 1))
+    chosen = [int(x) for x in rng.permutation(free)[:n]] if n else []
+    slots = rng.permutation(P)[:n]
+    w_rows = [int(x) for x in rng.integers(0, 1 << aw, size=P)]
+    w_en = [False] * P
+    for s, r in zip(slots, chosen):
+        w_rows[s], w_en[s] = r, True
+    return AccFields(v_row, bv, tuple(w_rows), tuple(w_en), bw,
+                     group_col_en(rng, cfg.cols, n_c), bool(rng.integers(0, 2)), n_c)
+
+
 class MacroDriver:
     """Drives one `CimMacro` DUT. All methods are coroutines of the cocotb test."""
 
@@ -221,6 +257,8 @@ class MacroDriver:
         d.acc__w_en.value = sum(int(e) << i for i, e in enumerate(f.w_en))
         d.acc__col_en.value = to_int(f.col_en)
         d.acc__saturate.value = int(f.saturate)
+        if self.cfg.max_operand_cols > 1:
+            d.acc__operand_cols.value = f.operand_cols
         d.acc__valid.value = 1
 
     def _drive_fire(self, f: FireCmd) -> None:
