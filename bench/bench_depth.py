@@ -91,13 +91,33 @@ def depth(verilog: str, top: str, yosys: list[str], stub: str | None = None) -> 
         return int(found[0]), int(found[1])
 
 
+def shape_table(yosys: list[str], n: int) -> int:
+    """Periphery depth of the macro against the widest operand group (the carry chain)."""
+    print(f"# macro periphery depth vs max_operand_cols (gates, {GATES}), {' '.join(yosys)}")
+    print("| geometry | P | max_operand_cols | area map | delay map | synth s |")
+    print("|---|---|---|---|---|---|")
+    for P in (1, 8):
+        for width in (1, 2, 4, 8):
+            mc = MacroConfig(rows=n, cols=n, batch_max=P, max_operand_cols=width)
+            t0 = time.perf_counter()
+            area, delay = depth(to_verilog(CimMacro(mc), "flexspim_macro", array="blackbox"),
+                                "flexspim_macro", yosys, register_stub(mc))
+            print(f"| {n}x{n} | {P} | {width} | {area} | {delay} | "
+                  f"{time.perf_counter() - t0:.0f} |", flush=True)
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="64x64 only")
     ap.add_argument("--no-array", action="store_true", help="skip the +array view")
     ap.add_argument("--yosys", help="yosys executable")
+    ap.add_argument("--shape", action="store_true",
+                    help="macro periphery depth against max_operand_cols 1, 2, 4, 8 (issue 20)")
     args = ap.parse_args()
     yosys = yosys_cmd(args.yosys)
+    if args.shape:
+        return shape_table(yosys, 16 if args.quick else 64)
     sizes = [64] if args.quick else [64, 256]
     print(f"# logic depth (gates, {GATES}), {' '.join(yosys)}")
     print("| block | geometry | P | periphery, area map | periphery, delay map | "

@@ -57,6 +57,9 @@ def geometry_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--rows", type=int, help="bit rows of the array")
     g.add_argument("--cols", type=int, help="columns of the array")
     g.add_argument("--batch", type=int, dest="batch_max", help="P, weights per accumulate")
+    g.add_argument("--max-operand-cols", type=int, dest="max_operand_cols",
+                   help="widest operand group (N_C) the carry chain supports, a power of two "
+                        "(default 1: vertical operands)")
 
 
 def load_toml(path: Path, option: str = "--config") -> dict:
@@ -72,8 +75,8 @@ def macro_from_args(args: argparse.Namespace) -> MacroConfig:
 
     d: dict = dict(load_config(args.config, "--config", HARDWARE_TABLES,
                                tuple(HARDWARE_TABLES)).get("macro", {}))
-    for k in ("rows", "cols", "batch_max"):
-        if getattr(args, k) is not None:
+    for k in ("rows", "cols", "batch_max", "max_operand_cols"):
+        if getattr(args, k, None) is not None:
             d[k] = getattr(args, k)
     missing = [k for k in ("rows", "cols") if k not in d]
     if missing:

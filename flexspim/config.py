@@ -457,6 +457,12 @@ class CoreConfig(_Config):
             raise ValueError(f"`macro` must be a MacroConfig, not {self.macro!r}")
         _check_int("fifo_depth", self.fifo_depth, 1, 4096)
         _check_int("index_bits", self.index_bits, 1, 24)
+        if self.macro.max_operand_cols != 1:
+            # the core's OPERAND_COLS register and the shaped fire unit are issue 20's next
+            # step; a core must not accept a shape it cannot fire
+            raise ValueError(f"`max_operand_cols` must be 1 in a core or system (shaped "
+                             f"operands run on the macro only so far), not "
+                             f"{self.macro.max_operand_cols}")
 
 
 @dataclass(frozen=True)

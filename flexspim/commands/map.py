@@ -85,7 +85,7 @@ def _macro(args, preset=None) -> tuple[MacroConfig, dict]:
         d.update(preset.macro)
     doc = load_config(args.config, "--config", CONFIG_TABLES, ("macro",))
     d.update(doc.get("macro", {}))
-    for k in ("rows", "cols", "batch_max"):
+    for k in ("rows", "cols", "batch_max", "max_operand_cols"):
         if getattr(args, k) is not None:
             d[k] = getattr(args, k)
     return MacroConfig.from_dict(d), doc
