@@ -35,7 +35,7 @@ COMMANDS = ("generate", "run", "cycles", "map", "study", "sweep", "import_nir", 
             "power")
 
 #: Tables (and their keys) of a hardware ``--config`` file.
-HARDWARE_TABLES = {"macro": ("rows", "cols", "batch_max"),
+HARDWARE_TABLES = {"macro": ("rows", "cols", "batch_max", "max_operand_cols"),
                    "core": ("fifo_depth", "index_bits"),
                    "system": ("n_cores", "in_fifo_depth"),
                    "fanout": ("index_bits", "op_bits", "max_kernel", "max_taps")}
