@@ -36,7 +36,7 @@ from flexspim.config import MacroConfig
 from .accumulate import AccumulateFields, AccumulateUnit, check_config
 from .adder import compress
 from .array import ArraySignature
-from .groups import ColumnGroups
+from .groups import ColumnGroups, one_hot_select
 
 __all__ = ["ShapedAccumulateUnit", "shape_field_width"]
 
@@ -89,8 +89,7 @@ class ShapedAccumulateUnit(wiring.Component):
 
         def rows_of(bits, n_sel_in):
             """ceil(bits / N_C) from input-side values (``n_sel_in[t]``: N_C == 2**t)."""
-            return _or([((bits + (1 << t) - 1) >> t) & s.replicate(rw_)
-                        for t, s in enumerate(n_sel_in)], rw_)
+            return one_hot_select(n_sel_in, [(bits + (1 << t) - 1) >> t for t in range(modes)])
 
         in_sel = [self.operand_cols == (1 << t) for t in range(modes)]
         r_v = Signal(rw_, name="rows_v")           # ceil(bv / N_C)
@@ -317,19 +316,11 @@ class ShapedAccumulateUnit(wiring.Component):
             conds.append(~w_en[i] | fits)
         conds.append(~Cat(*AccumulateUnit._repeated_rows(w, w_en)).any())
         spread = grp.join(grp.group_any(sel, grp.split(col_en)))
-        trail = _or([Const(grp.trailing(t), cfg.cols) & s.replicate(cfg.cols)
-                     for t, s in enumerate(sel)], cfg.cols)
+        trail = one_hot_select(sel, [Const(grp.trailing(t), cfg.cols) for t in range(len(sel))])
         whole = Signal(name="whole_groups")
         m.d.comb += whole.eq((spread == col_en) & ~(col_en & trail).any())
         conds.append(whole)
         m.d.comb += ok.eq(Cat(*conds).all())
-
-
-def _or(vals, width):
-    out = Const(0, width)
-    for v in vals:
-        out = out | v
-    return out
 
 
 def _named(m: Module, value, name: str) -> Signal:

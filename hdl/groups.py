@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from amaranth.hdl import Array, Cat, Const, Value
 
-__all__ = ["ColumnGroups"]
+__all__ = ["ColumnGroups", "one_hot_select"]
 
 
 class ColumnGroups:
@@ -50,10 +50,7 @@ class ColumnGroups:
         """Per slice ``j``: ``per_mode(t, j)`` of the selected mode (``sel`` one-hot)."""
         out = []
         for j in range(self.M):
-            vals = [per_mode(t, j) for t in range(self.modes)]
-            width = max(len(Value.cast(v)) for v in vals)
-            out.append(_or_all([Value.cast(v) & sel[t].replicate(width)
-                                for t, v in enumerate(vals)]))
+            out.append(one_hot_select(sel, [per_mode(t, j) for t in range(self.modes)]))
         return out
 
     def group_any(self, sel: list[Value], slices: list[Value]) -> list[Value]:
@@ -78,6 +75,12 @@ class ColumnGroups:
     def constant(self, sel: list[Value], per_mode) -> list[Value]:
         """Per slice: a constant 0/1 of the mode (``per_mode(t, j)`` is a Python bool)."""
         return self.where(sel, lambda t, j: Const(int(bool(per_mode(t, j))), 1))
+
+
+def one_hot_select(sel: list[Value], vals: list) -> Value:
+    """``vals[t]`` for the one ``sel[t]`` that is set (0 if none): an OR of masked values."""
+    width = max(len(Value.cast(v)) for v in vals)
+    return _or_all([Value.cast(v) & s.replicate(width) for s, v in zip(sel, vals)])
 
 
 def _or_all(vals: list[Value]) -> Value:
