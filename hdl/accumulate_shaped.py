@@ -284,10 +284,8 @@ class ShapedAccumulateUnit(wiring.Component):
                 m.d.sync += [a.eq(b) for a, b in zip(last, last_now)]
         with m.If(self.start):
             m.d.sync += [o.eq(0) for o in ovf]
-        lowest = grp.constant(sel, lambda t, j: j % (1 << t) == 0)
-        m.d.comb += self.overflow.eq(grp.join([o & lo.replicate(grp.blocks)
-                                               for o, lo in zip(ovf, lowest)]))
-        ovf_all = grp.join(ovf)
+        ovf_all = Signal(cols, name="overflow_groups")
+        m.d.comb += [ovf_all.eq(grp.join(ovf)), self.overflow.eq(ovf_all & grp.lowest(sel))]
 
         m.d.comb += [
             no_clamp.eq(b_c0 & ~ovf_all.any()),

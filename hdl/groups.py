@@ -45,6 +45,15 @@ class ColumnGroups:
         first = self.cols // n * n
         return ((1 << self.cols) - 1) ^ ((1 << first) - 1)
 
+    def lowest(self, sel: list[Value]) -> Value:
+        """``cols`` bits: the lowest column of every whole group of the selected mode (one
+        AND with this gives a per-group flag on its lowest column as a single net, so the
+        Verilog port carrying it keeps its name)."""
+        def mask(t):
+            n = 1 << t
+            return sum(1 << c for c in range(0, self.cols // n * n, n))
+        return one_hot_select(sel, [Const(mask(t), self.cols) for t in range(self.modes)])
+
     # -- mode-dependent selection -----------------------------------------------------------
     def where(self, sel: list[Value], per_mode) -> list[Value]:
         """Per slice ``j``: ``per_mode(t, j)`` of the selected mode (``sel`` one-hot)."""

@@ -46,9 +46,12 @@ def FireFields(config: MacroConfig) -> dict:
     """Command fields of a fire pass (all inputs): see `CimMacro` for their meaning."""
     c = check_config(config)
     aw, bw, mb = c.row_addr_width, c.bits_width, c.max_bits
-    return {"v_row": In(aw), "bv": In(bw), "leak_mode": In(2), "leak": In(mb),
-            "threshold": In(mb), "theta_src": In(1), "theta_row": In(aw),
-            "soft_reset": In(1), "col_en": In(c.cols)}
+    fields = {"v_row": In(aw), "bv": In(bw), "leak_mode": In(2), "leak": In(mb),
+              "threshold": In(mb), "theta_src": In(1), "theta_row": In(aw),
+              "soft_reset": In(1), "col_en": In(c.cols)}
+    if c.max_operand_cols > 1:   # the shape N_C itself (issue 20); absent at the default
+        fields["operand_cols"] = In(c.max_operand_cols.bit_length())
+    return fields
 
 
 class FireUnit(wiring.Component):

@@ -28,6 +28,7 @@ from .accumulate import AccumulateFields, AccumulateUnit, check_config
 from .accumulate_shaped import ShapedAccumulateUnit
 from .array import ARRAY_MODULE, ArraySignature
 from .lif import FireFields, FireUnit
+from .lif_shaped import ShapedFireUnit
 
 __all__ = ["RowPortSignature", "AccumulateSignature", "FireSignature", "CimMacro"]
 
@@ -95,7 +96,9 @@ class FireSignature(wiring.Signature):
       (1: per-neuron thresholds from rows ``theta_row..``); ``theta_row``: in, AW.
     * ``soft_reset``: in, 1 (0 = hard reset); ``col_en``: in, cols.
     * ``done``, ``error``: out, 1, as for ``acc``; ``spikes``: out, cols. The columns that fired
-      in the last fire pass, held until the next one starts.
+      in the last fire pass, held until the next one starts (at a shape ``N_C > 1``: each
+      spiking group's lowest column).
+    * ``operand_cols``: in, as for ``acc`` (only when ``max_operand_cols > 1``).
     """
 
     def __init__(self, config: MacroConfig):
@@ -135,7 +138,8 @@ class CimMacro(wiring.Component):
                for name, member in ArraySignature(cfg).members.items()})
         m.submodules.acc_unit = acc_u = (AccumulateUnit(cfg) if cfg.max_operand_cols == 1
                                          else ShapedAccumulateUnit(cfg))
-        m.submodules.fire_unit = fire_u = FireUnit(cfg)
+        m.submodules.fire_unit = fire_u = (FireUnit(cfg) if cfg.max_operand_cols == 1
+                                           else ShapedFireUnit(cfg))
 
         for name in AccumulateFields(cfg):
             m.d.comb += getattr(acc_u, name).eq(getattr(self.acc, name))

@@ -14,7 +14,8 @@ import numpy as np
 from flexspim.config import LEAK_MODES, AccumulateOp, FireOp, LayerConfig, MacroConfig
 
 __all__ = ["to_int", "to_bits_vec", "AccFields", "FireCmd", "random_accumulate",
-           "random_fire", "random_shaped_accumulate", "group_col_en", "MacroDriver"]
+           "random_fire", "random_shaped_accumulate", "random_shaped_fire", "group_col_en",
+           "MacroDriver"]
 
 
 def to_int(bits) -> int:
@@ -68,10 +69,13 @@ class FireCmd(NamedTuple):
     theta_row: int
     soft_reset: bool
     col_en: np.ndarray
+    operand_cols: int = 1     # the shape N_C (a port only when max_operand_cols > 1)
 
     def fits_ports(self, cfg: MacroConfig) -> bool:
         aw, bw, mb = cfg.row_addr_width, cfg.bits_width, cfg.max_bits
-        return (self.v_row < (1 << aw) and self.theta_row < (1 << aw)
+        shape_ok = (self.operand_cols == 1 if cfg.max_operand_cols == 1
+                    else 0 <= self.operand_cols < 1 << cfg.max_operand_cols.bit_length())
+        return (shape_ok and self.v_row < (1 << aw) and self.theta_row < (1 << aw)
                 and self.bv < (1 << bw) and 0 <= self.leak_mode < 4
                 and 0 <= self.leak < (1 << mb)
                 and -(1 << (mb - 1)) <= self.threshold < (1 << (mb - 1)))
@@ -83,7 +87,8 @@ class FireCmd(NamedTuple):
         layer = LayerConfig(bw=1, bv=self.bv, leak_mode=LEAK_MODES[self.leak_mode],
                             leak=self.leak, threshold=self.threshold,
                             threshold_source="array" if self.theta_src else "register",
-                            reset="soft" if self.soft_reset else "hard")
+                            reset="soft" if self.soft_reset else "hard",
+                            operand_cols=self.operand_cols)
         return FireOp(self.v_row, layer, self.theta_row if self.theta_src else None)
 
 
@@ -177,6 +182,32 @@ def random_shaped_accumulate(rng: np.random.Generator, cfg: MacroConfig, n_c: in
         w_rows[s], w_en[s] = r, True
     return AccFields(v_row, bv, tuple(w_rows), tuple(w_en), bw,
                      group_col_en(rng, cfg.cols, n_c), bool(rng.integers(0, 2)), n_c)
+
+
+def random_shaped_fire(rng: np.random.Generator, cfg: MacroConfig, n_c: int) -> FireCmd:
+    """A random valid fire at shape ``n_c``: V of ``bv`` bits in ``ceil(bv/n_c)`` rows, the
+    thresholds (when from the array) in as many rows not overlapping V, every leak mode (shift
+    amounts that straddle rows included), whole-group column mask."""
+    rows = cfg.rows
+    theta_src = rows >= 2 and bool(rng.integers(0, 2))
+    top = min(cfg.max_bits, (rows // 2 if theta_src else rows) * n_c)
+    bv = int(rng.integers(1, top + 1))
+    rv = -(-bv // n_c)
+    v_row = int(rng.integers(0, rows - rv + 1))
+    theta_row = 0
+    if theta_src:
+        free = [r for r in range(rows - rv + 1) if r + rv <= v_row or r >= v_row + rv]
+        if free:
+            theta_row = int(rng.choice(free))
+        else:
+            theta_src = False
+    mode = int(rng.integers(0, 3))
+    leak = {0: 0, 1: int(rng.integers(0, 1 << (bv - 1))), 2: int(rng.integers(0, bv))}[mode]
+    lo, hi = -(1 << (bv - 1)), (1 << (bv - 1)) - 1
+    threshold = int(rng.integers(lo, hi + 1)) if rng.random() < 0.3 else \
+        int(rng.integers(0, hi + 1))
+    return FireCmd(v_row, bv, mode, leak, threshold, theta_src, theta_row,
+                   bool(rng.integers(0, 2)), group_col_en(rng, cfg.cols, n_c), n_c)
 
 
 class MacroDriver:
@@ -274,6 +305,8 @@ class MacroDriver:
         d.fire__theta_row.value = f.theta_row
         d.fire__soft_reset.value = int(f.soft_reset)
         d.fire__col_en.value = to_int(f.col_en)
+        if self.cfg.max_operand_cols > 1:
+            d.fire__operand_cols.value = f.operand_cols
         d.fire__valid.value = 1
 
     async def fire(self, f: FireCmd) -> tuple[int, np.ndarray, bool]:
