@@ -99,12 +99,16 @@ class MoverModel:
       (out of the buffer or the backing store) or one of 0 rows pulses ``done`` (and
       ``error`` when invalid) in the next cycle and moves nothing; the mover stays idle.
       Otherwise it is busy from the next cycle on.
-    * Requests: ``req_valid`` with ``req_addr = bs_addr + accepted``, never more than
+    * Requests: ``req_valid`` with ``req_addr = bs_addr + accepted`` (modulo
+      ``2**addr_bits``, the port's width: after the last request of a transfer that ends at
+      the top row it reads 0; 0 while idle), never more than
       ``outstanding`` requests accepted and unanswered; every request gets one response, in
       order, at least one cycle after it was accepted; ``resp_ready`` = busy.
     * STORE: buffer word ``buf_addr + i`` is read into a 2-entry queue (read at an edge, in
-      the queue at the next); the request's data is the queue's head; a read is issued when
-      rows remain to read and the queue has room for it whatever the port does; ``done``
+      the queue at the next); the request's data is the queue's head; a read is issued at an
+      edge when rows remain to read and the queue, counting this edge's pop (a request that
+      passes) and the word read at the previous edge, holds at most one entry after it, so
+      the word has room when it lands whatever the port does next (decision 141); ``done``
       follows the edge that takes the last write response.
     * LOAD: a request is offered while rows remain to request; a response is registered at
       the edge that takes it and written into buffer word ``buf_addr + j`` (under ``mask``) at
@@ -121,7 +125,11 @@ class MoverModel:
         self.reset()
 
     def reset(self) -> None:
-        """Synchronous reset: every register; not the buffer's content."""
+        """Synchronous reset: every register; not the buffer's content. A reset edge neither
+        reads nor writes the buffer (the unit gates its enables with ``rst``), so ``rd_data``
+        is undefined after it (decision 143)."""
+        self._addr_mask = (1 << self.config.addr_bits) - 1
+        self.buffer.tick()
         self.busy = 0
         self.cmd = MoverCommand(LOAD, 0, 0, 0, 0)
         self.done = self.error = 0
@@ -143,7 +151,8 @@ class MoverModel:
         v = self._req_valid()
         return _Outputs(cmd_ready=1 - self.busy, busy=self.busy, done=self.done,
                         error=self.error, req_valid=v,
-                        req_addr=(self.cmd.bs_addr + self.accepted) if self.busy else 0,
+                        req_addr=(self.cmd.bs_addr + self.accepted) & self._addr_mask
+                        if self.busy else 0,
                         req_we=int(self.busy and self.cmd.kind == STORE),
                         req_data=self.queue[0] if self.queue else 0,
                         resp_ready=self.busy, counters=dict(self.counters))

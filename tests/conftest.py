@@ -56,6 +56,13 @@ REGRESS_ONLY = {
         "(test_macro_with_blackbox_array_and_model_file)",
     "tests/hdl/test_rtl_adder.py::test_adder_array[5c_P3]":
         "1 column with P=1 and 16 columns with P=8 (and the odd P=3 inside the 37x13 macro)",
+    "tests/hdl/test_rtl_mover.py::test_mover[64x32_a40_o64]":
+        "the mover at 37x13 (7-bit rows, 3 in flight) and 1x1 (1-bit rows, 1 in flight)",
+    "tests/hdl/test_rtl_mover.py::test_mover_with_blackbox_buffer_and_model_file":
+        "the same mover with its behavioural buffer (test_mover[37x13_a7_o3])",
+    **{f"tests/hdl/test_rtl_mover.py::test_mover_mutants_are_caught[{m}]":
+       "the mover's read-ahead mutant (test_mover_mutants_are_caught[mover_no_pop_room])"
+       for m in ("mover_inflight_no_take", "mover_load_mask_ignored")},
     "tests/hdl/test_rtl_macro.py::test_macro[8x4_P1]":
         "P=1 at 1x1 and 16x16",
     "tests/hdl/test_generate.py::test_generate_core_is_deterministic_and_lint_clean[37-13-3-2]":
