@@ -9,7 +9,8 @@ unit):
    ``hdl/lint_counts.json``. The waivers name whole rules, so this is what makes a *new*
    width mismatch or unused signal in our RTL fail: its rule's count changes. After an
    intended RTL change, re-pin with ``python -m flexspim.lintgate --update`` and review the
-   diff of lint_counts.json like any other change.
+   diff of lint_counts.json like any other change; ``--case NAME`` (repeatable) checks or
+   re-pins only the named designs, leaving every other pinned count as it is.
 
 Also: `slang_errors` (pyslang, a second, independent SystemVerilog front end) must find no
 error in any generated top; and no escaped identifier (``\\bv$70``, issue 24): none in any
@@ -53,6 +54,8 @@ CASES: dict[str, list[str]] = {
     "buffer_37x13": ["--top", "buffer", "--words", "37", "--cols", "13"],
     "buffer_37x13_blackbox": ["--top", "buffer", "--words", "37", "--cols", "13",
                               "--array", "blackbox"],
+    "mover_37x13_a7_o3": ["--top", "mover", "--words", "37", "--cols", "13", "--addr-bits",
+                          "7", "--outstanding", "3"],
 }
 
 #: geometries whose generated Verilog must hold no escaped identifier (name -> arguments)
@@ -178,11 +181,15 @@ def main(argv: list[str] | None = None) -> int:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--update", action="store_true",
                     help=f"re-pin the counts in {COUNTS_FILE.name} instead of checking them")
+    ap.add_argument("--case", action="append", choices=sorted(CASES), metavar="NAME",
+                    help="only this reference design (repeatable; with --update, re-pin only "
+                         "its counts); skips the escape-only geometries")
     args = ap.parse_args(argv)
     pinned_all = json.loads(COUNTS_FILE.read_text()) if COUNTS_FILE.exists() else {}
     found, problems = {}, []
+    cases = args.case or list(CASES)
     with tempfile.TemporaryDirectory(prefix="flexspim-lint-") as tmp:
-        for name in CASES:
+        for name in cases:
             folder = Path(tmp) / name
             generate_case(name, folder)
             pinned = None if args.update else pinned_all.get(name)
@@ -194,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
             found[name] = counts
             print(f"{name:<24} " + "  ".join(f"{r}={n}" for r, n in counts.items()),
                   flush=True)
-        for name, cli_args in ESCAPE_CASES.items():      # generation only
+        for name, cli_args in ({} if args.case else ESCAPE_CASES).items():  # generation only
             folder = Path(tmp) / name
             generate_case(name, folder, cli_args)
             p = escaped_problems(name, (folder / _verilog_file(folder)).read_text())
@@ -202,6 +209,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name:<24} escaped identifiers: {'none' if not p else 'FOUND'}",
                   flush=True)
     if args.update:
+        found = {**pinned_all, **found} if args.case else found
         COUNTS_FILE.write_text(json.dumps(found, indent=2, sort_keys=True) + "\n")
         print(f"pinned {COUNTS_FILE}")
     for p in problems:

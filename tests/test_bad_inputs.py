@@ -42,7 +42,7 @@ def case(cmd: str, extra: list[str], needle: str | None = None) -> None:
 # --- argparse: values that are not numbers, unknown choices --------------------------------
 INT_OPTIONS = {
     "generate": ["--rows", "--cols", "--batch", "--fifo-depth", "--index-bits", "--cores",
-                 "--in-fifo-depth"],
+                 "--in-fifo-depth", "--words", "--addr-bits", "--outstanding"],
     "run": ["--rows", "--cols", "--batch", "--cores", "--fifo-depth", "--index-bits",
             "--dt-us"],
     "cycles": ["--rows", "--cols", "--batch", "--bv", "--bw", "--leak"],

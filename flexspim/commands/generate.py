@@ -14,7 +14,9 @@ index_bits), a ``[system]`` table (n_cores, in_fifo_depth) and a ``[fanout]`` ta
 blackbox`` emits the storage as an empty module with the documented ports (docs/array.md) and
 its behavioural model in ``NAME_cim_array_model.v``; the same holds for the operand buffer
 (``--top buffer``: ``--words`` rows of ``--cols`` bits, docs/buffer.md), whose model goes to
-``NAME_operand_buffer_model.v``. The Verilog carries no power-up values
+``NAME_operand_buffer_model.v``, and for the row mover with its buffer (``--top mover``:
+the buffer's options plus ``--addr-bits`` and ``--outstanding`` of the backing-store port,
+docs/dataflow.md section 5). The Verilog carries no power-up values
 unless ``--init`` is given: only the synchronous reset defines the state.
 """
 
@@ -27,7 +29,7 @@ from ..config import CoreConfig, FanoutConfig, SystemConfig
 from ..inputs import check_unused
 from ..outputs import check_out_dir, out_dir_arg, staged
 
-TOPS = ("macro", "core", "system", "fanout", "buffer")
+TOPS = ("macro", "core", "system", "fanout", "buffer", "mover")
 
 
 def register(sub) -> None:
@@ -46,8 +48,12 @@ def register(sub) -> None:
                    help="keep power-up values (reg x = v) in the Verilog (default: none)")
     geometry_args(p)
     core_system_args(p)
-    b = p.add_argument_group("operand buffer (with --top buffer)")
+    b = p.add_argument_group("operand buffer and row mover (with --top buffer or mover)")
     b.add_argument("--words", type=int, help="buffer words (rows of --cols bits)")
+    b.add_argument("--addr-bits", type=int,
+                   help="mover: backing-store row address width (default 20)")
+    b.add_argument("--outstanding", type=int,
+                   help="mover: most backing-store requests in flight (default 4)")
     p.set_defaults(func=run)
 
 
@@ -55,9 +61,17 @@ def buffer_from_args(args: argparse.Namespace):
     from ..config import BufferConfig
 
     if args.words is None or args.cols is None:
-        raise ValueError("--top buffer needs --words and --cols (the buffer's rows and the "
-                         "bits of each, the array's columns)")
+        raise ValueError(f"--top {args.top} needs --words and --cols (the buffer's rows and "
+                         f"the bits of each, the array's columns)")
     return BufferConfig(words=args.words, width=args.cols)
+
+
+def mover_from_args(args: argparse.Namespace):
+    from ..config import MoverConfig
+
+    d = {k: getattr(args, k) for k in ("addr_bits", "outstanding")
+         if getattr(args, k) is not None}
+    return MoverConfig(buffer=buffer_from_args(args), **d)
 
 
 def core_system_args(p) -> None:
@@ -118,8 +132,9 @@ def run(args: argparse.Namespace) -> int:
                                   ("cores", "system"), ("in_fifo_depth", "system"),
                                   ("op_bits", "fanout"), ("max_kernel", "fanout"),
                                   ("max_taps", "fanout"), ("rows", "macro core system"),
-                                  ("cols", "macro core system buffer"),
-                                  ("words", "buffer"),
+                                  ("cols", "macro core system buffer mover"),
+                                  ("words", "buffer mover"), ("addr_bits", "mover"),
+                                  ("outstanding", "mover"),
                                   ("batch_max", "macro core system"))
                   if top not in tops.split()}, f"to --top {top}")
     from ..hdl.emit import check_prefix
@@ -128,6 +143,8 @@ def run(args: argparse.Namespace) -> int:
         return _write(args, top, *_fanout_design(fanout_from_args(args)))
     if top == "buffer":
         return _write(args, top, *_buffer_design(args))
+    if top == "mover":
+        return _write(args, top, *_mover_design(args))
     macro = macro_from_args(args)
     core = core_from_args(args, macro) if top in ("core", "system") else None
     system = system_from_args(args, core) if top == "system" else None
@@ -176,6 +193,22 @@ def _buffer_design(args):
 
     buf = buffer_from_args(args)
     return BufferTop(buf), buf.to_dict(), {"addr_width": buf.addr_width, "bits": buf.bits}
+
+
+def _mover_design(args):
+    from ..golden.mover import LOAD, STORE, transfer_cycles
+    from ..hdl.mover import COUNTER_NAMES, MoverUnit
+
+    cfg = mover_from_args(args)
+    n = min(8, cfg.buffer.words)
+    derived = {"addr_width": cfg.buffer.addr_width, "count_width": cfg.buffer.count_width,
+               "bits": cfg.buffer.bits, "counters": list(COUNTER_NAMES),
+               "cycles": "LOAD rows + L + 1, STORE rows + L + 2 busy cycles at a server always "
+                         "ready with latency L <= outstanding - 1 "
+                         "(golden.mover.transfer_cycles)",
+               f"cycles_{n}_rows_latency_1": {"load": transfer_cycles(cfg, LOAD, n),
+                                              "store": transfer_cycles(cfg, STORE, n)}}
+    return MoverUnit(cfg), cfg.to_dict(), derived
 
 
 def _write(args, top, component, params, derived) -> int:

@@ -232,3 +232,53 @@ def test_generate_fanout_refuses_bad_options(tmp_path, capsys, args, msg):
     assert main(["generate", "-o", str(tmp_path / "x"), "--top", "fanout", *args]) != 0
     assert msg in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize("args, msg", [
+    (["--cols", "8"], "--top mover needs --words and --cols"),
+    (["--words", "8", "--cols", "8", "--rows", "8"], "`--rows` does not apply to --top mover"),
+    (["--words", "8", "--cols", "8", "--addr-bits", "41"],
+     "`addr_bits` must be an integer in [1, 40], not 41"),
+    (["--words", "8", "--cols", "8", "--outstanding", "0"],
+     "`outstanding` must be an integer in [1, 64], not 0"),
+    (["--words", "0", "--cols", "8"], "`words` must be an integer in [1, 1048576], not 0"),
+])
+def test_generate_mover_refuses_bad_options(tmp_path, capsys, args, msg):
+    from flexspim.cli import main
+
+    assert main(["generate", "-o", str(tmp_path / "x"), "--top", "mover", *args]) != 0
+    assert msg in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize("top", ["macro", "buffer"])
+def test_mover_options_do_not_apply_elsewhere(tmp_path, capsys, top):
+    from flexspim.cli import main
+
+    size = ["--words", "8", "--cols", "8"] if top == "buffer" else []
+    for opt in ("--addr-bits", "--outstanding"):
+        assert main(["generate", "-o", str(tmp_path / "x"), "--top", top, *size, opt,
+                     "4"]) != 0
+        assert f"`{opt}` does not apply to --top {top}" in capsys.readouterr().err
+
+
+def test_generate_mover_writes_its_ports_buffer_and_cycle_costs(tmp_path):
+    """`--top mover`: the documented port names (docs/buffer.md section 2 for ``bs__*``),
+    the buffer as its own module (empty with --array blackbox, model file beside), and the
+    ideal-server cycle costs of docs/dataflow.md 5.3 in the manifest."""
+    from flexspim.cli import main
+
+    out = tmp_path / "m"
+    assert main(["generate", "-o", str(out), "--top", "mover", "--words", "16", "--cols", "8",
+                 "--addr-bits", "6", "--outstanding", "2", "--array", "blackbox"]) == 0
+    m = json.loads((out / "manifest.json").read_text())
+    names = {p["name"] for p in m["ports"]}
+    assert names >= {"bs__req_valid", "bs__req_ready", "bs__req_addr", "bs__req_we",
+                     "bs__req_data", "bs__resp_valid", "bs__resp_ready", "bs__resp_data",
+                     "cmd__valid", "cmd__ready", "cmd__rows", "host__rd_data", "done", "error",
+                     "counters__rows_loaded", "counters__busy_cycles", "clear"}
+    assert m["parameters"] == {"buffer": {"words": 16, "width": 8}, "addr_bits": 6,
+                               "outstanding": 2}
+    assert m["derived"]["cycles_8_rows_latency_1"] == {"load": 10, "store": 11}
+    assert m["buffer"]["kind"] == "blackbox" and m["comb_paths"] == []
+    assert (out / "flexspim_operand_buffer_model.v").is_file()

@@ -127,3 +127,23 @@ def test_gate_passes_on_the_buffer_and_mover_tops(case, generate_once):
     out = generate_once(CASES[case])
     problems, counts = check(case, out, json.loads(COUNTS_FILE.read_text())[case])
     assert problems == [], problems
+
+
+def test_update_of_one_case_repins_only_that_case(tmp_path, monkeypatch, capsys):
+    """``--update --case NAME``: the named design's counts are re-pinned, every other pinned
+    count stays as it was (a new case is pinned without touching the others)."""
+    import flexspim.lintgate as gate
+
+    counts = tmp_path / "lint_counts.json"
+    pinned = json.loads(COUNTS_FILE.read_text())
+    stale = {**pinned, "buffer_37x13": {"UNUSEDSIGNAL": 999},
+             "macro_16x8_P2": {"WIDTHEXPAND": 12345}}
+    counts.write_text(json.dumps(stale))
+    monkeypatch.setattr(gate, "COUNTS_FILE", counts)
+    assert gate.main(["--update", "--case", "buffer_37x13"]) == 0
+    after = json.loads(counts.read_text())
+    assert after["buffer_37x13"] == pinned["buffer_37x13"]
+    assert after["macro_16x8_P2"] == {"WIDTHEXPAND": 12345}
+    assert set(after) == set(stale)
+    assert gate.main(["--case", "macro_16x8_P2"]) == 1       # checks only, against the file
+    assert "WIDTHEXPAND 12345 ->" in capsys.readouterr().err
