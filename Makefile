@@ -14,7 +14,8 @@ PYTEST_ARGS ?=
 APT_PACKAGES := g++ make perl ccache yosys opensta qflow-tech-osu018 graywolf qrouter qflow iverilog
 
 .PHONY: install test test-icarus test-faults regress formal lint-rtl test-frameworks bench \
-	bench-golden bench-macro bench-core bench-system bench-synth bench-power pnr lint clean help
+	bench-golden bench-macro bench-core bench-system bench-synth bench-shape bench-power pnr lint \
+	clean help
 
 help:
 	@echo "make install       system packages (apt-get, when root) + .venv with flexspim[dev]"
@@ -31,6 +32,8 @@ help:
 	@echo "make bench-core    neuron-core events/s table (64x64, P = 1, 4, 8, 16)"
 	@echo "make bench-system  2-core system: RTL and golden-model events/s"
 	@echo "make bench-synth   area (um2) and Fmax (MHz) on the OSU 0.18 Liberty: macro/core 64x64, 256x256"
+	@echo "make bench-shape   operand shape (issue 20): cycles, Fmax, periphery area for max_operand_cols"
+	@echo "                   1, 2, 4, 8 at 64x64 P = 1 and 8 (OSU 0.18; ~30-60 min, results cached)"
 	@echo "make bench-power   pJ/SOP from toggles (OpenSTA) and the Liberty-costed model: macro/core 16x16"
 	@echo "make pnr           place and route a 16x16 macro with qflow, post-route timing (slow; not in make test)"
 	@echo "make lint          ruff on the Python sources"
@@ -122,6 +125,12 @@ bench-power:
 # README's area / Fmax table: macro and core at 64x64 and 256x256, OSU 0.18 Liberty
 bench-synth:
 	$(PY) bench/bench_synth.py
+
+# README's operand-shape table (issue 20): the 64x64 macro at P = 1 and 8 with max_operand_cols
+# 1, 2, 4, 8 through `flexspim synth`'s flow (OSU 0.18, OpenSTA), cycles from golden/cycles.py;
+# runs kept in build/bench-shape/ (a rerun redoes nothing), records in build/bench-shape/shape.json
+bench-shape:
+	$(PY) bench/bench_shape.py
 
 lint:
 	$(VENV)/bin/ruff check flexspim flow golden hdl testbench mapper energy frontend sweep formal tests bench examples

@@ -9,9 +9,16 @@
   input events per second at each geometry's measured Fmax;
 * ``pareto.png``: area against energy with the Pareto front (points no other point beats on
   both): one macro's area vs pJ per 1-bit SOP, and the example network's chip area
-  (macros x macro area) vs energy per inference.
+  (macros x macro area) vs energy per inference;
+* ``shape.png``: against the operand shape ``operand_cols`` (issue 20): cycles per
+  accumulate (worst case) and per fire pass, one line per (P, bv); periphery and total cell
+  area and the measured Fmax, one line per geometry (rows x cols, P): the cost of the
+  carry chain; and GSOP/s at that Fmax (fewer cycles, but fewer neurons per slot).
 
-Only rows with ``status`` "ok" (or "rtl-mismatch") are drawn; a panel with no data says so.
+The first three plots draw the points at the sweep's smallest ``operand_cols`` only (with one
+shape, every point; with several, their lines would mix the shapes' macros); ``pareto.png``
+and ``shape.png`` draw every point. Only rows with ``status`` "ok" (or "rtl-mismatch") are
+drawn; a panel with no data says so.
 """
 
 from __future__ import annotations
@@ -46,6 +53,14 @@ def _plt():
 
 def _good(rows):
     return [r for r in rows if r.get("status") in ("ok", "rtl-mismatch")]
+
+
+def _base(rows):
+    """The rows at the smallest ``operand_cols`` among ``rows`` (see the module docstring)."""
+    if not rows:
+        return rows
+    n = min(r.get("operand_cols", 1) for r in rows)
+    return [r for r in rows if r.get("operand_cols", 1) == n]
 
 
 def _empty(ax, what: str) -> None:
@@ -205,7 +220,8 @@ def _front(ax, pts: list[dict[str, Any]], x: str, y: str, xscale=1.0, yscale=1.0
     ax.plot([xy[i][0] for i in front], [xy[i][1] for i in front], "ko-", label="Pareto front")
     for k, i in enumerate(front):
         r = pts[i]
-        ax.annotate(f"{r['rows']}x{r['cols']} P{r['batch']} {r['bw']}/{r['bv']}", xy[i],
+        shape = f" N{r['operand_cols']}" if r.get("operand_cols", 1) != 1 else ""
+        ax.annotate(f"{r['rows']}x{r['cols']} P{r['batch']} {r['bw']}/{r['bv']}{shape}", xy[i],
                     textcoords="offset points", xytext=(3, 4 if k % 2 == 0 else -10),
                     fontsize=6)
     ax.set_xscale("log")
@@ -237,15 +253,76 @@ def _pareto(plt, rows, path, title):
     _save(plt, fig, f"Area vs energy{title}", path)
 
 
+def _shape(plt, rows, path, title):
+    fig, axes = plt.subplots(1, 4, figsize=(18, 4.2))
+    many = len({r.get("operand_cols", 1) for r in rows}) > 1
+    note = "" if many else " (one shape in this sweep)"
+    cyc = [dict(r, key=(r["batch"], r["bv"])) for r in rows]
+    ax = axes[0]
+    if _lines(ax, cyc, "operand_cols", "acc_cycles", "key", "o-",
+              lambda g: f"accumulate, P={g[0]} bv={g[1]}"):
+        _lines(ax, cyc, "operand_cols", "fire_cycles", "key", "s--",
+               lambda g: f"fire, P={g[0]} bv={g[1]}")
+        _lines(ax, cyc, "operand_cols", "rtl_acc_cycles", "key", "kx",
+               lambda g: f"RTL accumulate, P={g[0]} bv={g[1]}")
+        ax.set_ylabel("cycles (accumulate: worst case, clamp pass runs)")
+        ax.set_title("Cycles" + note)
+    else:
+        _empty(ax, "valid point")
+    geo = [dict(r, geo=(r["rows"], r["cols"], r["batch"])) for r in rows
+           if r.get("area_um2") is not None]
+
+    def name(g):
+        return f"{g[0]}x{g[1]} P={g[2]}"
+
+    for ax, what, ylabel, tt in (
+            (axes[1], "area", "cell area (mm$^2$)", "Periphery (filled), total (open)"),
+            (axes[2], "fmax_mhz", "Fmax (MHz, ideal clock, no wires)", "Measured Fmax")):
+        if not geo:
+            _empty(ax, "area data")
+            continue
+        if what == "area":
+            for g in sorted({r["geo"] for r in geo}):
+                sel = {r["operand_cols"]: r for r in geo if r["geo"] == g}
+                xs = sorted(sel)
+                (line,) = ax.plot(xs, [sel[n]["periph_um2"] * 1e-6 for n in xs], "o-",
+                                  label=f"{name(g)}: periphery")
+                ax.plot(xs, [sel[n]["area_um2"] * 1e-6 for n in xs], "o--", mfc="none",
+                        color=line.get_color(), label=f"{name(g)}: total")
+            ax.set_yscale("log")
+        else:
+            _lines(ax, geo, "operand_cols", "fmax_mhz", "geo", "o-", name)
+        ax.set_ylabel(ylabel)
+        ax.set_title(tt + note)
+    ops = [dict(r, geo=(r["rows"], r["cols"], r["batch"])) for r in rows
+           if r.get("gsops_per_s") is not None]
+    if _lines(axes[3], ops, "operand_cols", "gsops_per_s", "geo", "o-", name):
+        axes[3].set_ylabel("GSOP/s at the measured Fmax (full accumulates)")
+        axes[3].set_title("Throughput: fewer cycles, fewer neurons")
+    else:
+        _empty(axes[3], "Fmax data")
+    shapes = sorted({r.get("operand_cols", 1) for r in rows})
+    for ax in axes:
+        if ax.lines:
+            ax.set_xscale("log", base=2)
+            ax.set_xticks(shapes, [str(n) for n in shapes])
+            ax.minorticks_off()
+            ax.set_xlabel("operand_cols N_C (= the macro's max_operand_cols)")
+            ax.legend(fontsize=6)
+            ax.grid(True, which="both", alpha=0.3)
+    _save(plt, fig, f"Operand shape: cycles, area, Fmax{title}", path)
+
+
 def write_plots(rows: list[dict[str, Any]], out: Path, title: str = "") -> list[Path]:
-    """Write the four PNGs into ``out``; returns their paths. ``rows`` are the sweep's rows,
+    """Write the five PNGs into ``out``; returns their paths. ``rows`` are the sweep's rows,
     before or after `report.derive` (events/s and chip area are derived here if missing)."""
     from .report import derive
 
     plt = _plt()
     good = _good([derive(dict(r)) for r in rows])
     suffix = f" ({title})" if title else ""
-    paths = [out / n for n in ("area.png", "energy.png", "cycles.png", "pareto.png")]
-    for fn, p in zip((_area, _energy, _cycles, _pareto), paths):
-        fn(plt, good, p, suffix)
+    names = ("area.png", "energy.png", "cycles.png", "pareto.png", "shape.png")
+    paths = [out / n for n in names]
+    for fn, p in zip((_area, _energy, _cycles, _pareto, _shape), paths):
+        fn(plt, _base(good) if fn in (_area, _energy, _cycles) else good, p, suffix)
     return paths

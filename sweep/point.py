@@ -1,14 +1,17 @@
 """One point of the sweep: its validation and its cycle and energy figures.
 
-A `Point` is a geometry (rows, cols, P) plus the resolutions (bw, bv) and the dataflow the
-example network is mapped with. Points are *not* validated on construction, so a sweep can
-hold invalid combinations: `Point.check` raises the `flexspim.config` `ValueError` and the
-runner reports the point as skipped with that text.
+A `Point` is a geometry (rows, cols, P) plus the resolutions (bw, bv), the operand shape
+``operand_cols`` and the dataflow the example network is mapped with. ``operand_cols = N``
+(issue 20) is both the generated macro's ``max_operand_cols`` (its carry chain, hence its area
+and Fmax) and the layer's ``N_C``: every operand spans N adjacent columns and ``ceil(bits /
+N)`` rows, one neuron per group of N columns. Points are *not* validated on construction, so a
+sweep can hold invalid combinations: `Point.check` raises the `flexspim.config` `ValueError`
+and the runner reports the point as skipped with that text.
 
 Figures of a valid point (`evaluate_point`; area comes from `sweep.area`, per geometry):
 
 * ``acc_cycles``, ``fire_cycles``: `golden.cycles.accumulate_cycles` / `fire_cycles` for the
-  point's bv, saturate, leak mode and reset.
+  point's bv, saturate, leak mode, reset and ``operand_cols``.
 * ``cycles_per_event``: sustained cost of one input event on a neuron core (`golden.core`
   pipeline) when the layer fits one neuron slot (``n_out <= cols``) and events arrive, at
   full speed, in full batches of ``P`` distinct sources: the macro runs one accumulate per
@@ -16,10 +19,18 @@ Figures of a valid point (`evaluate_point`; area comes from `sweep.area`, per ge
   next batch (``P`` pops + 1 hand-over cycle) or setting up its rows
   (`golden.core_timeline.ROW_SETUP_CYCLES`) takes longer, so
   ``max(acc_cycles, P + 1, ROW_SETUP_CYCLES) / P``, `golden.core_timeline.batch_period`.
+* ``sops_per_cycle``: the ``P * cols / operand_cols`` SOPs of one full accumulate (``P``
+  weights into every neuron of the slot) per ``acc_cycles``.
 * ``acc_pj_per_sop``: energy model (`energy.counts.count_accumulate`,
   `energy.model.layer_energy`) of one full accumulate (``P`` weights, every column) divided
-  by its ``P * cols`` SOPs; ``acc_pj_per_1b_sop`` divides further by ``bw * bv``.
-* ``net_*``: the example network mapped on macros of this geometry (`sweep.network`).
+  by its SOPs; ``acc_pj_per_1b_sop`` divides further by ``bw * bv``. With a shape the counts
+  are the physical ones: every column reads, adds and writes one bit per row cycle, so the
+  model gets rows (``ceil(bv / N_C)`` add cycles, `golden.cycles.shaped_guard_cycles` guard
+  cycles) where it gets bits at ``N_C = 1``; the carry chain between the group's columns is
+  priced as the full adders it is, no extra wire energy.
+* ``net_*``: the example network mapped on macros of this geometry (`sweep.network`); only
+  at ``operand_cols = 1`` (the mapper places vertical operands only; elsewhere ``net_reason``
+  says so).
 """
 
 from __future__ import annotations
@@ -29,7 +40,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from flexspim.config import AccumulateOp, LayerConfig, MacroConfig, _Config
+from flexspim.config import AccumulateOp, LayerConfig, MacroConfig, _Config, operand_rows
 from flexspim.energy.costs import EnergyCosts
 
 __all__ = ["Point", "Options", "weight_rows", "evaluate_point", "figures"]
@@ -44,6 +55,8 @@ class Point(_Config):
         bw, bv: weight and potential resolution.
         dataflow: "hybrid", "ws" or "os", for mapping the example network.
         saturate, leak_mode, reset: the layer settings the cycle counts use.
+        operand_cols: the shape ``N_C`` (a power of two): the macro is generated with
+            ``max_operand_cols = operand_cols`` and the layer runs at it (module docstring).
     """
 
     rows: int
@@ -55,23 +68,29 @@ class Point(_Config):
     saturate: bool = True
     leak_mode: str = "none"
     reset: str = "hard"
+    operand_cols: int = 1
 
     def macro(self) -> MacroConfig:
-        return MacroConfig(rows=self.rows, cols=self.cols, batch_max=self.batch)
+        return MacroConfig(rows=self.rows, cols=self.cols, batch_max=self.batch,
+                           max_operand_cols=self.operand_cols)
 
     def layer(self) -> LayerConfig:
-        # the leak amount does not change any cycle count; 0 is valid in every mode
+        # the leak amount changes no cycle count at leak 0 (no prime cycle); 0 is valid in
+        # every mode
         return LayerConfig(bw=self.bw, bv=self.bv, saturate=self.saturate,
-                           leak_mode=self.leak_mode, leak=0, reset=self.reset)
+                           leak_mode=self.leak_mode, leak=0, reset=self.reset,
+                           operand_cols=self.operand_cols)
 
     def check(self) -> tuple[MacroConfig, LayerConfig]:
         """The point's macro and layer configs.
 
         Raises:
             ValueError: the config module's message for the first rule the point breaks
-                (a geometry out of range, ``bw > bv``, ``bv`` beyond the rows), or no room for
-                a potential and a full batch of ``P`` separate weights (``bv + P * bw`` rows):
-                such a point could not run the batches its figures assume.
+                (a geometry out of range, ``bw > bv``, ``bv`` beyond the rows, a shape that
+                is not a power of two up to ``min(cols, 16)``), or no room for a potential
+                and a full batch of ``P`` separate weights (``bv + P * bw`` rows; with a shape
+                ``ceil(bv / N_C) + P * ceil(bw / N_C)``): such a point could not run the
+                batches its figures assume.
         """
         from flexspim.mapper.plan import STRATEGIES
 
@@ -80,24 +99,32 @@ class Point(_Config):
                              f"not {self.dataflow!r}")
         macro, layer = self.macro(), self.layer()
         layer.check_fits(macro)
-        need = self.bv + self.batch * self.bw
+        n_c = self.operand_cols
+        vr, wr = operand_rows(self.bv, n_c), operand_rows(self.bw, n_c)
+        need = vr + self.batch * wr
         if need > self.rows:
-            raise ValueError(f"a full batch needs bv + P*bw = {self.bv} + {self.batch}*"
-                             f"{self.bw} = {need} rows (the potential and P separate "
-                             f"weights); `rows` is {self.rows}")
-        op = AccumulateOp(0, self.bv, weight_rows(self), self.bw, self.saturate)
+            what = (f"bv + P*bw = {self.bv} + {self.batch}*{self.bw}" if n_c == 1 else
+                    f"at operand_cols={n_c} ceil(bv/N_C) + P*ceil(bw/N_C) = {vr} + "
+                    f"{self.batch}*{wr}")
+            raise ValueError(f"a full batch needs {what} = {need} rows (the potential and P "
+                             f"separate weights); `rows` is {self.rows}")
+        op = AccumulateOp(0, self.bv, weight_rows(self), self.bw, self.saturate,
+                          operand_cols=n_c)
         op.check_fits(macro)
         return macro, layer
 
     def label(self) -> str:
-        return (f"{self.rows}x{self.cols} P={self.batch} bw={self.bw} bv={self.bv} "
+        shape = f" N_C={self.operand_cols}" if self.operand_cols != 1 else ""
+        return (f"{self.rows}x{self.cols} P={self.batch} bw={self.bw} bv={self.bv}{shape} "
                 f"{self.dataflow}")
 
 
 def weight_rows(p: Point) -> tuple[int, ...]:
-    """Base rows of the weights of one full accumulate: V in rows ``0..bv-1``, then ``P``
-    weights side by side (``bv, bv + bw, ...``), as a layer's weight table holds them."""
-    return tuple(p.bv + i * p.bw for i in range(p.batch))
+    """Base rows of the weights of one full accumulate: V in rows ``0..R-1``
+    (``R = ceil(bv / N_C)``), then ``P`` weights side by side (``R, R + ceil(bw / N_C), ...``),
+    as a layer's weight table holds them."""
+    vr, wr = operand_rows(p.bv, p.operand_cols), operand_rows(p.bw, p.operand_cols)
+    return tuple(vr + i * wr for i in range(p.batch))
 
 
 @dataclass(frozen=True)
@@ -126,19 +153,27 @@ class Options(_Config):
             raise ValueError(f"`buffer_bits` must be an integer in [0, {1 << 48}], not {b!r}")
 
 
+#: The example network's numeric figures (`sweep.network.network_energy`).
+_NET_FIGURES = ("net_pj_per_inference", "net_pj_per_sop", "net_pj_per_1b_sop", "net_macros",
+                "net_cycles")
+
+
 def figures(p: Point, costs: EnergyCosts) -> dict[str, Any]:
     """Cycle and macro-level energy figures of a valid point (see the module docstring)."""
     from flexspim.energy.counts import Counts, count_accumulate
     from flexspim.energy.model import layer_energy
     from flexspim.golden.core_timeline import batch_period
-    from flexspim.golden.cycles import accumulate_cycles, fire_cycles
+    from flexspim.golden.cycles import accumulate_cycles, fire_cycles, shaped_guard_cycles
 
     macro, layer = p.check()
-    acc = accumulate_cycles(macro, p.bv, p.saturate)
-    sops = p.batch * p.cols
+    n_c = p.operand_cols
+    acc = accumulate_cycles(macro, p.bv, p.saturate, operand_cols=n_c)
+    sops = p.batch * (p.cols // n_c)
     c = Counts()
-    count_accumulate(c, active=p.cols, n=p.batch, bv=p.bv, guard=macro.guard_cycles,
-                     saturate=p.saturate, cycles=acc, sops=sops)
+    # rows, not bits, at a shape: each column handles one bit per row cycle (docstring)
+    count_accumulate(c, active=p.cols, n=p.batch, bv=layer.v_rows,
+                     guard=shaped_guard_cycles(macro, p.bv, n_c), saturate=p.saturate,
+                     cycles=acc, sops=sops)
     pj = layer_energy(c, costs, "none").total
     return {
         "acc_cycles": acc,
@@ -167,7 +202,11 @@ def evaluate_point(point: dict, options: dict) -> dict[str, Any]:
         row.update(status="invalid", reason=str(e))
         return {**row, "eval_s": time.perf_counter() - t0}
     row.update(figures(p, opts.costs))
-    if opts.network:
+    if opts.network and p.operand_cols != 1:
+        row.update({k: None for k in _NET_FIGURES}, net_dataflows="",
+                   net_reason=f"not mapped: the mapper places vertical operands only "
+                              f"(operand_cols = 1), not operand_cols = {p.operand_cols}")
+    elif opts.network:
         from .network import network_energy
 
         row.update(network_energy(p, opts.costs, opts.example, opts.buffer_bits))

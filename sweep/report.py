@@ -1,9 +1,9 @@
 """The sweep's output files: ``sweep.csv``, ``sweep.json`` and ``timings.json``.
 
-One row per point, in the sweep's order (rows, cols, P, bw, bv, dataflow), with the columns
-of `COLUMNS` (empty where a figure does not apply: invalid points, no network mapping, no
-``--rtl``). ``sweep.csv`` and ``sweep.json`` depend only on the inputs and the tool versions
-(no dates, no timings); wall-clock times go to ``timings.json``.
+One row per point, in the sweep's order (rows, cols, P, bw, bv, operand_cols, dataflow), with
+the columns of `COLUMNS` (empty where a figure does not apply: invalid points, no network
+mapping, no ``--rtl``). ``sweep.csv`` and ``sweep.json`` depend only on the inputs and the tool
+versions (no dates, no timings); wall-clock times go to ``timings.json``.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from typing import Any
 
 __all__ = ["PARAMS", "COLUMNS", "tool_versions", "derive", "write_outputs"]
 
-PARAMS = ["rows", "cols", "batch", "bw", "bv", "dataflow", "saturate", "leak_mode", "reset"]
+PARAMS = ["rows", "cols", "batch", "bw", "bv", "operand_cols", "dataflow", "saturate",
+          "leak_mode", "reset"]
 FIGURES = [
     # golden cycle formulas (and RTL measurements with --rtl)
     "acc_cycles", "fire_cycles", "cycles_per_event", "sops_per_cycle",

@@ -2,8 +2,9 @@
 
 Work is split into independent tasks, all submitted at once:
 
-* one **area** task per distinct geometry (rows, cols, P) among the valid points
-  (`sweep.area.evaluate_area`; bw, bv and the dataflow do not change the hardware);
+* one **area** task per distinct geometry (rows, cols, P, and ``max_operand_cols`` =
+  the point's ``operand_cols``) among the valid points (`sweep.area.evaluate_area`; bw, bv
+  and the dataflow do not change the hardware);
 * one **point** task per point (`sweep.point.evaluate_point`; invalid points finish at once
   with their reason).
 
@@ -115,7 +116,9 @@ def plan_tasks(points: list[Point], options: Options,
             m = _macro_of(p)
             if m is not None and m not in areas:
                 areas[m] = Task("area", _key("area", m, area, extra=yv),
-                                f"area {m.rows}x{m.cols} P={m.batch_max}", evaluate_area,
+                                f"area {m.rows}x{m.cols} P={m.batch_max}"
+                                + (f" M={m.max_operand_cols}" if m.max_operand_cols > 1
+                                   else ""), evaluate_area,
                                 (m.to_dict(), area.to_dict()))
     return areas, [Task("point", _key("point", p, options), p.label(), evaluate_point,
                         (p.to_dict(), options.to_dict())) for p in points]

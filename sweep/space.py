@@ -12,6 +12,12 @@ Value syntax (command line and TOML strings), items separated by commas:
 Items combine (``1:4,8,16``); duplicates are dropped and values sorted. ``--dataflow`` takes
 names (``ws,os,hybrid``). In a TOML file (``[sweep]`` table) an axis is an integer, a list of
 integers or one of the strings above.
+
+``operand_cols`` (``--operand-cols``, issue 20) is the operand shape ``N_C``: a point with
+``operand_cols = N`` is a macro generated with ``max_operand_cols = N`` (so its area and Fmax
+include the N-column carry chain) running its layer at ``N_C = N`` (`sweep.point`). Values
+are powers of two up to ``min(cols, 16)``; e.g. ``1:8:2x`` = 1, 2, 4, 8. Default 1 (every
+operand vertical: the sweep of before issue 20).
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from flexspim.config import LayerConfig
+from flexspim.config import MAX_OPERAND_COLS, LayerConfig, check_operand_cols
 from flexspim.mapper.plan import STRATEGIES
 
 from .point import Point
@@ -31,10 +37,10 @@ __all__ = ["AXES", "DEFAULTS", "MAX_POINTS", "parse_values", "parse_dataflows", 
 
 #: Swept axes: name in the CLI and TOML -> `Point` field.
 AXES = {"rows": "rows", "cols": "cols", "batch": "batch", "bw": "bw", "bv": "bv",
-        "dataflow": "dataflow"}
+        "operand_cols": "operand_cols", "dataflow": "dataflow"}
 #: Values of the axes not given. bw=2, bv=8 and P=4 fit a 16-row array (P*bw + bv = 16), so
 #: the smallest geometries still map the example network (OS streaming).
-DEFAULTS = {"batch": [4], "bw": [2], "bv": [8], "dataflow": ["hybrid"]}
+DEFAULTS = {"batch": [4], "bw": [2], "bv": [8], "operand_cols": [1], "dataflow": ["hybrid"]}
 #: A larger cross product is almost certainly a typo (and would run for days).
 MAX_POINTS = 4096
 
@@ -132,6 +138,7 @@ class Axes:
     bw: tuple[int, ...]
     bv: tuple[int, ...]
     dataflow: tuple[str, ...]
+    operand_cols: tuple[int, ...] = (1,)
     saturate: bool = True
     leak_mode: str = "none"
     reset: str = "hard"
@@ -139,7 +146,7 @@ class Axes:
     @property
     def size(self) -> int:
         return (len(self.rows) * len(self.cols) * len(self.batch) * len(self.bw)
-                * len(self.bv) * len(self.dataflow))
+                * len(self.bv) * len(self.operand_cols) * len(self.dataflow))
 
 
 def axes_from(table: dict, overrides: dict) -> Axes:
@@ -165,6 +172,8 @@ def axes_from(table: dict, overrides: dict) -> Axes:
                          f"put {' and '.join(missing)} in the [sweep] table of --config")
     vals = {k: tuple(parse_dataflows(v) if k == "dataflow" else parse_values(k, v))
             for k, v in merged.items()}
+    for n in vals["operand_cols"]:      # never valid at any geometry: refused up front
+        check_operand_cols(n, MAX_OPERAND_COLS)
     settings = {k: table[k] for k in fixed if k in table}
     LayerConfig(bw=1, bv=1, **settings)
     settings.update({k: v for k, v in overrides.items() if k in fixed and v is not None})
@@ -178,12 +187,14 @@ def axes_from(table: dict, overrides: dict) -> Axes:
 
 
 def expand(axes: Axes) -> list[Point]:
-    """Every point of the cross product, sorted (rows, cols, batch, bw, bv, dataflow).
+    """Every point of the cross product, sorted (rows, cols, batch, bw, bv, operand_cols,
+    dataflow).
 
     Points are not validated here: `Point.check` does it when evaluating, so an invalid
     combination is reported with its reason instead of aborting the sweep.
     """
     return [Point(rows=r, cols=c, batch=p, bw=w, bv=v, dataflow=d, saturate=axes.saturate,
-                  leak_mode=axes.leak_mode, reset=axes.reset)
-            for r, c, p, w, v, d in itertools.product(axes.rows, axes.cols, axes.batch,
-                                                      axes.bw, axes.bv, axes.dataflow)]
+                  leak_mode=axes.leak_mode, reset=axes.reset, operand_cols=n)
+            for r, c, p, w, v, n, d in itertools.product(axes.rows, axes.cols, axes.batch,
+                                                         axes.bw, axes.bv, axes.operand_cols,
+                                                         axes.dataflow)]

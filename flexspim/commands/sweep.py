@@ -1,14 +1,15 @@
 """``flexspim sweep``: area, cycles and energy across array geometries and resolutions.
 
 Axes (lists or ranges; see `flexspim.sweep.space`): ``--rows``, ``--cols``, ``--batch`` (P),
-``--bw``, ``--bv``, ``--dataflow``; or a TOML file whose ``[sweep]`` table holds the same keys
-(plus ``saturate``, ``leak_mode``, ``reset``) and whose optional ``[energy]`` table overrides
-energy costs; ``--energy-preset NAME`` starts from named costs (`flexspim.energy.presets`;
-the sweep's axes, not the preset, give the geometry). Writes ``sweep.csv``, ``sweep.json``,
-``timings.json`` and four PNG plots into ``-o DIR``; task results are cached in
-``DIR/cache`` so a repeated or interrupted sweep only does the missing work. Exit status: 0;
-1 when a point failed or its RTL cycles disagree with the formulas; 2 for bad arguments
-(one ``error:`` line); 130 when interrupted (Ctrl-C).
+``--bw``, ``--bv``, ``--operand-cols`` (the operand shape N_C: a macro generated with
+``max_operand_cols = N`` running its layer at N_C = N), ``--dataflow``; or a TOML file whose
+``[sweep]`` table holds the same keys (plus ``saturate``, ``leak_mode``, ``reset``) and whose
+optional ``[energy]`` table overrides energy costs; ``--energy-preset NAME`` starts from named
+costs (`flexspim.energy.presets`; the sweep's axes, not the preset, give the geometry). Writes
+``sweep.csv``, ``sweep.json``, ``timings.json`` and five PNG plots into ``-o DIR``; task
+results are cached in ``DIR/cache`` so a repeated or interrupted sweep only does the missing
+work. Exit status: 0; 1 when a point failed or its RTL cycles disagree with the formulas; 2 for
+bad arguments (one ``error:`` line); 130 when interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -39,6 +40,10 @@ def register(sub) -> None:
     a.add_argument("--batch", help="P, weights per accumulate (default 4)")
     a.add_argument("--bw", help="weight bits (default 2)")
     a.add_argument("--bv", help="potential bits (default 8)")
+    a.add_argument("--operand-cols", dest="operand_cols", metavar="N",
+                   help="operand shape N_C, powers of two, e.g. 1:8:2x: each point's macro "
+                        "is generated with max_operand_cols = N and its layer runs at N_C = N "
+                        "(default 1)")
     a.add_argument("--dataflow", help="ws, os and/or hybrid for the example network "
                                       "(default hybrid)")
     s = p.add_argument_group("settings shared by all points")
@@ -96,7 +101,8 @@ def run(args: argparse.Namespace) -> int:
         "sweep": tuple(AXES) + ("saturate", "leak_mode", "reset"), "energy": None})
     table = doc.get("sweep", {})
     axes = axes_from(table, {"rows": args.rows, "cols": args.cols, "batch": args.batch,
-                             "bw": args.bw, "bv": args.bv, "dataflow": args.dataflow,
+                             "bw": args.bw, "bv": args.bv, "operand_cols": args.operand_cols,
+                             "dataflow": args.dataflow,
                              "saturate": args.saturate, "leak_mode": args.leak_mode,
                              "reset": args.reset})
     buffer_bits = 8 * 1024 * 1024 if args.buffer_bits is None else args.buffer_bits
@@ -200,5 +206,6 @@ def _invalid_reasons(points) -> dict:
 
 
 def _label(row: dict) -> str:
-    return (f"{row['rows']}x{row['cols']} P={row['batch']} bw={row['bw']} bv={row['bv']} "
-            f"{row['dataflow']}")
+    n_c = row.get("operand_cols", 1)
+    return (f"{row['rows']}x{row['cols']} P={row['batch']} bw={row['bw']} bv={row['bv']}"
+            + (f" N_C={n_c}" if n_c != 1 else "") + f" {row['dataflow']}")

@@ -62,3 +62,16 @@ def test_storage_synthesized_or_priced_per_bit():
     assert "storage_flops" not in box
     # the periphery is the same logic either way (ABC may map it a little differently)
     assert box["periph_um2"] == pytest.approx(syn["periph_um2"], rel=0.1)
+
+
+def test_a_shaped_macro_is_synthesized_with_its_carry_chain():
+    """Issue 20: the sweep's area task of an operand_cols = 2 point synthesizes the macro
+    generated with max_operand_cols = 2 (shaped accumulate and fire units): same array,
+    more periphery than the vertical macro of the same geometry."""
+    flat = evaluate_area({"rows": 4, "cols": 4, "batch_max": 1}, AreaOptions().to_dict())
+    shaped = evaluate_area({"rows": 4, "cols": 4, "batch_max": 1, "max_operand_cols": 2},
+                           AreaOptions().to_dict())
+    assert shaped["array_bits"] == flat["array_bits"] == 16
+    assert shaped["storage_flops"] == flat["storage_flops"]
+    assert shaped["periph_um2"] > flat["periph_um2"]
+    assert shaped["periph_cells"] > flat["periph_cells"]

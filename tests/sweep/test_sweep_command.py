@@ -21,7 +21,7 @@ def test_acceptance_command_writes_csv_json_and_plots_and_a_rerun_does_no_work(t
     args = ["sweep", "--rows", "16,32", "--cols", "16", "-o", str(out), "-j", "2"]
     assert main(args) == 0
     assert {p.name for p in out.glob("*.png")} == {"area.png", "energy.png", "cycles.png",
-                                                   "pareto.png"}
+                                                   "pareto.png", "shape.png"}
     for p in out.glob("*.png"):
         assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with open(out / "sweep.csv", newline="") as f:
@@ -172,3 +172,57 @@ def test_a_failing_task_is_reported_not_cached_and_does_not_stop_the_others(tmp_
     # 1 issue + 1 read-ahead + bv 4 + (guard 2 for P = 2 + clamp bv 4)
     assert rows[0]["area_um2"] == "3.0" and rows[1]["acc_cycles"] == "12"
     assert len(list((out / "cache").glob("area-*.json"))) == 1      # only the good one
+
+
+def test_operand_cols_axis_end_to_end(tmp_path, capsys, monkeypatch):
+    """Issue 20: --operand-cols sweeps the shape; each shape is its own macro (an area task
+    with max_operand_cols = N), its cycles are the shaped formulas, shape.png draws them."""
+    import flexspim.sweep.runner as runner
+    from flexspim.config import MacroConfig
+    from flexspim.golden.cycles import accumulate_cycles
+
+    seen = []
+
+    def area(macro, options):           # a stand-in for the synthesis (tested on its own)
+        seen.append(macro)
+        m = macro["max_operand_cols"]
+        return {"periph_cells": 100 * m, "periph_flops": 10, "periph_um2": 1000.0 * m,
+                "array_bits": macro["rows"] * macro["cols"], "array_read_ports": 3,
+                "storage_um2": 5000.0, "area_um2": 5000.0 + 1000.0 * m, "crit_ns": 2.0 + m,
+                "fmax_mhz": 1000 / (2.0 + m)}
+
+    monkeypatch.setattr(runner, "evaluate_area", area)
+    out = tmp_path / "out"
+    args = ["sweep", "--rows", "16", "--cols", "8", "--batch", "2", "--bw", "2", "--bv", "6",
+            "--operand-cols", "1:8:2x", "--no-network", "-o", str(out), "-j", "1"]
+    assert main(args) == 0
+    text = capsys.readouterr().out
+    assert "sweep: 4 points" in text
+    # 8 columns: N_C = 8 fits (one neuron per slot)
+    assert sorted(m["max_operand_cols"] for m in seen) == [1, 2, 4, 8]
+    rows = _rows(out)
+    assert [r["operand_cols"] for r in rows] == ["1", "2", "4", "8"]
+    for r in rows:
+        n = int(r["operand_cols"])
+        assert r["status"] == "ok"
+        macro = MacroConfig(16, 8, 2, max_operand_cols=n)
+        assert int(r["acc_cycles"]) == accumulate_cycles(macro, 6, True, operand_cols=n)
+        assert float(r["periph_um2"]) == 1000.0 * n
+        assert float(r["gsops_per_s"]) == pytest.approx(
+            float(r["fmax_mhz"]) * 1e-3 * 2 * (8 // n) / int(r["acc_cycles"]))
+    assert [int(r["acc_cycles"]) for r in rows] == [16, 9, 6, 4]
+    png = out / "shape.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # N_C above the columns: that point is skipped with the config's reason, the rest run
+    capsys.readouterr()
+    assert main([*args[:-4], "--cols", "4", "-o", str(tmp_path / "o2"), "-j", "1"]) == 0
+    assert ("skipped 16x4 P=2 bw=2 bv=6 N_C=8 hybrid: `max_operand_cols` must be an integer "
+            "in [1, 4], not 8") in capsys.readouterr().out
+
+
+def test_operand_cols_that_is_not_a_power_of_two_is_a_one_line_error(tmp_path, capsys):
+    assert main(["sweep", "-o", str(tmp_path / "o"), "--rows", "16", "--cols", "8",
+                 "--operand-cols", "1,3", "--no-area"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: `operand_cols` must be a power of two in [1, 16]")
+    assert err.count("\n") == 1 and not (tmp_path / "o").exists()

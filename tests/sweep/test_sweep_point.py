@@ -119,3 +119,75 @@ def test_re_declared_layers_clip_leak_and_threshold():
     (out,) = at_resolution(Network([layer]), 1, 3)
     assert out.config == dataclasses.replace(cfg, bw=1, bv=3, leak=2, threshold=3)
     assert not out.weights.any()
+
+
+@pytest.mark.parametrize("n_c", [1, 2, 4, 8])
+@pytest.mark.parametrize("saturate", [True, False])
+def test_shaped_point_cycles_are_the_golden_formulas_at_its_shape(n_c, saturate):
+    """Issue 20: a point at operand_cols N is a macro with max_operand_cols N running its
+    layer at N_C = N; its cycles are golden/cycles.py's at that shape."""
+    from flexspim.golden.cycles import accumulate_cycles, fire_cycles
+
+    p = Point(64, 64, 8, 4, 16, saturate=saturate, leak_mode="sub", reset="soft",
+              operand_cols=n_c)
+    macro, layer = p.check()
+    assert macro.max_operand_cols == n_c and layer.operand_cols == n_c
+    f = figures(p, EnergyCosts())
+    assert f["acc_cycles"] == accumulate_cycles(macro, 16, saturate, operand_cols=n_c)
+    assert f["fire_cycles"] == fire_cycles(layer)
+    # one neuron per group of N_C columns: P weights into each of 64 / N_C neurons
+    assert f["sops_per_cycle"] == pytest.approx(8 * (64 // n_c) / f["acc_cycles"])
+    if n_c == 1:     # the figures of before issue 20
+        assert f == figures(Point(64, 64, 8, 4, 16, saturate=saturate, leak_mode="sub",
+                                  reset="soft"), EnergyCosts())
+
+
+def test_shaped_cycles_by_hand():
+    # bv 16 at N_C 4, P = 1, saturate: V fills its 4 rows, so the 1 guard bit takes a 5th;
+    # issue + read-ahead + 4 rows + 1 guard + clamp pass 4 rows (worst case)
+    f = figures(Point(64, 64, 1, 8, 16, operand_cols=4), EnergyCosts())
+    assert f["acc_cycles"] == 1 + 1 + 4 + 1 + 4
+    # bv 13 at N_C 4: 4 rows, 3 padding positions hold the guard bit
+    assert figures(Point(64, 64, 1, 8, 13, operand_cols=4), EnergyCosts())["acc_cycles"] \
+        == 1 + 1 + 4 + 0 + 4
+    # fire (no leak, hard reset): issue + read-ahead + compare 4 rows + reset 4 rows
+    assert f["fire_cycles"] == 1 + 1 + 4 + 4
+    f1 = figures(Point(64, 64, 1, 8, 16), EnergyCosts())
+    assert (f1["acc_cycles"], f1["fire_cycles"]) == (35, 34)
+
+
+def test_shaped_accumulate_energy_counts_rows_not_bits():
+    # P = 4, 16 columns, bv = 8, bw = 2 at N_C = 2: V 4 rows, weights 1 row, guard 3 bits
+    # -> ceil(11 / 2) - 4 = 2 guard rows. Per column: 4 add cycles read P + 1 = 5 bits, the
+    # 2 guard cycles 4; 6 cycles of 5 full adds; 4 rows written. 4 x 8 neurons = 32 SOPs
+    costs = EnergyCosts(array_read_bit=0.5, array_write_bit=0.25, full_adder=0.01)
+    f = figures(Point(16, 16, 4, 2, 8, operand_cols=2), costs)
+    reads, writes, adds = 16 * (4 * 5 + 2 * 4), 16 * 4, 16 * 6 * 5
+    pj = reads * 0.5 + writes * 0.25 + adds * 0.01
+    assert f["acc_pj_per_sop"] == pytest.approx(pj / 32)
+    assert f["acc_cycles"] == 1 + 1 + 4 + 2 + 4
+
+
+@pytest.mark.parametrize("point, reason", [
+    (Point(8, 4, 2, 2, 4, operand_cols=8), "`max_operand_cols` must be an integer in [1, 4], "
+                                           "not 8"),
+    (Point(8, 8, 4, 4, 8, operand_cols=2),
+     "a full batch needs at operand_cols=2 ceil(bv/N_C) + P*ceil(bw/N_C) = 4 + 4*2 = 12 rows"),
+    (Point(2, 8, 1, 1, 9, operand_cols=4), "`bv` must be an integer in [1, 8], not 9 (at "
+                                           "operand_cols=4: 2 rows x 4 columns per operand)"),
+])
+def test_invalid_shaped_points_give_the_reason(point, reason):
+    row = evaluate_point(point.to_dict(), NO_NET)
+    assert row["status"] == "invalid"
+    assert reason in row["reason"]
+
+
+def test_shaped_points_fit_where_vertical_ones_do_not_and_skip_the_network():
+    # 8 rows: bv 16 needs N_C >= 2; P = 2 weights of 8 bits need N_C >= 4
+    assert evaluate_point(Point(8, 8, 2, 8, 16).to_dict(), NO_NET)["status"] == "invalid"
+    row = evaluate_point(Point(8, 8, 2, 8, 16, operand_cols=4).to_dict(), Options().to_dict())
+    assert row["status"] == "ok"
+    assert row["net_pj_per_inference"] is None
+    assert row["net_reason"] == ("not mapped: the mapper places vertical operands only "
+                                 "(operand_cols = 1), not operand_cols = 4")
+    assert Point(8, 8, 2, 8, 16, operand_cols=4).label() == "8x8 P=2 bw=8 bv=16 N_C=4 hybrid"

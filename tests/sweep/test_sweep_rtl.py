@@ -5,7 +5,7 @@ import pytest
 
 from flexspim.cli import main
 from flexspim.sweep import point as point_mod
-from flexspim.sweep.point import Options, Point
+from flexspim.sweep.point import Options, Point, evaluate_point
 from flexspim.sweep.rtl import compare
 from flexspim.sweep.runner import run_sweep
 
@@ -24,6 +24,30 @@ def test_measured_cycles_equal_the_formulas(tmp_path):
     # the two points really differ (saturate's guard and clamp passes, leak and reset passes)
     assert res.rows[0]["acc_cycles"] != res.rows[1]["acc_cycles"]
     assert res.rows[0]["fire_cycles"] != res.rows[1]["fire_cycles"]
+
+
+@pytest.mark.rtl
+def test_measured_cycles_equal_the_formulas_at_a_shape(tmp_path):
+    """Issue 20: a shaped point's macro (max_operand_cols = N) runs its accumulates and fire
+    passes at N_C = N in exactly the shaped formulas' cycles (V's last row half padding at
+    bv 5 / N_C 2; a partial row at bv 7 / N_C 4)."""
+    points = [Point(8, 4, 2, 2, 5, saturate=True, leak_mode="shift", reset="soft",
+                    operand_cols=2),
+              Point(8, 8, 3, 3, 7, saturate=False, leak_mode="sub", reset="hard",
+                    operand_cols=4)]
+    res = run_sweep(points, Options(network=False, rtl=True), None, tmp_path, jobs=2,
+                    progress=False)
+    assert res.errors == []
+    for r in res.rows:
+        assert r["status"] == "ok", r["reason"]
+        assert r["rtl_acc_cycles"] == r["acc_cycles"]
+        assert r["rtl_fire_cycles"] == r["fire_cycles"]
+    # shaped, hence fewer cycles than the same operands vertical (formulas; 16 rows, since
+    # 8 cannot hold them vertically)
+    flat = evaluate_point(Point(16, 4, 2, 2, 5, saturate=True, leak_mode="shift",
+                                reset="soft").to_dict(), Options(network=False).to_dict())
+    assert res.rows[0]["acc_cycles"] < flat["acc_cycles"]
+    assert res.rows[0]["fire_cycles"] < flat["fire_cycles"]
 
 
 def test_compare_names_every_difference():

@@ -73,3 +73,29 @@ def test_axes_errors():
         axes_from({}, {"rows": "1:100", "cols": "1:100"})
     with pytest.raises(ValueError, match="`leak_mode` must be one of none, sub, shift"):
         axes_from({"leak_mode": "decay"}, {"rows": "16", "cols": "4"})
+
+
+def test_operand_cols_axis_defaults_to_vertical_and_expands_after_bv():
+    """Issue 20: the operand shape is an axis (default 1: the points of before)."""
+    axes = axes_from({"rows": 16, "cols": 8}, {})
+    assert axes.operand_cols == (1,)
+    assert {p.operand_cols for p in expand(axes)} == {1}
+    axes = axes_from({"rows": 16, "cols": 8, "operand_cols": "1:4:2x"}, {"bv": "4,6"})
+    assert axes.operand_cols == (1, 2, 4) and axes.size == 6
+    assert [(p.bv, p.operand_cols) for p in expand(axes)] == \
+        [(4, 1), (4, 2), (4, 4), (6, 1), (6, 2), (6, 4)]
+    # the command line overrides the TOML value, as for every axis
+    assert axes_from({"rows": 16, "cols": 8, "operand_cols": 4},
+                     {"operand_cols": "2"}).operand_cols == (2,)
+
+
+@pytest.mark.parametrize("value, why", [
+    ("3", "`operand_cols` must be a power of two in [1, 16] (1, 2, 4, 8, 16): groups are "
+          "aligned at column multiples of it, not 3"),
+    ("1:32:2x", "`operand_cols` must be an integer in [1, 16], not 32"),
+    ("0", "`operand_cols` must be an integer in [1, 16], not 0"),
+])
+def test_operand_cols_that_no_macro_runs_are_refused_up_front(value, why):
+    with pytest.raises(ValueError) as e:
+        axes_from({"rows": 16, "cols": 64}, {"operand_cols": value})
+    assert str(e.value) == why
