@@ -25,7 +25,7 @@ help:
 	@echo "                   10^3 multi-layer event streams on the RTL, functional coverage table"
 	@echo "make test-faults   fault injection: Ctrl-C at random points, concurrent runs, full disk"
 	@echo "make test-frameworks  optional: snnTorch, Norse, Sinabs (CPU torch) export -> import -> run"
-	@echo "make formal        bounded proofs (FIFO, router, adder) + every mutant caught"
+	@echo "make formal        bounded proofs (FIFO, router, adder, shaped accumulate) + mutants"
 	@echo "make bench         all benchmark tables (bench-golden, bench-macro)"
 	@echo "make bench-golden  golden-model throughput table"
 	@echo "make bench-macro   macro conversion/build/simulation table (16..256)"

@@ -70,4 +70,22 @@ MUTANTS = {m.name: m for m in [
            "total = compress(m, terms, cw + 1, \"csa\")[:-1]\n"
            "        total.append(total[-1] & 0)",
            "the sum tree drops its top carry plane (a width bug)"),
+    # (d) shaped accumulate (issue 20)
+    Mutant("shaped_no_column_carry", "flexspim.hdl.accumulate_shaped", "ShapedAccumulateUnit",
+           "cin = [Mux(link[j], couts[j - 1][b], start[b]) for b in range(cw)]",
+           "cin = [Mux(link[j], 0, start[b]) for b in range(cw)]",
+           "the carry chain is cut between the columns of a group (each column adds alone)"),
+    Mutant("shaped_row_carry_low", "flexspim.hdl.accumulate_shaped",
+           "ShapedAccumulateUnit",
+           "+ (1 << t) - 1, M - 1)][b])", "+ 0, M - 1)][b])",
+           "the carry registered into the next row is the group's lowest column's, not its "
+           "top column's"),
+    Mutant("shaped_keeps_carry", "flexspim.hdl.accumulate_shaped", "ShapedAccumulateUnit",
+           "start = [c & ~b_first.replicate(grp.blocks) for c in creg[j]]",
+           "start = list(creg[j])",
+           "the first row of an addition adds the previous command's leftover row carry"),
+    Mutant("shaped_writes_padding", "flexspim.hdl.accumulate_shaped", "ShapedAccumulateUnit",
+           "arr.wr_mask.eq(Mux(b_clamp, ovf_all, col_en) & grp.join(in_v))",
+           "arr.wr_mask.eq(Mux(b_clamp, ovf_all, col_en))",
+           "the padding cells of V's last row are written (with the sum's bits above bv - 1)"),
 ]}

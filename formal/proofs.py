@@ -4,7 +4,8 @@ Bounds: a bounded proof covers every behaviour within ``depth`` cycles of reset.
 chosen so each run reaches every state of the block's control (all pointer positions and
 fill levels of a depth-``D`` FIFO take ``2D`` cycles, then ``D + 1`` more to pop what was
 there), every source sequence can be fully delivered with stalls in between, and an addition
-runs to its last guard cycle after arbitrary junk cycles.
+runs to its last guard cycle after arbitrary junk cycles; the shaped accumulate runs a free
+prelude command and then the checked one to its clamp pass's last write.
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ from .adder import AdderHarness
 from .fifo import FifoHarness
 from .mutants import MUTANTS, mutate
 from .router import RouterHarness
+from .shaped import ShapedAccumulateHarness, shaped_bound
 
-__all__ = ["Proof", "fifo_proof", "router_proof", "adder_proof", "FULL", "QUICK",
+__all__ = ["Proof", "fifo_proof", "router_proof", "adder_proof", "shaped_proof",
+           "FULL", "QUICK",
            "MUTANT_CHECKS"]
 
 
@@ -50,22 +53,47 @@ def adder_proof(P: int, bv: int, bw: int) -> Proof:
                  2 + bv + guard + 1)
 
 
+def shaped_proof(n_c: int, P: int, bv: int, bw: int, M: int | None = None,
+                 prelude: bool = True) -> Proof:
+    # a prelude command (free fields, leaves the unit's registers and the array as it ends)
+    # then the checked command to its clamp pass's last write: the bound is the harness's
+    M = n_c if M is None else M
+    return Proof(f"shaped_M{M}_nc{n_c}_P{P}_bv{bv}_bw{bw}" + ("" if prelude else "_noprelude"),
+                 lambda cls=None: ShapedAccumulateHarness(n_c=n_c, M=M, P=P, bv=bv, bw=bw,
+                                                          prelude=prelude, unit_cls=cls),
+                 shaped_bound(n_c, P, bv, bw, M, prelude))
+
+
 #: ``make formal``: every FIFO depth path (registers at depth 1-2; SyncFIFOBuffered at
 #: power-of-two and other depths), routers of 2 and 3 ports, and the adder at every
-#: bv <= 4, bw <= bv, P <= 3, plus two P = 4 cases
+#: bv <= 4, bw <= bv, P <= 3, plus two P = 4 cases; the shaped accumulate unit at the
+#: cases below (26 proofs, about 5 minutes on the shared 2-core machine)
 FULL: list[Proof] = (
     [fifo_proof(d) for d in (1, 2, 3, 4)]
     + [router_proof(1, "EETET", 12), router_proof(2, "ETET", 10)]
     + [adder_proof(P, bv, bw) for P in (1, 2, 3) for bv in range(1, 5) for bw in range(1, bv + 1)]
     + [adder_proof(4, 4, 4), adder_proof(4, 3, 1)]
+    # the shaped accumulate unit (issue 20): one group of N_C = 2 and 4 (M = N_C) at full and
+    # partial last rows, bw from 1 to bv; the run-time shapes 1 and 2 of an M = 4 unit (two
+    # and four groups side by side); P up to 4 (bv 13 at N_C 4: the issue's partial row)
+    + [shaped_proof(2, P, bv, bw) for P in (1, 2) for bv, bw in ((1, 1), (3, 2), (4, 4),
+                                                                 (5, 3), (7, 3))]
+    + [shaped_proof(4, P, bv, bw) for P in (1, 2) for bv, bw in ((2, 1), (4, 4), (5, 3),
+                                                                 (6, 2), (9, 5))]
+    + [shaped_proof(4, 2, 13, 7), shaped_proof(4, 3, 6, 6), shaped_proof(4, 4, 5, 5)]
+    + [shaped_proof(2, P, 5, 4, M=4) for P in (1, 2)] + [shaped_proof(2, 1, 3, 2, M=4)]
+    + [shaped_proof(1, 1, 3, 3, M=4)]
 )
 
-#: the default test tier: one small proof per block
+#: the default test tier: one small proof per block (the shaped unit: one group of 4 columns
+#: at P = 2 with a partial last row, and the run-time shape 2 of a 4-column unit)
 QUICK: dict[str, Proof] = {
     "fifo": fifo_proof(3),
     "fifo_registers": fifo_proof(2),
     "router": router_proof(1, "ETET", 8),
     "adder": adder_proof(2, 3, 2),
+    "shaped": shaped_proof(4, 2, 5, 3),
+    "shaped_nc2": shaped_proof(2, 1, 3, 2, M=4),
 }
 
 #: each mutant, with the quick proof that must catch it
@@ -76,6 +104,10 @@ MUTANT_CHECKS: dict[str, Proof] = {
     "router_tick_early": QUICK["router"],
     "adder_keeps_carry": QUICK["adder"],
     "adder_short_carry": QUICK["adder"],
+    "shaped_no_column_carry": QUICK["shaped"],
+    "shaped_row_carry_low": QUICK["shaped"],
+    "shaped_keeps_carry": QUICK["shaped"],
+    "shaped_writes_padding": QUICK["shaped"],
 }
 if set(MUTANT_CHECKS) != set(MUTANTS):
     raise RuntimeError("every mutant needs a proof that catches it in MUTANT_CHECKS")

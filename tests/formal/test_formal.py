@@ -12,7 +12,8 @@ from flexspim.formal.mutants import MUTANTS, Mutant, mutate
 from flexspim.formal.proofs import MUTANT_CHECKS, QUICK
 from flexspim.formal.sby import prove
 
-DEFAULT_MUTANTS = ["fifo_head_from_input", "router_resend", "adder_keeps_carry"]
+DEFAULT_MUTANTS = ["fifo_head_from_input", "router_resend", "adder_keeps_carry",
+                   "shaped_no_column_carry"]
 OTHER_MUTANTS = sorted(set(MUTANTS) - set(DEFAULT_MUTANTS))
 
 
