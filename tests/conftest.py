@@ -62,7 +62,8 @@ REGRESS_ONLY = {
         "the same mover with its behavioural buffer (test_mover[37x13_a7_o3])",
     **{f"tests/hdl/test_rtl_mover.py::test_mover_mutants_are_caught[{m}]":
        "the mover's read-ahead mutant (test_mover_mutants_are_caught[mover_no_pop_room])"
-       for m in ("mover_inflight_no_take", "mover_load_mask_ignored")},
+       for m in ("mover_inflight_no_take", "mover_load_mask_ignored",
+                 "mover_exceeds_outstanding")},
     "tests/hdl/test_rtl_macro.py::test_macro[8x4_P1]":
         "P=1 at 1x1 and 16x16",
     "tests/hdl/test_generate.py::test_generate_core_is_deterministic_and_lint_clean[37-13-3-2]":

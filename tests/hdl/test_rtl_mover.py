@@ -16,7 +16,8 @@ commands; directed corners (zero rows at both ends, the whole buffer to the top 
 backing store, one row past either end, back-to-back STORE then LOAD of the same rows,
 ``outstanding`` requests in flight behind a slow server, ``clear`` during a transfer, the
 ideal-server cycle costs of `golden.mover.transfer_cycles`); resets in the middle of
-transfers. Mutants of the RTL must fail (`MOVER_MUTANTS`).
+transfers; and the server free-running (`BackingStore.serve`) without the golden model,
+checking rows moved end to end. Mutants of the RTL must fail (`_mutants`).
 """
 
 from __future__ import annotations
@@ -386,6 +387,90 @@ if cocotb is not None:
         await ls.read_back()
         ls.check_quiet("reset")
 
+    @cocotb.test(timeout_time=BUDGET_NS, timeout_unit="ns")
+    async def mover_free_running(dut):
+        """The server free-running on the port (`BackingStore.serve`, which checks the
+        port's rules by itself) and the mover driven by commands and ``done`` only, no
+        golden model: STOREs of random buffer ranges and LOADs back into random words
+        under random masks; the server's rows, the buffer (read through the host port) and
+        the counters must hold exactly what the transfers moved."""
+        from cocotb.clock import Clock
+        from cocotb.triggers import FallingEdge
+
+        from flexspim.testbench.backing_store import BackingStore
+
+        cfg, rng, trials, seed = _setup()
+        dut._log.info("seed=%d mover=%s", seed, cfg)
+        b = cfg.buffer
+        full = (1 << b.width) - 1
+        server = BackingStore(width=b.width, addr_bits=cfg.addr_bits,
+                              outstanding=cfg.outstanding, rng=rng, timing=random_timing(rng))
+        cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
+        for h in (dut.cmd__valid, dut.clear, *(getattr(dut, f"host__{n}") for n in _HOST)):
+            h.value = 0
+        dut.rst.value = 1
+        await FallingEdge(dut.clk)
+        task = cocotb.start_soon(server.serve(dut))
+
+        def server_ok():                       # a rule the server saw broken fails here
+            if task.done():
+                task.result()
+                raise AssertionError("the backing-store server stopped")
+
+        await FallingEdge(dut.clk)
+        await FallingEdge(dut.clk)
+        dut.rst.value = 0
+        words = [_rand_word(rng, b.width) for _ in range(b.words)]
+        for a, w in enumerate(words):
+            dut.host__wr_en.value, dut.host__wr_addr.value = 1, a
+            dut.host__wr_data.value, dut.host__wr_mask.value = w, full
+            await FallingEdge(dut.clk)
+        dut.host__wr_en.value = 0
+        want = dict.fromkeys(COUNTERS, 0)
+        for i in range(max(4, trials // 2)):
+            if i % 4 == 0:
+                server.timing = random_timing(rng)
+            cmd = random_command(rng, cfg, bad=0.0)
+            if cmd.rows == 0:
+                continue
+            for n in _CMD:
+                getattr(dut, f"cmd__{n}").value = getattr(cmd, n)
+            dut.cmd__valid.value = 1
+            await FallingEdge(dut.clk)                 # idle: taken at this edge
+            dut.cmd__valid.value = 0
+            for _ in range(100_000):
+                await FallingEdge(dut.clk)
+                server_ok()
+                if int(dut.done.value):
+                    break
+            else:
+                raise AssertionError(f"free {i}: {cmd} never finished")
+            assert int(dut.error.value) == 0 and int(dut.busy.value) == 0
+            for j in range(cmd.rows):
+                if cmd.kind == STORE:
+                    got = server.rows.get(cmd.bs_addr + j)
+                    assert got == words[cmd.buf_addr + j], \
+                        f"free {i}: {cmd}: backing-store row {cmd.bs_addr + j} is {got}, " \
+                        f"buffer word {cmd.buf_addr + j} was {words[cmd.buf_addr + j]:#x}"
+                else:
+                    row = server.rows[cmd.bs_addr + j]
+                    a = cmd.buf_addr + j
+                    words[a] = words[a] & ~cmd.mask & full | row & cmd.mask
+            want["rows_stored" if cmd.kind == STORE else "rows_loaded"] += cmd.rows
+            want["requests"] += cmd.rows
+            assert server.idle(), f"free {i}: the server still owes {server.in_flight}"
+        for n in ("rows_loaded", "rows_stored", "requests"):
+            got = int(getattr(dut, f"counters__{n}").value)
+            assert got == want[n], f"counters__{n} is {got}, expected {want[n]}"
+        for a in range(b.words):
+            dut.host__rd_en.value, dut.host__rd_addr.value = 1, a
+            await FallingEdge(dut.clk)
+            got = int(dut.host__rd_data.value)
+            assert got == words[a], f"buffer word {a} is {got:#x}, expected {words[a]:#x}"
+        dut.host__rd_en.value = 0
+        server_ok()
+        task.cancel()
+
 
 # -- pytest side ---------------------------------------------------------------------------
 
@@ -424,40 +509,48 @@ def test_mover_with_blackbox_buffer_and_model_file(seed, regress):
 
 
 def _mutants():
+    """``(mutant, cocotb test that must fail, text its failure must hold)``."""
     from flexspim.formal.mutants import Mutant
 
     return [
-        Mutant("mover_no_pop_room", "flexspim.hdl.mover", "RowMover",
-               "level.eq(qn + rd_pend - fire)", "level.eq(qn + rd_pend)",
-               "a STORE reads ahead only when the queue has room without this edge's pop "
-               "(half throughput)"),
-        Mutant("mover_inflight_no_take", "flexspim.hdl.mover", "RowMover",
-               "inflight.eq(inflight + fire - take)", "inflight.eq(inflight + fire)",
-               "a response never frees its slot in flight (the transfer stalls)"),
-        Mutant("mover_load_mask_ignored", "flexspim.hdl.mover", "RowMover",
-               "buf.wr_mask.eq(mask)", "buf.wr_mask.eq(-1)",
-               "a LOAD writes whole buffer words instead of the command's mask"),
+        (Mutant("mover_no_pop_room", "flexspim.hdl.mover", "RowMover",
+                "level.eq(qn + rd_pend - fire)", "level.eq(qn + rd_pend)",
+                "a STORE reads ahead only when the queue has room without this edge's pop "
+                "(half throughput)"), "mover_random", "golden"),
+        (Mutant("mover_inflight_no_take", "flexspim.hdl.mover", "RowMover",
+                "inflight.eq(inflight + fire - take)", "inflight.eq(inflight + fire)",
+                "a response never frees its slot in flight (the transfer stalls)"),
+         "mover_random", "golden"),
+        (Mutant("mover_load_mask_ignored", "flexspim.hdl.mover", "RowMover",
+                "buf.wr_mask.eq(mask)", "buf.wr_mask.eq(-1)",
+                "a LOAD writes whole buffer words instead of the command's mask"),
+         "mover_random", "golden"),
+        (Mutant("mover_exceeds_outstanding", "flexspim.hdl.mover", "RowMover",
+                "(inflight != cfg.outstanding)", "(inflight != cfg.outstanding + 1)",
+                "the mover keeps requesting past `outstanding` in flight"),
+         "mover_free_running", "rule 4"),
     ]
 
 
 @pytest.mark.rtl
-@pytest.mark.parametrize("which", range(3), ids=lambda i: _mutants()[i].name)
+@pytest.mark.parametrize("which", range(4), ids=lambda i: _mutants()[i][0].name)
 def test_mover_mutants_are_caught(which, seed, monkeypatch):
-    """Each mutant must fail the lock-step comparison with the golden model."""
+    """Each mutant must fail its test: the lock-step comparison with the golden model, or
+    the free-running server's own check of the port's rules."""
     import flexspim.hdl.mover as mover
     from flexspim.formal.mutants import mutate
     from flexspim.testbench.sim import CocotbFailure
 
-    mutant = _mutants()[which]
+    mutant, testcase, text = _mutants()[which]
     monkeypatch.setattr(mover, "RowMover", mutate(mutant))
     with pytest.raises(CocotbFailure, match="cocotb tests failed") as err:
-        run_mover_tests(GEOMETRIES[0], seed, 20, testcase="mover_random",
+        run_mover_tests(GEOMETRIES[0], seed, 40, testcase=testcase,
                         name=f"mover-mutant-{mutant.name}")
-    assert "golden" in str(err.value), str(err.value)
+    assert text in str(err.value), str(err.value)
 
 
 def test_mover_mutants_still_apply_to_the_source():
     from flexspim.formal.mutants import mutate
 
-    for m in _mutants():
+    for m, _, _ in _mutants():
         mutate(m)
