@@ -88,4 +88,11 @@ MUTANTS = {m.name: m for m in [
            "arr.wr_mask.eq(Mux(b_clamp, ovf_all, col_en) & grp.join(in_v))",
            "arr.wr_mask.eq(Mux(b_clamp, ovf_all, col_en))",
            "the padding cells of V's last row are written (with the sum's bits above bv - 1)"),
+    # (e) row mover
+    Mutant("mover_exceeds_outstanding", "flexspim.hdl.mover", "RowMover",
+           "(inflight != cfg.outstanding)", "(inflight != cfg.outstanding + 1)",
+           "the mover keeps requesting past `outstanding` in flight"),
+    Mutant("mover_store_wrong_word", "flexspim.hdl.mover", "RowMover",
+           "m.d.sync += q0.eq(q1)", "m.d.sync += q0.eq(buf.rd_data)",
+           "a STORE's queue refills its head from the buffer instead of the entry behind it"),
 ]}

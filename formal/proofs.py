@@ -17,11 +17,12 @@ from flexspim.config import MacroConfig
 
 from .adder import AdderHarness
 from .fifo import FifoHarness
+from .mover import MoverHarness
 from .mutants import MUTANTS, mutate
 from .router import RouterHarness
 from .shaped import ShapedAccumulateHarness, shaped_bound
 
-__all__ = ["Proof", "fifo_proof", "router_proof", "adder_proof", "shaped_proof",
+__all__ = ["Proof", "fifo_proof", "router_proof", "adder_proof", "shaped_proof", "mover_proof",
            "FULL", "QUICK",
            "MUTANT_CHECKS"]
 
@@ -64,10 +65,21 @@ def shaped_proof(n_c: int, P: int, bv: int, bw: int, M: int | None = None,
                  shaped_bound(n_c, P, bv, bw, M, prelude))
 
 
+def mover_proof(words: int, width: int, addr_bits: int, outstanding: int, depth: int) -> Proof:
+    # free commands, server and resets from the first cycle; the bound covers a whole
+    # transfer of every row count with stalls, or several short ones back to back
+    from flexspim.config import BufferConfig, MoverConfig
+
+    cfg = MoverConfig(BufferConfig(words, width), addr_bits=addr_bits, outstanding=outstanding)
+    return Proof(f"mover_{words}x{width}_a{addr_bits}_o{outstanding}",
+                 lambda cls=None: MoverHarness(cfg, mover_cls=cls), depth)
+
+
 #: ``make formal``: every FIFO depth path (registers at depth 1-2; SyncFIFOBuffered at
 #: power-of-two and other depths), routers of 2 and 3 ports, and the adder at every
 #: bv <= 4, bw <= bv, P <= 3, plus two P = 4 cases; the shaped accumulate unit at the
-#: cases below (26 proofs, about 5 minutes on the shared 2-core machine)
+#: cases below; the row mover at three geometries (29 proofs, about 6 minutes on the
+#: shared 2-core machine; the mover's three took 52 s)
 FULL: list[Proof] = (
     [fifo_proof(d) for d in (1, 2, 3, 4)]
     + [router_proof(1, "EETET", 12), router_proof(2, "ETET", 10)]
@@ -83,6 +95,8 @@ FULL: list[Proof] = (
     + [shaped_proof(4, 2, 13, 7), shaped_proof(4, 3, 6, 6), shaped_proof(4, 4, 5, 5)]
     + [shaped_proof(2, P, 5, 4, M=4) for P in (1, 2)] + [shaped_proof(2, 1, 3, 2, M=4)]
     + [shaped_proof(1, 1, 3, 3, M=4)]
+    # the row mover (issue 22): 1 and 3 words, 1 and 2 in flight
+    + [mover_proof(3, 2, 2, 2, 16), mover_proof(1, 1, 1, 1, 12), mover_proof(3, 1, 3, 1, 16)]
 )
 
 #: the default test tier: one small proof per block (the shaped unit: one group of 4 columns
@@ -94,6 +108,7 @@ QUICK: dict[str, Proof] = {
     "adder": adder_proof(2, 3, 2),
     "shaped": shaped_proof(4, 2, 5, 3),
     "shaped_nc2": shaped_proof(2, 1, 3, 2, M=4),
+    "mover": mover_proof(3, 2, 2, 2, 12),
 }
 
 #: each mutant, with the quick proof that must catch it
@@ -108,6 +123,8 @@ MUTANT_CHECKS: dict[str, Proof] = {
     "shaped_row_carry_low": QUICK["shaped"],
     "shaped_keeps_carry": QUICK["shaped"],
     "shaped_writes_padding": QUICK["shaped"],
+    "mover_exceeds_outstanding": QUICK["mover"],
+    "mover_store_wrong_word": QUICK["mover"],
 }
 if set(MUTANT_CHECKS) != set(MUTANTS):
     raise RuntimeError("every mutant needs a proof that catches it in MUTANT_CHECKS")

@@ -13,7 +13,7 @@ from flexspim.formal.proofs import MUTANT_CHECKS, QUICK
 from flexspim.formal.sby import prove
 
 DEFAULT_MUTANTS = ["fifo_head_from_input", "router_resend", "adder_keeps_carry",
-                   "shaped_no_column_carry"]
+                   "shaped_no_column_carry", "mover_exceeds_outstanding"]
 OTHER_MUTANTS = sorted(set(MUTANTS) - set(DEFAULT_MUTANTS))
 
 
