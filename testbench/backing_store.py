@@ -87,7 +87,8 @@ class BackingStore:
 
     ``rows``: the memory (row -> value); a row never written reads as random bits, fixed on
     first read (so a LOAD of it is still checkable). ``served``: every request passed, as
-    ``(cycle, addr, we, data)``. ``cycle`` counts `step` calls.
+    ``(cycle, addr, we, data)``. ``cycle`` counts `step` calls; ``max_in_flight`` and
+    ``max_latency`` are the most requests in flight and the longest latency drawn so far.
     """
 
     def __init__(self, *, width: int, addr_bits: int, outstanding: int,
@@ -102,6 +103,7 @@ class BackingStore:
         self.served: list[tuple[int, int, int, int]] = []
         self.cycle = 0
         self.max_in_flight = 0
+        self.max_latency = 0                      # the longest latency drawn (coverage)
         self.reset()
 
     # -- state ---------------------------------------------------------------------------
@@ -184,6 +186,7 @@ class BackingStore:
             else:
                 value = self.read_row(addr)
             lat = int(self.rng.integers(t.latency[0], t.latency[1] + 1))
+            self.max_latency = max(self.max_latency, lat)
             due = max(c + lat, self.owed[-1][0] if self.owed else 0)
             self.owed.append([due, value])
             self.served.append((c, addr, we, data))

@@ -35,7 +35,12 @@ BINS: dict[str, tuple[str, ...]] = {
     "batch cut by": ("P events", "repeated source", "tick"),
     "input": ("idle gaps", "back-pressured (FIFO full)", "out-of-range source dropped"),
     "output": ("stalled (back-pressure)", "at full speed"),
-    "RTL runs": ("random macro accumulates", "event streams", "multi-layer event streams"),
+    "RTL runs": ("random macro accumulates", "event streams", "multi-layer event streams",
+                 "mover transfers"),
+    "mover command": ("LOAD", "STORE", "0 rows", "refused", "back to back"),
+    "mover rows": ("1", "2-8", "9+", "whole buffer"),
+    "backing store": ("request stalled", "latency > outstanding", "outstanding full",
+                      "reset mid-transfer"),
 }
 
 
@@ -108,6 +113,20 @@ class Coverage:
         self.hit("input", "back-pressured (FIFO full)", in_waits)
         self.hit("input", "out-of-range source dropped", dropped)
         self.hit("output", "stalled (back-pressure)" if stall else "at full speed")
+
+    def mover_command(self, cmd, valid: bool, words: int, back_to_back: bool) -> None:
+        """A `golden.mover.MoverCommand` the mover took (``valid``: in range)."""
+        self.hit("RTL runs", "mover transfers")
+        if not valid:
+            self.hit("mover command", "refused")
+        elif cmd.rows == 0:
+            self.hit("mover command", "0 rows")
+        else:
+            self.hit("mover command", "STORE" if cmd.kind else "LOAD")
+            self.hit("mover rows", "whole buffer" if cmd.rows == words else
+                     _bucket(cmd.rows, (1, 8), ("1", "2-8", "9+")))
+        if back_to_back:
+            self.hit("mover command", "back to back")
 
     def save(self) -> Path | None:
         folder = os.environ.get("FLEXSPIM_COVERAGE_DIR")
