@@ -36,7 +36,8 @@ from flexspim.config import LEAK_MODES, MacroConfig
 from .accumulate import check_config
 from .array import ArraySignature
 
-__all__ = ["LEAK_NONE", "LEAK_SUB", "LEAK_SHIFT", "FireFields", "FireUnit"]
+__all__ = ["LEAK_NONE", "LEAK_SUB", "LEAK_SHIFT", "FIRE_PASSES", "FireFields", "FireFront",
+           "FireUnit"]
 
 #: Encoding of the ``leak_mode`` field: the index in `flexspim.config.LEAK_MODES`.
 LEAK_NONE, LEAK_SUB, LEAK_SHIFT = (LEAK_MODES.index(m) for m in ("none", "sub", "shift"))
@@ -109,7 +110,7 @@ class FireUnit(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         cfg = self.config
-        cols, P, aw, mb = cfg.cols, cfg.batch_max, cfg.row_addr_width, cfg.max_bits
+        cols, aw, mb = cfg.cols, cfg.row_addr_width, cfg.max_bits
         arr = self.array
 
         # -- command registers ------------------------------------------------------------
@@ -138,47 +139,13 @@ class FireUnit(wiring.Component):
         f_last = Signal()
         m.d.comb += f_last.eq(k + 1 == bv)
 
-        LEAK, UNCROSS, COMPARE, RESET, CLAMP = 1, 2, 3, 4, 5
-        f_pass, b_pass = Signal(3), Signal(3)
-        f_first, b_first = Signal(), Signal()
-        f_top, b_top = Signal(), Signal()
-        f_fin, b_fin = Signal(), Signal()
-        b_k = Signal(range(mb + 1))
-        wv = Signal(aw)                            # the V row of the back's step
-        m.d.sync += [b_pass.eq(Mux(kill, 0, f_pass)), b_first.eq(f_first), b_top.eq(f_top),
-                     b_fin.eq(f_fin & ~kill), b_k.eq(k), wv.eq(va)]
-
-        v_port, x_port = P, 0
-        # only port 0 and V's port are used; the other ports stay idle at row 0
-        ax, av = Signal(aw, name="rd_addr_x"), Signal(aw, name="rd_addr_v")
-        ex, ev = Signal(name="rd_en_x"), Signal(name="rd_en_v")
-        m.d.comb += [arr.rd_addr.eq(Cat(ax, Const(0, (P - 1) * aw), av)),
-                     arr.rd_en.eq(Cat(ex, Const(0, P - 1), ev))]
-        rd_v = arr.rd_data[v_port * cols:(v_port + 1) * cols]
-        rd_x = arr.rd_data[x_port * cols:(x_port + 1) * cols]
-
-        def present(v: bool, x):
-            if v:
-                m.d.comb += [ev.eq(1), av.eq(va)]
-            m.d.comb += [ex.eq(x), ax.eq(xa)]
-
-        def advance(pass_id, fin, next_pass):
-            """One front step of ``pass_id``; ``next_pass()`` chooses the following state."""
-            m.d.sync += check.eq(0)
-            m.d.comb += [f_pass.eq(pass_id), f_first.eq(k == 0), f_top.eq(f_last),
-                         f_fin.eq(f_last & fin)]
-            m.d.sync += [k.eq(k + 1), va.eq(va + 1)]
-            with m.If(f_last):
-                m.d.sync += [k.eq(0), va.eq(v_row), xa.eq(theta_row)]
-                next_pass()
-            with m.If(kill):
-                m.next = "IDLE"
-
-        def to_compare():                          # bv = 1: the bubble (see golden.cycles)
-            with m.If(bv == 1):
-                m.next = "BUBBLE"
-            with m.Else():
-                m.next = "COMPARE"
+        LEAK, UNCROSS, COMPARE, RESET, CLAMP = FIRE_PASSES
+        front = FireFront(m, cfg, arr, rows=bv, k=k, k_shape=range(mb + 1), va=va, xa=xa,
+                          kx=kx, f_last=f_last, kill=kill, check=check, v_row=v_row,
+                          theta_row=theta_row)
+        b_pass, b_first, b_top, b_fin, b_k, wv = (front.b_pass, front.b_first, front.b_top,
+                                                  front.b_fin, front.b_k, front.wv)
+        rd_v, rd_x = front.rd_v, front.rd_x
 
         with m.FSM(name="fire"):
             with m.State("IDLE"):
@@ -195,51 +162,7 @@ class FireUnit(wiring.Component):
                         m.next = "COMPARE"
                     with m.Else():
                         m.next = "LEAK"
-
-            with m.State("LEAK"):
-                present(True, 1)
-                with m.If(kx + 1 < bv):
-                    m.d.sync += [kx.eq(kx + 1), xa.eq(xa + 1)]
-
-                def after_leak():
-                    with m.If(leak_mode == LEAK_SUB):
-                        m.next = "UNCROSS"
-                    with m.Else():
-                        to_compare()
-                advance(LEAK, 0, after_leak)
-
-            with m.State("UNCROSS"):
-                advance(UNCROSS, 0, to_compare)
-
-            with m.State("BUBBLE"):
-                m.d.sync += check.eq(0)
-                m.next = "COMPARE"
-                with m.If(kill):
-                    m.next = "IDLE"
-
-            with m.State("COMPARE"):
-                present(True, theta_src)
-                m.d.sync += xa.eq(xa + 1)
-
-                def after_compare():
-                    m.next = "RESET"
-                advance(COMPARE, 0, after_compare)
-
-            with m.State("RESET"):
-                present(True, theta_src & soft)
-                m.d.sync += xa.eq(xa + 1)
-
-                def after_reset():
-                    with m.If(soft):
-                        m.next = "CLAMP"
-                    with m.Else():
-                        m.next = "IDLE"
-                advance(RESET, ~soft, after_reset)
-
-            with m.State("CLAMP"):
-                def after_clamp():
-                    m.next = "IDLE"
-                advance(CLAMP, 1, after_clamp)
+            front.states(leak_mode, theta_src, soft)
 
         # -- back: one full adder per column on the rows that arrived ---------------------
         m.d.comb += [self.spikes.eq(spikes), self.done.eq(b_fin | kill), self.error.eq(kill)]
@@ -293,3 +216,124 @@ class FireUnit(wiring.Component):
             with m.Case(CLAMP):
                 write(flag, Mux(b_top, 0, ones))
         return m
+
+
+#: Pass codes of the fire pipeline (0: no pass in the back stage).
+FIRE_PASSES = (1, 2, 3, 4, 5)     # LEAK, UNCROSS, COMPARE, RESET, CLAMP
+
+
+class FireFront:
+    """The front of a fire unit and its pipeline registers, shared by `FireUnit` and
+    `flexspim.hdl.lif_shaped.ShapedFireUnit`: the passes walk ``rows`` steps (``bv`` bits
+    when vertical, ``R = ceil(bv / N_C)`` rows when shaped) with the same counters, read
+    ports and states.
+
+    Made where the unit's elaboration needs the back's registers (``b_pass``, ``b_first``,
+    ``b_top``, ``b_fin``, ``b_k``: the front's step one cycle later; ``wv``: its V row) and the
+    read data (``rd_v``: V's port ``P``; ``rd_x``: port 0, the shifted V row or the threshold
+    row; the other ports stay idle at row 0). The unit writes its own ``IDLE`` state (and any
+    state before ``LEAK``) inside ``m.FSM(name="fire")``, then calls `states`."""
+
+    def __init__(self, m: Module, cfg: MacroConfig, arr, *, rows, k, k_shape, va, xa, kx,
+                 f_last, kill, check, v_row, theta_row):
+        self.m, self.rows, self.k, self.va, self.xa, self.kx = m, rows, k, va, xa, kx
+        self.f_last, self.kill, self.check = f_last, kill, check
+        self.v_row, self.theta_row = v_row, theta_row
+        P, aw, cols = cfg.batch_max, cfg.row_addr_width, cfg.cols
+        # unnamed in the Verilog, as they were before this class was factored out
+        f_pass, b_pass = (Signal(3) for _ in range(2))
+        f_first, b_first, f_top, b_top, f_fin, b_fin = (Signal() for _ in range(6))
+        b_k = Signal(k_shape, name="b_k")
+        wv = Signal(aw, name="wv")                 # the V row of the back's step
+        m.d.sync += [b_pass.eq(Mux(kill, 0, f_pass)), b_first.eq(f_first), b_top.eq(f_top),
+                     b_fin.eq(f_fin & ~kill), b_k.eq(k), wv.eq(va)]
+        self.f_pass, self.b_pass, self.f_first, self.b_first = f_pass, b_pass, f_first, b_first
+        self.f_top, self.b_top, self.f_fin, self.b_fin = f_top, b_top, f_fin, b_fin
+        self.b_k, self.wv = b_k, wv
+
+        v_port, x_port = P, 0
+        self.ax, self.av = Signal(aw, name="rd_addr_x"), Signal(aw, name="rd_addr_v")
+        self.ex, self.ev = Signal(name="rd_en_x"), Signal(name="rd_en_v")
+        m.d.comb += [arr.rd_addr.eq(Cat(self.ax, Const(0, (P - 1) * aw), self.av)),
+                     arr.rd_en.eq(Cat(self.ex, Const(0, P - 1), self.ev))]
+        self.rd_v = arr.rd_data[v_port * cols:(v_port + 1) * cols]
+        self.rd_x = arr.rd_data[x_port * cols:(x_port + 1) * cols]
+
+    def present(self, v: bool, x) -> None:
+        """Activate V's row ``va`` (if ``v``) and port 0's row ``xa`` when ``x``."""
+        if v:
+            self.m.d.comb += [self.ev.eq(1), self.av.eq(self.va)]
+        self.m.d.comb += [self.ex.eq(x), self.ax.eq(self.xa)]
+
+    def step_x(self) -> None:
+        """Port 0 walks V's rows, up to the last."""
+        with self.m.If(self.kx + 1 < self.rows):
+            self.m.d.sync += [self.kx.eq(self.kx + 1), self.xa.eq(self.xa + 1)]
+
+    def advance(self, pass_id, fin, next_pass) -> None:
+        """One front step of ``pass_id``; ``next_pass()`` chooses the following state."""
+        m, k = self.m, self.k
+        m.d.sync += self.check.eq(0)
+        m.d.comb += [self.f_pass.eq(pass_id), self.f_first.eq(k == 0),
+                     self.f_top.eq(self.f_last), self.f_fin.eq(self.f_last & fin)]
+        m.d.sync += [k.eq(k + 1), self.va.eq(self.va + 1)]
+        with m.If(self.f_last):
+            m.d.sync += [k.eq(0), self.va.eq(self.v_row), self.xa.eq(self.theta_row)]
+            next_pass()
+        with m.If(self.kill):
+            m.next = "IDLE"
+
+    def to_compare(self) -> None:
+        """One row: the bubble (see golden.cycles), else the compare pass."""
+        with self.m.If(self.rows == 1):
+            self.m.next = "BUBBLE"
+        with self.m.Else():
+            self.m.next = "COMPARE"
+
+    def states(self, leak_mode, theta_src, soft) -> None:
+        """The states ``LEAK`` .. ``CLAMP`` (inside the unit's ``m.FSM``)."""
+        m, present, advance = self.m, self.present, self.advance
+        LEAK, UNCROSS, COMPARE, RESET, CLAMP = FIRE_PASSES
+        with m.State("LEAK"):
+            present(True, 1)
+            self.step_x()
+
+            def after_leak():
+                with m.If(leak_mode == LEAK_SUB):
+                    m.next = "UNCROSS"
+                with m.Else():
+                    self.to_compare()
+            advance(LEAK, 0, after_leak)
+
+        with m.State("UNCROSS"):
+            advance(UNCROSS, 0, self.to_compare)
+
+        with m.State("BUBBLE"):
+            m.d.sync += self.check.eq(0)
+            m.next = "COMPARE"
+            with m.If(self.kill):
+                m.next = "IDLE"
+
+        with m.State("COMPARE"):
+            present(True, theta_src)
+            m.d.sync += self.xa.eq(self.xa + 1)
+
+            def after_compare():
+                m.next = "RESET"
+            advance(COMPARE, 0, after_compare)
+
+        with m.State("RESET"):
+            present(True, theta_src & soft)
+            m.d.sync += self.xa.eq(self.xa + 1)
+
+            def after_reset():
+                with m.If(soft):
+                    m.next = "CLAMP"
+                with m.Else():
+                    m.next = "IDLE"
+            advance(RESET, ~soft, after_reset)
+
+        with m.State("CLAMP"):
+            def after_clamp():
+                m.next = "IDLE"
+            advance(CLAMP, 1, after_clamp)

@@ -36,7 +36,7 @@ from flexspim.config import MacroConfig
 from .accumulate import check_config
 from .array import ArraySignature
 from .groups import ColumnGroups, one_hot_select
-from .lif import LEAK_NONE, LEAK_SHIFT, LEAK_SUB, FireFields
+from .lif import FIRE_PASSES, LEAK_NONE, LEAK_SHIFT, LEAK_SUB, FireFields, FireFront
 
 __all__ = ["ShapedFireUnit"]
 
@@ -62,8 +62,7 @@ class ShapedFireUnit(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         cfg = self.config
-        cols, P, aw, mb, M = (cfg.cols, cfg.batch_max, cfg.row_addr_width, cfg.max_bits,
-                              cfg.max_operand_cols)
+        cols, aw, mb, M = cfg.cols, cfg.row_addr_width, cfg.max_bits, cfg.max_operand_cols
         grp = ColumnGroups(cols, M)
         modes, blocks = grp.modes, grp.blocks
         arr = self.array
@@ -99,56 +98,20 @@ class ShapedFireUnit(wiring.Component):
 
         # -- front ------------------------------------------------------------------------
         k = Signal(rw_)
-        va, xa = Signal(aw), Signal(aw)
+        va, xa = (Signal(aw) for _ in range(2))     # (unnamed in the Verilog, as before)
         kx = Signal(rw_)                            # row offset of port 0's V row
         r_sh = Signal(max(modes - 1, 1), name="shift_r")   # s mod N_C
         q_zero, r_zero = Signal(name="shift_q_zero"), Signal(name="shift_r_zero")
         f_last = Signal()
         m.d.comb += f_last.eq(k + 1 == rv)
 
-        LEAK, UNCROSS, COMPARE, RESET, CLAMP = 1, 2, 3, 4, 5
-        f_pass, b_pass = Signal(3), Signal(3)
-        f_first, b_first = Signal(), Signal()
-        f_top, b_top = Signal(), Signal()
-        f_fin, b_fin = Signal(), Signal()
-        b_k = Signal(rw_)
-        wv = Signal(aw)
-        m.d.sync += [b_pass.eq(Mux(kill, 0, f_pass)), b_first.eq(f_first), b_top.eq(f_top),
-                     b_fin.eq(f_fin & ~kill), b_k.eq(k), wv.eq(va)]
-
-        v_port, x_port = P, 0
-        ax, av = Signal(aw, name="rd_addr_x"), Signal(aw, name="rd_addr_v")
-        ex, ev = Signal(name="rd_en_x"), Signal(name="rd_en_v")
-        m.d.comb += [arr.rd_addr.eq(Cat(ax, Const(0, (P - 1) * aw), av)),
-                     arr.rd_en.eq(Cat(ex, Const(0, P - 1), ev))]
-        rd_v = arr.rd_data[v_port * cols:(v_port + 1) * cols]
-        rd_x = arr.rd_data[x_port * cols:(x_port + 1) * cols]
-
-        def present(v: bool, x):
-            if v:
-                m.d.comb += [ev.eq(1), av.eq(va)]
-            m.d.comb += [ex.eq(x), ax.eq(xa)]
-
-        def step_x():                               # port 0 walks V's rows, up to the last
-            with m.If(kx + 1 < rv):
-                m.d.sync += [kx.eq(kx + 1), xa.eq(xa + 1)]
-
-        def advance(pass_id, fin, next_pass):
-            m.d.sync += check.eq(0)
-            m.d.comb += [f_pass.eq(pass_id), f_first.eq(k == 0), f_top.eq(f_last),
-                         f_fin.eq(f_last & fin)]
-            m.d.sync += [k.eq(k + 1), va.eq(va + 1)]
-            with m.If(f_last):
-                m.d.sync += [k.eq(0), va.eq(v_row), xa.eq(theta_row)]
-                next_pass()
-            with m.If(kill):
-                m.next = "IDLE"
-
-        def to_compare():                           # R = 1: the bubble (see golden.cycles)
-            with m.If(rv == 1):
-                m.next = "BUBBLE"
-            with m.Else():
-                m.next = "COMPARE"
+        LEAK, UNCROSS, COMPARE, RESET, CLAMP = FIRE_PASSES
+        front = FireFront(m, cfg, arr, rows=rv, k=k, k_shape=rw_, va=va, xa=xa, kx=kx,
+                          f_last=f_last, kill=kill, check=check, v_row=v_row,
+                          theta_row=theta_row)
+        b_pass, b_first, b_top, b_fin, b_k, wv = (front.b_pass, front.b_first, front.b_top,
+                                                  front.b_fin, front.b_k, front.wv)
+        rd_v, rd_x, present = front.rd_v, front.rd_x, front.present
 
         with m.FSM(name="fire"):
             with m.State("IDLE"):
@@ -178,54 +141,12 @@ class ShapedFireUnit(wiring.Component):
             with m.State("PRIME"):                  # read V's row q for the first step
                 m.d.sync += check.eq(0)
                 present(False, 1)
-                step_x()
+                front.step_x()
                 m.next = "LEAK"
                 with m.If(kill):
                     m.next = "IDLE"
 
-            with m.State("LEAK"):
-                present(True, 1)
-                step_x()
-
-                def after_leak():
-                    with m.If(leak_mode == LEAK_SUB):
-                        m.next = "UNCROSS"
-                    with m.Else():
-                        to_compare()
-                advance(LEAK, 0, after_leak)
-
-            with m.State("UNCROSS"):
-                advance(UNCROSS, 0, to_compare)
-
-            with m.State("BUBBLE"):
-                m.d.sync += check.eq(0)
-                m.next = "COMPARE"
-                with m.If(kill):
-                    m.next = "IDLE"
-
-            with m.State("COMPARE"):
-                present(True, theta_src)
-                m.d.sync += xa.eq(xa + 1)
-
-                def after_compare():
-                    m.next = "RESET"
-                advance(COMPARE, 0, after_compare)
-
-            with m.State("RESET"):
-                present(True, theta_src & soft)
-                m.d.sync += xa.eq(xa + 1)
-
-                def after_reset():
-                    with m.If(soft):
-                        m.next = "CLAMP"
-                    with m.Else():
-                        m.next = "IDLE"
-                advance(RESET, ~soft, after_reset)
-
-            with m.State("CLAMP"):
-                def after_clamp():
-                    m.next = "IDLE"
-                advance(CLAMP, 1, after_clamp)
+            front.states(leak_mode, theta_src, soft)
 
         # -- back: per slice (position-major, see `flexspim.hdl.groups`) ------------------
         m.d.comb += [self.done.eq(b_fin | kill), self.error.eq(kill)]
