@@ -457,23 +457,20 @@ class CoreConfig(_Config):
             raise ValueError(f"`macro` must be a MacroConfig, not {self.macro!r}")
         _check_int("fifo_depth", self.fifo_depth, 1, 4096)
         _check_int("index_bits", self.index_bits, 1, 24)
-        if self.macro.max_operand_cols != 1:
-            # the core's OPERAND_COLS register and the shaped fire unit are issue 20's next
-            # step; a core must not accept a shape it cannot fire
-            raise ValueError(f"`max_operand_cols` must be 1 in a core or system (shaped "
-                             f"operands run on the macro only so far), not "
-                             f"{self.macro.max_operand_cols}")
 
 
 @dataclass(frozen=True)
 class FCLayout(_Config):
     """Where a fully connected layer lives in one macro (written to the core's registers).
 
-    Output neuron ``j`` is column ``j % cols`` of neuron slot ``j // cols``. For slot ``s``:
-    the potential is at row ``v_base + s * v_stride`` (``bv`` rows), the per-neuron threshold
-    (threshold_source "array") at ``theta_base + s * v_stride``, and the weight of input
-    ``i`` at ``w_base + s * w_stride + i * bw`` (``bw`` rows). `check` rejects layouts whose
-    operands leave the array or share a row.
+    At the layer's shape ``N_C = layer.operand_cols`` a slot holds ``G = cols // N_C``
+    neurons, one per aligned group of ``N_C`` columns: output neuron ``j`` is group
+    ``j % G`` of neuron slot ``j // G`` (``N_C = 1``: column ``j % cols``). For slot ``s``:
+    the potential is at row ``v_base + s * v_stride`` (``v_rows = ceil(bv / N_C)`` rows),
+    the per-neuron threshold (threshold_source "array") at ``theta_base + s * v_stride``,
+    and the weight of input ``i`` at ``w_base + s * w_stride + i * w_rows``
+    (``w_rows = ceil(bw / N_C)`` rows). The last ``cols mod N_C`` columns hold no neuron.
+    `check` rejects layouts whose operands leave the array or share a row.
     """
 
     n_in: int
@@ -490,18 +487,20 @@ class FCLayout(_Config):
         for name in ("v_base", "v_stride", "w_base", "w_stride", "theta_base"):
             _check_int(name, getattr(self, name), 0, MAX_ROWS)
 
-    def slots(self, macro: MacroConfig) -> int:
-        return -(-self.n_out // macro.cols)
+    def slots(self, macro: MacroConfig, operand_cols: int = 1) -> int:
+        """Neuron slots of the layer: ``ceil(n_out / (cols // operand_cols))``."""
+        return -(-self.n_out // (macro.cols // operand_cols))
 
     def operands(self, macro: MacroConfig, layer: LayerConfig) -> list[tuple[str, Operand]]:
+        """Every slot's row span as ``(name, (first row, rows))``."""
         out = []
-        for s in range(self.slots(macro)):
-            out.append((f"V of slot {s}", (self.v_base + s * self.v_stride, layer.bv)))
+        for s in range(self.slots(macro, layer.operand_cols)):
+            out.append((f"V of slot {s}", (self.v_base + s * self.v_stride, layer.v_rows)))
             if layer.threshold_source == "array":
                 out.append((f"threshold of slot {s}",
-                            (self.theta_base + s * self.v_stride, layer.bv)))
+                            (self.theta_base + s * self.v_stride, layer.v_rows)))
             out.append((f"weights of slot {s}",
-                        (self.w_base + s * self.w_stride, self.n_in * layer.bw)))
+                        (self.w_base + s * self.w_stride, self.n_in * layer.w_rows)))
         return out
 
     def check(self, core: CoreConfig, layer: LayerConfig) -> None:
@@ -527,15 +526,18 @@ class FCLayout(_Config):
     def packed(cls, core: CoreConfig, layer: LayerConfig, n_in: int, n_out: int) -> "FCLayout":
         """The densest layout: all potentials (and thresholds), then the weight blocks."""
         macro = core.macro
-        per_v = layer.bv * (2 if layer.threshold_source == "array" else 1)
-        slots = -(-n_out // macro.cols)
-        need = slots * (per_v + n_in * layer.bw)
+        layer.check_fits(macro)
+        per_v = layer.v_rows * (2 if layer.threshold_source == "array" else 1)
+        per_slot = macro.cols // layer.operand_cols
+        slots = -(-n_out // per_slot)
+        need = slots * (per_v + n_in * layer.w_rows)
         if need > macro.rows:
-            raise ValueError(f"a {n_in} -> {n_out} layer at bw={layer.bw}, bv={layer.bv} needs "
-                             f"{need} rows ({slots} slots of {macro.cols} columns); the array "
-                             f"has {macro.rows}")
-        lay = cls(n_in=n_in, n_out=n_out, v_base=0, v_stride=per_v, theta_base=layer.bv,
-                  w_base=slots * per_v, w_stride=n_in * layer.bw)
+            shape = (f" at operand_cols={layer.operand_cols}" if layer.operand_cols > 1 else "")
+            raise ValueError(f"a {n_in} -> {n_out} layer at bw={layer.bw}, bv={layer.bv}{shape} "
+                             f"needs {need} rows ({slots} slots of {per_slot} neurons); the "
+                             f"array has {macro.rows}")
+        lay = cls(n_in=n_in, n_out=n_out, v_base=0, v_stride=per_v, theta_base=layer.v_rows,
+                  w_base=slots * per_v, w_stride=n_in * layer.w_rows)
         lay.check(core, layer)
         return lay
 

@@ -49,6 +49,8 @@ CASES: dict[str, list[str]] = {
                               "--cores", "2", "--index-bits", "8"],
     "macro_16x9_P2_M4": ["--top", "macro", "--rows", "16", "--cols", "9", "--batch", "2",
                          "--max-operand-cols", "4"],
+    "core_16x9_P2_M4": ["--top", "core", "--rows", "16", "--cols", "9", "--batch", "2",
+                        "--max-operand-cols", "4", "--fifo-depth", "4", "--index-bits", "8"],
     "fanout_ib8_k5": ["--top", "fanout", "--index-bits", "8", "--op-bits", "8",
                       "--max-kernel", "5", "--max-taps", "25"],
     "buffer_37x13": ["--top", "buffer", "--words", "37", "--cols", "13"],

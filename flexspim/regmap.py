@@ -18,6 +18,8 @@ Neuron core (`core_registers`), 32-bit words, addressed on a 5-bit bus:
                      bits (reads return those ``max_bits`` bits)
  6, 7   N_IN, N_OUT  layer sizes, at most ``2**index_bits``
  8..12  V_BASE, V_STRIDE, THETA_BASE, W_BASE, W_STRIDE: the `FCLayout`
+ 13     OPERAND_COLS the layer's operand shape ``N_C`` (1, 2, 4, .. ``max_operand_cols``;
+                     reset 1); present only when ``max_operand_cols > 1``
  16..21 EVENTS_IN, SPIKES_OUT, TICKS, BATCHES, ERRORS, CYCLES: read-only counters
 ====== ============ ======================================================================
 
@@ -46,7 +48,8 @@ from __future__ import annotations
 from flexspim.config import LEAK_MODES, MAX_CORES, MAX_ROWS, CoreConfig, FCLayout, LayerConfig
 
 __all__ = ["ROW_REG_BITS", "OFFSET_BITS", "SYSTEM_ADDR_BITS", "core_registers",
-           "layer_registers", "register_accepts", "decode_layer", "router_registers"]
+           "layer_registers", "register_accepts", "decode_layer", "reset_values",
+           "router_registers"]
 
 #: Width of the layout registers (bases and strides): any row of the largest array.
 ROW_REG_BITS = MAX_ROWS.bit_length()
@@ -62,7 +65,7 @@ def core_registers(core: CoreConfig) -> dict[str, tuple[int, int, str]]:
     """name -> (address, width in bits, "rw" or "ro") for one neuron core."""
     m = core.macro
     ib = core.index_bits
-    return {
+    regs = {
         "STATUS": (0, 3, "rw"),
         "BV": (1, m.bits_width, "rw"), "BW": (2, m.bits_width, "rw"),
         "FLAGS": (3, 5, "rw"), "LEAK": (4, m.max_bits, "rw"),
@@ -74,6 +77,14 @@ def core_registers(core: CoreConfig) -> dict[str, tuple[int, int, str]]:
         "EVENTS_IN": (16, 32, "ro"), "SPIKES_OUT": (17, 32, "ro"), "TICKS": (18, 32, "ro"),
         "BATCHES": (19, 32, "ro"), "ERRORS": (20, 32, "ro"), "CYCLES": (21, 32, "ro"),
     }
+    if m.max_operand_cols > 1:
+        regs["OPERAND_COLS"] = (13, m.max_operand_cols.bit_length(), "rw")
+    return regs
+
+
+def reset_values(core: CoreConfig) -> dict[str, int]:
+    """Every register's value after reset: 0, except ``OPERAND_COLS`` (1: vertical)."""
+    return {name: int(name == "OPERAND_COLS") for name in core_registers(core)}
 
 
 def layer_registers(core: CoreConfig, layer: LayerConfig, layout: FCLayout) -> dict[str, int]:
@@ -84,13 +95,16 @@ def layer_registers(core: CoreConfig, layer: LayerConfig, layout: FCLayout) -> d
     layout.check(core, layer)
     flags = (int(layer.saturate) | LEAK_MODES.index(layer.leak_mode) << 1
              | int(layer.reset == "soft") << 3 | int(layer.threshold_source == "array") << 4)
-    return {
+    regs = {
         "BV": layer.bv, "BW": layer.bw, "FLAGS": flags, "LEAK": layer.leak,
         "THRESHOLD": layer.threshold & 0xFFFFFFFF,
         "N_IN": layout.n_in, "N_OUT": layout.n_out,
         "V_BASE": layout.v_base, "V_STRIDE": layout.v_stride,
         "THETA_BASE": layout.theta_base, "W_BASE": layout.w_base, "W_STRIDE": layout.w_stride,
     }
+    if core.macro.max_operand_cols > 1:
+        regs["OPERAND_COLS"] = layer.operand_cols
+    return regs
 
 
 def register_accepts(core: CoreConfig, name: str, value: int) -> bool:
@@ -102,6 +116,8 @@ def register_accepts(core: CoreConfig, name: str, value: int) -> bool:
         return value >> (width - 1) in (0, (1 << (33 - width)) - 1)
     if name in ("N_IN", "N_OUT"):
         return value <= 1 << core.index_bits
+    if name == "OPERAND_COLS":               # a power of two the carry chain supports
+        return 1 <= value <= core.macro.max_operand_cols and value & (value - 1) == 0
     return value >> width == 0
 
 
@@ -116,7 +132,8 @@ def decode_layer(core: CoreConfig, values: dict[str, int]) -> tuple[LayerConfig,
     layer = LayerConfig(bw=values["BW"], bv=values["BV"], saturate=bool(flags & 1),
                         leak_mode=LEAK_MODES[flags >> 1 & 3], leak=values["LEAK"],
                         threshold=th, threshold_source="array" if flags >> 4 & 1 else "register",
-                        reset="soft" if flags >> 3 & 1 else "hard")
+                        reset="soft" if flags >> 3 & 1 else "hard",
+                        operand_cols=values.get("OPERAND_COLS", 1))
     layout = FCLayout(n_in=values["N_IN"], n_out=values["N_OUT"], v_base=values["V_BASE"],
                       v_stride=values["V_STRIDE"], w_base=values["W_BASE"],
                       w_stride=values["W_STRIDE"], theta_base=values["THETA_BASE"])

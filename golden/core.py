@@ -10,13 +10,20 @@ Controller behaviour (the RTL's, exactly):
   or at a tick. A partial batch is **never** closed by idle time, so results do not depend
   on input timing; an open batch at the end of a stream stays pending (a later event or tick
   runs it), which is where this model differs from level 1 (which integrates the tail).
+* Operand shape (issue 20, docs/dataflow.md section 3): the layer's ``N_C`` (register
+  ``OPERAND_COLS``, 1 unless the macro has ``max_operand_cols > 1``) gives every weight,
+  potential and threshold ``w_rows = ceil(bw / N_C)`` / ``v_rows = ceil(bv / N_C)`` rows
+  and a slot ``G = cols // N_C`` neurons, one per aligned group of ``N_C`` columns. At
+  ``N_C = 1`` that is ``G = cols``, ``w_rows = bw``: the vertical core.
 * A batch runs one accumulate per neuron slot ``s`` (ascending), on the slot's potential
-  with the weights ``w_base + s * w_stride + source * bw`` and the slot's columns enabled
-  (the last slot may be partial: columns ``>= n_out - s * cols`` are disabled). Rows are
-  computed from the registers when the batch starts running, so a batch left open while the
-  host rewrites ``BW`` or a base register runs with the new values.
+  with the weights ``w_base + s * w_stride + source * w_rows`` and the slot's groups enabled
+  (the last slot may be partial: groups ``>= n_out - s * G`` are disabled, and so are the
+  ``cols mod N_C`` columns past the last group). Rows are computed from the registers when
+  the batch starts running, so a batch left open while the host rewrites ``BW`` (or
+  ``OPERAND_COLS``) or a base register runs with the new values.
 * A tick fires every slot (ascending) and emits the slot's spikes as output events
-  ``s * cols + c`` in ascending ``c``, then one tick: output indices ascend within a step.
+  ``s * G + g`` in ascending group ``g``, then one tick: output indices ascend within a
+  step.
 * An input event whose source is ``>= n_in`` is dropped and counted in ``errors``;
   so is a slot the core does not issue because its potential row or one of its weight rows
   starts outside the array, and a macro command the macro rejects (a weight operand that
@@ -85,36 +92,47 @@ class CoreModel:
         self.core, self.layer, self.layout = core, layer, layout
         self.macro = MacroModel(core.macro) if macro is None else macro
         self.open: list[int] = []
-        cols = core.macro.cols
-        self.slots = layout.slots(core.macro)
-        self.masks = [np.arange(cols) < layout.n_out - s * cols for s in range(self.slots)]
+        cols, n_c = core.macro.cols, layer.operand_cols
+        self.groups = cols // n_c              # neurons per slot
+        self.slots = layout.slots(core.macro, n_c)
+        self.masks = [self._mask(layout.n_out - s * self.groups) for s in range(self.slots)]
+
+    def _mask(self, n: int) -> np.ndarray:
+        """Column mask enabling the first ``n`` groups (whole groups only)."""
+        cols, n_c = self.core.macro.cols, self.layer.operand_cols
+        m = np.zeros(cols, dtype=bool)
+        m[:min(n, self.groups) * n_c] = True
+        return m
+
+    def _op(self, row: int, bits: int) -> Operand:
+        return Operand(row, bits, self.layer.operand_cols)
 
     # -- loading (row-port traffic in the hardware) ----------------------------------------
     def load(self, fc: FCLayer) -> None:
         """Write the layer's weights (and thresholds) and zero its potentials."""
-        L, lay, cols = self.layer, self.layout, self.core.macro.cols
+        L, lay, G = self.layer, self.layout, self.groups
         if fc.weights.shape != (lay.n_out, lay.n_in):
             raise ValueError(f"`weights` must have shape ({lay.n_out}, {lay.n_in}), not "
                              f"{fc.weights.shape}")
         if fc.config != L:
             raise ValueError("the FCLayer's config differs from the core's layer config")
         for s in range(self.slots):
-            cols_s = np.zeros((lay.n_in, cols), dtype=np.int64)
-            n = int(self.masks[s].sum())
-            cols_s[:, :n] = fc.weights[s * cols:s * cols + n].T
+            per_group = np.zeros((lay.n_in, G), dtype=np.int64)
+            n = min(G, lay.n_out - s * G)
+            per_group[:, :n] = fc.weights[s * G:s * G + n].T
             for i in range(lay.n_in):
-                self.macro.load(Operand(lay.w_base + s * lay.w_stride + i * L.bw, L.bw),
-                                cols_s[i])
-            self.macro.load(Operand(lay.v_base + s * lay.v_stride, L.bv), np.zeros(cols))
+                self.macro.load(self._op(lay.w_base + s * lay.w_stride + i * L.w_rows, L.bw),
+                                per_group[i])
+            self.macro.load(self._op(lay.v_base + s * lay.v_stride, L.bv), np.zeros(G))
             if L.threshold_source == "array":
-                th = np.zeros(cols, dtype=np.int64)
-                th[:n] = fc.thresholds[s * cols:s * cols + n]
-                self.macro.load(Operand(lay.theta_base + s * lay.v_stride, L.bv), th)
+                th = np.zeros(G, dtype=np.int64)
+                th[:n] = fc.thresholds[s * G:s * G + n]
+                self.macro.load(self._op(lay.theta_base + s * lay.v_stride, L.bv), th)
 
     def potentials(self) -> np.ndarray:
         """Membrane potentials of the layer's ``n_out`` neurons."""
         L, lay = self.layer, self.layout
-        v = [self.macro.peek(Operand(lay.v_base + s * lay.v_stride, L.bv))
+        v = [self.macro.peek(self._op(lay.v_base + s * lay.v_stride, L.bv))
              for s in range(self.slots)]
         return np.concatenate(v)[:lay.n_out]
 
@@ -125,8 +143,8 @@ class CoreModel:
         cycles, errors = [], 0
         for s in range(self.slots):
             op = AccumulateOp(lay.v_base + s * lay.v_stride, L.bv,
-                              tuple(lay.w_base + s * lay.w_stride + i * L.bw
-                                    for i in self.open), L.bw, L.saturate)
+                              tuple(lay.w_base + s * lay.w_stride + i * L.w_rows
+                                    for i in self.open), L.bw, L.saturate, L.operand_cols)
             if op.v_row >= rows or any(r >= rows for r in op.w_rows):
                 cycles.append(SKIP_CYCLES)          # not issued (the RTL's range check)
                 errors += 1
@@ -143,7 +161,7 @@ class CoreModel:
         """Feed ``events``; ``elapsed`` assumes the core was idle and events arrive at full
         speed (one per cycle, nothing waiting on the output)."""
         L, lay, P = self.layer, self.layout, self.core.macro.batch_max
-        cols = self.core.macro.cols
+        G, n_c = self.groups, L.operand_cols
         out: list[int] = []
         cycles = batches = errors = 0
         time = CoreTimeline(self.core.fifo_depth)
@@ -179,7 +197,7 @@ class CoreModel:
                             lay.theta_base + s * lay.v_stride
                             if L.threshold_source == "array" else None)
                 res = self.macro.fire(op, col_mask=self.masks[s])
-                out.extend((s * cols + np.flatnonzero(res.spikes)).tolist())
+                out.extend((s * G + np.flatnonzero(res.spikes) // n_c).tolist())
                 cycles += res.cycles
                 slots.append((res.cycles, int(res.spikes.sum())))
             time.fire(slots)

@@ -33,7 +33,13 @@ from __future__ import annotations
 import numpy as np
 
 from flexspim.config import SystemConfig
-from flexspim.regmap import core_registers, decode_layer, register_accepts, router_registers
+from flexspim.regmap import (
+    core_registers,
+    decode_layer,
+    register_accepts,
+    reset_values,
+    router_registers,
+)
 
 from .batching import TICK
 from .core import CoreModel
@@ -82,7 +88,7 @@ class SystemModel:
         self.core_regs = core_registers(config.core)
         self.router_map = router_registers(config.n_cores)
         self.macros = [MacroModel(config.core.macro) for _ in range(config.n_cores)]
-        self.regs = [{n: 0 for n in self.core_regs} for _ in range(config.n_cores)]
+        self.regs = [reset_values(config.core) for _ in range(config.n_cores)]
         self.router = {n: 0 for n in self.router_map}
         self.router_error = False
         self.sticky = [False] * config.n_cores          # each core's sticky error bit

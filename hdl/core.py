@@ -5,7 +5,9 @@ and, for the end-to-end timing, `flexspim.golden.core_timeline`: events are take
 input FIFO in order, grouped into batches by the batching rule, each batch runs one
 accumulate per neuron slot, and a tick fires every slot and sends its spikes (ascending
 neuron index) and then a tick on the output stream. The controller is a pipeline: a
-collector, a runner that keeps the macro busy, and an encoder.
+collector, a runner that keeps the macro busy, and an encoder. With ``max_operand_cols > 1``
+the layer's ``OPERAND_COLS`` sets the operand shape: a slot holds ``cols >> t`` neurons at
+``N_C = 2**t`` (docs/dataflow.md section 3).
 
 Configuration registers (``cfg`` bus, 32-bit data, word addresses). A write
 is taken when ``cfg.we`` and ``cfg.ready`` (the core is idle: nothing in the FIFO, no closed
@@ -25,10 +27,11 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from flexspim.config import CoreConfig
-from flexspim.regmap import ROW_REG_BITS, core_registers
+from flexspim.regmap import ROW_REG_BITS, core_registers, reset_values
 
 from .arith import below, carry_save, carry_save_sum, less_than, prefix_sum, thermometer
 from .fifo import EventFIFO
+from .groups import one_hot_select
 from .macro import CimMacro, RowPortSignature
 
 __all__ = ["EventLayout", "ConfigBusSignature", "NeuronCore"]
@@ -106,7 +109,8 @@ class NeuronCore(wiring.Component):
 
         # -- registers ----------------------------------------------------------------------
         regs = core_registers(core)
-        r = {name: Signal(w, name=f"reg_{name.lower()}")
+        init = reset_values(core)
+        r = {name: Signal(w, name=f"reg_{name.lower()}", init=init[name])
              for name, (_, w, acc) in regs.items()
              if acc == "rw" and name not in ("STATUS", "FLAGS")}
         # FLAGS as one register per field: bits of one register that feed several macro
@@ -126,6 +130,10 @@ class NeuronCore(wiring.Component):
         def bump(name):
             return cnt[name].eq(plus_one[name])
         saturate, leak_mode, soft, theta_src = flags
+        # operand shape (issue 20): OPERAND_COLS holds 2**t, so its bits are the one-hot mode
+        M = mc.max_operand_cols
+        modes = M.bit_length()
+        shape_sel = [r["OPERAND_COLS"][t] for t in range(modes)] if M > 1 else []
 
         idle = Signal()
         m.d.comb += [self.idle.eq(idle), self.cfg.ready.eq(idle)]
@@ -151,6 +159,12 @@ class NeuronCore(wiring.Component):
                             m.d.comb += cfg_err.eq(1)
                         elif name in ("N_IN", "N_OUT"):   # at most 2**index_bits
                             with m.If(below(self.cfg.wdata, (1 << ib) + 1)):
+                                m.d.sync += r[name].eq(self.cfg.wdata)
+                            with m.Else():
+                                m.d.comb += cfg_err.eq(1)
+                        elif name == "OPERAND_COLS":    # a power of two, 1..max
+                            with m.If(Cat(*[self.cfg.wdata == 1 << t
+                                            for t in range(w)]).any()):
                                 m.d.sync += r[name].eq(self.cfg.wdata)
                             with m.Else():
                                 m.d.comb += cfg_err.eq(1)
@@ -239,9 +253,19 @@ class NeuronCore(wiring.Component):
         slot_base = Signal(ib + 2)                 # s * cols, the slot's first neuron
         rem = Signal(ib + 2)                       # N_OUT - slot_base: neurons left
         mask = Signal(cols)
-        m.d.comb += mask.eq(thermometer(rem, cols))     # column c: rem > c
         last_slot = Signal()
-        m.d.comb += last_slot.eq(below(rem, cols + 1))
+        if M == 1:
+            m.d.comb += mask.eq(thermometer(rem, cols))     # column c: rem > c
+            m.d.comb += last_slot.eq(below(rem, cols + 1))
+        else:
+            # a slot holds G = cols >> t neurons at N_C = 2**t; group g is enabled when
+            # rem > g, on all its columns; the columns past the last group never are
+            G = [cols >> t for t in range(modes)]
+            m.d.comb += mask.eq(one_hot_select(shape_sel, [
+                Cat(*[b.replicate(1 << t) for b in thermometer(rem, G[t])])
+                for t in range(modes)]))
+            m.d.comb += last_slot.eq(one_hot_select(shape_sel,
+                                                    [below(rem, G[t] + 1) for t in range(modes)]))
         acc_in_range = Signal()
         m.d.comb += acc_in_range.eq(below(slot_v, mc.rows) & Cat(
             *[~r_en[i] | below(slot_w[i], mc.rows) for i in range(P)]).all())
@@ -262,11 +286,17 @@ class NeuronCore(wiring.Component):
             macro.fire.theta_row.eq(slot_t), macro.fire.soft_reset.eq(soft),
             macro.fire.col_en.eq(mask),
         ]
+        if M > 1:
+            m.d.comb += [macro.acc.operand_cols.eq(r["OPERAND_COLS"]),
+                         macro.fire.operand_cols.eq(r["OPERAND_COLS"])]
 
         nxt = [prefix_sum(m, slot_v, r["V_STRIDE"], sw, "next_v"),
                prefix_sum(m, slot_t, r["V_STRIDE"], sw, "next_t"),
-               prefix_sum(m, slot_base, cols, ib + 2, "next_base"),
-               prefix_sum(m, rem, (1 << (ib + 2)) - cols, ib + 2, "next_rem")] + \
+               prefix_sum(m, slot_base, cols if M == 1 else
+                          one_hot_select(shape_sel, G), ib + 2, "next_base"),
+               prefix_sum(m, rem, (1 << (ib + 2)) - cols if M == 1 else
+                          one_hot_select(shape_sel, [(1 << (ib + 2)) - g for g in G]),
+                          ib + 2, "next_rem")] + \
             [prefix_sum(m, w, r["W_STRIDE"], sw, f"next_w{i}") for i, w in enumerate(slot_w)]
 
         def next_slot():
@@ -292,7 +322,10 @@ class NeuronCore(wiring.Component):
         low = Signal(range(max(cols, 2)))
         m.d.comb += low.eq(lowest_one(pending))
         out = data.View(EventLayout(ib), self.ev_out.payload)
-        spike_index = prefix_sum(m, e_base, low, ib, "spike_index")
+        # spikes sit on each group's lowest column: column low is neuron low >> t of the slot
+        spike_index = prefix_sum(m, e_base, low if M == 1 else
+                                 one_hot_select(shape_sel, [low >> t for t in range(modes)]),
+                                 ib, "spike_index")
         more = any_and_many(pending)[1]            # still one after this send
         with m.If(has_spikes):
             m.d.comb += [self.ev_out.valid.eq(1), out.index.eq(spike_index)]
@@ -326,12 +359,18 @@ class NeuronCore(wiring.Component):
 
         m.d.comb += work.eq(macro.busy | (macro.acc.valid & macro.acc.ready) |
                             (macro.fire.valid & macro.fire.ready) | errors[1])
-        # partial products as whole vectors (a Mux per vector, not one per bit)
+        # partial products as whole vectors (a Mux per vector, not one per bit) of
+        # source * rows per weight (BW, or ceil(BW / N_C) for a shaped layer)
+        w_step = r["BW"]
+        if M > 1:
+            w_step = Signal(mc.bits_width, name="w_rows_per_operand")
+            m.d.comb += w_step.eq(one_hot_select(shape_sel, [
+                (r["BW"] + ((1 << t) - 1)) >> t for t in range(modes)]))
         partial = [[Signal(sw, name=f"pp{i}_{j}") for j in range(mc.bits_width)]
                    for i in range(P)]
         for i in range(P):
             for j in range(mc.bits_width):
-                m.d.comb += partial[i][j].eq((r_src[i] << j) & r["BW"][j].replicate(sw))
+                m.d.comb += partial[i][j].eq((r_src[i] << j) & w_step[j].replicate(sw))
         offsets = [carry_save(m, partial[i], sw, f"offset{i}") for i in range(P)]
         rows0 = [carry_save_sum(m, [r["W_BASE"], *r_off[i]], sw, f"row{i}") for i in range(P)]
         r_idle = Signal()

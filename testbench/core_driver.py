@@ -134,11 +134,14 @@ class CoreDriver:
 
 
 def random_fc_case(rng: np.random.Generator, core: CoreConfig, max_bw: int = 8,
-                   max_bv: int = 16):
+                   max_bv: int = 16, operand_cols: int | None = None,
+                   multi_slot: bool = False):
     """A random fully connected layer that fits ``core``: ``(layer, layout, FCLayer)``.
 
     Draws resolutions (bw 1..max_bw, bv 2..max_bv), all leak/reset/threshold modes, saturate
-    or wrap, then the largest sizes that fit, shrunk at random.
+    or wrap, an operand shape (1, 2, 4, .. ``max_operand_cols``; always 1 on a vertical
+    macro; ``operand_cols`` fixes it), then the largest sizes that fit, shrunk at random
+    (``multi_slot``: more neurons than one slot holds, where the index width allows).
     """
     from flexspim.config import FCLayout, LayerConfig
     from flexspim.golden.layers import FCLayer
@@ -152,16 +155,22 @@ def random_fc_case(rng: np.random.Generator, core: CoreConfig, max_bw: int = 8,
         leak = {"none": 0, "sub": int(rng.integers(0, max(1, hi // 8) + 1)),
                 "shift": int(rng.integers(0, bv))}[mode]
         src = str(rng.choice(["register", "array"]))
+        n_c = operand_cols or 1 << int(rng.integers(0, mc.max_operand_cols.bit_length()))
         layer = LayerConfig(bw=bw, bv=bv, saturate=bool(rng.integers(0, 2)), leak_mode=mode,
                             leak=leak, threshold=int(rng.integers(-(hi // 8), hi // 2 + 1)),
-                            threshold_source=src, reset=str(rng.choice(["hard", "soft"])))
-        n_out = min(int(rng.integers(1, 3 * mc.cols + 1)), 1 << core.index_bits)
-        slots = -(-n_out // mc.cols)
-        per_v = bv * (2 if src == "array" else 1)
-        room = mc.rows // slots - per_v
-        if room < bw:
+                            threshold_source=src, reset=str(rng.choice(["hard", "soft"])),
+                            operand_cols=n_c)
+        if bv > mc.rows * n_c:
             continue
-        n_in = int(rng.integers(1, min(room // bw, 1 << core.index_bits) + 1))
+        per_slot = mc.cols // n_c
+        low = per_slot + 1 if multi_slot and per_slot < 1 << core.index_bits else 1
+        n_out = min(int(rng.integers(low, 3 * per_slot + 1)), 1 << core.index_bits)
+        slots = -(-n_out // per_slot)
+        per_v = layer.v_rows * (2 if src == "array" else 1)
+        room = mc.rows // slots - per_v
+        if room < layer.w_rows:
+            continue
+        n_in = int(rng.integers(1, min(room // layer.w_rows, 1 << core.index_bits) + 1))
         layout = FCLayout.packed(core, layer, n_in, n_out)
         w = rng.integers(-(1 << (bw - 1)), 1 << (bw - 1), size=(n_out, n_in))
         th = rng.integers(-(hi // 8), hi // 2 + 1, size=n_out) if src == "array" else None

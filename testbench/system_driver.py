@@ -18,11 +18,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from flexspim.config import FCLayout, SystemConfig
+from flexspim.config import FCLayout, Operand, SystemConfig
 from flexspim.golden.batching import TICK
 from flexspim.golden.core import CoreModel
 from flexspim.golden.layers import FCLayer
-from flexspim.golden.macro import from_bits
+from flexspim.golden.macro import from_bits, shaped_cells
 from flexspim.golden.network import Network
 from flexspim.golden.system import SystemModel
 from flexspim.mapper.fit import system_fit
@@ -363,19 +363,21 @@ class SystemDriver:
         core = self.config.core
         out = []
         for k, (layer, lay) in enumerate(zip(self.layers, self.layouts)):
-            slots = lay.slots(core.macro)
+            L = layer.config
             vs = []
-            for s in range(slots):
-                base = lay.v_base + s * lay.v_stride
-                rows = [await self.backend.read_row(k, base + i)
-                        for i in range(layer.config.bv)]
-                vs.append(from_bits(np.array(rows)))
+            for s in range(lay.slots(core.macro, L.operand_cols)):
+                op = Operand(lay.v_base + s * lay.v_stride, L.bv, L.operand_cols)
+                image = np.zeros((core.macro.rows, core.macro.cols), dtype=np.uint8)
+                for r in range(op.row, op.stop):
+                    image[r] = await self.backend.read_row(k, r)
+                vs.append(from_bits(image[shaped_cells(op, core.macro.cols)]))
             out.append(np.concatenate(vs)[:lay.n_out])
         return out
 
     async def clear_potentials(self) -> int:
         """Neuron-state reset between samples: write 0 into every potential row of every
-        layer through the row port (``bv`` rows per neuron slot; weights and array
+        layer through the row port (``v_rows`` rows per neuron slot, the padding cells of a
+        shaped potential's last row included, which hold nothing; weights and array
         thresholds stay). One row write per row, so the reset costs that many row-port
         cycles while the cores are idle (after a sample's last tick nothing is pending).
         Returns the number of rows written."""
@@ -383,9 +385,9 @@ class SystemDriver:
         zero = np.zeros(core.macro.cols, dtype=np.uint8)
         rows = 0
         for k, (layer, lay) in enumerate(zip(self.layers, self.layouts)):
-            for s in range(lay.slots(core.macro)):
+            for s in range(lay.slots(core.macro, layer.config.operand_cols)):
                 base = lay.v_base + s * lay.v_stride
-                for i in range(layer.config.bv):
+                for i in range(layer.config.v_rows):
                     await self.backend.write_row(k, base + i, zero)
                     rows += 1
         return rows

@@ -131,3 +131,57 @@ def test_timeline_by_hand():
     # popped in 15, the fire pass runs 20..29, its tick is sent in 31: 32 cycles
     r = run([0, 0, TICK])
     assert (r.cycles, r.elapsed, r.batches) == (6 + 6 + 10, 32, 2)
+
+
+def test_shaped_core_model_equals_network_reference(rng, regress):
+    """Issue 20: random layers at random operand shapes on cores whose macro allows them
+    (level 2 against level 1)."""
+    from dataclasses import replace
+    for trial in range(100 if regress else 25):
+        core, layer, layout, fc = random_case(rng)
+        mc = core.macro
+        top = 1 << (min(mc.cols, 16).bit_length() - 1)
+        M = 1 << int(rng.integers(0, top.bit_length()))
+        n_c = 1 << int(rng.integers(0, M.bit_length()))
+        core = replace(core, macro=replace(mc, max_operand_cols=M))
+        layer = replace(layer, operand_cols=n_c)
+        try:
+            layout = FCLayout.packed(core, layer, layout.n_in, layout.n_out)
+        except ValueError:
+            continue
+        fc = FCLayer(fc.weights, layer, fc.thresholds)
+        model = CoreModel(core, layer, layout)
+        model.load(fc)
+        ev = random_stream(rng, layout.n_in, int(rng.integers(1, 300)))
+        got = model.run(ev)
+        want, v = run_layer(fc, ev, mc.batch_max)
+        tag = f"trial {trial}: {core} {layer} {layout}"
+        assert got.events.tolist() == want.tolist(), tag
+        assert model.potentials().tolist() == v.tolist(), tag
+        assert got.errors == 0
+
+
+def test_same_network_same_spikes_at_every_shape(rng):
+    """Shape is a mapping choice: one layer at N_C = 1, 2, 4, 8 gives the same spikes and
+    potentials (and the level-1 reference's), in fewer slots' worth of cycles per neuron."""
+    from dataclasses import replace
+    core = CoreConfig(MacroConfig(rows=256, cols=16, batch_max=2, max_operand_cols=8),
+                      index_bits=8)
+    base = LayerConfig(bw=5, bv=13, threshold=40, leak_mode="shift", leak=3, reset="soft")
+    n_in, n_out = 9, 20
+    w = rng.integers(-16, 16, size=(n_out, n_in))
+    ev = random_stream(rng, n_in, 400, tick_rate=0.08)
+    runs = {}
+    for n_c in (1, 2, 4, 8):
+        layer = replace(base, operand_cols=n_c)
+        fc = FCLayer(w, layer)
+        layout = FCLayout.packed(core, layer, n_in, n_out)
+        model = CoreModel(core, layer, layout)
+        model.load(fc)
+        runs[n_c] = (model.run(ev), model.potentials())
+        assert model.slots == -(-n_out // (16 // n_c))
+    want, v = run_layer(FCLayer(w, base), ev, 2)
+    assert (want != TICK).sum() > 20, "the stream should make spikes"
+    for n_c, (run, pot) in runs.items():
+        assert run.events.tolist() == want.tolist(), f"operand_cols={n_c}"
+        assert pot.tolist() == v.tolist(), f"operand_cols={n_c}"

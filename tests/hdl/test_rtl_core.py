@@ -16,8 +16,10 @@ import numpy as np
 import pytest
 
 from flexspim.config import CoreConfig, MacroConfig
+from flexspim.formal.mutants import Mutant, mutate
 from flexspim.golden.batching import TICK
 from flexspim.golden.core import CoreModel
+from flexspim.testbench.sim import CocotbFailure
 
 try:
     import cocotb
@@ -40,7 +42,8 @@ async def check_array_and_counters(drv, model, want, ev, where: str) -> None:
     ``want`` of stream ``ev`` (the model after it)."""
     bits = await drv.read_array()
     bad = np.argwhere(bits != model.macro.bits)
-    assert bad.size == 0, f"{where}: array row {bad[0][0]} column {bad[0][1]} differs"
+    assert bad.size == 0, (f"{where}: array row {bad[0][0]} column {bad[0][1]} differs from "
+                           f"the golden model")
     counters = await drv.counters()
     expect = {"EVENTS_IN": len(ev), "SPIKES_OUT": int((want.events != TICK).sum()),
               "TICKS": int((ev == TICK).sum()), "BATCHES": want.batches,
@@ -238,7 +241,59 @@ if cocotb is not None:
         await RisingEdge(dut.clk)
         assert int(dut.idle.value) == 1 and int(dut.ev_out__valid.value) == 0
         assert await drv.read_reg("N_IN") == 0, "configuration survived the reset"
+        if "OPERAND_COLS" in drv.regs:
+            assert await drv.read_reg("OPERAND_COLS") == 1, "OPERAND_COLS resets to 1"
         await run_layer_case(drv, rng, n_events, 0.2, 0.2, 0.0, "after reset")
+
+
+    @cocotb.test(timeout_time=BUDGET_NS, timeout_unit="ns")
+    async def core_every_shape(dut):
+        """Directed (issue 20): one run, a layer of each shape N_C = 1, 2, .. max in turn and
+        then back to 1, each over more than one slot, reconfigured between them without a
+        reset; streams with gaps and stalls."""
+        from flexspim.testbench.core_driver import CoreDriver, random_events, random_fc_case
+
+        core, rng, trials, n_events, seed = _setup()
+        drv = CoreDriver(dut, core)
+        await drv.start()
+        M = core.macro.max_operand_cols
+        for k, n_c in enumerate([1 << t for t in range(M.bit_length())] + [1]):
+            for _ in range(50):            # several sources, so the weight rows step
+                layer, layout, fc = random_fc_case(rng, core, max_bv=10, operand_cols=n_c,
+                                                   multi_slot=True)
+                if layout.n_in >= 2:
+                    break
+            ev = random_events(rng, layout.n_in, n_events // 2, tick_rate=0.1, bad_rate=0.01,
+                               index_bits=core.index_bits)
+            gap, stall = [(0.0, 0.0), (0.3, 0.3)][k % 2]
+            await run_stream_case(drv, rng, layer, layout, fc, ev, gap, stall,
+                                  f"operand_cols {n_c} (gap {gap}, stall {stall})")
+
+    @cocotb.test(timeout_time=BUDGET_NS, timeout_unit="ns")
+    async def core_operand_cols_register(dut):
+        """Directed: OPERAND_COLS (address 13) takes exactly the powers of two up to
+        ``max_operand_cols``; every other value, and any write on a vertical core (where
+        the register does not exist), is refused, counted in ERRORS and leaves it as it
+        was (`flexspim.regmap.register_accepts`)."""
+        from flexspim.regmap import register_accepts
+        from flexspim.testbench.core_driver import CoreDriver
+
+        core, rng, trials, n_events, seed = _setup()
+        drv = CoreDriver(dut, core)
+        await drv.start()
+        M = core.macro.max_operand_cols
+        await drv.write_reg("STATUS", 0b110)
+        errors, value = 0, 1
+        for v in [0, 1, 2, 3, M, M + 1, 2 * M, 5, 6, 7, 8, 16, 1 << 31]:
+            await drv.write_reg("13", v)
+            if M > 1 and register_accepts(core, "OPERAND_COLS", v):
+                value = v
+            else:
+                errors += 1
+            assert await drv.read_reg("ERRORS") == errors, f"after writing {v} to address 13"
+            if M > 1:
+                assert await drv.read_reg("OPERAND_COLS") == value, f"after writing {v}"
+        assert (await drv.read_reg("STATUS")) >> 1 & 1 == 1, "refused writes set the error"
 
 
 # -- pytest side ---------------------------------------------------------------------------
@@ -247,15 +302,22 @@ CORES = [
     CoreConfig(MacroConfig(rows=16, cols=1, batch_max=1), fifo_depth=1, index_bits=6),
     CoreConfig(MacroConfig(rows=37, cols=13, batch_max=3), fifo_depth=2, index_bits=8),
     CoreConfig(MacroConfig(rows=64, cols=8, batch_max=8), fifo_depth=16, index_bits=12),
+    # operand shape (issue 20): layers of every N_C in 1..4 in one run, a trailing column
+    CoreConfig(MacroConfig(rows=32, cols=9, batch_max=2, max_operand_cols=4), fifo_depth=3,
+               index_bits=7),
 ]
+#: regress tier: shape at P = 8 up to N_C = 8
+SHAPED_REGRESS = CoreConfig(MacroConfig(rows=32, cols=16, batch_max=8, max_operand_cols=8),
+                            fifo_depth=8, index_bits=9)
 
 
 def run_core_tests(core: CoreConfig, seed: int, trials: int, events: int, testcase=None,
-                   array: str = "behavioural", test_module: str = "test_rtl_core"):
+                   array: str = "behavioural", test_module: str = "test_rtl_core",
+                   design=None, name: str = "core"):
     from flexspim.hdl.core import NeuronCore
     from flexspim.testbench.sim import run_design
 
-    return run_design(NeuronCore(core), top="flexspim_core", name="core", config=core,
+    return run_design((design or NeuronCore)(core), top="flexspim_core", name=name, config=core,
                       test_module=test_module, seed=seed, testcase=testcase, array=array,
                       env={"FLEXSPIM_CORE": json.dumps(core.to_dict()),
                            "FLEXSPIM_SEED": str(seed), "FLEXSPIM_TRIALS": str(trials),
@@ -270,8 +332,47 @@ def test_core(core, seed, regress):
 
 
 @pytest.mark.rtl
+def test_core_shaped_p8(seed, regress):
+    if not regress:
+        pytest.skip("regress tier")
+    run_core_tests(SHAPED_REGRESS, seed, 12, 2000)
+
+
+@pytest.mark.rtl
 def test_core_with_blackbox_array_and_model_file(seed, regress):
     """The core regression with the storage from the separate model file (`--array
     blackbox`)."""
     run_core_tests(CORES[1], seed, 6 if regress else 3, 1500 if regress else 400,
                    array="blackbox")
+
+
+# Broken copies of the core's shape logic (issue 20) that the shaped regression must catch.
+CORE_SHAPE_MUTANTS = [
+    Mutant("core_spike_index_not_shifted", "flexspim.hdl.core", "NeuronCore",
+           "[low >> t for t in range(modes)]", "[low for t in range(modes)]",
+           "a spike's neuron index is its column, not its group"),
+    Mutant("core_weight_rows_vertical", "flexspim.hdl.core", "NeuronCore",
+           "(r[\"BW\"] + ((1 << t) - 1)) >> t for t in range(modes)",
+           "r[\"BW\"] for t in range(modes)",
+           "the weight of source i is looked for at i * bw rows, not i * ceil(bw / N_C)"),
+    Mutant("core_slot_step_cols", "flexspim.hdl.core", "NeuronCore",
+           "[below(rem, G[t] + 1) for t in range(modes)]",
+           "[below(rem, cols + 1) for t in range(modes)]",
+           "the last slot is found as if a slot held cols neurons at every shape"),
+]
+
+
+@pytest.mark.rtl
+@pytest.mark.parametrize("mutant", CORE_SHAPE_MUTANTS, ids=lambda m: m.name)
+def test_core_shape_mutants_are_caught(mutant, seed, regress):
+    if not regress and mutant is not CORE_SHAPE_MUTANTS[0]:
+        pytest.skip("regress tier (the fast tier runs the first mutant)")
+    with pytest.raises(CocotbFailure, match=r"cocotb tests failed") as err:
+        run_core_tests(CORES[3], seed, 1, 300, testcase="core_every_shape",
+                       design=mutate(mutant), name=f"core-mutant-{mutant.name}")
+    assert "golden" in str(err.value), str(err.value)
+
+
+def test_core_shape_mutants_still_apply_to_the_source():
+    for m in CORE_SHAPE_MUTANTS:
+        mutate(m)
