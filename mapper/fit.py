@@ -4,13 +4,17 @@ The system (``hdl/system.py``, its golden model and the RTL) keeps every weight 
 a layer goes to one or more cores as its dense fully connected layer (a conv layer as
 `ConvLayer.dense_weights`), split by output neurons into chunks of whole neuron slots, each
 chunk receiving all of the layer's inputs (multicast). Per neuron slot a core stores the
-slot's weights (``n_in * bw`` rows), its potential (``bv`` rows) and, with
-``threshold_source = "array"``, its thresholds (``bv`` rows); a slot is ``cols`` neurons.
+slot's weights (``n_in * w_rows`` rows), its potential (``v_rows`` rows) and, with
+``threshold_source = "array"``, its thresholds (``v_rows`` rows); a slot is
+``cols // operand_cols`` neurons. At the layer's operand shape ``N_C`` (`LayerConfig`
+``operand_cols``; `mapper.shape` chooses it for ``run --operand-cols auto``) ``w_rows =
+ceil(bw / N_C)`` and ``v_rows = ceil(bv / N_C)``; at ``N_C = 1`` they are ``bw`` and ``bv``.
 
 `system_fit` decides, for a network and a core geometry, how many cores the network needs
 and which part of which layer each core holds, or refuses with one line that names the
 layer and the resource that runs out:
 
+* **operand shape**: a layer's ``operand_cols`` is above the macro's ``max_operand_cols``;
 * **rows**: a layer's ``bv`` exceeds what the array can hold, or one neuron slot needs more
   rows than the array has (a neuron's inputs cannot be split across cores: partial sums
   would be clamped separately, not each batch's total);
@@ -35,7 +39,7 @@ __all__ = ["DEFAULT_MACRO", "DoesNotFit", "LayerFit", "SystemFit", "system_fit",
 #: The macro ``run`` and ``map`` use when neither options nor ``--config`` give one.
 DEFAULT_MACRO = {"rows": 2048, "cols": 64, "batch_max": 8}
 #: The resources a refusal can name.
-RESOURCES = ("rows", "index bits", "cores")
+RESOURCES = ("rows", "index bits", "cores", "operand shape")
 
 
 class DoesNotFit(ValueError):
@@ -99,7 +103,7 @@ class SystemFit:
 
 def _slot_rows(layer) -> int:
     cfg = layer.config
-    return cfg.bv * (2 if cfg.threshold_source == "array" else 1) + layer.n_in * cfg.bw
+    return cfg.v_rows * (2 if cfg.threshold_source == "array" else 1) + layer.n_in * cfg.w_rows
 
 
 def system_fit(network, core: CoreConfig, n_cores: int | None = None) -> SystemFit:
@@ -115,9 +119,17 @@ def system_fit(network, core: CoreConfig, n_cores: int | None = None) -> SystemF
         name = layer.name or f"layer{i}"
         cfg = layer.config
         where = f"layer {i} ({name})"
-        if cfg.bv > macro.max_bits:
+        n_c = cfg.operand_cols
+        if n_c > macro.max_operand_cols:
+            raise DoesNotFit(f"{where}: operand_cols={n_c} but the macro's max_operand_cols is "
+                             f"{macro.max_operand_cols} (allowed: powers of two in [1, "
+                             f"{macro.max_operand_cols}]; generate with --max-operand-cols "
+                             f"{n_c})", "operand shape", i)
+        limit = min(macro.rows * n_c, macro.max_bits)
+        if cfg.bv > limit:
+            shape = f" at operand_cols={n_c}" if n_c > 1 else ""
             raise DoesNotFit(f"{where}: bv={cfg.bv} needs more rows than a {macro.rows}-row "
-                             f"array can give one operand (at most {macro.max_bits})", "rows", i)
+                             f"array can give one operand{shape} (at most {limit})", "rows", i)
         if layer.n_in > lim:
             raise DoesNotFit(f"{where} has {layer.n_in} inputs but index_bits="
                              f"{core.index_bits} numbers only {lim} (index bits)",
@@ -132,13 +144,15 @@ def system_fit(network, core: CoreConfig, n_cores: int | None = None) -> SystemF
             thr = " and threshold" if cfg.threshold_source == "array" else ""
             conv = "; a conv layer runs as its dense FC layer" \
                 if hasattr(layer, "in_shape") else ""
+            shape = f" at operand_cols={n_c}" if n_c > 1 else ""
             raise DoesNotFit(f"{where}: one neuron slot needs {per_slot} rows ({layer.n_in} "
-                             f"inputs x bw={cfg.bw} plus potential{thr} rows{conv}) but the "
+                             f"inputs x bw={cfg.bw} plus potential{thr} rows{shape}{conv}) but the "
                              f"array has {macro.rows} rows; the system keeps weights resident "
                              f"and cannot split a neuron's inputs across cores", "rows", i)
-        chunk = min(slots * macro.cols, lim)
-        bound = "rows" if chunk == slots * macro.cols else "index bits"
-        chunk -= chunk % macro.cols if chunk > macro.cols else 0
+        per_slot_neurons = macro.cols // n_c
+        chunk = min(slots * per_slot_neurons, lim)
+        bound = "rows" if chunk == slots * per_slot_neurons else "index bits"
+        chunk -= chunk % per_slot_neurons if chunk > per_slot_neurons else 0
         chunks = tuple((a, min(chunk, layer.n_out - a)) for a in range(0, layer.n_out, chunk))
         for _, n in chunks:      # the layout the driver programs; cannot fail after the above
             try:

@@ -67,3 +67,44 @@ def test_run_rejects_out_of_range_sources(tmp_path, capsys):
     np.save(bad, np.array([0, 3, 18, -1]))
     assert main(["run", str(EXAMPLE / "net.toml"), str(bad), "-o", str(tmp_path / "x")]) == 2
     assert "event 2 of" in capsys.readouterr().err
+
+
+SHAPED = ("--rows", "64", "--cols", "8", "--batch", "2", "--fifo-depth", "2",
+          "--index-bits", "6", "--max-operand-cols", "4")
+
+
+@pytest.mark.rtl
+def test_run_rtl_at_operand_cols_2_equals_golden_and_the_vertical_run(tmp_path):
+    """Issue 20 acceptance: every layer at operand_cols = 2 on the RTL equals the golden run
+    bit for bit, and the vertical run's spikes (shape is a mapping choice)."""
+    g1 = run(tmp_path, "golden1", *SHAPED, "--operand-cols", "1")
+    g2 = run(tmp_path, "golden2", *SHAPED, "--operand-cols", "2")
+    r2 = run(tmp_path, "rtl2", "--rtl", *SHAPED, "--operand-cols", "2")
+    for other in (g2, r2):
+        a, b = np.load(g1 / "layers.npz"), np.load(other / "layers.npz")
+        assert sorted(a.files) == sorted(b.files)
+        for k in a.files:
+            np.testing.assert_array_equal(a[k], b[k], err_msg=f"{other.name}: {k}")
+
+
+def test_run_operand_cols_auto_and_its_choice(tmp_path, capsys):
+    run(tmp_path, "auto", *SHAPED, "--operand-cols", "auto")
+    err = capsys.readouterr().err
+    # fc0: 16 neurons, 18 inputs: two 8-neuron slots at N_C=1; auto must not take more cores
+    assert "operand shape per layer (auto: mapper.shape's rule): fc0 " in err, err
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--operand-cols", "2"], "`--operand-cols` must be an integer in [1, 1], not 2"),
+    (["--max-operand-cols", "4", "--operand-cols", "3"],
+     "`--operand-cols` must be a power of two in [1, 4]"),
+    (["--max-operand-cols", "3"], "`max_operand_cols`"),
+    (["--operand-cols", "x"], "argument --operand-cols: must be an integer or auto, not 'x'"),
+])
+def test_run_rejects_bad_shapes(tmp_path, capsys, extra, message):
+    out = tmp_path / "x"
+    assert main(["run", str(EXAMPLE / "net.toml"), str(EXAMPLE / "events.npy"), "-o",
+                 str(out), *extra]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith("error: ") and message in err[0], err
+    assert not out.exists()

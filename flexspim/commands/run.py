@@ -68,6 +68,14 @@ def register(sub) -> None:
     g.add_argument("--rows", type=int)
     g.add_argument("--cols", type=int)
     g.add_argument("--batch", type=int, dest="batch_max")
+    g.add_argument("--max-operand-cols", type=int, dest="max_operand_cols",
+                   help="widest operand group the macro is generated with (power of two, "
+                        "default 1)")
+    g.add_argument("--operand-cols", type=_shape_arg, metavar="N|auto",
+                   help="operand shape of every layer (N columns per operand, at most "
+                        "--max-operand-cols), or auto: the mapper's rule per layer "
+                        "(flexspim.mapper.shape); default: each layer's operand_cols in the "
+                        "network file (1 if absent)")
     g.add_argument("--cores", type=int,
                    help="number of cores (default: as many as the layers need; a layer "
                         "wider than a core is split across several)")
@@ -83,13 +91,22 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
+def _shape_arg(text: str):
+    if text == "auto":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer or auto, not {text!r}") from None
+
+
 def system_from_args(args: argparse.Namespace) -> tuple[SystemConfig, bool]:
     """The system of the options, and whether its core count was given (``--cores`` or
     ``n_cores`` in ``--config``; else it is 1 here and `system_for` sizes it)."""
     t = load_config(args.config, "--config", HARDWARE_TABLES, tuple(HARDWARE_TABLES))
     macro = {**DEFAULT_MACRO, **t.get("macro", {})}
-    for k in ("rows", "cols", "batch_max"):
-        if getattr(args, k) is not None:
+    for k in ("rows", "cols", "batch_max", "max_operand_cols"):
+        if getattr(args, k, None) is not None:
             macro[k] = getattr(args, k)
     core = dict(t.get("core", {}))
     if args.fifo_depth is not None:
@@ -251,6 +268,31 @@ def load_net(args, tmp: Path):
     return load_network(args.network), args.network, import_settings(args.network)
 
 
+def shape_net(args, net, net_path: Path, tmp: Path):
+    """``(network, path of its TOML)`` at the shapes ``--operand-cols`` asks for (unchanged
+    without it). A reshaped network is written to ``tmp`` for the RTL test bench; the chosen
+    shape per layer is printed."""
+    from ..frontend.netfile import layer_names, save_network
+    from ..mapper.shape import choose_operand_cols, with_operand_cols
+
+    want = getattr(args, "operand_cols", None)
+    if want is None:
+        return net, net_path
+    system, _ = system_from_args(args)
+    if want == "auto":
+        shapes, how = choose_operand_cols(net, system.core), "auto: mapper.shape's rule"
+    else:
+        from ..config import check_operand_cols
+        check_operand_cols(want, system.core.macro.max_operand_cols, "--operand-cols")
+        shapes, how = [want] * len(net.layers), "--operand-cols"
+    net = with_operand_cols(net, shapes)
+    path = tmp / "network_shaped.toml"
+    save_network(net, path, name=net_path.stem)
+    print("operand shape per layer (" + how + "): " + ", ".join(
+        f"{n} {c}" for n, c in zip(layer_names(net), shapes)), file=sys.stderr)
+    return net, path
+
+
 def keep_import(args, net_path: Path, stage: Path) -> list[str]:
     """Copy an imported network (``network.toml`` and its ``.npz``) into the staging
     folder; the names copied."""
@@ -288,6 +330,7 @@ def run_single(args: argparse.Namespace, tmp: Path) -> int:
 
     check_out_dir(args.out)
     net, net_path, settings = load_net(args, tmp)
+    net, net_path = shape_net(args, net, net_path, tmp)
     system, _ = system_for(args, net)
     bias_in = bool(settings.get("input_bias", False))
     n_in = net.layers[0].n_in - int(bias_in)
@@ -447,6 +490,7 @@ def run_batch(args: argparse.Namespace, tmp: Path) -> int:
         raise ValueError(f"`--limit` must be an integer >= 1, not {args.limit}")
     check_out_dir(args.out)
     net, net_path, settings = load_net(args, tmp)
+    net, net_path = shape_net(args, net, net_path, tmp)
     system, fit = system_for(args, net)
     units = bias_units(net, settings)
     bias_in = bool(settings.get("input_bias", False))
