@@ -55,6 +55,8 @@ def test_hand_written_file(tmp_path):
      'bw = 2\nbv = 4\nstride = 2\n', "only apply to conv"),
     ('format = "flexspim-network"\nversion = 1\n[[layers]]\nname = "f"\ntype = "fc"\n'
      'bw = 9\nbv = 4\n', r"`bw` must be in \[1, bv=4\]"),
+    ('format = "flexspim-network"\nversion = 1\n[[layers]]\nname = "f"\ntype = "fc"\n'
+     'bw = 2\nbv = 4\noperand_cols = 3\n', r"`operand_cols` must be a power of two"),
     ('not toml [', "not valid TOML"),
 ])
 def test_bad_files(tmp_path, body, match):
@@ -67,3 +69,18 @@ def test_bad_files(tmp_path, body, match):
 def test_missing_file(tmp_path):
     with pytest.raises(ValueError, match="cannot read network file"):
         load_network(tmp_path / "nope.toml")
+
+
+def test_operand_cols_per_layer(tmp_path):
+    """Issue 20: a layer's operand shape is a key of its table (absent: 1, vertical)."""
+    np.savez(tmp_path / "a.npz", **{"f.weights": np.ones((4, 3), int),
+                                    "g.weights": np.ones((2, 4), int)})
+    (tmp_path / "n.toml").write_text(
+        'format = "flexspim-network"\nversion = 1\narrays = "a.npz"\n'
+        '[[layers]]\nname = "f"\ntype = "fc"\nbw = 3\nbv = 7\noperand_cols = 4\n'
+        '[[layers]]\nname = "g"\ntype = "fc"\nbw = 2\nbv = 6\n')
+    net = load_network(tmp_path / "n.toml")
+    assert [la.config.operand_cols for la in net.layers] == [4, 1]
+    save_network(net, tmp_path / "back.toml")
+    assert [la.config.operand_cols for la in load_network(tmp_path / "back.toml").layers] \
+        == [4, 1]

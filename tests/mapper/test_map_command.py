@@ -289,3 +289,23 @@ def test_downsample_tonic_events(tmp_path, monkeypatch, capsys):
     err = one_line_error(["map", str(tmp_path / "n.toml"), "--events",
                           str(tmp_path / "pm.npy")], capsys)
     assert "polarity `p` must be bool or 0/1" in err
+
+
+def test_shaped_layers_are_flagged_and_checked_against_the_macro(tmp_path, capsys):
+    """Issue 20: the energy plan is vertical, so a shaped network says so; the run verdict
+    counts the shape (and refuses it on a macro without the carry chain)."""
+    from pathlib import Path
+
+    from flexspim.frontend.netfile import load_network
+    from flexspim.mapper.shape import with_operand_cols
+
+    fc2 = Path(__file__).resolve().parents[2] / "examples" / "fc2" / "net.toml"
+    save_network(with_operand_cols(load_network(fc2), [2, 1]), tmp_path / "n.toml")
+    assert main(["map", str(tmp_path / "n.toml"), "--max-operand-cols", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "note: the placement, rows and energy above are for vertical operands" in out
+    assert "shapes (fc0 2)" in out and "fits on" in out.splitlines()[-1]
+    assert main(["map", str(tmp_path / "n.toml")]) == 0
+    last = capsys.readouterr().out.splitlines()[-1]
+    assert "cannot run it: layer 0 (fc0): operand_cols=2 but the macro's max_operand_cols " \
+           "is 1" in last, last
