@@ -29,7 +29,7 @@ __all__ = [
     "MAX_CORES", "MacroConfig", "LayerConfig", "Operand", "AccumulateOp", "FireOp",
     "CoreConfig", "FCLayout", "SystemConfig", "ConvGeometry", "MAX_KERNEL", "FanoutConfig",
     "BufferConfig", "MoverConfig", "MAX_BUFFER_WORDS", "MAX_BACKING_ADDR_BITS",
-    "MAX_OUTSTANDING",
+    "MAX_OUTSTANDING", "SequencerConfig", "MAX_SEQ_SLOTS",
     "check_disjoint", "signed_range", "digest", "conv_output_hw", "operand_rows",
     "check_operand_cols",
 ]
@@ -814,3 +814,50 @@ class MoverConfig(_Config):
             raise ValueError(f"`buffer` must be a BufferConfig, not {self.buffer!r}")
         _check_int("addr_bits", self.addr_bits, 1, MAX_BACKING_ADDR_BITS)
         _check_int("outstanding", self.outstanding, 1, MAX_OUTSTANDING)
+
+
+#: Most slot tags (WS potential slots) a sequencer holds.
+MAX_SEQ_SLOTS = 256
+
+
+@dataclass(frozen=True)
+class SequencerConfig(_Config):
+    """Geometry of the sequencer (docs/dataflow.md 5.4, `hdl/sequencer.py`), fixed at
+    generation: it moves rows between an array of ``rows`` rows (of ``mover.buffer.width``
+    columns), the operand buffer and, through its mover, the backing store.
+
+    Attributes:
+        mover: the row mover (and so the buffer) it drives.
+        rows: rows of the array's row port.
+        max_slots: slot tags (``N_SLOTS`` at most), 1..MAX_SEQ_SLOTS.
+        tile_bits: width of a local tile or table index.
+        batch: most operands per accumulate (the macro's ``P``), 1..MAX_BATCH.
+        op_bits: width of an operand index.
+    """
+
+    mover: MoverConfig
+    rows: int = 64
+    max_slots: int = 4
+    tile_bits: int = 4
+    batch: int = 1
+    op_bits: int = 4
+
+    def __post_init__(self):
+        if isinstance(self.mover, dict):
+            object.__setattr__(self, "mover", MoverConfig.from_dict(self.mover))
+        if not isinstance(self.mover, MoverConfig):
+            raise ValueError(f"`mover` must be a MoverConfig, not {self.mover!r}")
+        _check_int("rows", self.rows, 1, MAX_ROWS)
+        _check_int("max_slots", self.max_slots, 1, MAX_SEQ_SLOTS)
+        _check_int("tile_bits", self.tile_bits, 1, 16)
+        _check_int("batch", self.batch, 1, MAX_BATCH)
+        _check_int("op_bits", self.op_bits, 1, 16)
+
+    @property
+    def buffer(self) -> BufferConfig:
+        return self.mover.buffer
+
+    @property
+    def row_width(self) -> int:
+        """Width of an array row address (at least 1 bit)."""
+        return max(1, (self.rows - 1).bit_length())

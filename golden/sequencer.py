@@ -8,9 +8,16 @@ the order the hardware issues them; `apply` executes a transfer on the level-2 m
 `golden.macro.MacroModel`, the buffer as a list of row integers, the backing store as a
 dict). The cycle costs are those of section 5.3, executed one after the other: an array-side
 transfer of ``n`` rows costs ``n + 1`` cycles, a mover transfer
-`golden.mover.transfer_cycles` at the backing store's latency; the macro waits for all of
-them (``MOVE_WAIT``). Overlapping transfers with computation (5.3's last column) is not
-modelled yet: it changes ``MOVE_WAIT`` only, and must change it here first (decision 150).
+`golden.mover.transfer_cycles` at the backing store's latency plus 2 (the cycle that
+offers the mover its command and the cycle of its ``done``, decision 155); the macro waits
+for all of them (``MOVE_WAIT``). Overlapping transfers with computation (5.3's last column)
+is not modelled yet: it changes ``MOVE_WAIT`` only, and must change it here first (decision
+150).
+
+`SequencerMachine` is the same sequencer cycle by cycle (a Moore machine stepped once per
+clock, as `golden.mover.MoverModel`, with the mover and the buffer inside): the
+specification `hdl.sequencer.SequencerUnit` is compared with in lock step. At an ideal
+server its counters equal this transaction model's.
 
 The rules are those of `mapper.program.LayerProgram` (section 5.4 point 3), so the array-side
 operations the sequencer issues are, in order, the loads and reads of the mapper's recorded
@@ -48,7 +55,9 @@ from flexspim.config import BufferConfig, MoverConfig
 from .mover import LOAD, STORE, transfer_cycles
 
 __all__ = ["MODES", "DESCRIPTOR_FIELDS", "SEQ_COUNTERS", "COUNTER_ADDRESS", "Descriptor",
-           "CoreLayout", "Transfer", "SequencerModel", "apply", "row_to_int", "int_to_row"]
+           "CoreLayout", "Transfer", "SequencerModel", "apply", "row_to_int", "int_to_row",
+           "ACCUMULATE", "FIRE", "FLUSH", "SeqOp", "SequencerMachine", "UNIT_COUNTERS",
+           "DESCRIPTOR_WINDOW", "check_program"]
 
 #: Descriptor word 0 bits 1..0.
 MODES = ("resident", "swap", "stream")
@@ -212,10 +221,14 @@ class SequencerModel:
 
     def __init__(self, desc: Descriptor, layout: CoreLayout, buffer: BufferConfig, *,
                  n_local: int, mover: MoverConfig | None = None, bs_base: int = 0,
-                 latency: int = 1):
+                 latency: int = 1, check: bool = True):
         self.desc, self.layout, self.buffer, self.mover = desc, layout, buffer, mover
         self.n_local, self.bs_base, self.latency = n_local, bs_base, latency
-        self._check()
+        # check=False (`SequencerMachine`): no host check and no refusal of an operation's
+        # operands, as the hardware (which refuses out-of-range transfers when it runs them)
+        self.strict = check
+        if check:
+            self._check()
         self.tags = list(range(desc.n_slots)) if desc.mode == "swap" else []
         self.counters = dict.fromkeys(SEQ_COUNTERS, 0)
         self.log: list[Transfer] = []
@@ -268,16 +281,16 @@ class SequencerModel:
         weights from (None: the resident table's rows)."""
         d, lay = self.desc, self.layout
         ops = [int(o) for o in ops]
-        if not 1 <= len(ops) <= lay.batch_max:
+        if self.strict and not 1 <= len(ops) <= lay.batch_max:
             raise ValueError(f"an accumulate has 1..{lay.batch_max} operands, not {len(ops)}")
         out = self._ensure(tile)
         stage = None
         if d.mode == "stream":
-            if not 0 <= table < self.n_local:
+            if self.strict and not 0 <= table < self.n_local:
                 raise ValueError(f"local table {table} out of [0, {self.n_local - 1}]")
             stage = []
             for i, op in enumerate(ops):
-                if not 0 <= op * lay.bw + lay.bw <= d.tile_stride:
+                if self.strict and not 0 <= op * lay.bw + lay.bw <= d.tile_stride:
                     raise ValueError(f"operand {op} leaves table {table}'s "
                                      f"{d.tile_stride} rows")
                 row = d.stage_row + i * lay.bw
@@ -324,7 +337,7 @@ class SequencerModel:
         d, lay = self.desc, self.layout
         if d.mode != "swap":
             return []
-        if not 0 <= tile < self.n_local:
+        if self.strict and not 0 <= tile < self.n_local:
             raise ValueError(f"local tile {tile} out of [0, {self.n_local - 1}]")
         slot = tile % d.n_slots
         old = self.tags[slot]
@@ -348,13 +361,21 @@ class SequencerModel:
 
     # -- counters and cycles -----------------------------------------------------------
     def cycles(self, t: Transfer) -> int:
-        """Cycles of one transfer (docs/dataflow.md 5.3)."""
+        """Cycles the sequencer spends on one transfer (docs/dataflow.md 5.3, decision 155):
+        ``n + 1`` array-side, the mover's busy cycles + 2 for a mover transfer."""
         if t.array_side:
             return t.rows + 1
+        return self.mover_cycles(t) + 2
+
+    def mover_cycles(self, t: Transfer) -> int:
+        """Busy cycles of the mover for a mover transfer at an ideal server."""
         return _mover_cycles(self.mover, LOAD if t.kind == "load" else STORE, t.rows,
                              self.latency)
 
     def _issue(self, transfers: list[Transfer], wait: bool) -> None:
+        if not self.strict:              # the machine counts cycle by cycle itself
+            self.log += transfers
+            return
         c, mask = self.counters, _WORD - 1
         for t in transfers:
             n = self.cycles(t)
@@ -365,7 +386,7 @@ class SequencerModel:
             else:
                 c["ROWS_BUF_BS" if t.kind == "store" else "ROWS_BS_BUF"] += t.rows
                 c["BS_REQUESTS"] += t.rows
-                c["MOVER_BUSY"] += n
+                c["MOVER_BUSY"] += self.mover_cycles(t)
             if wait:
                 c["MOVE_WAIT"] += n
         for k in c:
@@ -407,3 +428,269 @@ def apply(t: Transfer, macro, buffer: list, backing: dict, col_mask=None) -> Non
             backing[t.bs_addr + i] = buffer[t.buf_addr + i]
         else:
             raise ValueError(f"unknown transfer kind {t.kind!r}")
+
+
+# -- the sequencer cycle by cycle (decisions 155-157) --------------------------------------
+#: Operation kinds on the sequencer's ``op`` port.
+ACCUMULATE, FIRE, FLUSH = 0, 1, 2
+#: Descriptor words the window holds (addresses 0..7 of ``PROG_PTR``).
+DESCRIPTOR_WINDOW = len(DESCRIPTOR_FIELDS)
+#: The unit's counters, in port order: `SEQ_COUNTERS` then ``ERRORS`` (the sequencer's
+#: refusals: a descriptor word past the window or out of its field, a swap with no slot,
+#: a transfer out of the array, the buffer or the backing store).
+UNIT_COUNTERS = SEQ_COUNTERS + ("ERRORS",)
+#: Where the mover's counters feed the sequencer's.
+_FROM_MOVER = {"ROWS_BUF_BS": "rows_stored", "ROWS_BS_BUF": "rows_loaded",
+               "BS_REQUESTS": "requests", "BS_STALL": "stall_cycles",
+               "MOVER_BUSY": "busy_cycles"}
+
+
+def check_program(words, config=None) -> None:
+    """The host's check of a descriptor program before anything runs (item 8 of issue 22):
+    one clear `ValueError` for a program longer than the descriptor window, a word out of
+    its field, or (with ``config``, a `SequencerConfig`) more slots than tag registers.
+    What passes here the hardware takes word for word; what fails it refuses and counts in
+    ``ERRORS`` (`SequencerMachine`)."""
+    words = [int(w) for w in words]
+    if len(words) > DESCRIPTOR_WINDOW:
+        raise ValueError(f"the program has {len(words)} words; the descriptor window holds "
+                         f"{DESCRIPTOR_WINDOW} (one layer context)")
+    for a, w in enumerate(words):
+        why = _word_error(a, w, config)
+        if why:
+            raise ValueError(why)
+
+
+def _word_error(addr: int, w: int, config=None) -> str | None:
+    if addr >= DESCRIPTOR_WINDOW:
+        return f"descriptor word {addr} is past the window of {DESCRIPTOR_WINDOW} words"
+    if not 0 <= w < _WORD:
+        return f"descriptor word {DESCRIPTOR_FIELDS[addr]} = {w} does not fit 32 bits"
+    if addr == 0 and (w >> 3 or w & 3 == 3):
+        return (f"descriptor word MODE = {w:#x}: bits 1..0 must be 0, 1 or 2 and bits 31..3 "
+                f"zero")
+    if addr == 1 and config is not None and w > config.max_slots:
+        return f"descriptor word N_SLOTS = {w}: the sequencer has {config.max_slots} slot tags"
+    if addr == 7 and w:
+        return f"descriptor word RESERVED = {w} must be 0"
+    return None
+
+
+def _lenient(words) -> Descriptor:
+    """The descriptor the hardware holds, whatever the words say (no consistency check)."""
+    d = object.__new__(Descriptor)
+    for name, v in (("mode", MODES[words[0] & 3]), ("dram", bool(words[0] & _DRAM_BIT)),
+                    ("n_slots", words[1]), ("slot_rows", words[2]), ("buf_base", words[3]),
+                    ("bs_base", words[4]), ("tile_stride", words[5]),
+                    ("stage_row", words[6])):
+        object.__setattr__(d, name, v)
+    return d
+
+
+class SeqOp(NamedTuple):
+    """One operation offered on the sequencer's ``op`` port: ``kind`` (`ACCUMULATE`,
+    `FIRE`, `FLUSH`), local ``tile``, local ``table`` and its operands ``ops`` (an
+    accumulate; OS streams them), ``mask`` (the tile's columns: array rows are written
+    under it)."""
+
+    kind: int
+    tile: int = 0
+    table: int = 0
+    ops: tuple = ()
+    mask: int = 0
+
+
+class SequencerMachine:
+    """`hdl.sequencer.SequencerUnit` cycle by cycle: the sequencer, its mover and the
+    buffer. Moore: `outputs()` is a function of the state, `tick(...)` one rising edge.
+
+    Rules (the RTL is the same machine; decisions 155-157):
+
+    * Idle (``op_ready``): an op is taken at an edge where ``op_valid``. Its transfers are
+      `SequencerModel`'s (the WS swap / OS stream rules, the tags updated and ``SWAPS``,
+      ``STREAM_OPS`` counted at that edge). None: ``done`` in the next cycle, never busy. A
+      swap op (accumulate or fire) while ``N_SLOTS`` is 0, or an op of kind 3: ``done`` and
+      ``error``, ``ERRORS`` + 1. Otherwise busy from the next
+      cycle, the transfers one after the other, then ``done`` in the cycle after the last.
+    * A transfer's first cycle checks its range (array rows, buffer words, backing-store
+      rows); out of range it accesses nothing and the op ends there (``done``, ``error``,
+      ``ERRORS`` + 1; the remaining transfers are dropped).
+    * Array side, ``n`` rows, cycles ``k = 0..n``: a save reads array row ``array_row + k``
+      (``k < n``) and writes buffer word ``buf_addr + k - 1`` with the array's ``rd_data``
+      (``k >= 1``, whole words); a restore or stream reads buffer word ``buf_addr + k`` and
+      writes array row ``array_row + k - 1`` with the buffer's ``rd_data`` under the op's
+      ``mask``. Rows are counted at their write.
+    * Mover transfer: one cycle offers the command (the mover is idle), then the sequencer
+      waits through the mover's busy cycles and its ``done`` cycle: busy cycles + 2.
+    * ``MOVE_WAIT``: + 1 per busy cycle of an accumulate or fire (not of a flush).
+    * Idle: the ``host`` port reaches the buffer (as `MoverModel`'s); ``prog`` writes a
+      descriptor word (``(addr, data)``): refused (``ERRORS`` + 1) past the window or out
+      of its field (`check_program`); an accepted write returns the tags to tile ``s`` in
+      slot ``s`` (a new layer).
+    * Reset: every register (descriptor words 0, tags, counters), the mover's; no access.
+    """
+
+    def __init__(self, config, layout: CoreLayout, bs_base: int = 0):
+        from .mover import MoverModel
+
+        if layout.rows != config.rows or layout.batch_max != config.batch:
+            raise ValueError(f"the layout's rows/batch_max ({layout.rows}, "
+                             f"{layout.batch_max}) must be the config's ({config.rows}, "
+                             f"{config.batch})")
+        self.config, self.layout, self.bs_base = config, layout, bs_base
+        self.mover = MoverModel(config.mover)
+        self.reset(mover=False)
+
+    @property
+    def buffer(self):
+        return self.mover.buffer
+
+    def reset(self, mover: bool = True) -> None:
+        if mover:
+            self.mover.reset()
+        self.words = [0] * DESCRIPTOR_WINDOW
+        self._replan()
+        self.busy = self.done = self.error = 0
+        self.cur: Transfer | None = None
+        self.todo: list[Transfer] = []
+        self.k, self.waiting, self.waited, self.mask = 0, False, False, 0
+        self.own = dict.fromkeys(("ROWS_ARR_BUF", "ROWS_BUF_ARR", "MOVE_WAIT", "SWAPS",
+                                  "STREAM_OPS", "ERRORS"), 0)
+
+    def _replan(self) -> None:
+        cfg = self.config
+        desc = _lenient(self.words)
+        self.plan = SequencerModel(desc, self.layout, cfg.buffer, n_local=1 << cfg.tile_bits,
+                                   mover=cfg.mover, bs_base=self.bs_base, check=False)
+        self.plan.tags = list(range(min(desc.n_slots, cfg.max_slots))) \
+            if desc.mode == "swap" else []
+
+    # -- what the unit drives in this cycle ----------------------------------------------
+    def _ok(self, t: Transfer) -> bool:
+        cfg = self.config
+        if t.buf_addr + t.rows > cfg.buffer.words:
+            return False
+        if t.array_side:
+            return t.array_row + t.rows <= cfg.rows
+        return t.bs_addr + t.rows <= 1 << cfg.mover.addr_bits
+
+    def _access(self):
+        """(array outputs, the sequencer's buffer access) of this cycle."""
+        arr = dict(rd_en=0, rd_addr=0, wr_en=0, wr_addr=0, wr_data=0, wr_mask=0)
+        buf = None
+        t, k = self.cur, self.k
+        if not self.busy or self.waiting or not t.array_side or (k == 0 and not self._ok(t)):
+            return arr, buf
+        buf = dict(rd_en=0, rd_addr=0, wr_en=0, wr_addr=0, wr_data=0, wr_mask=0)
+        if t.kind == "save":
+            if k < t.rows:
+                arr.update(rd_en=1, rd_addr=t.array_row + k)
+            if k >= 1:
+                full = (1 << self.config.buffer.width) - 1
+                buf.update(wr_en=1, wr_addr=t.buf_addr + k - 1, wr_mask=full)
+        else:
+            if k < t.rows:
+                buf.update(rd_en=1, rd_addr=t.buf_addr + k)
+            if k >= 1:
+                arr.update(wr_en=1, wr_addr=t.array_row + k - 1,
+                           wr_data=self.buffer.outputs()[0], wr_mask=self.mask)
+        return arr, buf
+
+    def outputs(self) -> dict:
+        """``op_ready``, ``busy``, ``done``, ``error``, ``arr`` (the array port), ``bs``
+        (the mover's outputs: the backing-store port), ``counters`` (`UNIT_COUNTERS`)."""
+        m = self.mover.outputs()
+        arr, _ = self._access()
+        counters = dict(self.own)
+        for name, src in _FROM_MOVER.items():
+            counters[name] = m.counters[src]
+        return dict(op_ready=1 - self.busy, busy=self.busy, done=self.done,
+                    error=self.error, arr=arr, bs=m,
+                    counters={n: counters[n] for n in UNIT_COUNTERS})
+
+    # -- one rising edge -------------------------------------------------------------------
+    def tick(self, *, op_valid=0, op: SeqOp | None = None, prog=None, clear=0,
+             host: dict | None = None, arr_rd_data=0, req_ready=0, resp_valid=0,
+             resp_data=0) -> None:
+        from .mover import MoverCommand
+
+        c, mo = self.own, self.mover.outputs()
+        _, buf = self._access()
+        cmd_valid, cmd = 0, None
+        self.done = self.error = 0
+        if self.busy and self.waited:
+            c["MOVE_WAIT"] += 1
+        if not self.busy:
+            buf = host
+            if prog is not None:
+                addr, data = prog
+                if _word_error(addr, data, self.config):
+                    c["ERRORS"] += 1
+                else:
+                    self.words[addr] = int(data)
+                    self._replan()
+            if op_valid:
+                self._take(op)
+        elif self.waiting:
+            if mo.done:
+                self._next()
+        else:
+            t, k = self.cur, self.k
+            if k == 0 and not self._ok(t):
+                self._abort()
+            elif t.array_side:
+                if k >= 1:
+                    c["ROWS_ARR_BUF" if t.kind == "save" else "ROWS_BUF_ARR"] += 1
+                    if t.kind == "save":
+                        buf["wr_data"] = arr_rd_data
+                if k == t.rows:
+                    self._next()
+                else:
+                    self.k += 1
+            else:
+                cmd_valid = 1
+                cmd = MoverCommand(LOAD if t.kind == "load" else STORE, t.buf_addr,
+                                   t.bs_addr, t.rows, (1 << self.config.buffer.width) - 1)
+                self.waiting = True
+        if clear:
+            c.update(dict.fromkeys(c, 0))
+        for k in c:
+            c[k] &= _WORD - 1
+        self.mover.tick(cmd_valid=cmd_valid, cmd=cmd, req_ready=req_ready,
+                        resp_valid=resp_valid, resp_data=resp_data, clear=clear, host=buf)
+
+    def _take(self, op: SeqOp) -> None:
+        plan, d = self.plan, self.plan.desc
+        before = (plan.counters["SWAPS"], plan.counters["STREAM_OPS"])
+        if op.kind not in (ACCUMULATE, FIRE, FLUSH) or \
+                d.mode == "swap" and op.kind != FLUSH and not plan.tags:
+            self.done = self.error = 1
+            self.own["ERRORS"] += 1
+            return
+        if op.kind == FLUSH:
+            todo = plan.flush()
+        elif op.kind == FIRE:
+            todo = plan.fire(op.tile)
+        else:
+            todo = plan.accumulate(op.tile, op.table, op.ops)[0]
+        self.own["SWAPS"] += plan.counters["SWAPS"] - before[0]
+        self.own["STREAM_OPS"] += plan.counters["STREAM_OPS"] - before[1]
+        plan.log.clear()
+        if not todo:
+            self.done = 1
+            return
+        self.busy, self.waited, self.mask = 1, op.kind != FLUSH, op.mask
+        self.todo = list(todo)
+        self._next()
+
+    def _next(self) -> None:
+        self.k, self.waiting = 0, False
+        if self.todo:
+            self.cur = self.todo.pop(0)
+        else:
+            self.busy, self.done, self.cur = 0, 1, None
+
+    def _abort(self) -> None:
+        self.busy, self.done, self.error, self.cur, self.todo = 0, 1, 1, None, []
+        self.k, self.waiting = 0, False
+        self.own["ERRORS"] += 1

@@ -120,7 +120,8 @@ def test_dram_swap_stages_in_the_buffer_and_costs_mover_cycles():
     c = s.counters
     assert c["ROWS_BUF_BS"] == 4 == c["ROWS_BS_BUF"] and c["BS_REQUESTS"] == 8
     mv = transfer_cycles(mover, STORE, 4, 3) + transfer_cycles(mover, LOAD, 4, 3)
-    assert c["MOVER_BUSY"] == mv and c["MOVE_WAIT"] == mv + 2 * 5
+    # array side n + 1 per transfer; a mover transfer its busy cycles + 2 (decision 155)
+    assert c["MOVER_BUSY"] == mv and c["MOVE_WAIT"] == mv + 2 * 5 + 2 * 2
 
 
 @pytest.mark.parametrize("dram", [False, True])
@@ -259,3 +260,136 @@ def test_random_layers_through_the_sequencer(rng, regress, dataflow, kinds):
     assert done == need, f"only {done} of {need} random layers could be placed"
     if (kinds, dataflow) != ("fc", "ws"):
         assert modes - {"resident"}, f"no layer moved anything: {modes}"
+
+
+# -- the cycle machine (decisions 155-157) ----------------------------------------------------
+def _run_machine(rng, cfg, lay, desc, bs_base, ops, latency=1, gap=0.0):
+    """Descriptor through ``prog``, buffer and backing store filled, ``ops`` one after the
+    other at an ideal server of ``latency``; returns the machine, the array, the server."""
+    from flexspim.golden.sequencer import SequencerMachine
+    from flexspim.testbench.backing_store import BackingStore, ServerTiming
+    from flexspim.testbench.sequencer_env import ArrayPort, rand_word
+
+    m = SequencerMachine(cfg, lay, bs_base)
+    arr = ArrayPort(cfg.rows, cfg.buffer.width, rng)
+    srv = BackingStore(width=cfg.buffer.width, addr_bits=cfg.mover.addr_bits,
+                       outstanding=cfg.mover.outstanding, rng=rng,
+                       timing=ServerTiming(latency=(latency, latency)))
+    full = (1 << cfg.buffer.width) - 1
+    steps = [dict(prog=(a, w)) for a, w in enumerate(desc.words())]
+    steps += [dict(host=dict(rd_en=0, rd_addr=0, wr_en=1, wr_addr=a,
+                             wr_data=rand_word(rng, cfg.buffer.width), wr_mask=full))
+              for a in range(cfg.buffer.words)]
+    for s in steps:
+        step(m, arr, srv, **s)
+    for op in ops:
+        taken = False
+        while not taken or m.busy or m.done:
+            o = m.outputs()
+            if not taken and o["op_ready"]:
+                step(m, arr, srv, op_valid=1, op=op)
+                taken = True
+            else:
+                step(m, arr, srv)
+    return m, arr, srv
+
+
+def step(m, arr, srv, **kw):
+    o = m.outputs()
+    b = o["bs"]
+    ins = srv.step(b.req_valid, b.req_addr, b.req_we, b.req_data, b.resp_ready)
+    m.tick(arr_rd_data=arr.rd_data, **ins, **kw)
+    arr.edge(o["arr"])
+
+
+@pytest.mark.parametrize("latency", [1, 3])
+def test_machine_counts_what_the_transaction_model_counts_at_an_ideal_server(latency):
+    """Random layers and batches: the cycle machine's counters (MOVE_WAIT included: n + 1
+    per array-side transfer, mover busy + 2 per mover transfer) equal the transaction
+    model's, and the array and backing store end as `apply` of its transfers leaves them."""
+    from flexspim.config import SequencerConfig
+    from flexspim.testbench.sequencer_env import random_layer, random_ops, strict_ops
+
+    rng = np.random.default_rng(11 + latency)
+    cfg = SequencerConfig(MoverConfig(BufferConfig(40, 8), addr_bits=7, outstanding=4),
+                          rows=48, max_slots=3, tile_bits=3, batch=2, op_bits=3)
+    kinds = set()
+    for trial in range(40):
+        lay, desc, bs_base, n_local = random_layer(rng, cfg)
+        ops = random_ops(rng, cfg, lay, desc, n_local, batches=4)
+        ref = SequencerModel(desc, lay, cfg.buffer, n_local=n_local, mover=cfg.mover,
+                             bs_base=bs_base, latency=latency)
+        strict_ops(ref, ops)
+        m, arr, srv = _run_machine(rng, cfg, lay, desc, bs_base, ops, latency)
+        got = m.outputs()["counters"]
+        for name, want in ref.counters.items():
+            assert got[name] == want, f"trial {trial} {desc}: {name} {got[name]} != {want}"
+        assert got["ERRORS"] == 0 and srv.idle()
+        kinds |= {t.kind for t in ref.log}
+    assert kinds == {"save", "restore", "stream", "load", "store"}
+
+
+def test_machine_data_moves_as_apply_moves_it():
+    from flexspim.config import SequencerConfig
+    from flexspim.golden.sequencer import apply
+    from flexspim.testbench.sequencer_env import random_layer, random_ops
+
+    rng = np.random.default_rng(5)
+    cfg = SequencerConfig(MoverConfig(BufferConfig(40, 8), addr_bits=7, outstanding=2),
+                          rows=48, max_slots=3, tile_bits=3, batch=2, op_bits=3)
+    for trial in range(30):
+        lay, desc, bs_base, n_local = random_layer(rng, cfg)
+        ops = random_ops(rng, cfg, lay, desc, n_local, batches=3)
+        seed = int(rng.integers(1 << 30))
+        m, arr, srv = _run_machine(np.random.default_rng(seed), cfg, lay, desc, bs_base, [])
+        array0, buf0 = list(arr.rows), list(m.buffer.words)
+        bs0 = dict(srv.rows)
+        m, arr, srv = _run_machine(np.random.default_rng(seed), cfg, lay, desc, bs_base, ops)
+        ref = SequencerModel(desc, lay, cfg.buffer, n_local=n_local, mover=cfg.mover,
+                             bs_base=bs_base)
+
+        class _Arr:                                   # `apply`'s macro: the row port
+            config = type("c", (), {"cols": cfg.buffer.width})
+
+            def read_row(self, r):
+                return int_to_row(array0[r], cfg.buffer.width)
+
+            def write_row(self, r, bits, mask):
+                v, mk = row_to_int(bits), row_to_int(mask)
+                array0[r] = array0[r] & ~mk | v & mk
+
+        a = _Arr()
+        for op in ops:
+            before = len(ref.log)
+            if op.kind == 2:
+                ref.flush()
+            elif op.kind == 1:
+                ref.fire(op.tile)
+            else:
+                ref.accumulate(op.tile, op.table, op.ops)
+            mask = int_to_row(op.mask, cfg.buffer.width)
+            for t in ref.log[before:]:
+                if t.kind == "load":
+                    for i in range(t.rows):
+                        bs0.setdefault(t.bs_addr + i, srv.rows[t.bs_addr + i])
+                apply(t, a, buf0, bs0, mask)
+        assert arr.rows == array0, f"trial {trial} {desc}: array differs"
+        assert m.buffer.words == buf0, f"trial {trial} {desc}: buffer differs"
+        for r, v in bs0.items():
+            assert srv.rows[r] == v, f"trial {trial}: backing-store row {r}"
+
+
+def test_check_program_refuses_before_anything_runs():
+    from flexspim.config import SequencerConfig
+    from flexspim.golden.sequencer import check_program
+
+    cfg = SequencerConfig(MoverConfig(BufferConfig(8, 8)), max_slots=2)
+    check_program(Descriptor("swap", n_slots=2, slot_rows=1, tile_stride=1).words(), cfg)
+    with pytest.raises(ValueError, match="window holds 8"):
+        check_program([0] * 9)
+    with pytest.raises(ValueError, match="2 slot tags"):
+        check_program([1, 3], cfg)
+    with pytest.raises(ValueError, match="MODE"):
+        check_program([3])
+    with pytest.raises(ValueError, match="RESERVED"):
+        check_program([0] * 7 + [1])
