@@ -32,6 +32,7 @@ CHIP_PJ_PER_SOP = (5.7, 7.2)        # arXiv 2410.23082 (architecture.md notes), 
 CHIP_MHZ = (75, 157)                # same source: system clock range
 CHIP_GSOPS = (1.2, 2.5)             # same source: throughput range
 CHIP_GEOMETRY = {"rows": 512, "cols": 256, "batch_max": 1}
+IMPULSE_TOPS_PER_W, IMPULSE_NM, IMPULSE_BITS = 0.99, 65, 11   # architecture.md, prior work
 
 
 def _map_json(*extra):
@@ -56,8 +57,11 @@ def test_module_constants_are_the_published_figures():
     assert p.node_nm == 40 and p.macro == CHIP_GEOMETRY and p.clock_mhz == CHIP_MHZ
     assert p.supply_v is None       # not in the notes: not invented
     doc = inspect.getdoc(presets_mod)
+    assert (presets_mod.IMPULSE_TOPS_PER_W, presets_mod.IMPULSE_NODE_NM,
+            presets_mod.IMPULSE_BITS) == (IMPULSE_TOPS_PER_W, IMPULSE_NM, IMPULSE_BITS)
+    assert "pj_per_sop_high" not in presets_mod.HELD_OUT     # not a check (docstring)
     for needle in ("arXiv 2410.23082", "Horowitz", "least squares", "Held out", "IMPULSE",
-                   "105 us"):
+                   "105 us", "3.2-6.4x high", "not a check"):
         assert needle in doc, needle
 
 
@@ -108,13 +112,49 @@ def test_acceptance_band_and_held_out_points_through_map(calibrated):
     pj = e["pj_per_sop"]
     lo, hi = CHIP_PJ_PER_SOP
     assert 0.8 * lo <= pj <= 1.2 * hi, pj                  # within 20% of the range
-    assert abs(pj / hi - 1) <= 0.25, pj                    # held out: the high end
+    # (the high end is not a held-out check: fitted to 5.7, anything in the range passes)
     # held out: throughput; the clamp-free cycles are this run's cycles (next test)
     per_cycle = e["sops"] / e["cycles_clamp_free"]
     for mhz, gsops in zip(CHIP_MHZ, CHIP_GSOPS):
         assert abs(per_cycle * mhz / 1e3 / gsops - 1) <= 0.25, (mhz, per_cycle)
     # the macro is the chip's: one macro, 512 x 256, every pass on all 256 columns
     assert e["sops"] == 40 * 62 * 256 and calibrated["run"]["cores"] == 1
+
+
+def test_held_out_throughput_is_not_fitted(calibrated):
+    """The throughput check can fail: SOPs per cycle come from the golden cycle formulas,
+    which no cost touches. Doubling every cost (another fit target) leaves it unchanged."""
+    e = calibrated["energy"]
+    costs, _ = flexspim_costs(2 * CHIP_PJ_PER_SOP[0])
+    assert costs.array_read_bit != PRESETS["flexspim-40nm"].costs.array_read_bit
+    per_cycle = e["sops"] / e["cycles_clamp_free"]
+    assert per_cycle == pytest.approx(12.46, abs=0.005)    # README, decisions 82 and 160
+    assert per_cycle < 16                                 # the chip: 256 columns / 16 cycles
+
+
+def test_held_out_impulse_is_not_reproduced_as_documented():
+    """IMPULSE (65 nm, 0.99 TOPS/W at signed 11-bit; architecture.md): computed by hand with
+    the assumptions stated in energy/presets.py (one full-column accumulate, bv = 11, P = 1;
+    1 or 2 operations per SOP; energy x 65/40 from 40 nm). The model is 3.2-6.4x above the
+    chip, outside 25%: the documented result, not tuned away."""
+    costs, _ = flexspim_costs()
+    # counts per column at bv = 11: 11 add cycles x 2 bit reads + 1 guard read = 23 reads,
+    # 11 writes, (11 + 1) cycles x 2 full adders = 24
+    c = calibration_point(IMPULSE_BITS, IMPULSE_BITS)
+    assert (c.array_read_bits, c.array_write_bits, c.adder_ops) == \
+        (23 * 256, 11 * 256, 24 * 256)
+    pj40 = (23 * costs.array_read_bit + 11 * costs.array_write_bit + 24 * costs.full_adder)
+    r = presets_mod.impulse_check()
+    assert r["model_pj_per_sop_40nm"] == pytest.approx(pj40)
+    assert r["model_pj_per_sop_40nm"] == pytest.approx(3.956, abs=1e-3)
+    assert r["model_pj_per_sop_65nm"] == pytest.approx(pj40 * 65 / 40)
+    assert r["chip_pj_per_sop"] == {1: pytest.approx(1 / 0.99), 2: pytest.approx(2 / 0.99)}
+    assert r["ratio"][1] == pytest.approx(6.365, abs=1e-3)
+    assert r["ratio"][2] == pytest.approx(3.182, abs=1e-3)
+    assert r["within_25"] is False
+    # the notes' figure against the chip's own normalized 44.5-56.3 fJ (bw * bv = 128):
+    # IMPULSE would be better, not 2x worse as "2x better than prior CIM-SNNs" implies
+    assert r["normalized_fj"][2] < CHIP_PJ_PER_SOP[0] * 1e3 / 128
 
 
 def test_the_calibration_workload_never_clamps():
