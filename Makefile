@@ -151,3 +151,13 @@ sweep-demo:
 	  -j $(JOBS) -o build/sweep-demo --title "bw=2, dvs-gesture example"
 	mkdir -p docs/sweep
 	cp build/sweep-demo/*.png build/sweep-demo/sweep.csv docs/sweep/
+
+# The operand-shape axis (issue 20) in docs/sweep.md: a 32x16 macro at P = 1 and 8 for
+# max_operand_cols = operand_cols = 1, 2, 4, 8 (8 syntheses, ~8 min at -j 1 on a busy machine)
+.PHONY: sweep-shape-demo
+sweep-shape-demo:
+	$(VENV)/bin/flexspim sweep --rows 32 --cols 16 --batch 1,8 --bw 2 --bv 8 \
+	  --operand-cols 1:8:2x -j 1 -o build/sweep-shape --title "32x16, bw=2, bv=8"
+	mkdir -p docs/sweep
+	cp build/sweep-shape/shape.png docs/sweep/shape-axis.png
+	cp build/sweep-shape/sweep.csv docs/sweep/shape-axis.csv

@@ -289,7 +289,7 @@ def _shape(plt, rows, path, title):
                                   label=f"{name(g)}: periphery")
                 ax.plot(xs, [sel[n]["area_um2"] * 1e-6 for n in xs], "o--", mfc="none",
                         color=line.get_color(), label=f"{name(g)}: total")
-            ax.set_yscale("log")
+            ax.set_ylim(bottom=0)
         else:
             _lines(ax, geo, "operand_cols", "fmax_mhz", "geo", "o-", name)
         ax.set_ylabel(ylabel)
