@@ -10,6 +10,15 @@ Neuromorphic Computing Algorithms and Systems", Nature Communications 16, 1545, 
   ``weight`` tensors: a conv layer's kernel, not its unrolled matrix; biases are not
   weights). NeuroBench rounds it to 4 decimals; we do not.
 * **parameter count**: weights + biases (``ParameterCount``: ``numel`` of every parameter).
+* **footprint** (``static/footprint.py``, ``Footprint.__call__``): bytes, ``numel x
+  element_size`` of every parameter plus every buffer of the torch model. Applied to the
+  float model of the network as the framework test builds it (``torch.nn.Linear`` /
+  ``Conv2d`` in float32, one snnTorch 1.0.0 ``Leaky`` per layer): 4 bytes per parameter, and
+  per layer the Leaky's buffers: ``threshold`` (float32; one per neuron when the layer's
+  threshold is per neuron, else a scalar), ``beta`` and ``graded_spikes_factor`` (float32
+  scalars), ``reset_mechanism_val`` (an int64 scalar, 8 bytes) and ``mem`` (empty before a
+  run): 20 bytes per layer with a scalar threshold. It is not flexspim's stored size
+  (``summary.json["footprint"]``, bits at bw/bv).
 * **activation sparsity**: zero activations / all activations of the spiking layers, over
   all layers, time steps and samples: ``1 - spikes / (neurons x steps)``.
 * **synaptic operations**, per sample: *effective ACs* = for every time step and layer,
@@ -30,7 +39,26 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["layer_weights", "neurobench_metrics"]
+__all__ = ["layer_weights", "neurobench_metrics", "footprint_bytes"]
+
+#: float32, NeuroBench's ``element_size`` of a float model's parameters and float buffers.
+FLOAT_BYTES = 4
+#: snnTorch 1.0.0 ``Leaky`` buffers besides ``threshold``: ``beta``, ``graded_spikes_factor``
+#: (float32 scalars), ``reset_mechanism_val`` (int64 scalar), ``mem`` (empty before a run).
+LEAKY_OTHER_BUFFER_BYTES = 4 + 4 + 8 + 0
+
+
+def footprint_bytes(net, parameters: int, neurons: list[int]) -> dict:
+    """NeuroBench's footprint (module docstring) of ``net`` as a float32 model with one
+    snnTorch ``Leaky`` per layer: ``parameters`` x 4 bytes + per layer the Leaky's buffers
+    (``neurons[i]`` real neurons of layer ``i``, for a per-neuron threshold)."""
+    buffers = 0
+    for layer, n in zip(net.layers, neurons):
+        cfg = getattr(layer, "config", None)
+        per_neuron = getattr(cfg, "threshold_source", "register") == "array"
+        buffers += FLOAT_BYTES * (n if per_neuron else 1) + LEAKY_OTHER_BUFFER_BYTES
+    return {"bytes": FLOAT_BYTES * parameters + buffers,
+            "parameter_bytes": FLOAT_BYTES * parameters, "buffer_bytes": buffers}
 
 
 def _bias_in(i: int, units, input_bias: bool) -> bool:
@@ -80,9 +108,16 @@ def neurobench_metrics(net, samples: list, layers: list, units, input_bias: bool
             spikes += int(((ev >= 0) & (ev < real_out[i])).sum())
     k = max(len(samples), 1)
     activations = sum(real_out) * steps
+    fp = footprint_bytes(net, n_w + n_b, real_out)
     return {
         "connection_sparsity": zeros / n_w if n_w else None,
         "parameter_count": n_w + n_b,
+        "footprint_bytes": fp["bytes"],
+        "footprint": {**fp, "definition": "NeuroBench Footprint: numel x element_size of "
+                      "the parameters and buffers of the float32 model (snnTorch Leaky per "
+                      "layer: threshold, beta, graded_spikes_factor float32, "
+                      "reset_mechanism_val int64, mem empty); flexspim's stored bits are "
+                      "summary.json['footprint']"},
         "activation_sparsity": 1 - spikes / activations if activations else None,
         "effective_acs_per_sample": eff / k,
         "dense_ops_per_sample": struct * (steps / k),

@@ -27,6 +27,49 @@ def test_run_golden_writes_outputs_and_a_raster(tmp_path):
     assert (out / "raster.png").read_bytes()[:4] == b"\x89PNG"
 
 
+def test_run_on_one_stream_writes_neurobench_metrics(tmp_path):
+    """A single event stream gets the dataset path's NeuroBench metrics (a dataset of one
+    sample), each recounted here from the written spikes and the network file."""
+    import json
+
+    from flexspim.commands.run import load_events
+    from flexspim.frontend.netfile import load_network
+
+    out = run(tmp_path, "golden")
+    s = json.loads((out / "summary.json").read_text())
+    net = load_network(EXAMPLE / "net.toml")
+    # the example is tonic-format events: binned as run bins them (1 ms steps)
+    events = load_events(EXAMPLE / "events.npy", net.layers[0].n_in, None, None)
+    layers = np.load(out / "layers.npz")
+    fc0, fc1 = layers["fc0.events"], layers["fc1.events"]
+    assert s["model"] == "golden" and s["steps"] == 20
+    assert s["input_events"] == int((events >= 0).sum())
+    assert s["spikes_per_layer"] == {"fc0": int((fc0 >= 0).sum()), "fc1": int((fc1 >= 0).sum())}
+    nb = s["neurobench"]
+    w0, w1 = (layer.weights for layer in net.layers)
+    # no biases (a .toml network): parameters = weights; zero weights / weights
+    assert nb["parameter_count"] == w0.size + w1.size
+    assert nb["connection_sparsity"] == pytest.approx(
+        ((w0 == 0).sum() + (w1 == 0).sum()) / (w0.size + w1.size))
+    # effective ACs: per input event its non-zero weights in fc0, per fc0 spike in fc1
+    eff = sum(int((w0[:, e] != 0).sum()) for e in events[events >= 0]) \
+        + sum(int((w1[:, e] != 0).sum()) for e in fc0[fc0 >= 0])
+    assert nb["effective_acs_per_sample"] == eff and nb["totals"]["samples"] == 1
+    # dense: every connection every step
+    assert nb["dense_ops_per_sample"] == (w0.size + w1.size) * 20
+    spikes = (fc0 >= 0).sum() + (fc1 >= 0).sum()
+    assert nb["activation_sparsity"] == pytest.approx(
+        1 - spikes / ((w0.shape[0] + w1.shape[0]) * 20))
+    # NeuroBench's footprint: float32 parameters + snnTorch Leaky buffers per layer: 16
+    # bytes (beta, graded_spikes_factor, int64 reset_mechanism_val) + the threshold, 4 bytes
+    # or 4 per neuron (fc1's thresholds are per neuron, in the array)
+    assert [layer.config.threshold_source for layer in net.layers] == ["register", "array"]
+    assert nb["footprint_bytes"] == 4 * (w0.size + w1.size) + (16 + 4) + (16 + 4 * 4)
+    # flexspim's own stored size stays beside it
+    assert s["footprint"]["weight_bits"] == sum(
+        layer.weights.size * layer.config.bw for layer in net.layers)
+
+
 @pytest.mark.rtl
 @pytest.mark.parametrize("geometry", [("--rows", "128", "--cols", "8", "--batch", "2",
                                        "--fifo-depth", "2", "--index-bits", "6"), ()],

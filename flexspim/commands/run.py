@@ -27,7 +27,9 @@ numbered ``(p, y, x)`` over a ``--sensor W,H`` sensor (square by default).
 By default the register-level golden system model runs (no simulator); ``--rtl`` generates
 the system's Verilog and runs the same driver on it under Verilator. Both write, into
 ``-o DIR``: ``output_events.npy`` (the output layer's events), ``layers.npz`` (every layer's
-events and final potentials) and ``raster.png``.
+events and final potentials), ``raster.png`` and ``summary.json`` (input events, time steps,
+spikes per layer, the stored ``footprint`` and ``neurobench``: NeuroBench's metrics of the
+stream as for a dataset of one sample, `flexspim.frontend.neurobench`).
 """
 
 from __future__ import annotations
@@ -325,6 +327,7 @@ def run(args: argparse.Namespace) -> int:
 
 def run_single(args: argparse.Namespace, tmp: Path) -> int:
     from ..frontend.netfile import layer_names
+    from ..frontend.neurobench import neurobench_metrics
     from ..frontend.nir_import import with_bias_source
     from ..raster import raster_png
 
@@ -351,7 +354,18 @@ def run_single(args: argparse.Namespace, tmp: Path) -> int:
     res = run_rtl(system, net_path, events) if args.rtl \
         else run_golden(golden, mapping, events)
     names = layer_names(net)
-    with staged(args.out) as stage:     # the three files appear together, or none
+    units = bias_units(net, settings)
+    steps = int((events == -1).sum())
+    real = [layer.n_out - int(u) for layer, u in zip(net.layers, units)]
+    spikes = [int(((e >= 0) & (e < n)).sum()) for e, n in zip(res["layers"], real)]
+    summary = {"model": "rtl" if args.rtl else "golden",
+               "input_events": int(((events >= 0) & (events < n_in)).sum()),
+               "steps": steps, "spikes_per_layer": dict(zip(names, spikes)),
+               "footprint": footprint(net),
+               "neurobench": neurobench_metrics(net, [events], [list(res["layers"])], units,
+                                                bias_in)}
+    with staged(args.out) as stage:     # the four files appear together, or none
+        (stage / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
         np.save(stage / "output_events.npy", res["layers"][-1])
         np.savez(stage / "layers.npz",
                  **{f"{n}.events": e for n, e in zip(names, res["layers"])},
@@ -359,14 +373,12 @@ def run_single(args: argparse.Namespace, tmp: Path) -> int:
         raster_png(res["layers"], names, stage / "raster.png",
                    title=f"{args.network.name} on {'RTL' if args.rtl else 'golden model'}")
         kept = keep_import(args, net_path, stage)
-    steps = int((events == -1).sum())
-    real = [layer.n_out - int(u) for layer, u in zip(net.layers, bias_units(net, settings))]
-    spikes = [int(((e >= 0) & (e < n)).sum()) for e, n in zip(res["layers"], real)]
     print(f"{'RTL' if args.rtl else 'golden'}: {int((events != -1).sum())} input events, "
           f"{steps} time steps; spikes per layer: "
           + ", ".join(f"{n} {s}" for n, s in zip(names, spikes)))
     print(f"wrote {args.out / 'output_events.npy'}, {args.out / 'layers.npz'}, "
-          f"{args.out / 'raster.png'}" + "".join(f", {args.out / n}" for n in kept))
+          f"{args.out / 'raster.png'}, {args.out / 'summary.json'}"
+          + "".join(f", {args.out / n}" for n in kept))
     return 0
 
 

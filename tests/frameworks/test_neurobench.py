@@ -72,7 +72,8 @@ def test_flexspim_metrics_equal_neurobench_on_the_digits_float_model(tmp_path, p
     assert m["effective_acs_per_sample"] == pytest.approx(ops["Effective_ACs"], rel=1e-12)
     assert m["totals"]["dense_ops"] == round(ops["Dense"] * n)
     assert ops["Effective_MACs"] == 0                          # binary inputs: all ACs
-    # footprint: NeuroBench's is float32 bytes of the parameters and buffers (snnTorch's
-    # beta, threshold, ... per neuron layer), so at least 4 bytes per parameter
-    assert nb["Footprint"] >= 4 * nb["ParameterCount"]
+    # footprint: NeuroBench's bytes of the float32 parameters and snnTorch's buffers, as
+    # frontend.neurobench models them, equal to the package's
+    assert m["footprint_bytes"] == nb["Footprint"]
+    assert m["footprint"]["parameter_bytes"] == 4 * nb["ParameterCount"]
     assert n_in == 64 and n_hid == 48

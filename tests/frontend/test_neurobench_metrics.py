@@ -31,6 +31,11 @@ def test_one_fc_layer():
     m2 = neurobench_metrics(net, [sample, sample], [[out], [out]], [False], False)
     assert m2["effective_acs_per_sample"] == 3 and m2["totals"]["effective_acs"] == 6
     assert m2["dense_ops_per_sample"] == 18 and m2["totals"]["dense_ops"] == 36
+    # footprint, NeuroBench's bytes of the float32 model: 6 parameters x 4 = 24, and one
+    # snnTorch Leaky: threshold, beta, graded_spikes_factor (4 each), reset_mechanism_val
+    # (int64, 8), mem (empty) = 20
+    assert m["footprint_bytes"] == 44
+    assert (m["footprint"]["parameter_bytes"], m["footprint"]["buffer_bytes"]) == (24, 20)
 
 
 def test_bias_source_and_bias_unit_are_biases_not_synapses():
@@ -57,6 +62,18 @@ def test_bias_source_and_bias_unit_are_biases_not_synapses():
     assert m["effective_acs_per_sample"] == 4
     # dense: (2 x 2 + 2 x 1) connections x 2 steps = 12
     assert m["dense_ops_per_sample"] == 12
+    # footprint: 9 parameters (6 weights, 3 biases) x 4 = 36 + two Leaky layers x 20 = 76
+    assert m["footprint_bytes"] == 76
+
+
+def test_footprint_counts_a_per_neuron_threshold_per_neuron():
+    cfg = LayerConfig(bw=3, bv=8, threshold_source="array")
+    net = Network([FCLayer(np.array([[1, 0], [2, 2], [0, 1]]), cfg,
+                           thresholds=np.array([1, 2, 3]))])
+    m = neurobench_metrics(net, [np.array([-1])], [[np.array([-1])]], [False], False)
+    # 6 weights x 4 = 24; threshold a float32 per neuron: 3 x 4 = 12, beta 4,
+    # graded_spikes_factor 4, reset_mechanism_val 8: 28 bytes of buffers
+    assert m["footprint"]["buffer_bytes"] == 28 and m["footprint_bytes"] == 52
 
 
 def test_conv_counts_the_kernel_and_its_taps_inside_the_input():
