@@ -48,6 +48,12 @@ def test_measured_cycles_equal_the_formulas_at_a_shape(tmp_path):
                                 reset="soft").to_dict(), Options(network=False).to_dict())
     assert res.rows[0]["acc_cycles"] < flat["acc_cycles"]
     assert res.rows[0]["fire_cycles"] < flat["fire_cycles"]
+    # mutant: the vertical formulas in place of the shaped ones; the RTL's cycles refute them
+    r = res.rows[0]
+    seen = {"acc": [r["rtl_acc_cycles"]], "fire": [r["rtl_fire_cycles"]], "errors": 0}
+    assert compare(flat, seen) == (
+        f"acc: RTL took [{r['acc_cycles']}] cycles, the formula says {flat['acc_cycles']}; "
+        f"fire: RTL took [{r['fire_cycles']}] cycles, the formula says {flat['fire_cycles']}")
 
 
 def test_compare_names_every_difference():
