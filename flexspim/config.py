@@ -852,6 +852,9 @@ class SequencerConfig(_Config):
         _check_int("tile_bits", self.tile_bits, 1, 16)
         _check_int("batch", self.batch, 1, MAX_BATCH)
         _check_int("op_bits", self.op_bits, 1, 16)
+        if self.max_slots > 1 << self.tile_bits:
+            raise ValueError(f"`max_slots` ({self.max_slots}) must be at most 2**tile_bits "
+                             f"({1 << self.tile_bits}): slot s resets to tile s")
 
     @property
     def buffer(self) -> BufferConfig:

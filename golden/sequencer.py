@@ -525,8 +525,8 @@ class SequencerMachine:
     * ``MOVE_WAIT``: + 1 per busy cycle of an accumulate or fire (not of a flush).
     * Idle: the ``host`` port reaches the buffer (as `MoverModel`'s); ``prog`` writes a
       descriptor word (``(addr, data)``): refused (``ERRORS`` + 1) past the window or out
-      of its field (`check_program`); an accepted write returns the tags to tile ``s`` in
-      slot ``s`` (a new layer).
+      of its field (`check_program`), or while busy or at an edge that takes an op; an
+      accepted write returns the tags to tile ``s`` in slot ``s`` (a new layer).
     * Reset: every register (descriptor words 0, tags, counters), the mover's; no access.
     """
 
@@ -620,9 +620,11 @@ class SequencerMachine:
         self.done = self.error = 0
         if self.busy and self.waited:
             c["MOVE_WAIT"] += 1
+        if prog is not None and (self.busy or op_valid):
+            c["ERRORS"] += 1                 # a word written while busy or beside an op
         if not self.busy:
             buf = host
-            if prog is not None:
+            if prog is not None and not op_valid:
                 addr, data = prog
                 if _word_error(addr, data, self.config):
                     c["ERRORS"] += 1

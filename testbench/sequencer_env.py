@@ -58,6 +58,8 @@ def random_layer(rng, cfg, *, mode: str | None = None, dram: bool | None = None,
         bs_base = int(rng.integers(0, 8))
         if md == "swap":
             n_slots = int(rng.integers(1, cfg.max_slots + 1))
+            # mostly more tiles than slots, so that tiles swap
+            n_local = min(1 << cfg.tile_bits, n_slots + int(rng.integers(0, 4)))
             slot = (2 if th else 1) * bv
             v_stride = slot + int(rng.integers(0, 2))
             v_base = int(rng.integers(0, 4))

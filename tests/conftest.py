@@ -64,6 +64,12 @@ REGRESS_ONLY = {
        "the mover's read-ahead mutant (test_mover_mutants_are_caught[mover_no_pop_room])"
        for m in ("mover_inflight_no_take", "mover_load_mask_ignored",
                  "mover_exceeds_outstanding")},
+    "tests/hdl/test_rtl_sequencer.py::test_sequencer[96r_64x16_s4_p4]":
+        "the sequencer at 40 rows, 24 x 9 buffer, 3 slots, P=2 (test_sequencer[40r_24x9_s3_p2])",
+    **{f"tests/hdl/test_rtl_sequencer.py::test_sequencer_mutants_are_caught[{m}]":
+       "the sequencer's tag mutant (test_sequencer_mutants_are_caught"
+       "[sequencer_tag_not_updated])"
+       for m in ("sequencer_no_mover_wait", "sequencer_range_unchecked")},
     "tests/hdl/test_rtl_macro.py::test_macro[8x4_P1]":
         "P=1 at 1x1 and 16x16",
     "tests/hdl/test_generate.py::test_generate_core_is_deterministic_and_lint_clean[37-13-3-2]":
