@@ -72,9 +72,10 @@ CELL_MODELS = Path("/usr/share/qflow/tech/osu018/osu018_stdcells.v")
 
 #: First-order node scaling of dynamic energy, 180 nm at 1.8 V -> 40 nm at 0.9 V:
 #: E = C V^2 with C proportional to the feature size, (40/180) * (0.9/1.8)^2 = 0.0556.
-#: 0.9 V is the FlexSpIM prototype's core supply (arXiv 2410.23082: 40 nm CMOS; the
-#: calibration preset of issue 23 item 1 uses the same node). Leakage is not scaled (it
-#: does not follow C V^2; at 0.18 um it is below 0.01% here).
+#: 0.9 V is an assumption, a typical 40-nm core supply: the notes of the FlexSpIM paper
+#: (architecture.md) give its node, 40 nm, but no supply (the calibration preset's
+#: ``supply_v`` is None; decision 166). Leakage is not scaled (it does not follow C V^2; at
+#: 0.18 um it is below 0.01% here).
 V_180, V_40 = 1.8, 0.9
 SCALE_40NM = (40 / 180) * (V_40 / V_180) ** 2
 
