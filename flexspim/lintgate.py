@@ -58,6 +58,10 @@ CASES: dict[str, list[str]] = {
                               "--array", "blackbox"],
     "mover_37x13_a7_o3": ["--top", "mover", "--words", "37", "--cols", "13", "--addr-bits",
                           "7", "--outstanding", "3"],
+    "sequencer_40r_24x9_s3_p2": ["--top", "sequencer", "--words", "24", "--cols", "9",
+                                 "--rows", "40", "--addr-bits", "6", "--outstanding", "3",
+                                 "--slots", "3", "--tile-bits", "3", "--batch", "2",
+                                 "--op-bits", "3"],
 }
 
 #: geometries whose generated Verilog must hold no escaped identifier (name -> arguments)

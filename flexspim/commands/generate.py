@@ -16,7 +16,10 @@ its behavioural model in ``NAME_cim_array_model.v``; the same holds for the oper
 (``--top buffer``: ``--words`` rows of ``--cols`` bits, docs/buffer.md), whose model goes to
 ``NAME_operand_buffer_model.v``, and for the row mover with its buffer (``--top mover``:
 the buffer's options plus ``--addr-bits`` and ``--outstanding`` of the backing-store port,
-docs/dataflow.md section 5). The Verilog carries no power-up values
+docs/dataflow.md section 5), and for the sequencer with its mover and buffer (``--top
+sequencer``: the mover's options plus ``--rows`` of the array's row port, ``--batch``,
+``--op-bits``, ``--slots`` and ``--tile-bits``, docs/dataflow.md 5.4). The Verilog carries no
+power-up values
 unless ``--init`` is given: only the synchronous reset defines the state.
 """
 
@@ -29,7 +32,7 @@ from ..config import CoreConfig, FanoutConfig, SystemConfig
 from ..inputs import check_unused
 from ..outputs import check_out_dir, out_dir_arg, staged
 
-TOPS = ("macro", "core", "system", "fanout", "buffer", "mover")
+TOPS = ("macro", "core", "system", "fanout", "buffer", "mover", "sequencer")
 
 
 def register(sub) -> None:
@@ -54,6 +57,10 @@ def register(sub) -> None:
                    help="mover: backing-store row address width (default 20)")
     b.add_argument("--outstanding", type=int,
                    help="mover: most backing-store requests in flight (default 4)")
+    b.add_argument("--slots", type=int,
+                   help="sequencer: slot tags, the most N_SLOTS (default 4)")
+    b.add_argument("--tile-bits", type=int,
+                   help="sequencer: width of a local tile or table index (default 4)")
     p.set_defaults(func=run)
 
 
@@ -72,6 +79,16 @@ def mover_from_args(args: argparse.Namespace):
     d = {k: getattr(args, k) for k in ("addr_bits", "outstanding")
          if getattr(args, k) is not None}
     return MoverConfig(buffer=buffer_from_args(args), **d)
+
+
+def sequencer_from_args(args: argparse.Namespace):
+    from ..config import SequencerConfig
+
+    d = {k: getattr(args, a) for k, a in (("rows", "rows"), ("batch", "batch_max"),
+                                          ("op_bits", "op_bits"), ("max_slots", "slots"),
+                                          ("tile_bits", "tile_bits"))
+         if getattr(args, a) is not None}
+    return SequencerConfig(mover=mover_from_args(args), **d)
 
 
 def core_system_args(p) -> None:
@@ -130,12 +147,15 @@ def run(args: argparse.Namespace) -> int:
                   for k, tops in (("fifo_depth", "core system"),
                                   ("index_bits", "core system fanout"),
                                   ("cores", "system"), ("in_fifo_depth", "system"),
-                                  ("op_bits", "fanout"), ("max_kernel", "fanout"),
-                                  ("max_taps", "fanout"), ("rows", "macro core system"),
-                                  ("cols", "macro core system buffer mover"),
-                                  ("words", "buffer mover"), ("addr_bits", "mover"),
-                                  ("outstanding", "mover"),
-                                  ("batch_max", "macro core system"))
+                                  ("op_bits", "fanout sequencer"), ("max_kernel", "fanout"),
+                                  ("max_taps", "fanout"),
+                                  ("rows", "macro core system sequencer"),
+                                  ("cols", "macro core system buffer mover sequencer"),
+                                  ("words", "buffer mover sequencer"),
+                                  ("addr_bits", "mover sequencer"),
+                                  ("outstanding", "mover sequencer"),
+                                  ("slots", "sequencer"), ("tile_bits", "sequencer"),
+                                  ("batch_max", "macro core system sequencer"))
                   if top not in tops.split()}, f"to --top {top}")
     from ..hdl.emit import check_prefix
     check_prefix(args.prefix)
@@ -145,6 +165,8 @@ def run(args: argparse.Namespace) -> int:
         return _write(args, top, *_buffer_design(args))
     if top == "mover":
         return _write(args, top, *_mover_design(args))
+    if top == "sequencer":
+        return _write(args, top, *_sequencer_design(args))
     macro = macro_from_args(args)
     core = core_from_args(args, macro) if top in ("core", "system") else None
     system = system_from_args(args, core) if top == "system" else None
@@ -209,6 +231,19 @@ def _mover_design(args):
                f"cycles_{n}_rows_latency_1": {"load": transfer_cycles(cfg, LOAD, n),
                                               "store": transfer_cycles(cfg, STORE, n)}}
     return MoverUnit(cfg), cfg.to_dict(), derived
+
+
+def _sequencer_design(args):
+    from ..hdl.sequencer import PHASES, PROG_ADDR_BITS, UNIT_COUNTERS, SequencerUnit
+
+    cfg = sequencer_from_args(args)
+    derived = {"addr_width": cfg.buffer.addr_width, "row_width": cfg.row_width,
+               "prog_addr_bits": PROG_ADDR_BITS, "descriptor_words": 8,
+               "counters": list(UNIT_COUNTERS), "phases": list(PHASES),
+               "cycles": "per op: n + 1 per array-side transfer of n rows, the mover's busy "
+                         "cycles + 2 per mover transfer, 0 when nothing moves "
+                         "(golden.sequencer.SequencerMachine, decision 155)"}
+    return SequencerUnit(cfg), cfg.to_dict(), derived
 
 
 def _write(args, top, component, params, derived) -> int:

@@ -282,3 +282,53 @@ def test_generate_mover_writes_its_ports_buffer_and_cycle_costs(tmp_path):
     assert m["derived"]["cycles_8_rows_latency_1"] == {"load": 10, "store": 11}
     assert m["buffer"]["kind"] == "blackbox" and m["comb_paths"] == []
     assert (out / "flexspim_operand_buffer_model.v").is_file()
+
+
+@pytest.mark.parametrize("args, msg", [
+    (["--words", "8", "--cols", "8", "--slots", "20", "--tile-bits", "4"],
+     "`max_slots` (20) must be at most 2**tile_bits (16)"),
+    (["--words", "8", "--cols", "8", "--rows", "0"], "`rows` must be an integer in"),
+    (["--cols", "8"], "--top sequencer needs --words and --cols"),
+])
+def test_generate_sequencer_refuses_bad_options(tmp_path, capsys, args, msg):
+    from flexspim.cli import main
+
+    assert main(["generate", "-o", str(tmp_path / "x"), "--top", "sequencer", *args]) != 0
+    assert msg in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
+
+
+def test_sequencer_options_do_not_apply_elsewhere(tmp_path, capsys):
+    from flexspim.cli import main
+
+    for opt in ("--slots", "--tile-bits"):
+        assert main(["generate", "-o", str(tmp_path / "x"), "--top", "mover", "--words", "8",
+                     "--cols", "8", opt, "2"]) != 0
+        assert f"`{opt}` does not apply to --top mover" in capsys.readouterr().err
+
+
+def test_generate_sequencer_writes_its_ports_and_counters(tmp_path):
+    """`--top sequencer`: the op, prog, layout, array, backing-store and host ports, the
+    eleven counters, the buffer as its own module; the only combinational paths run from
+    the layout registers and ``rst`` to the array port."""
+    from flexspim.cli import main
+    from flexspim.golden.sequencer import UNIT_COUNTERS
+
+    out = tmp_path / "s"
+    assert main(["generate", "-o", str(out), "--top", "sequencer", "--words", "16", "--cols",
+                 "8", "--rows", "32", "--addr-bits", "6", "--slots", "2", "--tile-bits", "2",
+                 "--array", "blackbox"]) == 0
+    m = json.loads((out / "manifest.json").read_text())
+    names = {p["name"] for p in m["ports"]}
+    assert names >= {"op__valid", "op__ready", "op__kind", "op__tile", "op__ops", "op__mask",
+                     "prog__en", "prog__addr", "prog__data", "layout__bv", "layout__bs_base",
+                     "arr__rd_en", "arr__rd_data", "arr__wr_mask", "bs__req_valid",
+                     "bs__resp_data", "host__rd_data", "busy", "done", "error", "clear"}
+    assert names >= {f"counters__{n}" for n in UNIT_COUNTERS}
+    assert m["parameters"]["max_slots"] == 2 and m["parameters"]["rows"] == 32
+    assert m["buffer"]["kind"] == "blackbox"
+    assert {p["from"] for p in m["comb_paths"]} <= {
+        "rst", *(f"layout__{n}" for n in ("bv", "bw", "v_base", "v_stride", "theta_base",
+                                          "theta_en", "bs_base"))}
+    assert {p["to"] for p in m["comb_paths"]} <= {"arr__rd_en", "arr__rd_addr", "arr__wr_en",
+                                                  "arr__wr_addr"}
