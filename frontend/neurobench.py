@@ -15,7 +15,8 @@ Neuromorphic Computing Algorithms and Systems", Nature Communications 16, 1545, 
   float model of the network as the framework test builds it (``torch.nn.Linear`` /
   ``Conv2d`` in float32, one snnTorch 1.0.0 ``Leaky`` per layer): 4 bytes per parameter, and
   per layer the Leaky's buffers: ``threshold`` (float32; one per neuron when the layer's
-  threshold is per neuron, else a scalar), ``beta`` and ``graded_spikes_factor`` (float32
+  real neurons have different thresholds, else a scalar: the bias unit's own threshold
+  does not count), ``beta`` and ``graded_spikes_factor`` (float32
   scalars), ``reset_mechanism_val`` (an int64 scalar, 8 bytes) and ``mem`` (empty before a
   run): 20 bytes per layer with a scalar threshold. It is not flexspim's stored size
   (``summary.json["footprint"]``, bits at bw/bv).
@@ -55,7 +56,11 @@ def footprint_bytes(net, parameters: int, neurons: list[int]) -> dict:
     buffers = 0
     for layer, n in zip(net.layers, neurons):
         cfg = getattr(layer, "config", None)
-        per_neuron = getattr(cfg, "threshold_source", "register") == "array"
+        t = getattr(layer, "thresholds", None)
+        # one threshold tensor per neuron only if the real neurons' thresholds differ: an
+        # import's bias unit (threshold 0) makes the array hold them, a float model does not
+        per_neuron = (getattr(cfg, "threshold_source", "register") == "array"
+                      and t is not None and len(np.unique(np.asarray(t)[:n])) > 1)
         buffers += FLOAT_BYTES * (n if per_neuron else 1) + LEAKY_OTHER_BUFFER_BYTES
     return {"bytes": FLOAT_BYTES * parameters + buffers,
             "parameter_bytes": FLOAT_BYTES * parameters, "buffer_bytes": buffers}

@@ -74,6 +74,14 @@ def test_footprint_counts_a_per_neuron_threshold_per_neuron():
     # 6 weights x 4 = 24; threshold a float32 per neuron: 3 x 4 = 12, beta 4,
     # graded_spikes_factor 4, reset_mechanism_val 8: 28 bytes of buffers
     assert m["footprint"]["buffer_bytes"] == 28 and m["footprint_bytes"] == 52
+    # thresholds in the array but all equal among the real neurons (an import's bias unit,
+    # the last neuron, has its own): one scalar threshold, as in the float model: 20 bytes
+    w = np.array([[1, 0], [2, 2], [0, 0]])
+    net = Network([FCLayer(w, cfg, thresholds=np.array([5, 5, 0]))])
+    m = neurobench_metrics(net, [np.array([-1])], [[np.array([-1])]], [True], False)
+    assert m["footprint"]["buffer_bytes"] == 20
+    # parameters: the real neurons' 2 x 2 weights (the unit's row is not a synapse): 16
+    assert m["footprint_bytes"] == 16 + 20
 
 
 def test_conv_counts_the_kernel_and_its_taps_inside_the_input():
