@@ -7,6 +7,9 @@ Row map of one macro (unified storage, any resolution; all rows are column-wide)
                               thresholds when ``threshold_source == "array"``) each
     then (OS streaming only)  staging area: ``P * bw`` rows for one batch's weights
 
+At the layer's operand shape ``N_C`` every ``bw`` and ``bv`` above counts rows of the shaped
+operand, ``ceil(bw / N_C)`` and ``ceil(bv / N_C)`` (`LayerConfig.w_rows`, ``v_rows``).
+
 Dataflows (architecture section 4):
 
 * **WS** (weight-stationary): each table is resident in exactly one macro. Tables whose
@@ -85,7 +88,7 @@ class LayerPlacement:
         """Rows of macro ``m`` that hold something (tables, slots, staging)."""
         mp = self.macros[m]
         if mp.staging is not None:
-            return mp.staging + self.tiling.layer.config.bw * self.batch_max
+            return mp.staging + self.tiling.layer.config.w_rows * self.batch_max
         return mp.slot_base + mp.n_slots * self.slot_rows
 
 
@@ -121,11 +124,13 @@ def place_layer(tiling: Tiling, hw: HardwareConfig, dataflow: str) -> LayerPlace
         raise ValueError(f"`dataflow` must be one of {', '.join(DATAFLOWS)}; not {dataflow!r}")
     cfg = tiling.layer.config
     rows, P = hw.macro.rows, hw.macro.batch_max
-    if cfg.bv > hw.macro.max_bits:
-        raise Infeasible(f"layer {tiling.layer.name or '?'!r}: bv={cfg.bv} does not fit a "
-                         f"macro of {hw.macro.rows} rows")
-    slot_rows = cfg.bv * (2 if cfg.threshold_source == "array" else 1)
-    table_rows = tiling.table_ops * cfg.bw
+    try:
+        cfg.check_fits(hw.macro)          # bv within rows x operand_cols, shape <= maximum
+    except ValueError as e:
+        raise Infeasible(f"layer {tiling.layer.name or '?'!r}: {e} (a macro of "
+                         f"{hw.macro.rows} rows)") from None
+    slot_rows = cfg.v_rows * (2 if cfg.threshold_source == "array" else 1)
+    table_rows = tiling.table_ops * cfg.w_rows
     name = tiling.layer.name or "?"
     fits_table = table_rows + slot_rows <= rows
     macros: list[MacroPlan] = []
@@ -133,7 +138,7 @@ def place_layer(tiling: Tiling, hw: HardwareConfig, dataflow: str) -> LayerPlace
     if dataflow == "ws":
         if not fits_table:
             raise Infeasible(f"layer {name!r} cannot be weight-stationary: a table of "
-                             f"{tiling.table_ops} weights x {cfg.bw} bits plus one slot needs "
+                             f"{tiling.table_ops} weights x {cfg.w_rows} rows plus one slot needs "
                              f"{table_rows + slot_rows} rows; the macro has {rows}")
         small = [t for t in range(tiling.n_tables)
                  if table_rows + len(tiling.tiles_of_table(t)) * slot_rows <= rows]
@@ -157,7 +162,7 @@ def place_layer(tiling: Tiling, hw: HardwareConfig, dataflow: str) -> LayerPlace
                 macros.append(MacroPlan({t: 0}, chunk, table_rows, len(chunk)))
     else:
         mode = "stream"
-        staging = P * cfg.bw
+        staging = P * cfg.w_rows
         per = (rows - staging) // slot_rows
         if per < 1:
             raise Infeasible(f"layer {name!r} cannot be output-stationary: its table "

@@ -52,13 +52,15 @@ class NoFeasibleMapping(ValueError):
 
 def backing_bits(pl: LayerPlacement) -> int:
     """Bits a layer keeps in its backing store: the potentials (and array thresholds) of
-    swapped tiles, or, when streaming, all its weights."""
+    swapped tiles, or, when streaming, all its weights; whole rows of the tiles' columns
+    (at a shape, ``operand_cols`` columns per neuron, padding cells included)."""
     t, cfg = pl.tiling, pl.tiling.layer.config
+    n_c = cfg.operand_cols
     if pl.mode == "swap":
-        return sum(int(t.tile_width[tile]) * pl.slot_rows
+        return sum(int(t.tile_width[tile]) * n_c * pl.slot_rows
                    for mp in pl.macros if mp.swapped for tile in mp.tiles)
     if pl.mode == "stream":
-        return sum(int(t.tile_width[t.tiles_of_table(k)[0]]) * t.table_ops * cfg.bw
+        return sum(int(t.tile_width[t.tiles_of_table(k)[0]]) * n_c * t.table_ops * cfg.w_rows
                    for k in range(t.n_tables))
     return 0
 

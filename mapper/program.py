@@ -38,6 +38,7 @@ from flexspim.golden.cycles import (
     fire_cycles,
     leak_cycles,
     reset_cycles,
+    shaped_guard_cycles,
 )
 
 from .placement import LayerPlacement
@@ -101,7 +102,15 @@ class LayerProgram:
         return mp.slot_base + self._slot(tile) * self.pl.slot_rows
 
     def _theta_row(self, tile: int):
-        return self._v_row(tile) + self.cfg.bv if self.cfg.threshold_source == "array" else None
+        return self._v_row(tile) + self.cfg.v_rows if self.cfg.threshold_source == "array" \
+            else None
+
+    def _op(self, row: int, bits: int) -> Operand:
+        return Operand(row, bits, self.cfg.operand_cols)
+
+    def _cells(self, tile: int) -> int:
+        """Columns a row of the tile's operands spans: neurons x ``operand_cols``."""
+        return int(self.pl.tiling.tile_width[tile]) * self.cfg.operand_cols
 
     def _padded(self, tile: int, values) -> np.ndarray:
         out = np.zeros(self.pl.tiling.cols, dtype=np.int64)
@@ -112,18 +121,18 @@ class LayerProgram:
     def setup(self, sink, counts: Counts) -> None:
         """Resident tables, thresholds and zero potentials; the backing store starts at 0."""
         pl, t, cfg = self.pl, self.pl.tiling, self.cfg
-        bw = cfg.bw
+        bw, w_rows = cfg.bw, cfg.w_rows
         self.occ = []
         self.backing: dict[int, np.ndarray | None] = {}
         for m, mp in enumerate(pl.macros):
             for table, base in mp.tables.items():
                 tile0 = int(t.tiles_of_table(table)[0])
-                a = int(t.tile_width[tile0])
+                a = self._cells(tile0)
                 vals = t.table_values(table, np.arange(t.table_ops))
                 for op in range(t.table_ops):
-                    sink.load(self.base + m, Operand(base + op * bw, bw), vals[op],
+                    sink.load(self.base + m, self._op(base + op * w_rows, bw), vals[op],
                               self.masks[tile0])
-                    counts.setup_bits += bw * a
+                    counts.setup_bits += w_rows * a
             occ = [-1] * mp.n_slots
             for i, tile in enumerate(mp.tiles):
                 a = int(t.tile_width[tile])
@@ -136,14 +145,14 @@ class LayerProgram:
 
     def _write_slot(self, sink, counts, tile, v, setup: bool) -> None:
         m = self.pl.tile_macro[tile]
-        a = int(self.pl.tiling.tile_width[tile])
+        a = self._cells(tile)
         bv = self.cfg.bv
         mask = self.masks[tile]
-        sink.load(self.base + m, Operand(self._v_row(tile), bv),
+        sink.load(self.base + m, self._op(self._v_row(tile), bv),
                   None if v is None else self._padded(tile, v), mask)
-        n = bv * a
+        n = self.cfg.v_rows * a
         if self.cfg.threshold_source == "array":
-            sink.load(self.base + m, Operand(self._theta_row(tile), bv),
+            sink.load(self.base + m, self._op(self._theta_row(tile), bv),
                       self._padded(tile, self.theta[tile]), mask)
             n *= 2
         if setup:
@@ -164,12 +173,13 @@ class LayerProgram:
             return
         if old >= 0:   # save the occupant's potential to the backing store
             a = int(self.pl.tiling.tile_width[old])
-            vals = sink.save(self.base + m, Operand(self._v_row(old), self.cfg.bv),
+            vals = sink.save(self.base + m, self._op(self._v_row(old), self.cfg.bv),
                              self.masks[old])
             self.backing[old] = None if vals is None else vals[:a]
-            counts.port_read_bits += self.cfg.bv * a
-            counts.moved_bits += self.cfg.bv * a
-            counts.cycles += self.cfg.bv * ROW_CYCLES
+            n = self.cfg.v_rows * self._cells(old)
+            counts.port_read_bits += n
+            counts.moved_bits += n
+            counts.cycles += self.cfg.v_rows * ROW_CYCLES
         self._write_slot(sink, counts, tile, self.backing.pop(tile), setup=False)
         counts.swaps += 1
         self.occ[m][slot] = tile
@@ -178,35 +188,39 @@ class LayerProgram:
         pl, t, cfg = self.pl, self.pl.tiling, self.cfg
         m = pl.tile_macro[tile]
         mp = pl.macros[m]
-        a = int(t.tile_width[tile])
+        a, cells = int(t.tile_width[tile]), self._cells(tile)
+        n_c = cfg.operand_cols
         table = int(t.tile_table[tile])
         self._ensure(sink, counts, tile)
         if mp.staging is not None:        # OS streaming: write this batch's weights first
             vals = t.table_values(table, ops)
-            w_rows = mp.staging + np.arange(len(ops)) * cfg.bw
+            w_rows = mp.staging + np.arange(len(ops)) * cfg.w_rows
             for k in range(len(ops)):
-                sink.load(self.base + m, Operand(int(w_rows[k]), cfg.bw), vals[k],
+                sink.load(self.base + m, self._op(int(w_rows[k]), cfg.bw), vals[k],
                           self.masks[tile])
-            n = len(ops) * cfg.bw * a
+            n = len(ops) * cfg.w_rows * cells
             counts.port_write_bits += n
             counts.moved_bits += n
             counts.stream_ops += len(ops)
-            counts.cycles += len(ops) * cfg.bw * ROW_CYCLES
+            counts.cycles += len(ops) * cfg.w_rows * ROW_CYCLES
         else:
-            w_rows = mp.tables[table] + ops * cfg.bw
-        cycles = accumulate_cycles(macro_cfg, cfg.bv, cfg.saturate)
+            w_rows = mp.tables[table] + ops * cfg.w_rows
+        cycles = accumulate_cycles(macro_cfg, cfg.bv, cfg.saturate, operand_cols=n_c)
         if sink.executes:
             op = AccumulateOp(v_row=self._v_row(tile), bv=cfg.bv,
                               w_rows=tuple(int(r) for r in w_rows), bw=cfg.bw,
-                              saturate=cfg.saturate)
+                              saturate=cfg.saturate, operand_cols=n_c)
             sink.accumulate(self.base + m, op, self.masks[tile])
-        count_accumulate(counts, a, len(ops), cfg.bv, macro_cfg.guard_cycles, cfg.saturate,
+        # physical counts at a shape: one bit per column per row cycle (rows, not bits)
+        count_accumulate(counts, cells, len(ops), cfg.v_rows,
+                         shaped_guard_cycles(macro_cfg, cfg.bv, n_c), cfg.saturate,
                          cycles, len(ops) * a)
 
     def _fire_all(self, sink, counts) -> np.ndarray:
         pl, t, cfg = self.pl, self.pl.tiling, self.cfg
         cycles = fire_cycles(cfg)
-        work = leak_cycles(cfg) + cfg.bv + reset_cycles(cfg)
+        work = leak_cycles(cfg) + cfg.v_rows + reset_cycles(cfg)
+        n_c = cfg.operand_cols
         spikes = []
         for m, mp in enumerate(pl.macros):
             for tile in mp.tiles:
@@ -216,9 +230,9 @@ class LayerProgram:
                     op = FireOp(v_row=self._v_row(tile), layer=cfg,
                                 theta_row=self._theta_row(tile))
                     s = sink.fire(self.base + m, op, self.masks[tile])
-                if s is not None:
-                    spikes.append(t.tile_neurons[tile][s[:t.tile_width[tile]]])
-                count_fire(counts, int(t.tile_width[tile]), cycles, work)
+                if s is not None:       # a group's spike is on its lowest column
+                    spikes.append(t.tile_neurons[tile][s[::n_c][:t.tile_width[tile]]])
+                count_fire(counts, self._cells(tile), cycles, work)
         if not spikes:
             return np.zeros(0, np.int64)
         return np.sort(np.concatenate(spikes)).astype(np.int64)
@@ -233,7 +247,7 @@ class LayerProgram:
             m = self.pl.tile_macro[tile]
             a = int(t.tile_width[tile])
             if self.occ[m][self._slot(tile)] == tile:
-                vals = sink.peek(self.base + m, Operand(self._v_row(tile), self.cfg.bv))[:a]
+                vals = sink.peek(self.base + m, self._op(self._v_row(tile), self.cfg.bv))[:a]
             else:
                 vals = self.backing[tile]
             v[t.tile_neurons[tile]] = vals

@@ -61,6 +61,9 @@ def sequencer_setup(pl: LayerPlacement, macro_cfg: MacroConfig, buffer: BufferCo
     offset by its ``BS_BASE``). Raises `ValueError` from the host check
     (`SequencerModel`) before anything runs."""
     t, cfg = pl.tiling, pl.tiling.layer.config
+    if cfg.operand_cols != 1:    # descriptors and transfers count bv/bw rows (issue 20)
+        raise ValueError(f"the sequencer model runs vertical operands only; layer "
+                         f"{t.layer.name or '?'!r} has operand_cols={cfg.operand_cols}")
     bv, bw = cfg.bv, cfg.bw
     cols = macro_cfg.cols
     theta = t.layer.theta()

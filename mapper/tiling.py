@@ -15,6 +15,11 @@ contributes to the tile's neuron in column ``c``. Tiles may share a table.
   ``c * kh * kw + ky * kw + kx`` holds ``weights[co, c, ky, kx]`` per column. This is the
   weight reuse that makes weight-stationary natural for convolutions.
 
+Operand shape (issue 20): at the layer's ``operand_cols = N_C`` a tile holds at most
+``cols // N_C`` neurons, one per aligned group of ``N_C`` columns, and table values are one
+per group (``cols`` below is then the tile's capacity, ``cols // N_C``); `column_mask`
+gives the physical columns of the tile's groups.
+
 For every input source the tiling lists the ``(tile, operand)`` pairs it reaches (a CSR).
 Within one tile two distinct sources never use the same operand (for a conv, a fixed output
 position and tap identify the input pixel), so a batch's operands for a tile are distinct
@@ -35,16 +40,19 @@ class Tiling:
 
     Attributes:
         layer: the layer.
-        cols: columns per macro.
+        cols: neurons per tile (columns per macro at ``operand_cols = 1``; else groups).
+        operand_cols, macro_cols: the layer's shape ``N_C`` and the macro's columns.
         tile_neurons: per tile, the global neuron index held by each used column.
         tile_table: table id of every tile.
         n_tables, table_ops: number of tables and operands per table.
     """
 
     def __init__(self, layer, cols: int, tile_neurons, tile_table, n_tables: int,
-                 table_ops: int, indptr, syn_tile, syn_op, values):
+                 table_ops: int, indptr, syn_tile, syn_op, values, macro_cols=None):
         self.layer = layer
         self.cols = cols
+        self.operand_cols = layer.config.operand_cols
+        self.macro_cols = cols if macro_cols is None else macro_cols
         self.tile_neurons = tile_neurons
         self.tile_table = np.asarray(tile_table, dtype=np.int64)
         self.n_tables = n_tables
@@ -65,8 +73,9 @@ class Tiling:
         return self._values(table, np.asarray(ops, dtype=np.int64))
 
     def column_mask(self, tile: int) -> np.ndarray:
-        m = np.zeros(self.cols, dtype=bool)
-        m[:self.tile_width[tile]] = True
+        """Physical columns of the tile's neurons (whole groups at a shape)."""
+        m = np.zeros(self.macro_cols, dtype=bool)
+        m[:self.tile_width[tile] * self.operand_cols] = True
         return m
 
     def reach(self, sources) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -131,13 +140,21 @@ def _tile_conv(layer: ConvLayer, cols: int) -> Tiling:
 
 
 def tile_layer(layer, cols: int) -> Tiling:
-    """Tile an `FCLayer` or `ConvLayer` for macros of ``cols`` columns.
+    """Tile an `FCLayer` or `ConvLayer` for macros of ``cols`` columns (``cols //
+    operand_cols`` neurons per tile at the layer's shape).
 
     Raises:
-        ValueError: an unknown layer type.
+        ValueError: an unknown layer type, or a shape wider than the macro.
     """
+    n_c = getattr(getattr(layer, "config", None), "operand_cols", 1)
+    if n_c > cols:
+        raise ValueError(f"layer {getattr(layer, 'name', '') or '?'!r}: operand_cols={n_c} is "
+                         f"wider than the macro's {cols} columns")
     if isinstance(layer, ConvLayer):
-        return _tile_conv(layer, cols)
-    if isinstance(layer, FCLayer):
-        return _tile_fc(layer, cols)
-    raise ValueError(f"`layer` must be an FCLayer or ConvLayer, not {type(layer).__name__}")
+        t = _tile_conv(layer, cols // n_c)
+    elif isinstance(layer, FCLayer):
+        t = _tile_fc(layer, cols // n_c)
+    else:
+        raise ValueError(f"`layer` must be an FCLayer or ConvLayer, not {type(layer).__name__}")
+    t.macro_cols = cols
+    return t

@@ -362,12 +362,6 @@ def run(args: argparse.Namespace) -> int:
     for n, bad in zip(plan.names, plan.infeasible):
         for df, why in bad.items():
             print(f"note: {df.upper()} infeasible for {n}: {why}")
-    shaped = [f"{n} {la.config.operand_cols}" for n, la in zip(plan.names, network.layers)
-              if la.config.operand_cols > 1]
-    if shaped:        # the placement/energy model is vertical; the run verdict is not
-        print("note: the placement, rows and energy above are for vertical operands "
-              "(operand_cols 1); the layers' shapes (" + ", ".join(shaped) + ") are counted "
-              "only in the run verdict below and in flexspim cycles/run")
     print(runs["line"])
     return 0
 

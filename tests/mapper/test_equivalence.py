@@ -229,3 +229,44 @@ def test_recorded_program_replays_to_the_same_array(rng):
     assert {"load", "accumulate", "fire"} <= kinds
     for a, b in zip(replay(sink.ops, hw.macro, n), sink.macros):
         assert np.array_equal(a.bits, b.bits)
+
+
+def test_shaped_programs_equal_the_reference(rng, regress):
+    """Issue 20: layers at random operand shapes (N_C up to the macro's maximum), tiled,
+    WS and OS, swaps and streams: level 3 equals level 1 bit for bit."""
+    from dataclasses import replace
+
+    modes, done = set(), 0
+    need = 40 if regress else 12
+    for attempt in range(need * 30):
+        net = random_network(rng, str(rng.choice(["fc", "conv"])),
+                             n_layers=int(rng.integers(1, 3)), max_width=16, max_bits=10,
+                             saturate=bool(rng.integers(0, 2)))
+        cols = int(rng.choice([2, 4, 5, 8]))
+        M = 1 << int(rng.integers(1, (min(cols, 8)).bit_length()))
+        rows, P = int(rng.integers(8, 80)), int(rng.integers(1, 5))
+        hw = HardwareConfig(MacroConfig(rows=rows, cols=cols, batch_max=P, max_operand_cols=M))
+        try:
+            net = Network([replace(la, config=replace(
+                la.config, operand_cols=1 << int(rng.integers(0, M.bit_length()))))
+                for la in net.layers])
+        except ValueError:
+            continue
+        dataflow = str(rng.choice(["ws", "os"]))
+        try:
+            pls = [place_layer(tile_layer(layer, cols), hw, dataflow) for layer in net.layers]
+        except Infeasible:
+            continue
+        ev = random_events(rng, net.layers[0].n_in, int(rng.integers(1, 8)),
+                           float(rng.uniform(0.05, 0.6)))
+        ref = reference_trace(net, ev, P)
+        got = execute(pls, hw.macro, ev)
+        shapes = [la.config.operand_cols for la in net.layers]
+        msg = first_mismatch(ref, got.trace, [layer.name for layer in net.layers])
+        assert msg is None, f"{dataflow} rows={rows} cols={cols} P={P} shapes={shapes}: {msg}"
+        modes |= {(p.mode, p.tiling.operand_cols > 1) for p in pls}
+        done += 1
+        if done == need:
+            break
+    assert done == need, f"only {done} shaped networks placed"
+    assert any(shaped for _, shaped in modes), modes

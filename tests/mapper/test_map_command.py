@@ -291,9 +291,10 @@ def test_downsample_tonic_events(tmp_path, monkeypatch, capsys):
     assert "polarity `p` must be bool or 0/1" in err
 
 
-def test_shaped_layers_are_flagged_and_checked_against_the_macro(tmp_path, capsys):
-    """Issue 20: the energy plan is vertical, so a shaped network says so; the run verdict
-    counts the shape (and refuses it on a macro without the carry chain)."""
+
+def test_shaped_layers_are_placed_in_shaped_rows(tmp_path, capsys):
+    """Issue 20: the placement counts a shaped layer's rows (ceil(b / N_C) per operand), and
+    a shape the macro cannot run is refused."""
     from pathlib import Path
 
     from flexspim.frontend.netfile import load_network
@@ -303,9 +304,12 @@ def test_shaped_layers_are_flagged_and_checked_against_the_macro(tmp_path, capsy
     save_network(with_operand_cols(load_network(fc2), [2, 1]), tmp_path / "n.toml")
     assert main(["map", str(tmp_path / "n.toml"), "--max-operand-cols", "2"]) == 0
     out = capsys.readouterr().out
-    assert "note: the placement, rows and energy above are for vertical operands" in out
-    assert "shapes (fc0 2)" in out and "fits on" in out.splitlines()[-1]
-    assert main(["map", str(tmp_path / "n.toml")]) == 0
-    last = capsys.readouterr().out.splitlines()[-1]
-    assert "cannot run it: layer 0 (fc0): operand_cols=2 but the macro's max_operand_cols " \
-           "is 1" in last, last
+    # fc0 at N_C = 2: V ceil(8/2) = 4 rows + 18 inputs x ceil(3/2) = 2 rows; fc1 vertical:
+    # 2 x 8 (V and thresholds) + 16 x 3
+    rows = {ln.split()[0]: int(ln.split()[6]) for ln in out.splitlines()
+            if ln.startswith(("fc0 ", "fc1 "))}
+    assert rows == {"fc0": 40, "fc1": 64}, out
+    assert "fits on" in out.splitlines()[-1]
+    assert main(["map", str(tmp_path / "n.toml")]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[-1].startswith("error: ") and "operand_cols" in err[-1], err
