@@ -69,7 +69,10 @@ REGRESS_ONLY = {
     **{f"tests/hdl/test_rtl_sequencer.py::test_sequencer_mutants_are_caught[{m}]":
        "the sequencer's tag mutant (test_sequencer_mutants_are_caught"
        "[sequencer_tag_not_updated])"
-       for m in ("sequencer_no_mover_wait", "sequencer_range_unchecked")},
+       for m in ("sequencer_no_mover_wait", "sequencer_range_unchecked",
+                 "sequencer_window_unchecked")},
+    "tests/hdl/test_rtl_sequencer.py::test_sequencer_with_blackbox_buffer_and_model_file":
+        "the same sequencer with its behavioural buffer (test_sequencer[40r_24x9_s3_p2])",
     "tests/hdl/test_rtl_macro.py::test_macro[8x4_P1]":
         "P=1 at 1x1 and 16x16",
     "tests/hdl/test_generate.py::test_generate_core_is_deterministic_and_lint_clean[37-13-3-2]":

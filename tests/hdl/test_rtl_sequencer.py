@@ -416,13 +416,15 @@ def _id(c: SequencerConfig) -> str:
     return f"{c.rows}r_{c.buffer.words}x{c.buffer.width}_s{c.max_slots}_p{c.batch}"
 
 
-def run_sequencer_tests(cfg, seed, trials, testcase=None, unit=None, name="sequencer"):
+def run_sequencer_tests(cfg, seed, trials, testcase=None, unit=None, name="sequencer",
+                        array="behavioural"):
     from flexspim.hdl.sequencer import SequencerUnit
     from flexspim.testbench.sim import run_design
 
     unit = unit or SequencerUnit
     return run_design(unit(cfg), top="flexspim_sequencer", name=name, config=cfg,
                       test_module="test_rtl_sequencer", seed=seed, testcase=testcase,
+                      array=array,
                       env={"FLEXSPIM_SEQ": json.dumps(cfg.to_dict()),
                            "FLEXSPIM_SEED": str(seed), "FLEXSPIM_TRIALS": str(trials)})
 
@@ -431,6 +433,12 @@ def run_sequencer_tests(cfg, seed, trials, testcase=None, unit=None, name="seque
 @pytest.mark.parametrize("cfg", GEOMETRIES, ids=_id)
 def test_sequencer(cfg, seed, regress):
     run_sequencer_tests(cfg, seed, 200 if regress else 30)
+
+
+@pytest.mark.rtl
+def test_sequencer_with_blackbox_buffer_and_model_file(seed, regress):
+    """`generate --array blackbox`: the buffer left empty, its model file plugged in."""
+    run_sequencer_tests(GEOMETRIES[0], seed, 60 if regress else 10, array="blackbox")
 
 
 def _mutants():
@@ -452,11 +460,15 @@ def _mutants():
                 "m.d.comb += go.eq(busy & ~waiting)",
                 "a transfer out of range still accesses the array"),
          "sequencer_directed", "golden"),
+        (Mutant("sequencer_window_unchecked", "flexspim.hdl.sequencer", "SequencerUnit",
+                "(a >= 8) | ((a == 0)", "((a == 0)",
+                "a descriptor word past the window is dropped without counting it"),
+         "sequencer_directed", "golden"),
     ]
 
 
 @pytest.mark.rtl
-@pytest.mark.parametrize("which", range(3), ids=lambda i: _mutants()[i][0].name)
+@pytest.mark.parametrize("which", range(4), ids=lambda i: _mutants()[i][0].name)
 def test_sequencer_mutants_are_caught(which, seed):
     from flexspim.formal.mutants import mutate
     from flexspim.testbench.sim import CocotbFailure
