@@ -145,7 +145,9 @@ class Sequencer(wiring.Component):
         # -- descriptor and tags -------------------------------------------------------------
         words = [Signal(32, name=f"desc_{i}") for i in range(7)]
         mode, dram = words[0][0:2], words[0][2]
-        n_slots, slot_rows, buf_base = words[1], words[2], words[3]
+        # N_SLOTS <= max_slots (a larger word is refused), so its low bits are the value
+        n_slots = words[1][:cfg.max_slots.bit_length()]
+        slot_rows, buf_base = words[2], words[3]
         bs_l, stride, stage_row = words[4], words[5], words[6]
         tags = [Signal(tb, name=f"tag_{s}", init=s) for s in range(cfg.max_slots)]
         sb = max(1, (cfg.max_slots - 1).bit_length())
