@@ -36,11 +36,14 @@ BINS: dict[str, tuple[str, ...]] = {
     "input": ("idle gaps", "back-pressured (FIFO full)", "out-of-range source dropped"),
     "output": ("stalled (back-pressure)", "at full speed"),
     "RTL runs": ("random macro accumulates", "event streams", "multi-layer event streams",
-                 "mover transfers"),
+                 "mover transfers", "sequencer ops"),
     "mover command": ("LOAD", "STORE", "0 rows", "refused", "back to back"),
     "mover rows": ("1", "2-8", "9+", "whole buffer"),
     "backing store": ("request stalled", "latency > outstanding", "outstanding full",
                       "reset mid-transfer"),
+    "sequencer op": ("WS swap", "WS swap, DRAM", "OS stream", "OS stream, DRAM", "flush",
+                     "nothing to move", "refused", "transfer out of range", "back to back",
+                     "reset mid-op"),
 }
 
 
@@ -127,6 +130,13 @@ class Coverage:
                      _bucket(cmd.rows, (1, 8), ("1", "2-8", "9+")))
         if back_to_back:
             self.hit("mover command", "back to back")
+
+    def sequencer_op(self, what: str, back_to_back: bool = False) -> None:
+        """An op the sequencer took (``what``: a bin of "sequencer op")."""
+        self.hit("RTL runs", "sequencer ops")
+        self.hit("sequencer op", what)
+        if back_to_back:
+            self.hit("sequencer op", "back to back")
 
     def save(self) -> Path | None:
         folder = os.environ.get("FLEXSPIM_COVERAGE_DIR")

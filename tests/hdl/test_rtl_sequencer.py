@@ -83,6 +83,8 @@ class Lockstep:
         self.h_count = {n: getattr(dut, f"counters__{n}") for n in UNIT_COUNTERS}
         self.kinds: dict[str, int] = {}
         self.reset_busy = 0                 # resets that hit an op under way
+        from flexspim.testbench.coverage import Coverage
+        self.cov = Coverage()
 
     def set_layout(self, lay: CoreLayout, bs_base: int) -> None:
         """New layout registers (the descriptor written next replans the golden)."""
@@ -171,6 +173,8 @@ class Lockstep:
         d = self.dut
         if rst:
             self.reset_busy += int(bool(self.golden.busy))
+            if self.golden.busy:
+                self.cov.hit("sequencer op", "reset mid-op")
             d.rst.value = 1
             d.op__valid.value = 0
             d.prog__en.value = 0
@@ -193,7 +197,8 @@ class Lockstep:
                 d.op__table.value, d.op__n_ops.value = op.table, len(op.ops)
                 d.op__ops.value = sum(o << (j * f) for j, o in enumerate(op.ops))
                 d.op__mask.value = op.mask
-                if g["op_ready"]:
+                taking = bool(g["op_ready"])
+                if taking:
                     self.pending = None
                     self.taken += 1
             d.prog__en.value = int(prog is not None)
@@ -206,14 +211,32 @@ class Lockstep:
             for n, v in srv.items():
                 self.h_bs_in[n].value = v
             d.arr__rd_data.value = self.array.rd_data
+            was_busy = self.golden.busy
             self.golden.tick(op_valid=int(op is not None), op=op, prog=prog, clear=clear,
                              host=host, arr_rd_data=self.array.rd_data, **srv)
             self.array.edge(g["arr"])
+            if op is not None and taking:
+                self._cover(op, back_to_back=bool(g["done"]))
+            elif was_busy and self.golden.error:
+                self.cov.hit("sequencer op", "transfer out of range")
             if self.golden.cur is not None:
                 self.kinds[self.golden.cur.kind] = self.kinds.get(self.golden.cur.kind, 0) + 1
         await FallingEdge(d.clk)
         self.cycle += 1
         self.known = self.known or bool(rst)
+
+    def _cover(self, op, back_to_back):
+        gm, d = self.golden, self.golden.plan.desc
+        if gm.error:
+            what = "refused"
+        elif not gm.busy:
+            what = "nothing to move"
+        elif op.kind == FLUSH:
+            what = "flush"
+        else:
+            what = ("WS swap" if d.mode == "swap" else "OS stream") + (", DRAM" if d.dram
+                                                                       else "")
+        self.cov.sequencer_op(what, back_to_back)
 
     async def reset_cycles(self, n: int):
         for _ in range(n):
@@ -301,6 +324,7 @@ if cocotb is not None:
                     await ls.idle(int(rng.integers(1, 3)))
             await ls.settle()
         ls.check_array("random")
+        ls.cov.save()
         dut._log.info("ops %d, transfer cycles by kind %s, counters %s", ls.taken,
                       ls.kinds, ls.golden.outputs()["counters"])
         assert {"save", "restore", "stream", "load", "store"} <= set(ls.kinds), ls.kinds
@@ -372,6 +396,7 @@ if cocotb is not None:
         assert ls.golden.own["ERRORS"] - errors == 9, ls.golden.own
         await ls.idle(2)
         ls.check_array("directed")
+        ls.cov.save()
 
     @cocotb.test(timeout_time=BUDGET_NS, timeout_unit="ns")
     async def sequencer_reset_mid_transfer(dut):
@@ -398,6 +423,7 @@ if cocotb is not None:
             assert ls.server.idle()
             await ls.step(f"reset {i} after")
         ls.check_array("reset")
+        ls.cov.save()
         dut._log.info("resets %d, %d of them mid-op", max(3, trials), ls.reset_busy)
         assert ls.reset_busy > 0
 
