@@ -376,6 +376,11 @@ if cocotb is not None:
         await ls.settle()
         # bad input: each refused and counted, nothing moved
         errors = ls.golden.own["ERRORS"]
+        ls.pending = SeqOp(ACCUMULATE, 2, 2, (3,) * P, full)
+        await ls.step("an op to be busy with")
+        assert ls.golden.busy
+        await ls.step("word while busy", prog=(3, 1))
+        await ls.settle()
         await ls.program([0] * 9, "past the window")               # word 8
         await ls.step("bad mode", prog=(0, 3))
         await ls.step("bad mode bits", prog=(0, 1 << 5))
@@ -393,7 +398,7 @@ if cocotb is not None:
                          bs_base=top - bv - 3, tile_stride=bv)
         await ls.layer(CoreLayout(cfg.rows, bv, 1, 0, bv, None, P), bad, 3, "bad area")
         await ls.run(SeqOp(FIRE, 1), "store past the backing store")
-        assert ls.golden.own["ERRORS"] - errors == 9, ls.golden.own
+        assert ls.golden.own["ERRORS"] - errors == 10, ls.golden.own
         await ls.idle(2)
         ls.check_array("directed")
         ls.cov.save()
