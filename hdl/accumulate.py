@@ -40,7 +40,8 @@ from flexspim.config import MacroConfig
 from .adder import BitSerialAdderArray
 from .array import ArraySignature
 
-__all__ = ["AccumulateFields", "AccumulateUnit", "check_config"]
+__all__ = ["ACC_PASSES", "AccumulateFields", "AccumulateFront", "AccumulateUnit",
+           "check_config"]
 
 
 def check_config(config) -> MacroConfig:
@@ -112,18 +113,11 @@ class AccumulateUnit(wiring.Component):
         m.d.comb += kill.eq(check2 & ~ok_q)
 
         # -- back: the front's step, one cycle later --------------------------------------
-        ADD, GUARD, CLAMP = 1, 2, 3
-        f_pass, b_pass = Signal(2), Signal(2)
-        f_first, b_first = Signal(), Signal()      # step 0 of ADD (carry starts at 0)
-        f_top, b_top = Signal(), Signal()          # last step of the pass
-        f_fin, b_fin = Signal(), Signal()          # last step of the command
-        f_c0, b_c0 = Signal(), Signal()            # step 0 of CLAMP (the clamp decision)
-        no_clamp = Signal()                        # ... found no overflowed column
-        wv = Signal(aw)                            # the V row of the back's step
-        stop = Signal()
-        m.d.comb += stop.eq(kill | no_clamp)
-        m.d.sync += [b_pass.eq(Mux(stop, 0, f_pass)), b_first.eq(f_first), b_top.eq(f_top),
-                     b_fin.eq(f_fin & ~stop), b_c0.eq(f_c0 & ~stop), wv.eq(va)]
+        GUARD = ACC_PASSES[1]
+        front = AccumulateFront(m, cfg, arr, kill=kill, va=va, wa=wa, w_en=w_en, kw=kw,
+                                w_steps=bw)
+        b_first, b_top, b_fin, b_c0 = front.b_first, front.b_top, front.b_fin, front.b_c0
+        no_clamp, wv = front.no_clamp, front.wv
 
         msb = Signal(cols)                         # bit bv-1 of the written sum
         vsign = Signal(cols)                       # V's original sign bit
@@ -131,19 +125,7 @@ class AccumulateUnit(wiring.Component):
         overflow = Signal(cols)
         m.d.comb += self.overflow.eq(overflow)
 
-        rd = [arr.rd_data[i * cols:(i + 1) * cols] for i in range(P + 1)]
-        v_port = P                                 # the last read port reads V
-
-        # front: addresses straight from the counters
-        reading = Signal()
-        with m.If(reading):
-            for i in range(P):
-                m.d.comb += arr.rd_addr[i * aw:(i + 1) * aw].eq(wa[i])
-            m.d.comb += [arr.rd_en[:P].eq(w_en), arr.rd_addr[v_port * aw:].eq(va)]
-
-        def step_weights():
-            with m.If(kw + 1 < bw):
-                m.d.sync += [kw.eq(kw + 1)] + [a.eq(a + 1) for a in wa]
+        rd, v_port = front.read_ports()
 
         with m.FSM(name="acc"):
             with m.State("IDLE"):
@@ -159,24 +141,16 @@ class AccumulateUnit(wiring.Component):
                     m.d.sync += sv.eq(self.v_row + self.bv)
                     m.next = "ADD"
 
-            with m.State("ADD"):
-                m.d.sync += check.eq(0)
-                m.d.comb += [reading.eq(1), arr.rd_en[v_port].eq(1), f_pass.eq(ADD),
-                             f_first.eq(k == 0), f_top.eq(k + 1 == bv),
-                             f_fin.eq((k + 1 == bv) & ~saturate)]
-                m.d.sync += [k.eq(k + 1), va.eq(va + 1)]
-                step_weights()
-                with m.If(k + 1 == bv):
-                    m.d.sync += va.eq(v_row)
-                    with m.If(saturate):
-                        m.next = "GUARD"
-                    with m.Else():
-                        m.next = "IDLE"
-                with m.If(kill):
+            def after_add():
+                with m.If(saturate):
+                    m.next = "GUARD"
+                with m.Else():
                     m.next = "IDLE"
+            front.add_state(k=k, last=lambda: k + 1 == bv, check=check, saturate=saturate,
+                            v_row=v_row, after_last=after_add)
 
             with m.State("GUARD"):                 # the sign rows stay activated
-                m.d.comb += [reading.eq(1), f_pass.eq(GUARD)]
+                m.d.comb += [front.reading.eq(1), front.f_pass.eq(GUARD)]
                 m.d.sync += g.eq(g + 1)
                 with m.If(g + 1 == cfg.guard_cycles):
                     m.d.sync += k.eq(0)
@@ -184,19 +158,12 @@ class AccumulateUnit(wiring.Component):
                 with m.If(kill):
                     m.next = "IDLE"
 
-            with m.State("CLAMP"):                 # writes only
-                m.d.comb += [f_pass.eq(CLAMP), f_top.eq(k + 1 == bv), f_fin.eq(k + 1 == bv),
-                             f_c0.eq(k == 0)]
-                m.d.sync += [k.eq(k + 1), va.eq(va + 1)]
-                with m.If((k + 1 == bv) | no_clamp):
-                    m.next = "IDLE"
+            front.clamp_state(k=k, rows=bv)
 
         # back: arithmetic and writes on the rows that arrived. The pass decodes come from
         # registers and the adders' operands are not gated by the check's verdict (only writes
         # and state are): the data path stays short.
-        b_add, b_guard, b_clamp = Signal(), Signal(), Signal()
-        m.d.comb += [b_add.eq(b_pass == ADD), b_guard.eq(b_pass == GUARD),
-                     b_clamp.eq(b_pass == CLAMP)]
+        b_add, b_guard, b_clamp = front.back_passes()
         for i in range(P):                         # disabled slots contribute 0
             m.d.comb += adders.operands[i * cols:(i + 1) * cols].eq(
                 rd[i] & w_en[i].replicate(cols))
@@ -248,3 +215,108 @@ class AccumulateUnit(wiring.Component):
         P = len(w)
         return [w_en[i] & Cat(*[w_en[j] & (w[i] == w[j]) for j in range(i + 1, P)]).any()
                 for i in range(P - 1)]
+
+
+#: Pass codes of the accumulate pipeline (0: no pass in the back stage).
+ACC_PASSES = (1, 2, 3)     # ADD, GUARD, CLAMP
+
+
+class AccumulateFront:
+    """The front of an accumulate unit and its pipeline registers, shared by
+    `AccumulateUnit` and `flexspim.hdl.accumulate_shaped.ShapedAccumulateUnit`: both walk
+    ``ADD`` / ``GUARD`` / ``CLAMP`` steps (bits when vertical, rows when shaped) with the same
+    registers, read ports and ``ADD`` / ``CLAMP`` states.
+
+    Made where the unit's elaboration needs the back's registers (``b_pass``, ``b_first``,
+    ``b_top``, ``b_fin``, ``b_c0``: the front's step one cycle later; ``wv``: its V row;
+    ``b_k``, if ``b_k_shape`` is given: its step index) and ``no_clamp`` (the unit drives it:
+    the first clamp step found no overflowed column, which stops the front). The weights'
+    step ``kw`` walks up to ``w_steps - 1``. The unit writes its own ``IDLE`` and ``GUARD``
+    states inside ``m.FSM(name="acc")``."""
+
+    def __init__(self, m: Module, cfg: MacroConfig, arr, *, kill, va, wa, w_en, kw, w_steps,
+                 k=None, b_k_shape=None):
+        self.m, self.cfg, self.arr, self.kill = m, cfg, arr, kill
+        self.va, self.wa, self.w_en, self.kw, self.w_steps = va, wa, w_en, kw, w_steps
+        aw = cfg.row_addr_width
+        f_pass, b_pass = Signal(2), Signal(2)
+        f_first, b_first = Signal(), Signal()      # step 0 of ADD (carry starts at 0)
+        f_top, b_top = Signal(), Signal()          # last step of the pass
+        f_fin, b_fin = Signal(), Signal()          # last step of the command
+        f_c0, b_c0 = Signal(), Signal()            # step 0 of CLAMP (the clamp decision)
+        if b_k_shape is not None:
+            b_k = Signal(b_k_shape, name="b_k")
+            self.b_k = b_k
+        no_clamp = Signal()                        # ... found no overflowed column
+        wv = Signal(aw)                            # the V row of the back's step
+        stop = Signal()
+        m.d.comb += stop.eq(kill | no_clamp)
+        regs = [b_pass.eq(Mux(stop, 0, f_pass)), b_first.eq(f_first), b_top.eq(f_top),
+                b_fin.eq(f_fin & ~stop), b_c0.eq(f_c0 & ~stop), wv.eq(va)]
+        if b_k_shape is not None:
+            regs.append(b_k.eq(k))
+        m.d.sync += regs
+        self.f_pass, self.b_pass, self.f_first, self.b_first = f_pass, b_pass, f_first, b_first
+        self.f_top, self.b_top, self.f_fin, self.b_fin = f_top, b_top, f_fin, b_fin
+        self.f_c0, self.b_c0, self.no_clamp, self.wv = f_c0, b_c0, no_clamp, wv
+
+    def read_ports(self):
+        """Drive the read ports from the counters while ``reading``: port ``i < P`` reads
+        weight slot ``i``'s row (when enabled), port ``P`` V's row. Returns the rows that
+        arrived per port and V's port number."""
+        m, arr, cfg = self.m, self.arr, self.cfg
+        cols, P, aw = cfg.cols, cfg.batch_max, cfg.row_addr_width
+        rd = [arr.rd_data[i * cols:(i + 1) * cols] for i in range(P + 1)]
+        v_port = P                                 # the last read port reads V
+
+        # front: addresses straight from the counters
+        reading = Signal()
+        with m.If(reading):
+            for i in range(P):
+                m.d.comb += arr.rd_addr[i * aw:(i + 1) * aw].eq(self.wa[i])
+            m.d.comb += [arr.rd_en[:P].eq(self.w_en), arr.rd_addr[v_port * aw:].eq(self.va)]
+        self.reading, self.v_port = reading, v_port
+        return rd, v_port
+
+    def step_weights(self) -> None:
+        """The weights' rows move up to their last (sign) row and stay there."""
+        kw = self.kw
+        with self.m.If(kw + 1 < self.w_steps):
+            self.m.d.sync += [kw.eq(kw + 1)] + [a.eq(a + 1) for a in self.wa]
+
+    def add_state(self, *, k, last, check, saturate, v_row, after_last) -> None:
+        """``ADD``: step ``k`` reads the weights' and V's rows; ``last()`` is "the pass's
+        last step"; ``after_last()`` picks the next state there."""
+        m, va = self.m, self.va
+        ADD = ACC_PASSES[0]
+        with m.State("ADD"):
+            m.d.sync += check.eq(0)
+            m.d.comb += [self.reading.eq(1), self.arr.rd_en[self.v_port].eq(1),
+                         self.f_pass.eq(ADD), self.f_first.eq(k == 0), self.f_top.eq(last()),
+                         self.f_fin.eq(last() & ~saturate)]
+            m.d.sync += [k.eq(k + 1), va.eq(va + 1)]
+            self.step_weights()
+            with m.If(last()):
+                m.d.sync += va.eq(v_row)
+                after_last()
+            with m.If(self.kill):
+                m.next = "IDLE"
+
+    def clamp_state(self, *, k, rows) -> None:
+        """``CLAMP`` (writes only): ``rows`` steps, or one when no column overflowed."""
+        m, va = self.m, self.va
+        CLAMP = ACC_PASSES[2]
+        with m.State("CLAMP"):
+            m.d.comb += [self.f_pass.eq(CLAMP), self.f_top.eq(k + 1 == rows),
+                         self.f_fin.eq(k + 1 == rows), self.f_c0.eq(k == 0)]
+            m.d.sync += [k.eq(k + 1), va.eq(va + 1)]
+            with m.If((k + 1 == rows) | self.no_clamp):
+                m.next = "IDLE"
+
+    def back_passes(self):
+        """``(b_add, b_guard, b_clamp)``: the back's pass, decoded once."""
+        ADD, GUARD, CLAMP = ACC_PASSES
+        b_add, b_guard, b_clamp = Signal(), Signal(), Signal()
+        self.m.d.comb += [b_add.eq(self.b_pass == ADD), b_guard.eq(self.b_pass == GUARD),
+                          b_clamp.eq(self.b_pass == CLAMP)]
+        return b_add, b_guard, b_clamp

@@ -1,9 +1,10 @@
 """Accumulate unit of a macro with operand groups (``max_operand_cols = M > 1``, issue 20).
 
 The same two-stage pipeline, passes and command check as `flexspim.hdl.accumulate` (read
-that first), walking **rows** instead of bits: a ``b``-bit operand of shape ``N_C`` (the
-command's ``operand_cols``, a power of two ``<= M``) has ``R = ceil(b / N_C)`` rows, bit ``i``
-of group ``g`` at row ``base + i // N_C``, column ``g*N_C + i % N_C`` (`golden.macro`).
+that first; the front, `AccumulateFront`, is shared), walking **rows** instead of bits:
+a ``b``-bit operand of shape ``N_C`` (the command's ``operand_cols``, a power of two
+``<= M``) has ``R = ceil(b / N_C)`` rows, bit ``i`` of group ``g`` at row
+``base + i // N_C``, column ``g*N_C + i % N_C`` (`golden.macro`).
 
 Per back step (row ``k``) the column adders of a group form a carry chain: position ``p``'s
 carry (``carry_width`` bits, as in one column of `BitSerialAdderArray`: it never exceeds
@@ -33,7 +34,7 @@ from amaranth.lib.wiring import In, Out
 
 from flexspim.config import MacroConfig
 
-from .accumulate import AccumulateFields, AccumulateUnit, check_config
+from .accumulate import ACC_PASSES, AccumulateFields, AccumulateFront, AccumulateUnit, check_config
 from .adder import compress
 from .array import ArraySignature
 from .groups import ColumnGroups, one_hot_select
@@ -112,31 +113,12 @@ class ShapedAccumulateUnit(wiring.Component):
         m.d.sync += [check2.eq(check), ok_q.eq(ok)]
         m.d.comb += kill.eq(check2 & ~ok_q)
 
-        ADD, GUARD, CLAMP = 1, 2, 3
-        f_pass, b_pass = Signal(2), Signal(2)
-        f_first, b_first = Signal(), Signal()
-        f_top, b_top = Signal(), Signal()          # last V row of ADD / CLAMP
-        f_fin, b_fin = Signal(), Signal()
-        f_c0, b_c0 = Signal(), Signal()
-        b_k = Signal(rw_)
-        no_clamp = Signal()
-        wv = Signal(aw)
-        stop = Signal()
-        m.d.comb += stop.eq(kill | no_clamp)
-        m.d.sync += [b_pass.eq(Mux(stop, 0, f_pass)), b_first.eq(f_first), b_top.eq(f_top),
-                     b_fin.eq(f_fin & ~stop), b_c0.eq(f_c0 & ~stop), wv.eq(va), b_k.eq(k)]
-
-        rd = [arr.rd_data[i * cols:(i + 1) * cols] for i in range(P + 1)]
-        v_port = P
-        reading = Signal()
-        with m.If(reading):
-            for i in range(P):
-                m.d.comb += arr.rd_addr[i * aw:(i + 1) * aw].eq(wa[i])
-            m.d.comb += [arr.rd_en[:P].eq(w_en), arr.rd_addr[v_port * aw:].eq(va)]
-
-        def step_weights():
-            with m.If(kw + 1 < r_w):
-                m.d.sync += [kw.eq(kw + 1)] + [a.eq(a + 1) for a in wa]
+        GUARD = ACC_PASSES[1]
+        front = AccumulateFront(m, cfg, arr, kill=kill, va=va, wa=wa, w_en=w_en, kw=kw,
+                                w_steps=r_w, k=k, b_k_shape=rw_)
+        b_first, b_top, b_fin, b_c0 = front.b_first, front.b_top, front.b_fin, front.b_c0
+        no_clamp, wv, b_k = front.no_clamp, front.wv, front.b_k
+        rd, v_port = front.read_ports()
 
         with m.FSM(name="acc"):
             with m.State("IDLE"):
@@ -155,28 +137,20 @@ class ShapedAccumulateUnit(wiring.Component):
                     m.d.sync += sv.eq(self.v_row + rows_of(self.bv, in_sel))
                     m.next = "ADD"
 
-            with m.State("ADD"):
-                m.d.sync += check.eq(0)
-                last_row = k + 1 == r_v
-                m.d.comb += [reading.eq(1), arr.rd_en[v_port].eq(1), f_pass.eq(ADD),
-                             f_first.eq(k == 0), f_top.eq(last_row),
-                             f_fin.eq(last_row & ~saturate)]
-                m.d.sync += [k.eq(k + 1), va.eq(va + 1)]
-                step_weights()
-                with m.If(last_row):
-                    m.d.sync += va.eq(v_row)
-                    with m.If(~saturate):
-                        m.next = "IDLE"
-                    with m.Elif(r_t > r_v):
-                        m.next = "GUARD"
-                    with m.Else():
-                        m.d.sync += k.eq(0)
-                        m.next = "CLAMP"
-                with m.If(kill):
+            def after_add():
+                with m.If(~saturate):
                     m.next = "IDLE"
+                with m.Elif(r_t > r_v):
+                    m.next = "GUARD"
+                with m.Else():
+                    m.d.sync += k.eq(0)
+                    m.next = "CLAMP"
+            last_row = k + 1 == r_v
+            front.add_state(k=k, last=lambda: last_row, check=check, saturate=saturate,
+                            v_row=v_row, after_last=after_add)
 
             with m.State("GUARD"):                 # the weights' last rows stay activated
-                m.d.comb += [reading.eq(1), f_pass.eq(GUARD)]
+                m.d.comb += [front.reading.eq(1), front.f_pass.eq(GUARD)]
                 m.d.sync += k.eq(k + 1)
                 with m.If(k + 1 == r_t):
                     m.d.sync += k.eq(0)
@@ -184,17 +158,10 @@ class ShapedAccumulateUnit(wiring.Component):
                 with m.If(kill):
                     m.next = "IDLE"
 
-            with m.State("CLAMP"):
-                m.d.comb += [f_pass.eq(CLAMP), f_top.eq(k + 1 == r_v), f_fin.eq(k + 1 == r_v),
-                             f_c0.eq(k == 0)]
-                m.d.sync += [k.eq(k + 1), va.eq(va + 1)]
-                with m.If((k + 1 == r_v) | no_clamp):
-                    m.next = "IDLE"
+            front.clamp_state(k=k, rows=r_v)
 
         # -- back -------------------------------------------------------------------------
-        b_add, b_guard, b_clamp = Signal(), Signal(), Signal()
-        m.d.comb += [b_add.eq(b_pass == ADD), b_guard.eq(b_pass == GUARD),
-                     b_clamp.eq(b_pass == CLAMP)]
+        b_add, b_guard, b_clamp = front.back_passes()
 
         # per slice: the bit index of its position in the back's row, and what it is
         idx = grp.where(sel, lambda t, j: (b_k << t) + (j % (1 << t)))

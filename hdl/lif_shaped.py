@@ -1,12 +1,12 @@
 """Fire unit of a macro with operand groups (``max_operand_cols = M > 1``, issue 20).
 
 The same passes, two-stage pipeline and command check as `flexspim.hdl.lif` (read that
-first), walking the ``R = ceil(bv / N_C)`` **rows** of V (shape ``N_C``, the command's
-``operand_cols``; bit ``i`` of group ``g`` at row ``v_row + i // N_C``, column
-``g*N_C + i % N_C``, as in `golden.macro`). Per back step the ``N_C`` full adders of a group
-form a 1-bit carry chain (position ``p`` feeds ``p + 1`` in the same cycle) and the group's
-top carry is registered into its lowest column for the next row, as in
-`flexspim.hdl.accumulate_shaped`. Each position knows its bit index ``i = k*N_C + p``:
+first; the front, `FireFront`, is shared), walking the ``R = ceil(bv / N_C)`` **rows** of V
+(shape ``N_C``, the command's ``operand_cols``; bit ``i`` of group ``g`` at row
+``v_row + i // N_C``, column ``g*N_C + i % N_C``, as in `golden.macro`). Per back step the
+``N_C`` full adders of a group form a 1-bit carry chain (position ``p`` feeds ``p + 1`` in the same
+cycle) and the group's top carry is registered into its lowest column for the next row, as
+in `flexspim.hdl.accumulate_shaped`. Each position knows its bit index ``i = k*N_C + p``:
 
 * only positions ``i < bv`` are written (padding cells are never written);
 * the threshold and the leak constant (registers) give position ``p`` their bit ``i``: one
