@@ -51,7 +51,8 @@ def register(sub) -> None:
                    help="keep power-up values (reg x = v) in the Verilog (default: none)")
     geometry_args(p)
     core_system_args(p)
-    b = p.add_argument_group("operand buffer and row mover (with --top buffer or mover)")
+    b = p.add_argument_group("operand buffer, row mover and sequencer (with --top buffer, "
+                             "mover or sequencer)")
     b.add_argument("--words", type=int, help="buffer words (rows of --cols bits)")
     b.add_argument("--addr-bits", type=int,
                    help="mover: backing-store row address width (default 20)")
