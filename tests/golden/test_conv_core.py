@@ -7,7 +7,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from flexspim.config import ConvGeometry, CoreConfig, FanoutConfig, LayerConfig, MacroConfig
+from flexspim.config import (
+    ConvGeometry,
+    CoreConfig,
+    FanoutConfig,
+    FCLayout,
+    LayerConfig,
+    MacroConfig,
+)
 from flexspim.golden.batching import TICK, split_steps
 from flexspim.golden.conv_core import ConvCoreLayout, ConvCoreModel
 from flexspim.golden.cycles import accumulate_cycles, fire_cycles
@@ -349,3 +356,34 @@ def test_entry_table_reuse_waits_for_the_runner():
     r3 = max(c3, r2) + a
     assert (run.batches, run.errors, run.fanout_cycles, run.cycles) == (3, k, 3 * f + k, 3 * a)
     assert run.elapsed == r3 == r1 + k + f + a
+
+
+def test_fc_core_is_the_conv_core_at_t_first_0(rng):
+    """An FC core keeps its registers: `CoreModel` with an `FCLayout` and the conv core with
+    the same rows (T_FIRST = 0, T_COUNT = slots, table = slot) give the same spikes,
+    potentials, engine cycles and batches."""
+    from flexspim.golden.core import CoreModel
+
+    for trial in range(15):
+        cfg = _config(rng)
+        n_in, n_out = int(rng.integers(1, 10)), int(rng.integers(1, 14))
+        cols, P = int(rng.integers(1, 5)), int(rng.integers(1, 6))
+        fc = FCLayer(_weights(rng, cfg, (n_out, n_in)), cfg, _thresholds(rng, cfg, n_out))
+        core = CoreConfig(MacroConfig(rows=512, cols=cols, batch_max=P))
+        try:
+            fl = FCLayout.packed(core, cfg, n_in, n_out)
+        except ValueError:
+            continue
+        a = CoreModel(core, cfg, fl)
+        b = ConvCoreModel(core, cfg, geometry(fc),
+                          ConvCoreLayout(0, fl.slots(core.macro), fl.v_base, fl.v_stride,
+                                         fl.w_base, fl.w_stride, fl.theta_base))
+        a.load(fc)
+        b.load(fc)
+        ev = _stream(rng, n_in, int(rng.integers(10, 100)))
+        ra, rb = a.run(ev), b.run(ev)
+        tag = f"trial {trial} {fl} {cfg}"
+        assert ra.events.tolist() == rb.events.tolist(), tag
+        assert a.potentials().tolist() == b.potentials()[1].tolist(), tag
+        assert b.potentials()[0].tolist() == list(range(n_out)), tag
+        assert (ra.cycles, ra.batches, ra.errors) == (rb.cycles, rb.batches, rb.errors), tag
