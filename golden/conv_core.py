@@ -1,7 +1,7 @@
 """Level-2 golden model of a core holding a contiguous tile range of a conv (or FC) layer.
 
 The specification the core RTL with the fan-out unit (`flexspim.hdl.fanout`) will follow
-(docs/dataflow.md, 4.3 and 4.4; decisions 120-127). It runs on a `MacroModel` and composes
+(docs/dataflow.md 4.3, 4.4 and 4.6; decisions 120-126). It runs on a `MacroModel` and composes
 two rules that already exist, without re-deriving either:
 
 * the **batching rule** (`golden.batching`, as `golden.core.CoreModel` applies it): events in
