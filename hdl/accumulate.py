@@ -41,12 +41,34 @@ from .adder import BitSerialAdderArray
 from .array import ArraySignature
 
 __all__ = ["ACC_PASSES", "AccumulateFields", "AccumulateFront", "AccumulateUnit",
-           "check_config"]
+           "check_config", "check_shaped_config", "unit_ports"]
 
 
 def check_config(config) -> MacroConfig:
     if not isinstance(config, MacroConfig):
         raise ValueError(f"`config` must be a MacroConfig, not {config!r}")
+    return config
+
+
+def unit_ports(config: MacroConfig, fields: dict, flag: str) -> dict:
+    """The ports of a compute unit (accumulate or fire, vertical or shaped): its command
+    ``fields``, ``start``, ``done``, ``error``, the per-column result ``flag`` and ``array``."""
+    return {
+        **fields,
+        "start": In(1),
+        "done": Out(1),
+        "error": Out(1),
+        flag: Out(config.cols),
+        "array": In(ArraySignature(config)),
+    }
+
+
+def check_shaped_config(config, unit: str, vertical: str) -> MacroConfig:
+    """``config`` for a shaped unit: a `MacroConfig` with ``max_operand_cols >= 2``."""
+    config = check_config(config)
+    if config.max_operand_cols < 2:
+        raise ValueError(f"`{unit}` needs `max_operand_cols` >= 2, not "
+                         f"{config.max_operand_cols} (use `{vertical}`)")
     return config
 
 
@@ -69,14 +91,7 @@ class AccumulateUnit(wiring.Component):
 
     def __init__(self, config: MacroConfig):
         self.config = check_config(config)
-        super().__init__({
-            **AccumulateFields(config),
-            "start": In(1),
-            "done": Out(1),
-            "error": Out(1),
-            "overflow": Out(config.cols),
-            "array": In(ArraySignature(config)),
-        })
+        super().__init__(unit_ports(config, AccumulateFields(config), "overflow"))
 
     def elaborate(self, platform):
         m = Module()

@@ -30,13 +30,18 @@ from __future__ import annotations
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import wiring
-from amaranth.lib.wiring import In, Out
 
 from flexspim.config import MacroConfig
 
-from .accumulate import ACC_PASSES, AccumulateFields, AccumulateFront, AccumulateUnit, check_config
+from .accumulate import (
+    ACC_PASSES,
+    AccumulateFields,
+    AccumulateFront,
+    AccumulateUnit,
+    check_shaped_config,
+    unit_ports,
+)
 from .adder import compress
-from .array import ArraySignature
 from .groups import ColumnGroups, one_hot_select
 
 __all__ = ["ShapedAccumulateUnit", "shape_field_width"]
@@ -52,18 +57,8 @@ class ShapedAccumulateUnit(wiring.Component):
     power of two ``<= max_operand_cols``; other values are rejected)."""
 
     def __init__(self, config: MacroConfig):
-        self.config = check_config(config)
-        if config.max_operand_cols < 2:
-            raise ValueError("`ShapedAccumulateUnit` needs `max_operand_cols` >= 2, not "
-                             f"{config.max_operand_cols} (use `AccumulateUnit`)")
-        super().__init__({
-            **AccumulateFields(config),
-            "start": In(1),
-            "done": Out(1),
-            "error": Out(1),
-            "overflow": Out(config.cols),
-            "array": In(ArraySignature(config)),
-        })
+        self.config = check_shaped_config(config, "ShapedAccumulateUnit", "AccumulateUnit")
+        super().__init__(unit_ports(config, AccumulateFields(config), "overflow"))
 
     def elaborate(self, platform):
         m = Module()

@@ -29,15 +29,14 @@ from __future__ import annotations
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import wiring
-from amaranth.lib.wiring import In, Out
+from amaranth.lib.wiring import In
 
 from flexspim.config import LEAK_MODES, MacroConfig
 
-from .accumulate import check_config
-from .array import ArraySignature
+from .accumulate import check_config, unit_ports
 
 __all__ = ["LEAK_NONE", "LEAK_SUB", "LEAK_SHIFT", "FIRE_PASSES", "FireFields", "FireFront",
-           "FireUnit"]
+           "FireUnit", "check_fire_inputs"]
 
 #: Encoding of the ``leak_mode`` field: the index in `flexspim.config.LEAK_MODES`.
 LEAK_NONE, LEAK_SUB, LEAK_SHIFT = (LEAK_MODES.index(m) for m in ("none", "sub", "shift"))
@@ -55,6 +54,28 @@ def FireFields(config: MacroConfig) -> dict:
     return fields
 
 
+def check_fire_inputs(unit, m: Module, pre, rows_in) -> None:
+    """The checks on a fire unit's command inputs that need a shift or a sum, registered at
+    issue (``pre``: dict of signals); V and the thresholds are ``rows_in`` rows tall (``bv``
+    when vertical)."""
+    bv = unit.bv
+    # threshold within the bv-bit signed range: bits bv-1 .. up are all sign copies.
+    # hi = ones from bit bv-1 up (a thermometer code: shallower than a shifter)
+    mb = unit.config.max_bits
+    hi = Signal(mb, name="hi_bits")
+    top = (1 << len(bv)) - 1                  # largest value the field can hold
+    m.d.comb += hi.eq(Cat(*[Const(1, 1) if top <= j + 1 else bv <= j + 1
+                            for j in range(mb)]))
+    th, leak = unit.threshold, unit.leak
+    m.d.sync += [
+        pre["th_ok"].eq(((th & hi) == 0) | ((th & hi) == hi)),
+        pre["leak_ok"].eq(Mux(unit.leak_mode == LEAK_NONE, leak == 0,
+                              Mux(unit.leak_mode == LEAK_SUB, (leak & hi) == 0,
+                                  leak < bv))),
+        pre["v_top"].eq(unit.v_row + rows_in), pre["t_top"].eq(unit.theta_row + rows_in),
+    ]
+
+
 class FireUnit(wiring.Component):
     """Ports: the command fields (`FireFields`, registered when ``start``), ``start`` (in),
     ``done`` (out: pulses in the last cycle), ``error`` (out, with ``done``: the command broke
@@ -63,35 +84,10 @@ class FireUnit(wiring.Component):
 
     def __init__(self, config: MacroConfig):
         self.config = check_config(config)
-        super().__init__({
-            **FireFields(config),
-            "start": In(1),
-            "done": Out(1),
-            "error": Out(1),
-            "spikes": Out(config.cols),
-            "array": In(ArraySignature(config)),
-        })
+        super().__init__(unit_ports(config, FireFields(config), "spikes"))
 
     def _check_inputs(self, m: Module, pre) -> None:
-        """The checks on the command inputs that need a shift or a sum, registered at issue
-        (``pre``: dict of signals)."""
-        cfg = self.config
-        bv = self.bv
-        # threshold within the bv-bit signed range: bits bv-1 .. up are all sign copies.
-        # hi = ones from bit bv-1 up (a thermometer code: shallower than a shifter)
-        mb = cfg.max_bits
-        hi = Signal(mb, name="hi_bits")
-        top = (1 << len(bv)) - 1                  # largest value the field can hold
-        m.d.comb += hi.eq(Cat(*[Const(1, 1) if top <= j + 1 else bv <= j + 1
-                                for j in range(mb)]))
-        th, leak = self.threshold, self.leak
-        m.d.sync += [
-            pre["th_ok"].eq(((th & hi) == 0) | ((th & hi) == hi)),
-            pre["leak_ok"].eq(Mux(self.leak_mode == LEAK_NONE, leak == 0,
-                                  Mux(self.leak_mode == LEAK_SUB, (leak & hi) == 0,
-                                      leak < bv))),
-            pre["v_top"].eq(self.v_row + bv), pre["t_top"].eq(self.theta_row + bv),
-        ]
+        check_fire_inputs(self, m, pre, self.bv)
 
     def _check_fields(self, m: Module, ok, f, pre) -> None:
         """The checks of `FireOp` / `LayerConfig` / `check_fits`, on the registered fields

@@ -29,14 +29,20 @@ from __future__ import annotations
 
 from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal
 from amaranth.lib import wiring
-from amaranth.lib.wiring import In, Out
 
 from flexspim.config import MacroConfig
 
-from .accumulate import check_config
-from .array import ArraySignature
+from .accumulate import check_shaped_config, unit_ports
 from .groups import ColumnGroups, one_hot_select
-from .lif import FIRE_PASSES, LEAK_NONE, LEAK_SHIFT, LEAK_SUB, FireFields, FireFront
+from .lif import (
+    FIRE_PASSES,
+    LEAK_NONE,
+    LEAK_SHIFT,
+    LEAK_SUB,
+    FireFields,
+    FireFront,
+    check_fire_inputs,
+)
 
 __all__ = ["ShapedFireUnit"]
 
@@ -46,18 +52,8 @@ class ShapedFireUnit(wiring.Component):
     two ``<= max_operand_cols``; other values are rejected)."""
 
     def __init__(self, config: MacroConfig):
-        self.config = check_config(config)
-        if config.max_operand_cols < 2:
-            raise ValueError("`ShapedFireUnit` needs `max_operand_cols` >= 2, not "
-                             f"{config.max_operand_cols} (use `FireUnit`)")
-        super().__init__({
-            **FireFields(config),
-            "start": In(1),
-            "done": Out(1),
-            "error": Out(1),
-            "spikes": Out(config.cols),
-            "array": In(ArraySignature(config)),
-        })
+        self.config = check_shaped_config(config, "ShapedFireUnit", "FireUnit")
+        super().__init__(unit_ports(config, FireFields(config), "spikes"))
 
     def elaborate(self, platform):
         m = Module()
@@ -117,7 +113,7 @@ class ShapedFireUnit(wiring.Component):
             with m.State("IDLE"):
                 with m.If(self.start):
                     m.d.sync += [sig.eq(getattr(self, name)) for name, sig in f.items()]
-                    self._check_inputs(m, pre, r_in)
+                    check_fire_inputs(self, m, pre, r_in)
                     s = self.leak
                     q = per_mode([s >> t for t in range(modes)])
                     r = per_mode([s & ((1 << t) - 1) for t in range(modes)])
@@ -267,23 +263,6 @@ class ShapedFireUnit(wiring.Component):
             with m.Case(CLAMP):
                 write(flg, [~x for x in is_msb])   # the maximum: 0 in bit bv - 1, 1 below
         return m
-
-    def _check_inputs(self, m: Module, pre, rows_in) -> None:
-        """As `FireUnit._check_inputs`, with V and the thresholds ``rows_in`` rows tall."""
-        mb = self.config.max_bits
-        bv = self.bv
-        hi = Signal(mb, name="hi_bits")
-        top = (1 << len(bv)) - 1
-        m.d.comb += hi.eq(Cat(*[Const(1, 1) if top <= j + 1 else bv <= j + 1
-                                for j in range(mb)]))
-        th, leak = self.threshold, self.leak
-        m.d.sync += [
-            pre["th_ok"].eq(((th & hi) == 0) | ((th & hi) == hi)),
-            pre["leak_ok"].eq(Mux(self.leak_mode == LEAK_NONE, leak == 0,
-                                  Mux(self.leak_mode == LEAK_SUB, (leak & hi) == 0,
-                                      leak < bv))),
-            pre["v_top"].eq(self.v_row + rows_in), pre["t_top"].eq(self.theta_row + rows_in),
-        ]
 
     def _check_fields(self, m: Module, ok, f, pre, grp: ColumnGroups, sel) -> None:
         """`FireUnit`'s checks in rows, plus: the shape is one of ``1, 2, .., M`` and the
