@@ -24,6 +24,10 @@ into its lowest column for row ``k + 1``. Each position knows its bit index
 Overflow is kept per group on every column of the group (the clamp pass's write mask) and
 reported on each group's lowest column. Column enables must cover whole groups (and no
 column past the last whole group): a command that breaks this is rejected like any other.
+Nothing is decoded from the shape in the datapath's cycle (decision 119): the one-hot shape
+(``shape_is<N>``), each slice's carry link (``link<j>``) and the sign's position per mode are
+registered from the command's inputs in the cycle it is taken, and each position's bit-index
+flags are worked out from the front's row and registered into the back with its step.
 """
 
 from __future__ import annotations
@@ -79,9 +83,8 @@ class ShapedAccumulateUnit(wiring.Component):
         w_en = Signal(P, name="cmd_w_en")
         col_en = Signal(cols, name="cmd_col_en")
         saturate = Signal(name="cmd_saturate")
-        shape = Signal(shape_field_width(cfg), name="cmd_operand_cols")
+        # the shape, decoded when the command is taken (decision 119): one flop per mode
         sel = [Signal(name=f"shape_is{1 << t}") for t in range(modes)]
-        m.d.comb += [s.eq(shape == (1 << t)) for t, s in enumerate(sel)]
 
         def rows_of(bits, n_sel_in):
             """ceil(bits / N_C) from input-side values (``n_sel_in[t]``: N_C == 2**t)."""
@@ -91,6 +94,11 @@ class ShapedAccumulateUnit(wiring.Component):
         r_v = Signal(rw_, name="rows_v")           # ceil(bv / N_C)
         r_w = Signal(rw_, name="rows_w")           # ceil(bw / N_C)
         r_t = Signal(rw_, name="rows_total")       # ceil((bv + G) / N_C): with the guard bits
+        # per slice: its column takes the carry of the column below (not the group's first);
+        # per mode: the position of bit bw - 1 / bv - 1 in its group (the sign's cell)
+        link = [Signal(name=f"link{j}") for j in range(M)]
+        pos_w = [Signal(max(t, 1), name=f"sign_pos_w{1 << t}") for t in range(modes)]
+        pos_v = [Signal(max(t, 1), name=f"sign_pos_v{1 << t}") for t in range(modes)]
 
         # -- front ------------------------------------------------------------------------
         wa = [Signal(aw, name=f"w_addr{i}") for i in range(P)]
@@ -104,15 +112,15 @@ class ShapedAccumulateUnit(wiring.Component):
         sv = Signal(sum_w)                                           # v_row + r_v
         w_row = [Signal(aw, name=f"w_row{i}") for i in range(P)]
         m.d.comb += [w.eq(self.w_rows[i * aw:(i + 1) * aw]) for i, w in enumerate(w_row)]
-        self._check_fields(m, ok, grp, sel, shape, v_row, bv, bw, wa, w_en, sw, sv, col_en)
+        self._check_fields(m, ok, grp, sel, v_row, bv, bw, wa, w_en, sw, sv, col_en)
         m.d.sync += [check2.eq(check), ok_q.eq(ok)]
         m.d.comb += kill.eq(check2 & ~ok_q)
 
         GUARD = ACC_PASSES[1]
         front = AccumulateFront(m, cfg, arr, kill=kill, va=va, wa=wa, w_en=w_en, kw=kw,
-                                w_steps=r_w, k=k, b_k_shape=rw_)
+                                w_steps=r_w)
         b_first, b_top, b_fin, b_c0 = front.b_first, front.b_top, front.b_fin, front.b_c0
-        no_clamp, wv, b_k = front.no_clamp, front.wv, front.b_k
+        no_clamp, wv = front.no_clamp, front.wv
         rd, v_port = front.read_ports()
 
         with m.FSM(name="acc"):
@@ -121,11 +129,16 @@ class ShapedAccumulateUnit(wiring.Component):
                     m.d.sync += [
                         v_row.eq(self.v_row), bv.eq(self.bv), bw.eq(self.bw),
                         w_en.eq(self.w_en), col_en.eq(self.col_en),
-                        saturate.eq(self.saturate), shape.eq(self.operand_cols),
+                        saturate.eq(self.saturate),
                         va.eq(self.v_row), k.eq(0), kw.eq(0), check.eq(1),
                         r_v.eq(rows_of(self.bv, in_sel)), r_w.eq(rows_of(self.bw, in_sel)),
                         r_t.eq(rows_of(self.bv + G, in_sel)),
                     ]
+                    m.d.sync += [s.eq(v) for s, v in zip(sel, in_sel)]
+                    m.d.sync += [link[j].eq(v) for j, v in enumerate(
+                        grp.constant(in_sel, lambda t, j: j % (1 << t) != 0))]
+                    m.d.sync += [p.eq((self.bw - 1) & ((1 << t) - 1)) for t, p in enumerate(pos_w)]
+                    m.d.sync += [p.eq((self.bv - 1) & ((1 << t) - 1)) for t, p in enumerate(pos_v)]
                     m.d.sync += [wa[i].eq(w_row[i]) for i in range(P)]
                     m.d.sync += [sw[i].eq(w_row[i] + rows_of(self.bw, in_sel))
                                  for i in range(P)]
@@ -158,15 +171,17 @@ class ShapedAccumulateUnit(wiring.Component):
         # -- back -------------------------------------------------------------------------
         b_add, b_guard, b_clamp = front.back_passes()
 
-        # per slice: the bit index of its position in the back's row, and what it is
-        idx = grp.where(sel, lambda t, j: (b_k << t) + (j % (1 << t)))
+        # per slice: the bit index of its position in the back's row, and what it is: worked
+        # out from the front's row k and registered as the step passes to the back (so they
+        # equal the same test on the back's row; decision 119): the back starts from flops
+        idx = grp.where(sel, lambda t, j: (k << t) + (j % (1 << t)))
         flags = {}
         for name in ("ext_w", "in_v", "is_msb", "in_guard", "is_last", "below_msb"):
             flags[name] = [Signal(name=f"{name}{j}") for j in range(M)]
         for j in range(M):
             i = Signal(iw, name=f"bit_index{j}")
-            m.d.comb += [
-                i.eq(idx[j]),
+            m.d.comb += i.eq(idx[j])
+            m.d.sync += [
                 flags["ext_w"][j].eq(i >= bw),
                 flags["in_v"][j].eq(i < bv),
                 flags["is_msb"][j].eq(i + 1 == bv),
@@ -181,10 +196,6 @@ class ShapedAccumulateUnit(wiring.Component):
         ext_w, in_v = rep(flags["ext_w"]), rep(flags["in_v"])
         is_msb, in_guard = rep(flags["is_msb"]), rep(flags["in_guard"])
         is_last, below = rep(flags["is_last"]), rep(flags["below_msb"])
-        pos_w = [Signal(max(t, 1), name=f"sign_pos_w{1 << t}") for t in range(modes)]
-        pos_v = [Signal(max(t, 1), name=f"sign_pos_v{1 << t}") for t in range(modes)]
-        m.d.comb += [p.eq((bw - 1) & ((1 << t) - 1)) for t, p in enumerate(pos_w)]
-        m.d.comb += [p.eq((bv - 1) & ((1 << t) - 1)) for t, p in enumerate(pos_v)]
 
         # operands per slice
         w_bits = []                                # [weight][slice]
@@ -205,7 +216,6 @@ class ShapedAccumulateUnit(wiring.Component):
         # group's registered carry (0 in the first row)
         cw = cfg.carry_width
         creg = [[Signal(grp.blocks, name=f"carry{j}_{b}") for b in range(cw)] for j in range(M)]
-        link = grp.constant(sel, lambda t, j: j % (1 << t) != 0)
         sums, couts = [], []
         for j in range(M):
             start = [c & ~b_first.replicate(grp.blocks) for c in creg[j]]
@@ -262,7 +272,7 @@ class ShapedAccumulateUnit(wiring.Component):
                          arr.wr_mask.eq(Mux(b_clamp, ovf_all, col_en) & grp.join(in_v))]
         return m
 
-    def _check_fields(self, m, ok, grp, sel, shape, v_row, bv, bw, w, w_en, sw, sv,
+    def _check_fields(self, m, ok, grp, sel, v_row, bv, bw, w, w_en, sw, sv,
                       col_en) -> None:
         """`AccumulateUnit`'s checks in rows, plus: the shape is one of ``1, 2, .., M`` and
         the column enables cover whole groups."""

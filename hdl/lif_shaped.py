@@ -23,6 +23,10 @@ in `flexspim.hdl.accumulate_shaped`. Each position knows its bit index ``i = k*N
   register. For ``q >= 1, r != 0`` the first such row is read one cycle before the pass: the
   prime cycle of `golden.cycles.prime_cycles`. Per cycle the array still sees two row reads
   (V's port and port 0) and one row write, as in the vertical unit.
+As in `flexspim.hdl.accumulate_shaped` (decision 119), the shape is decoded when the command
+is taken (one-hot ``shape_is<N>``, ``link<j>``, the sign's position) and the per-position
+flags and the leak and threshold bits of each position are registered into the back with its
+step, so no shape decode or constant shifter sits in front of the adders.
 """
 
 from __future__ import annotations
@@ -67,12 +71,15 @@ class ShapedFireUnit(wiring.Component):
 
         # -- command registers ----------------------------------------------------------
         f = {name: Signal(len(getattr(self, name)), name=f"cmd_{name}")
-             for name in FireFields(cfg)}
+             for name in FireFields(cfg) if name != "operand_cols"}
         v_row, bv, leak_mode, leak = f["v_row"], f["bv"], f["leak_mode"], f["leak"]
         threshold, theta_src, theta_row = f["threshold"], f["theta_src"], f["theta_row"]
-        soft, col_en, shape = f["soft_reset"], f["col_en"], f["operand_cols"]
+        soft, col_en = f["soft_reset"], f["col_en"]
+        # the shape, decoded when the command is taken (decision 119): one flop per mode, the
+        # group links per slice and the sign's position per mode
         sel = [Signal(name=f"shape_is{1 << t}") for t in range(modes)]
-        m.d.comb += [s.eq(shape == (1 << t)) for t, s in enumerate(sel)]
+        link = [Signal(name=f"link{j}") for j in range(M)]
+        pos_v = [Signal(max(t, 1), name=f"sign_pos_v{1 << t}") for t in range(modes)]
         in_sel = [self.operand_cols == (1 << t) for t in range(modes)]
 
         def per_mode(values):                       # input side, selected by the new shape
@@ -105,14 +112,19 @@ class ShapedFireUnit(wiring.Component):
         front = FireFront(m, cfg, arr, rows=rv, k=k, k_shape=rw_, va=va, xa=xa, kx=kx,
                           f_last=f_last, kill=kill, check=check, v_row=v_row,
                           theta_row=theta_row)
-        b_pass, b_first, b_top, b_fin, b_k, wv = (front.b_pass, front.b_first, front.b_top,
-                                                  front.b_fin, front.b_k, front.wv)
+        b_pass, b_first, b_top, b_fin, wv = (front.b_pass, front.b_first, front.b_top,
+                                             front.b_fin, front.wv)
         rd_v, rd_x, present = front.rd_v, front.rd_x, front.present
 
         with m.FSM(name="fire"):
             with m.State("IDLE"):
                 with m.If(self.start):
                     m.d.sync += [sig.eq(getattr(self, name)) for name, sig in f.items()]
+                    m.d.sync += [s.eq(v) for s, v in zip(sel, in_sel)]
+                    m.d.sync += [lk.eq(v) for lk, v in zip(link, grp.constant(
+                        in_sel, lambda t, j: j % (1 << t) != 0))]
+                    m.d.sync += [p.eq((self.bv - 1) & ((1 << t) - 1))
+                                 for t, p in enumerate(pos_v)]
                     check_fire_inputs(self, m, pre, r_in)
                     s = self.leak
                     q = per_mode([s >> t for t in range(modes)])
@@ -152,29 +164,35 @@ class ShapedFireUnit(wiring.Component):
         vs, xs, xr = grp.split(rd_v), grp.split(rd_x), grp.split(xreg)
         en = grp.split(col_en)
 
-        idx = grp.where(sel, lambda t, j: (b_k << t) + (j % (1 << t)))
+        # per slice: what bit i = b_k*N_C + p is, and bit i of the leak constant and of the
+        # threshold: worked out from the front's row k and registered as the step passes to
+        # the back (so they equal the same on b_k; decision 119): the back starts from flops
+        idx = grp.where(sel, lambda t, j: (k << t) + (j % (1 << t)))
         in_v, is_msb, beyond = [], [], []
         for j in range(M):
             i = Signal(iw, name=f"bit_index{j}")
             flags = [Signal(name=f"{n}{j}") for n in ("in_v", "is_msb", "shift_sign")]
-            m.d.comb += [i.eq(idx[j]), flags[0].eq(i < bv), flags[1].eq(i + 1 == bv),
+            m.d.comb += i.eq(idx[j])
+            m.d.sync += [flags[0].eq(i < bv), flags[1].eq(i + 1 == bv),
                          flags[2].eq(i + leak + 1 >= bv)]
             in_v.append(flags[0].replicate(blocks))
             is_msb.append(flags[1].replicate(blocks))
             beyond.append(flags[2].replicate(blocks))
-        pos_v = [Signal(max(t, 1), name=f"sign_pos_v{1 << t}") for t in range(modes)]
-        m.d.comb += [p.eq((bv - 1) & ((1 << t) - 1)) for t, p in enumerate(pos_v)]
         sign_x = grp.pick(sel, xs, pos_v)           # bit bv - 1 of port 0's row, per group
 
         # bit k*N_C + p of the leak constant and of the threshold register, per position
         amount = Signal(range(mb * M + 1), name="const_shift")
-        m.d.comb += amount.eq(one_hot_select(sel, [b_k << t for t in range(modes)]))
+        m.d.comb += amount.eq(one_hot_select(sel, [k << t for t in range(modes)]))
         leak_sh, theta_sh = Signal(mb, name="leak_bits"), Signal(mb, name="theta_bits")
         m.d.comb += [leak_sh.eq(leak >> amount), theta_sh.eq(threshold >> amount)]
-        leak_bit = [b.replicate(blocks) for b in
-                    grp.where(sel, lambda t, j: leak_sh[j % (1 << t)])]
-        theta_bit = [b.replicate(blocks) for b in
-                     grp.where(sel, lambda t, j: theta_sh[j % (1 << t)])]
+        leak_q = [Signal(name=f"leak_bit{j}") for j in range(M)]
+        theta_q = [Signal(name=f"theta_bit{j}") for j in range(M)]
+        m.d.sync += [q.eq(v) for q, v in
+                     zip(leak_q, grp.where(sel, lambda t, j: leak_sh[j % (1 << t)]))]
+        m.d.sync += [q.eq(v) for q, v in
+                     zip(theta_q, grp.where(sel, lambda t, j: theta_sh[j % (1 << t)]))]
+        leak_bit = [b.replicate(blocks) for b in leak_q]
+        theta_bit = [b.replicate(blocks) for b in theta_q]
 
         # V >>> s, per position: a funnel shift by r over (row k+q, row k+q+1), or the sign
         lo = [Mux(r_zero, xs[j], Mux(q_zero, vs[j], xr[j])) for j in range(M)]
@@ -192,7 +210,6 @@ class ShapedFireUnit(wiring.Component):
         b = [Signal(blocks, name=f"fa_b{j}") for j in range(M)]
         first = [Signal(blocks, name=f"fa_first{j}") for j in range(M)]
         creg = [Signal(blocks, name=f"carry{j}") for j in range(M)]
-        link = grp.constant(sel, lambda t, j: j % (1 << t) != 0)
         sums, couts = [], []
         for j in range(M):
             start = Mux(b_first, first[j], creg[j])
