@@ -217,9 +217,7 @@ class ShapedAccumulateUnit(wiring.Component):
         cw = cfg.carry_width
         creg = [[Signal(grp.blocks, name=f"carry{j}_{b}") for b in range(cw)] for j in range(M)]
         sums, couts = [], []
-        if P == 1:
-            self._prefix_chain(m, grp, w_bits[0], v_bits, creg, b_first, link, sums, couts)
-        for j in range(M if P > 1 else 0):
+        for j in range(M):
             start = [c & ~b_first.replicate(grp.blocks) for c in creg[j]]
             if j == 0:
                 cin = start
@@ -273,32 +271,6 @@ class ShapedAccumulateUnit(wiring.Component):
                          arr.wr_data.eq(Mux(b_clamp, clamp_bits, grp.join(sums))),
                          arr.wr_mask.eq(Mux(b_clamp, ovf_all, col_en) & grp.join(in_v))]
         return m
-
-    @staticmethod
-    def _prefix_chain(m, grp, w, v, creg, b_first, link, sums, couts) -> None:
-        """At ``P = 1`` (1-bit carries) the carry into each position as a parallel prefix
-        (Kogge-Stone, ``log2(M)`` levels) instead of the ripple (decision 119): position ``j``
-        generates ``g = w & v`` and propagates ``p = w ^ v``; the carry into ``j`` is
-        ``G_j | P_j & c_{j-1}`` with ``(G_j, P_j) = (g_{j-1}, p_{j-1})`` where ``link<j>``
-        joins it to the column below and ``(row carry, 0)`` at a group's first column. Appends
-        each slice's sum and ``[carry out]`` to ``sums`` and ``couts``, as the ripple does."""
-        M, nb = len(v), grp.blocks
-        gen = [a & b for a, b in zip(w, v)]
-        prop = [a ^ b for a, b in zip(w, v)]
-        starts = [creg[j][0] & ~b_first.replicate(nb) for j in range(M)]
-        gp = [(starts[0], Const(0, nb))]
-        for j in range(1, M):
-            lk = link[j].replicate(nb)
-            gp.append((Mux(lk, gen[j - 1], starts[j]), lk & prop[j - 1]))
-        d = 1
-        while d < M:
-            gp = [x if j < d else (x[0] | (x[1] & gp[j - d][0]), x[1] & gp[j - d][1])
-                  for j, x in enumerate(gp)]
-            d *= 2
-        for j in range(M):
-            cin = _named(m, gp[j][0], f"cin{j}")
-            sums.append(_named(m, prop[j] ^ cin, f"csa{j}_sum"))
-            couts.append([_named(m, gen[j] | (prop[j] & cin), f"csa{j}_carry")])
 
     def _check_fields(self, m, ok, grp, sel, v_row, bv, bw, w, w_en, sw, sv,
                       col_en) -> None:

@@ -288,10 +288,9 @@ def test_macro_shape(cfg, seed, regress):
 # Broken copies of the shaped unit that the regression must catch (fast geometry, few trials).
 SHAPE_MUTANTS = [
     Mutant("shape_chain_broken", "flexspim.hdl.accumulate_shaped", "ShapedAccumulateUnit",
-           "gp.append((Mux(lk, gen[j - 1], starts[j]), lk & prop[j - 1]))",
-           "gp.append((starts[j], lk & 0))",
-           "the carry does not pass from one column of a group to the next (the P = 1 "
-           "prefix chain; the formal mutant `shaped_no_column_carry` breaks the P > 1 ripple)"),
+           "cin = [Mux(link[j], couts[j - 1][b], start[b]) for b in range(cw)]",
+           "cin = start",
+           "the carry does not pass from one column of a group to the next"),
     Mutant("shape_group_carry_own_column", "flexspim.hdl.accumulate_shaped",
            "ShapedAccumulateUnit",
            "m.d.sync += creg[j][b].eq(nxt[j])", "m.d.sync += creg[j][b].eq(couts[j][b])",
