@@ -85,3 +85,21 @@ def test_import_checks_the_output_before_importing(tmp_path, capsys):
     assert main(["import", str(DIGITS / "model.nir"), "-o",
                  str(tmp_path / "afile" / "net.toml")]) == 2
     assert "afile is a file" in capsys.readouterr().err
+
+
+def test_the_kept_network_has_the_shape_that_ran(tmp_path):
+    """Issue 20: with --operand-cols the staged network.toml is the reshaped one, with the
+    import table, and runs to the same outputs."""
+    from flexspim.frontend.netfile import import_settings, load_network
+
+    out = tmp_path / "out"
+    assert run(out, DIGITS / "test.npz", "--limit", "2", "--max-operand-cols", "2",
+               "--operand-cols", "2") == 0
+    net = load_network(out / "network.toml")
+    assert all(layer.config.operand_cols == 2 for layer in net.layers)
+    assert import_settings(out / "network.toml")["source"] == "model.nir"
+    again = tmp_path / "again"
+    assert main(["run", str(out / "network.toml"), str(DIGITS / "test.npz"), "-o", str(again),
+                 "--limit", "2", "--max-operand-cols", "2"]) == 0
+    np.testing.assert_array_equal(np.load(out / "outputs.npz")["counts"],
+                                  np.load(again / "outputs.npz")["counts"])

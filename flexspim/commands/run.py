@@ -272,8 +272,8 @@ def load_net(args, tmp: Path):
 
 def shape_net(args, net, net_path: Path, tmp: Path):
     """``(network, path of its TOML)`` at the shapes ``--operand-cols`` asks for (unchanged
-    without it). A reshaped network is written to ``tmp`` for the RTL test bench; the chosen
-    shape per layer is printed."""
+    without it). A reshaped network is written under ``tmp`` for the RTL test bench (and
+    for `keep_import`); the chosen shape per layer is printed."""
     from ..frontend.netfile import layer_names, save_network
     from ..mapper.shape import choose_operand_cols, with_operand_cols
 
@@ -288,8 +288,13 @@ def shape_net(args, net, net_path: Path, tmp: Path):
         check_operand_cols(want, system.core.macro.max_operand_cols, "--operand-cols")
         shapes, how = [want] * len(net.layers), "--operand-cols"
     net = with_operand_cols(net, shapes)
-    path = tmp / "network_shaped.toml"
-    save_network(net, path, name=net_path.stem)
+    # the same file name in a folder of its own, the [import] table kept: `keep_import`
+    # stages this copy, so the kept network is the one that ran
+    text = Path(net_path).read_text()
+    extra = text[text.index("\n[import]") + 1:] if "\n[import]" in text else ""
+    (tmp / "shaped").mkdir(exist_ok=True)
+    path = tmp / "shaped" / net_path.name
+    save_network(net, path, name=net_path.stem, extra=extra)
     print("operand shape per layer (" + how + "): " + ", ".join(
         f"{n} {c}" for n, c in zip(layer_names(net), shapes)), file=sys.stderr)
     return net, path
