@@ -290,10 +290,16 @@ class LayerConfig(_Config):
         return signed_range(self.bw)
 
 
+def shape_bits(macro: MacroConfig, operand_cols: int) -> int:
+    """Widest operand ``macro`` holds at shape ``operand_cols``: ``rows * N_C`` bits, at most
+    `MAX_BITS`."""
+    return min(macro.rows * operand_cols, MAX_BITS)
+
+
 def check_shape(macro: MacroConfig, bits: int, operand_cols: int, name: str = "bv") -> None:
     """`ValueError` unless a ``bits``-bit operand of shape ``operand_cols`` fits ``macro``."""
     check_operand_cols(operand_cols, macro.max_operand_cols)
-    limit = min(macro.rows * operand_cols, MAX_BITS)
+    limit = shape_bits(macro, operand_cols)
     if not 1 <= bits <= limit:
         shape = (f" (at operand_cols={operand_cols}: {macro.rows} rows x {operand_cols} "
                  f"columns per operand)" if operand_cols > 1 else "")

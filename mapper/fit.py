@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flexspim.config import MAX_CORES, CoreConfig, FCLayout
+from flexspim.config import MAX_CORES, CoreConfig, FCLayout, shape_bits
 
 __all__ = ["DEFAULT_MACRO", "DoesNotFit", "LayerFit", "SystemFit", "system_fit", "RESOURCES"]
 
@@ -125,7 +125,7 @@ def system_fit(network, core: CoreConfig, n_cores: int | None = None) -> SystemF
                              f"{macro.max_operand_cols} (allowed: powers of two in [1, "
                              f"{macro.max_operand_cols}]; generate with --max-operand-cols "
                              f"{n_c})", "operand shape", i)
-        limit = min(macro.rows * n_c, macro.max_bits)
+        limit = shape_bits(macro, n_c)
         if cfg.bv > limit:
             shape = f" at operand_cols={n_c}" if n_c > 1 else ""
             raise DoesNotFit(f"{where}: bv={cfg.bv} needs more rows than a {macro.rows}-row "

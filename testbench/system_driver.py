@@ -366,11 +366,12 @@ class SystemDriver:
             L = layer.config
             vs = []
             for s in range(lay.slots(core.macro, L.operand_cols)):
-                op = Operand(lay.v_base + s * lay.v_stride, L.bv, L.operand_cols)
-                image = np.zeros((core.macro.rows, core.macro.cols), dtype=np.uint8)
-                for r in range(op.row, op.stop):
-                    image[r] = await self.backend.read_row(k, r)
-                vs.append(from_bits(image[shaped_cells(op, core.macro.cols)]))
+                base = lay.v_base + s * lay.v_stride
+                rows = np.array([await self.backend.read_row(k, base + i)
+                                 for i in range(L.v_rows)])
+                # the operand's cells, with its rows counted from the first one read
+                vs.append(from_bits(rows[shaped_cells(Operand(0, L.bv, L.operand_cols),
+                                                      core.macro.cols)]))
             out.append(np.concatenate(vs)[:lay.n_out])
         return out
 
